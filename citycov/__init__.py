@@ -1,0 +1,22 @@
+"""citycov: wireless-city and broadband-infrastructure coverage analyser.
+
+Entry points: :func:`load_scenario` reads a TOML scenario, :func:`run` computes the
+results, :func:`write_outputs` writes the report, tables, rasters and map atomically.
+"""
+
+from citycov._version import __version__
+from citycov.config import Scenario, load_scenario
+from citycov.errors import CitycovError, CitycovWarning
+from citycov.outputs import write_outputs
+from citycov.pipeline import Results, run
+
+__all__ = [
+    "CitycovError",
+    "CitycovWarning",
+    "Results",
+    "Scenario",
+    "__version__",
+    "load_scenario",
+    "run",
+    "write_outputs",
+]

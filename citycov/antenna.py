@@ -1,0 +1,59 @@
+"""Antenna patterns: the 3GPP sector pattern (TR 36.814 / TR 38.901 Table 7.3-1).
+
+Relative gain (dB, ≤ 0) towards a direction ``az_off_deg`` from boresight in azimuth and
+``elev_deg`` below the horizon:
+
+    A_H = −min(12·(φ/φ3dB)², A_m)
+    A_V = −min(12·((θ − θ_tilt)/θ3dB)², SLA_V)
+    A   = −min(−(A_H + A_V), A_m)
+
+with A_m the front-to-back ratio.  Omni antennas have A_H = 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, vectorize
+
+from citycov.propagation._broadcast import as_float_arrays, finish
+
+
+@njit(cache=True, nogil=True)
+def wrap_deg(angle_deg):
+    """Wrap an angle to (−180, 180] degrees."""
+    a = (angle_deg + 180.0) % 360.0 - 180.0
+    return 180.0 if a == -180.0 else a
+
+
+@njit(cache=True, nogil=True)
+def sector_gain_db(az_off_deg, elev_deg, tilt_deg, h_beamwidth_deg, v_beamwidth_deg, omni,
+                   front_to_back_db, vertical_sidelobe_db):
+    """3GPP relative gain in dB (0 at boresight) for one direction."""
+    if omni:
+        a_h = 0.0
+    else:
+        x = wrap_deg(az_off_deg) / h_beamwidth_deg
+        a_h = -min(12.0 * x * x, front_to_back_db)
+    y = (elev_deg - tilt_deg) / v_beamwidth_deg
+    a_v = -min(12.0 * y * y, vertical_sidelobe_db)
+    return -min(-(a_h + a_v), front_to_back_db)
+
+
+@vectorize(["float64(float64, float64, float64, float64, float64, float64, float64, float64)"], cache=True)
+def _sector_gain_ufunc(az, el, tilt, hbw, vbw, omni, fbr, sla):
+    return sector_gain_db(az, el, tilt, hbw, vbw, omni != 0.0, fbr, sla)
+
+
+def sector_pattern_db(az_off_deg, elev_deg, *, tilt_deg=0.0, h_beamwidth_deg=65.0, v_beamwidth_deg=10.0,
+                      omni=False, front_to_back_db=30.0, vertical_sidelobe_db=30.0):
+    """Relative gain (dB, 0 at boresight) of the 3GPP sector pattern; broadcasts like numpy.
+
+    Examples
+    --------
+    >>> sector_pattern_db(32.5, 0.0)   # half the 65° beamwidth: −3 dB
+    -3.0
+    """
+    arrays, scalar = as_float_arrays(az_off_deg, elev_deg, tilt_deg, h_beamwidth_deg, v_beamwidth_deg,
+                                     np.asarray(omni, dtype=np.float64), front_to_back_db,
+                                     vertical_sidelobe_db)
+    return finish(_sector_gain_ufunc(*arrays), scalar)

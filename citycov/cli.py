@@ -1,0 +1,69 @@
+"""Thin command-line layer: parse → load_scenario → pipeline.run → outputs.write_outputs.
+
+Only :class:`~citycov.errors.CitycovError` is caught: the user sees one line on stderr and
+exit code 1, no traceback.  Any other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from citycov import outputs, pipeline
+from citycov._version import __version__
+from citycov.config import load_scenario
+from citycov.errors import CitycovError
+
+
+@click.group()
+@click.version_option(__version__, prog_name="citycov")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info is the default, -vv debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """citycov: wireless-city and broadband coverage against district targets."""
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S",
+                        stream=sys.stderr)
+    ctx.obj = {"quiet": quiet}
+
+
+@cli.command()
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.pass_context
+def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: bool) -> None:
+    """Run SCENARIO (default: the embedded Guangzhou scenario) and write the report.
+
+    \b
+    Example:
+        citycov run                       # Guangzhou default into out/
+        citycov run my_city.toml --out results/
+    """
+    t0 = time.perf_counter()
+    try:
+        sc = load_scenario(scenario)
+        results = pipeline.run(sc, progress=not (no_progress or ctx.obj["quiet"]))
+        paths = outputs.write_outputs(results, out_dir)
+    except CitycovError as exc:
+        click.echo(f"citycov: error: {exc}", err=True)
+        sys.exit(1)
+    city = results.city
+    click.echo(f"{sc.name}: wireless broadband {city['wireless_pct']:.2f}% of residents, "
+               f"FTTH {city['ftth_pct']:.2f}% of households ({time.perf_counter() - t0:.1f} s)")
+    if results.synthetic_inputs:
+        click.echo(f"NOTE: synthetic inputs: {', '.join(results.synthetic_inputs)}")
+    click.echo(f"report: {paths['report.md'].resolve()}")
+    click.echo(f"map:    {paths['map.html'].resolve()}")
+    click.echo(f"tables: {paths['districts.csv'].resolve()}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

@@ -1,0 +1,365 @@
+"""Scenario files: TOML turned into frozen dataclasses, every problem reported at once.
+
+A scenario names the inputs, the analysis grid, the radio parameters, the fibre rule and
+the targets.  Relative paths are relative to the scenario file.  Unknown keys are errors
+(a typo must not silently fall back to a default).  Errors name the key path, e.g.
+``gz.toml: [radio].rx_height_m must be > 0, got -5``.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from citycov.crs import GCJ02, parse_crs
+from citycov.errors import CitycovError, InputFileError, ScenarioError
+
+TECHNOLOGIES = ("3G", "4G", "5G")
+METRICS = {
+    "wireless_population": "share of residents in cells with wireless broadband coverage",
+    "ftth_households": "share of households passed by fibre (FTTH rule of [fibre])",
+}
+FIBRE_RULES = ("drop_distance",)
+RADIO_MODELS = ("auto", "okumura_hata", "cost231_hata", "tr38901")
+VECTOR_INPUTS = ("districts", "sectors", "wlan", "fibre_nodes", "fibre_routes")
+RASTER_INPUTS = ("population", "terrain")
+REQUIRED_INPUTS = ("districts", "population", "terrain", "sectors")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input file: ``path`` (absolute), declared ``crs`` (None: read from the file),
+    whether the scenario declares it ``synthetic``, and format ``options`` (column names)."""
+
+    name: str
+    path: Path
+    crs: Any = None
+    synthetic: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    crs: str = "auto"
+    cell_m: float = 100.0
+
+
+@dataclass(frozen=True)
+class RadioConfig:
+    model: str = "auto"
+    rx_height_m: float = 1.5
+    k_factor: float = 4.0 / 3.0
+    floor_dbm: float = -125.0
+    max_range_km: float = 20.0
+    threshold_dbm: dict[str, float] = field(
+        default_factory=lambda: {"3G": -100.0, "4G": -105.0, "5G": -105.0}
+    )
+    broadband_technologies: tuple[str, ...] = ("3G", "4G", "5G")
+    front_to_back_db: float = 30.0
+    vertical_sidelobe_db: float = 30.0
+    env_density_per_km2: dict[str, float] = field(
+        default_factory=lambda: {"dense_urban": 15000.0, "urban": 4000.0, "suburban": 100.0}
+    )
+
+
+@dataclass(frozen=True)
+class WlanConfig:
+    threshold_dbm: float = -75.0
+    path_loss_exponent: float = 3.0
+    rx_height_m: float = 1.5
+    max_range_m: float = 500.0
+
+
+@dataclass(frozen=True)
+class FibreConfig:
+    rule: str = "drop_distance"
+    drop_distance_m: float = 300.0
+    persons_per_household: float = 2.38
+
+
+@dataclass(frozen=True)
+class Target:
+    metric: str
+    threshold: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario.  ``source`` is the scenario file; every path is absolute."""
+
+    name: str
+    source: Path
+    inputs: dict[str, InputSpec]
+    grid: GridConfig
+    radio: RadioConfig
+    wlan: WlanConfig
+    fibre: FibreConfig
+    targets: tuple[Target, ...]
+    description: str = ""
+
+
+DEFAULT_TARGETS = (
+    Target("wireless_population", 0.80, "Wireless broadband population coverage ≥ 80%"),
+    Target("ftth_households", 0.50, "FTTH household coverage ≥ 50%"),
+)
+
+
+def default_scenario_path() -> Path:
+    """The embedded Guangzhou scenario (``data/guangzhou.toml`` of the source tree)."""
+    here = Path(__file__).resolve().parent.parent / "data" / "guangzhou.toml"
+    if here.is_file():
+        return here
+    packaged = resources.files("citycov") / "data" / "guangzhou.toml"
+    return Path(str(packaged))
+
+
+class _Reader:
+    """Collects problems while pulling typed values out of a TOML table."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[str] = []
+
+    def table(self, doc: dict, key: str) -> dict:
+        value = doc.get(key, {})
+        if not isinstance(value, dict):
+            self.problems.append(f"[{key}] must be a table, got {type(value).__name__}")
+            return {}
+        return value
+
+    def unknown(self, table: dict, allowed: set[str], where: str) -> None:
+        extra = sorted(set(table) - allowed)
+        if extra:
+            self.problems.append(f"{where}: unknown keys {extra}; allowed: {sorted(allowed)}")
+
+    def number(self, table: dict, key: str, default: float, where: str, *, lo: float | None = None,
+               hi: float | None = None, strict_lo: bool = True) -> float:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            self.problems.append(f"{where}.{key} must be a number, got {value!r}")
+            return default
+        if lo is not None and (value <= lo if strict_lo else value < lo):
+            self.problems.append(f"{where}.{key} must be {'>' if strict_lo else '>='} {lo}, got {value}")
+        if hi is not None and value > hi:
+            self.problems.append(f"{where}.{key} must be <= {hi}, got {value}")
+        return float(value)
+
+    def string(self, table: dict, key: str, default: str, where: str,
+               choices: tuple[str, ...] | None = None) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            self.problems.append(f"{where}.{key} must be a string, got {value!r}")
+            return default
+        if choices is not None and value not in choices:
+            self.problems.append(f"{where}.{key} must be one of {list(choices)}, got {value!r}")
+        return value
+
+
+def load_scenario(path: str | Path | None = None) -> Scenario:
+    """Read and validate a scenario TOML file (``None``: the embedded Guangzhou default).
+
+    Raises
+    ------
+    InputFileError
+        The file does not exist or cannot be read.
+    ScenarioError
+        Listing every invalid key and value, with its key path.
+
+    Examples
+    --------
+    >>> sc = load_scenario()          # the embedded Guangzhou default
+    >>> sc.grid.cell_m
+    100.0
+    """
+    scenario_path = Path(path) if path is not None else default_scenario_path()
+    if not scenario_path.is_file():
+        raise InputFileError(f"{scenario_path}: scenario file not found")
+    try:
+        doc = tomllib.loads(scenario_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{scenario_path}: not valid TOML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"{scenario_path}: cannot read: {exc}") from exc
+    return _parse(doc, scenario_path.resolve())
+
+
+def _parse(doc: dict, source: Path) -> Scenario:
+    r = _Reader(str(source))
+    r.unknown(doc, {"name", "description", "inputs", "grid", "radio", "wlan", "fibre", "targets"}, "top level")
+    name = r.string(doc, "name", source.stem, "top level")
+    description = r.string(doc, "description", "", "top level")
+
+    inputs = _parse_inputs(r, r.table(doc, "inputs"), source.parent)
+
+    g = r.table(doc, "grid")
+    r.unknown(g, {"crs", "cell_m"}, "[grid]")
+    grid_crs = g.get("crs", "auto")
+    if grid_crs != "auto":
+        try:
+            crs = parse_crs(grid_crs, where=f"{source}: [grid].crs")
+            if crs == GCJ02:
+                r.problems.append("[grid].crs cannot be gcj02: the analysis grid needs a projected CRS")
+        except CitycovError as exc:
+            r.problems.append(str(exc).split(": ", 1)[-1] + " ([grid].crs)")
+    grid = GridConfig(crs=str(grid_crs), cell_m=r.number(g, "cell_m", 100.0, "[grid]", lo=0.0, hi=10_000.0))
+
+    radio = _parse_radio(r, r.table(doc, "radio"))
+
+    w = r.table(doc, "wlan")
+    r.unknown(w, {"threshold_dbm", "path_loss_exponent", "rx_height_m", "max_range_m"}, "[wlan]")
+    wlan = WlanConfig(
+        threshold_dbm=r.number(w, "threshold_dbm", -75.0, "[wlan]", lo=-150.0, hi=0.0),
+        path_loss_exponent=r.number(w, "path_loss_exponent", 3.0, "[wlan]", lo=1.5, hi=6.0, strict_lo=False),
+        rx_height_m=r.number(w, "rx_height_m", 1.5, "[wlan]", lo=0.0, hi=100.0),
+        max_range_m=r.number(w, "max_range_m", 500.0, "[wlan]", lo=0.0, hi=5000.0),
+    )
+
+    f = r.table(doc, "fibre")
+    r.unknown(f, {"rule", "drop_distance_m", "persons_per_household"}, "[fibre]")
+    fibre = FibreConfig(
+        rule=r.string(f, "rule", "drop_distance", "[fibre]", FIBRE_RULES),
+        drop_distance_m=r.number(f, "drop_distance_m", 300.0, "[fibre]", lo=0.0, hi=5000.0),
+        persons_per_household=r.number(f, "persons_per_household", 2.38, "[fibre]", lo=0.5, hi=20.0,
+                                       strict_lo=False),
+    )
+
+    targets = _parse_targets(r, doc.get("targets"))
+    if any(t.metric == "ftth_households" for t in targets) and not (
+        "fibre_nodes" in inputs or "fibre_routes" in inputs
+    ):
+        r.problems.append("a ftth_households target needs [inputs.fibre_nodes] or [inputs.fibre_routes]")
+
+    if r.problems:
+        raise ScenarioError(f"{source}: " + "; ".join(r.problems))
+    return Scenario(name=name, source=source, inputs=inputs, grid=grid, radio=radio, wlan=wlan,
+                    fibre=fibre, targets=targets, description=description)
+
+
+_INPUT_OPTIONS = {
+    "districts": {"id_column", "name_column", "name_zh_column"},
+    "sectors": {"lon_column", "lat_column"},
+    "wlan": {"lon_column", "lat_column"},
+    "fibre_nodes": {"lon_column", "lat_column"},
+    "fibre_routes": set(),
+    "population": set(),
+    "terrain": set(),
+}
+
+
+def _parse_inputs(r: _Reader, table: dict, base: Path) -> dict[str, InputSpec]:
+    r.unknown(table, set(VECTOR_INPUTS + RASTER_INPUTS), "[inputs]")
+    for key in REQUIRED_INPUTS:
+        if key not in table:
+            r.problems.append(f"[inputs.{key}] is required")
+    specs: dict[str, InputSpec] = {}
+    for key, entry in table.items():
+        where = f"[inputs.{key}]"
+        if key not in _INPUT_OPTIONS:
+            continue
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        if not isinstance(entry, dict):
+            r.problems.append(f"{where} must be a table or a path string, got {entry!r}")
+            continue
+        allowed = {"path", "synthetic"} | _INPUT_OPTIONS[key] | ({"crs"} if key in VECTOR_INPUTS else set())
+        r.unknown(entry, allowed, where)
+        raw_path = entry.get("path")
+        if not isinstance(raw_path, str) or not raw_path:
+            r.problems.append(f"{where}.path must be a non-empty string")
+            continue
+        path = (base / raw_path).resolve() if not Path(raw_path).is_absolute() else Path(raw_path)
+        if not path.exists():
+            r.problems.append(f"{where}.path: file not found: {path}")
+        crs = None
+        if "crs" in entry:
+            try:
+                crs = parse_crs(entry["crs"], where=f"{where}.crs")
+            except CitycovError as exc:
+                r.problems.append(str(exc))
+        synthetic = entry.get("synthetic", False)
+        if not isinstance(synthetic, bool):
+            r.problems.append(f"{where}.synthetic must be true or false, got {synthetic!r}")
+            synthetic = False
+        options = {k: v for k, v in entry.items() if k in _INPUT_OPTIONS[key]}
+        for k, v in options.items():
+            if not isinstance(v, str):
+                r.problems.append(f"{where}.{k} must be a column name (string), got {v!r}")
+        specs[key] = InputSpec(name=key, path=path, crs=crs, synthetic=synthetic, options=options)
+    return specs
+
+
+def _parse_radio(r: _Reader, t: dict) -> RadioConfig:
+    where = "[radio]"
+    r.unknown(t, {"model", "rx_height_m", "k_factor", "floor_dbm", "max_range_km", "threshold_dbm",
+                  "broadband_technologies", "front_to_back_db", "vertical_sidelobe_db",
+                  "env_density_per_km2"}, where)
+    d = RadioConfig()
+    thresholds = dict(d.threshold_dbm)
+    raw_thr = t.get("threshold_dbm", {})
+    if not isinstance(raw_thr, dict):
+        r.problems.append(f"{where}.threshold_dbm must be a table like {{\"4G\" = -105}}")
+        raw_thr = {}
+    for tech, value in raw_thr.items():
+        if tech not in TECHNOLOGIES:
+            r.problems.append(f"{where}.threshold_dbm: unknown technology {tech!r}; expected {list(TECHNOLOGIES)}")
+            continue
+        thresholds[tech] = r.number(raw_thr, tech, thresholds[tech], f"{where}.threshold_dbm", lo=-160.0, hi=0.0)
+    techs = t.get("broadband_technologies", list(d.broadband_technologies))
+    if not isinstance(techs, list) or not techs or any(x not in TECHNOLOGIES for x in techs):
+        r.problems.append(f"{where}.broadband_technologies must be a non-empty list from {list(TECHNOLOGIES)}, "
+                          f"got {techs!r}")
+        techs = list(d.broadband_technologies)
+    env = dict(d.env_density_per_km2)
+    raw_env = t.get("env_density_per_km2", {})
+    if not isinstance(raw_env, dict):
+        r.problems.append(f"{where}.env_density_per_km2 must be a table")
+        raw_env = {}
+    for k in raw_env:
+        if k not in env:
+            r.problems.append(f"{where}.env_density_per_km2: unknown class {k!r}; expected {sorted(env)}")
+        else:
+            env[k] = r.number(raw_env, k, env[k], f"{where}.env_density_per_km2", lo=0.0, strict_lo=False)
+    if not env["dense_urban"] >= env["urban"] >= env["suburban"]:
+        r.problems.append(f"{where}.env_density_per_km2 must satisfy dense_urban >= urban >= suburban, got {env}")
+    floor = r.number(t, "floor_dbm", d.floor_dbm, where, lo=-200.0, hi=0.0)
+    if any(floor > v for v in thresholds.values()):
+        r.problems.append(f"{where}.floor_dbm ({floor}) must be at or below every threshold_dbm {thresholds}")
+    return RadioConfig(
+        model=r.string(t, "model", d.model, where, RADIO_MODELS),
+        rx_height_m=r.number(t, "rx_height_m", d.rx_height_m, where, lo=0.0, hi=10.0),
+        k_factor=r.number(t, "k_factor", d.k_factor, where, lo=0.0, hi=100.0),
+        floor_dbm=floor,
+        max_range_km=r.number(t, "max_range_km", d.max_range_km, where, lo=0.0, hi=100.0),
+        threshold_dbm=thresholds,
+        broadband_technologies=tuple(techs),
+        front_to_back_db=r.number(t, "front_to_back_db", d.front_to_back_db, where, lo=0.0, hi=80.0,
+                                  strict_lo=False),
+        vertical_sidelobe_db=r.number(t, "vertical_sidelobe_db", d.vertical_sidelobe_db, where, lo=0.0,
+                                      hi=80.0, strict_lo=False),
+        env_density_per_km2=env,
+    )
+
+
+def _parse_targets(r: _Reader, raw: Any) -> tuple[Target, ...]:
+    if raw is None:
+        return DEFAULT_TARGETS
+    if not isinstance(raw, list) or not raw:
+        r.problems.append("[[targets]] must be a non-empty array of tables")
+        return DEFAULT_TARGETS
+    out = []
+    for i, t in enumerate(raw):
+        where = f"[[targets]][{i}]"
+        if not isinstance(t, dict):
+            r.problems.append(f"{where} must be a table")
+            continue
+        r.unknown(t, {"metric", "threshold", "label"}, where)
+        metric = r.string(t, "metric", "", where, tuple(METRICS))
+        threshold = r.number(t, "threshold", 0.0, where, lo=0.0, hi=1.0)
+        label = r.string(t, "label", f"{metric} ≥ {threshold:.0%}", where)
+        out.append(Target(metric=metric, threshold=threshold, label=label))
+    return tuple(out)

@@ -1,0 +1,56 @@
+"""Exception hierarchy: one root error, each subclass also a builtin (rasterio's pattern).
+
+The CLI catches :class:`CitycovError` only and prints its message on one line;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class CitycovError(Exception):
+    """Root of every error citycov raises on purpose."""
+
+
+class ScenarioError(CitycovError, ValueError):
+    """The scenario file is missing, malformed or has invalid values."""
+
+
+class InputFileError(CitycovError, OSError):
+    """An input file is missing or cannot be read."""
+
+
+class SiteTableError(CitycovError, ValueError):
+    """A sector, WLAN access-point or fibre table has invalid rows or columns."""
+
+
+class BoundaryError(CitycovError, ValueError):
+    """District boundaries are invalid."""
+
+
+class RasterError(CitycovError, ValueError):
+    """A raster input (DEM, population) is invalid or does not cover the study area."""
+
+
+class CRSError(CitycovError, ValueError):
+    """A coordinate reference system is missing, unknown or inconsistent."""
+
+
+class GridError(CitycovError, ValueError):
+    """The analysis grid cannot be built as requested."""
+
+
+class ModelError(CitycovError, ValueError):
+    """A propagation model was asked for outside its declared domain."""
+
+
+class CitycovWarning(UserWarning):
+    """A recoverable, counted problem (for example rows dropped or a model extrapolated)."""
+
+
+def raise_problems(error_cls: type[CitycovError], source: str, problems: list[str]) -> None:
+    """Raise ``error_cls`` once, listing every problem found in ``source``.
+
+    Does nothing when ``problems`` is empty.
+    """
+    if problems:
+        raise error_cls(f"{source}: " + "; ".join(problems))

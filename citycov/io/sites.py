@@ -1,0 +1,116 @@
+"""Site tables: cellular sectors and WLAN access points (CSV with lon/lat, or any OGR point file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+
+from citycov.errors import SiteTableError, raise_problems
+from citycov.io._validate import TableChecker
+from citycov.io.vector import read_vector
+
+TECHNOLOGIES = ("3G", "4G", "5G")
+
+SECTOR_COLUMNS = {
+    "site_id": "site identifier (text); sectors of one site share it",
+    "sector_id": "sector identifier (text, unique)",
+    "operator": "operator name (text)",
+    "technology": "one of 3G, 4G, 5G",
+    "freq_mhz": "downlink centre frequency, MHz (150..6000)",
+    "bandwidth_mhz": "channel bandwidth, MHz (0.2..400)",
+    "height_m": "antenna height above ground, m (1..300)",
+    "eirp_dbm": "total EIRP at boresight, dBm (0..90); or tx_power_dbm + antenna_gain_dbi - feeder_loss_db",
+    "azimuth_deg": "boresight azimuth, degrees clockwise from north (0..360); blank = omni",
+    "downtilt_deg": "total downtilt (mechanical + electrical), degrees, positive down (-20..45)",
+    "h_beamwidth_deg": "horizontal half-power beamwidth, degrees (1..360)",
+    "v_beamwidth_deg": "vertical half-power beamwidth, degrees (1..90)",
+}
+SECTOR_OPTIONAL = {
+    "band": "band name (text), e.g. B3, n78",
+    "tx_power_dbm": "transmitter power, dBm, when eirp_dbm is absent",
+    "antenna_gain_dbi": "antenna boresight gain, dBi, when eirp_dbm is absent",
+    "feeder_loss_db": "feeder and connector losses, dB (default 0)",
+}
+WLAN_COLUMNS = {
+    "ap_id": "access-point identifier (text, unique)",
+    "operator": "network operator (text)",
+    "freq_mhz": "channel centre frequency, MHz (2400..7125)",
+    "height_m": "antenna height above ground, m (0.5..100)",
+    "eirp_dbm": "EIRP, dBm (0..36)",
+}
+
+
+def read_sectors(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None = None,
+                 lon_column: str = "lon", lat_column: str = "lat") -> gpd.GeoDataFrame:
+    """Read and validate a cellular sector table.
+
+    Every problem (missing column, non-number, out-of-range value, duplicate sector id) is
+    listed once in a :class:`SiteTableError`, each with its CSV line numbers and the
+    expected range.  Columns are documented in ``SECTOR_COLUMNS``.
+
+    Returns
+    -------
+    GeoDataFrame of points in ``to_crs`` (or the file CRS) with numeric columns as float64,
+    ``eirp_dbm`` filled from transmitter power, gain and losses where needed, and
+    ``omni`` (bool) true where ``azimuth_deg`` is blank.
+    """
+    frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column)
+    check = TableChecker(frame, path)
+    has_eirp = "eirp_dbm" in frame.columns
+    required = [c for c in SECTOR_COLUMNS if c != "eirp_dbm" or has_eirp]
+    if not has_eirp:
+        required += ["tx_power_dbm", "antenna_gain_dbi"]
+    check.require(required)
+    check.geometry_types({"Point"})
+    for col in ("site_id", "sector_id", "operator"):
+        check.text(col)
+    check.unique("sector_id")
+    check.choice("technology", TECHNOLOGIES)
+    out = frame.copy()
+    out["freq_mhz"] = check.numeric("freq_mhz", 150.0, 6000.0, unit="MHz")
+    out["bandwidth_mhz"] = check.numeric("bandwidth_mhz", 0.2, 400.0, unit="MHz")
+    out["height_m"] = check.numeric("height_m", 1.0, 300.0, unit="m")
+    if has_eirp:
+        out["eirp_dbm"] = check.numeric("eirp_dbm", 0.0, 90.0, unit="dBm")
+    else:
+        power = check.numeric("tx_power_dbm", -10.0, 70.0, unit="dBm")
+        gain = check.numeric("antenna_gain_dbi", -10.0, 30.0, unit="dBi")
+        loss = (check.numeric("feeder_loss_db", 0.0, 20.0, unit="dB", allow_missing=True)
+                if "feeder_loss_db" in frame.columns else np.zeros(len(frame)))
+        out["eirp_dbm"] = power + gain - np.nan_to_num(loss, nan=0.0)
+    out["azimuth_deg"] = check.numeric("azimuth_deg", 0.0, 360.0, unit="degrees", allow_missing=True)
+    out["downtilt_deg"] = check.numeric("downtilt_deg", -20.0, 45.0, unit="degrees")
+    out["h_beamwidth_deg"] = check.numeric("h_beamwidth_deg", 1.0, 360.0, unit="degrees")
+    out["v_beamwidth_deg"] = check.numeric("v_beamwidth_deg", 1.0, 90.0, unit="degrees")
+    raise_problems(SiteTableError, str(path), check.problems)
+    out["technology"] = out["technology"].astype(str).str.strip()
+    for col in ("site_id", "sector_id", "operator"):
+        out[col] = out[col].astype(str).str.strip()
+    out["omni"] = ~np.isfinite(out["azimuth_deg"].to_numpy())
+    if to_crs is not None:
+        out = out.to_crs(to_crs)
+    return out
+
+
+def read_wlan(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None = None,
+              lon_column: str = "lon", lat_column: str = "lat") -> gpd.GeoDataFrame:
+    """Read and validate a WLAN access-point table (columns in ``WLAN_COLUMNS``)."""
+    frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column)
+    check = TableChecker(frame, path)
+    check.require(list(WLAN_COLUMNS))
+    check.geometry_types({"Point"})
+    check.text("ap_id")
+    check.unique("ap_id")
+    out = frame.copy()
+    out["freq_mhz"] = check.numeric("freq_mhz", 2400.0, 7125.0, unit="MHz")
+    out["height_m"] = check.numeric("height_m", 0.5, 100.0, unit="m")
+    out["eirp_dbm"] = check.numeric("eirp_dbm", 0.0, 36.0, unit="dBm")
+    raise_problems(SiteTableError, str(path), check.problems)
+    out["ap_id"] = out["ap_id"].astype(str).str.strip()
+    if to_crs is not None:
+        out = out.to_crs(to_crs)
+    return out

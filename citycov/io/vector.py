@@ -1,0 +1,126 @@
+"""Vector input: any OGR format or a CSV of lon/lat points, with the CRS made explicit.
+
+GCJ-02 inputs (``crs = "gcj02"``) are converted to WGS84 here, on read, so no later step
+ever sees GCJ-02 coordinates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyproj
+
+from citycov.crs import GCJ02, WGS84, gcj02_frame_to_wgs84, parse_crs
+from citycov.errors import CRSError, InputFileError, SiteTableError
+
+CSV_SUFFIXES = {".csv", ".txt"}
+
+
+def row_label(path: str | Path, index: int) -> str:
+    """How a row is named in messages: CSV line number (header = line 1) or feature number."""
+    if Path(path).suffix.lower() in CSV_SUFFIXES:
+        return f"line {index + 2}"
+    return f"feature {index + 1}"
+
+
+def rows_text(path: str | Path, index: Any, limit: int = 10) -> str:
+    labels = [row_label(path, int(i)) for i in list(index)[:limit]]
+    more = f" and {len(index) - limit} more" if len(index) > limit else ""
+    return ", ".join(labels) + more
+
+
+def read_vector(
+    path: str | Path,
+    *,
+    crs: Any = None,
+    lon_column: str = "lon",
+    lat_column: str = "lat",
+    error_cls: type = SiteTableError,
+) -> gpd.GeoDataFrame:
+    """Read a vector file (GeoJSON, GPKG, Shapefile, ...) or a lon/lat CSV.
+
+    Parameters
+    ----------
+    path
+        The file.  CSV files need ``lon_column`` / ``lat_column`` and a declared ``crs``.
+    crs
+        Declared CRS: a pyproj-readable value or ``"gcj02"``.  It is required for CSV and
+        for files without a CRS.  It may override a GeoJSON's implicit WGS84 (GeoJSON cannot
+        say "GCJ-02"), but it may not contradict a file that states another CRS.
+
+    Returns
+    -------
+    GeoDataFrame in the file's CRS, or in WGS84 (EPSG:4326) when the input was GCJ-02.
+    The index is the 0-based row/feature number of the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: file not found")
+    declared = parse_crs(crs, where=str(path)) if crs is not None and not isinstance(crs, pyproj.CRS) else crs
+    if path.suffix.lower() in CSV_SUFFIXES:
+        frame = _read_point_csv(path, lon_column, lat_column, declared, error_cls)
+    else:
+        try:
+            frame = gpd.read_file(path, engine="pyogrio")
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+            raise InputFileError(f"{path}: cannot read as a vector file: {exc}") from exc
+        frame = frame.reset_index(drop=True)
+        frame = _apply_declared_crs(frame, declared, path)
+    if frame.crs is None:
+        raise CRSError(f"{path}: no CRS; declare crs = \"EPSG:4326\" (or \"gcj02\") in the scenario")
+    return frame
+
+
+def _apply_declared_crs(frame: gpd.GeoDataFrame, declared: Any, path: Path) -> gpd.GeoDataFrame:
+    if declared is None:
+        return frame
+    file_crs = frame.crs
+    implicit_wgs84 = file_crs is None or file_crs == WGS84 or file_crs.equals(pyproj.CRS.from_epsg(4326))
+    if declared == GCJ02:
+        if not implicit_wgs84:
+            raise CRSError(f"{path}: declared gcj02 but the file states {file_crs.to_string()}; "
+                           "GCJ-02 applies only to lon/lat data")
+        return gcj02_frame_to_wgs84(frame.set_crs(None, allow_override=True))
+    if file_crs is None or (implicit_wgs84 and declared.equals(WGS84)):
+        return frame.set_crs(declared, allow_override=True)
+    if not declared.equals(file_crs):
+        raise CRSError(f"{path}: declared CRS {declared.to_string()} contradicts the file's "
+                       f"{file_crs.to_string()}; remove crs from the scenario or fix the file")
+    return frame
+
+
+def _read_point_csv(path: Path, lon_column: str, lat_column: str, declared: Any,
+                    error_cls: type) -> gpd.GeoDataFrame:
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise error_cls(f"{path}: cannot parse CSV: {exc}") from exc
+    problems = []
+    missing = [c for c in (lon_column, lat_column) if c not in table.columns]
+    if missing:
+        problems.append(f"missing coordinate columns {missing} (found {list(table.columns)})")
+    if declared is None:
+        problems.append("a CSV has no CRS: declare crs = \"EPSG:4326\" or \"gcj02\" in the scenario")
+    if problems:
+        raise error_cls(f"{path}: " + "; ".join(problems))
+    lon = pd.to_numeric(table[lon_column], errors="coerce").to_numpy(dtype=np.float64)
+    lat = pd.to_numeric(table[lat_column], errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(lon) | ~np.isfinite(lat))
+    if len(bad):
+        problems.append(f"{lon_column}/{lat_column} missing or not numbers at {rows_text(path, bad)}")
+    geographic = declared == GCJ02 or (isinstance(declared, pyproj.CRS) and declared.is_geographic)
+    if geographic:
+        out = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat) & ((np.abs(lon) > 180) | (np.abs(lat) > 90)))
+        if len(out):
+            problems.append(f"{lon_column}/{lat_column} outside -180..180 / -90..90 at {rows_text(path, out)}")
+    if problems:
+        raise error_cls(f"{path}: " + "; ".join(problems))
+    frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=None)
+    if declared == GCJ02:
+        return gcj02_frame_to_wgs84(frame)
+    return frame.set_crs(declared)

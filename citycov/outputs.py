@@ -1,0 +1,41 @@
+"""Write every output of a run, atomically.
+
+Files are first written to a staging folder beside the output folder and moved into place
+only when all of them are complete, so a failed run never leaves half-written outputs
+(each move is an atomic ``os.replace`` on the same file system).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from citycov import maps, report
+from citycov.pipeline import Results
+
+OUTPUT_FILES = ("districts.csv", "districts.json", "report.md", "rsrp_dbm.tif", "serving_sector.tif",
+                "coverage.tif", "sectors.csv", "map.html")
+
+
+def write_outputs(results: Results, out_dir: str | Path) -> dict[str, Path]:
+    """Write all outputs of ``results`` into ``out_dir``; return their final paths."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-staging-", dir=out_dir.parent))
+    try:
+        rows = report.district_rows(results)
+        prov = report.provenance(results)
+        rows.to_csv(staging / "districts.csv", index=False)
+        (staging / "districts.json").write_text(report.json_document(results, rows, prov), encoding="utf-8")
+        (staging / "report.md").write_text(report.markdown_report(results, rows, prov), encoding="utf-8")
+        results.sectors.to_csv(staging / "sectors.csv", index=False)
+        report.write_rasters(results, staging)
+        maps.write_map(results, rows, staging / "map.html")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in OUTPUT_FILES:
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {name: out_dir / name for name in OUTPUT_FILES}
