@@ -19,7 +19,7 @@ def passed_cells(grid: GridSpec, *, drop_distance_m: float, nodes: gpd.GeoDataFr
     geoms = []
     for frame in (nodes, routes):
         if frame is not None and len(frame):
-            geoms.extend(frame.geometry.buffer(drop_distance_m, resolution=8).to_numpy())
+            geoms.extend(frame.geometry.buffer(drop_distance_m, quad_segs=8).to_numpy())
     if not geoms:
         return np.zeros(grid.shape, dtype=bool)
     burned = rasterize(((g, 1) for g in geoms), out_shape=grid.shape, transform=grid.transform, fill=0,

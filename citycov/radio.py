@@ -93,7 +93,7 @@ def select_models(freq_mhz: np.ndarray, model: str, *, sector_ids: np.ndarray) -
     bad = (freq_mhz < lo) | (freq_mhz > hi)
     if bad.any():
         raise ModelError(f"[radio].model = {model!r} covers {lo:g}-{hi:g} MHz but sectors "
-                         f"{list(sector_ids[bad][:10])} use {sorted(set(freq_mhz[bad].tolist()))[:5]} MHz; "
+                         f"{[str(s) for s in sector_ids[bad][:10]]} use {sorted(set(freq_mhz[bad].tolist()))[:5]} MHz; "
                          "use model = \"auto\"")
     return np.full(freq_mhz.shape, MODEL_CODES[model], dtype=np.int64)
 
@@ -122,7 +122,7 @@ def _inside(grid: GridSpec, x: np.ndarray, y: np.ndarray, what: str, ids: np.nda
     inside = grid.contains(row, col)
     if (~inside).any():
         warnings.warn(f"{(~inside).sum()} {what} outside the analysis grid were dropped "
-                      f"(first: {list(ids[~inside][:5])})", CitycovWarning, stacklevel=3)
+                      f"(first: {[str(i) for i in ids[~inside][:5]]})", CitycovWarning, stacklevel=3)
     return inside
 
 
@@ -162,7 +162,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     z_ground = np.array([K.bilinear(dem_m, row_f[i], col_f[i]) for i in range(n)])
     if np.isnan(z_ground).any():
         bad = table["sector_id"].to_numpy()[np.isnan(z_ground)]
-        raise RasterError(f"terrain: no elevation under sectors {list(bad[:10])}; the DEM must cover every site")
+        raise RasterError(f"terrain: no elevation under sectors {[str(b) for b in bad[:10]]}; the DEM must cover every site")
     low = height < 30.0
     if (models[low] != K.MODEL_TR38901).any():
         warnings.warn(f"{int((models[low] != K.MODEL_TR38901).sum())} sectors have antennas below 30 m, the "

@@ -95,7 +95,9 @@ def tr38901_loss_db(scenario, freq_ghz, h_bs_m, h_ut_m, d_2d_m, los, *, building
         freq_ghz, h_bs_m, h_ut_m, d_2d_m, np.asarray(los, dtype=np.float64), building_height_m, street_width_m)
     check_range("freq_ghz", f, 0.5, 100.0, model="TR 38.901")
     check_range("h_bs_m", hbs, 1.0, 1000.0, model="TR 38.901", lo_open=True)
-    check_range("h_ut_m", hut, 1.0, 100.0, model="TR 38.901", lo_open=True)
-    check_range("d_2d_m", d, 0.0, 1e6, model="TR 38.901", lo_open=True)
+    check_range("h_ut_m", hut, 1.0, 100.0, model="TR 38.901")
+    check_range("d_2d_m", d, 0.0, 1e6, model="TR 38.901")
+    check_range("d_3d (from d_2d_m and the heights)", np.hypot(d, hbs - hut), 0.0, 1e6, model="TR 38.901",
+                lo_open=True)
     code = np.full(f.shape, TR38901_SCENARIOS[scenario], dtype=np.int64)
     return finish(_tr38901_ufunc(code, f, hbs, hut, d, (los_f != 0).astype(np.int64), h, w), scalar)

@@ -1,0 +1,68 @@
+"""Scenario files: the default loads; every problem is named with its key path."""
+
+from __future__ import annotations
+
+import pytest
+
+from citycov import load_scenario
+from citycov.config import DEFAULT_TARGETS, default_scenario_path
+from citycov.errors import InputFileError, ScenarioError
+
+from .conftest import write_scenario
+
+
+def test_default_scenario_loads_with_both_targets():
+    sc = load_scenario()
+    assert sc.source == default_scenario_path().resolve()
+    assert sc.grid.cell_m == 100.0 and sc.grid.crs == "auto"
+    assert {t.metric: t.threshold for t in sc.targets} == {"wireless_population": 0.8, "ftth_households": 0.5}
+    for spec in sc.inputs.values():
+        assert spec.path.is_absolute() and spec.path.is_file()
+    assert sc.inputs["population"].synthetic and sc.inputs["terrain"].synthetic
+    assert not sc.inputs["districts"].synthetic
+
+
+def test_relative_paths_resolve_against_the_scenario_file(tiny):
+    sc = load_scenario(tiny.scenario)
+    assert sc.inputs["population"].path == (tiny.folder / "population.tif").resolve()
+
+
+def test_defaults_when_targets_are_omitted(tiny):
+    assert load_scenario(tiny.scenario).targets == DEFAULT_TARGETS
+
+
+def test_every_problem_is_listed(tmp_path):
+    (tmp_path / "dummy").mkdir()
+    path = write_scenario(tmp_path, radio='model = "magic"\nthreshold_dbm = { "4G" = 5, "6G" = -90 }',
+                          extra='[wlan]\nthreshold_dbm = "low"\n',
+                          targets='[[targets]]\nmetric = "happiness"\nthreshold = 1.5\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    msg = str(info.value)
+    for frag in ("[radio].model must be one of", "got 'magic'", "[radio].threshold_dbm.4G must be <= 0.0, got 5",
+                 "unknown technology '6G'", "[wlan].threshold_dbm must be a number, got 'low'",
+                 "[[targets]][0].metric must be one of", "[[targets]][0].threshold must be <= 1.0, got 1.5",
+                 "[inputs.districts].path: file not found"):
+        assert frag in msg, frag
+
+
+def test_ftth_target_needs_fibre_input(tmp_path):
+    path = write_scenario(tmp_path, fibre=False)
+    with pytest.raises(ScenarioError, match="ftth_households target needs"):
+        load_scenario(path)
+
+
+def test_gcj02_is_not_an_analysis_crs(tmp_path):
+    path = write_scenario(tmp_path)
+    path.write_text(path.read_text().replace('crs = "EPSG:32649"\ncell_m', 'crs = "gcj02"\ncell_m'))
+    with pytest.raises(ScenarioError, match=r"\[grid\].crs cannot be gcj02"):
+        load_scenario(path)
+
+
+def test_not_toml_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="not valid TOML"):
+        load_scenario(bad)
+    with pytest.raises(InputFileError, match="scenario file not found"):
+        load_scenario(tmp_path / "missing.toml")

@@ -1,0 +1,52 @@
+"""The embedded Guangzhou default, end to end (about a minute on 2 cores)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def guangzhou_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gz") / "out"
+    proc = subprocess.run([sys.executable, "-m", "citycov", "-q", "run", "--out", str(out), "--no-progress"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_report_lists_all_districts_and_the_city_with_both_targets(guangzhou_out):
+    out, proc = guangzhou_out
+    table = pd.read_csv(out / "districts.csv", dtype={"area_id": str})
+    assert len(table) == 12 and table["area_id"].iloc[-1] == "city"
+    assert {"wireless_population_80_pass", "wireless_population_80_gap", "ftth_households_50_pass",
+            "ftth_households_50_gap"} <= set(table.columns)
+    city = table.iloc[-1]
+    assert city["population"] == 18_677_605
+    assert 0 < city["wireless_pct"] <= 100 and 0 < city["ftth_pct"] <= 100
+    report = (out / "report.md").read_text(encoding="utf-8")
+    for name in table["name"].iloc[:-1]:
+        assert f"| {name} |" in report
+    assert "SYNTHETIC INPUT" in report and "Amap" not in proc.stderr
+    doc = json.loads((out / "districts.json").read_text(encoding="utf-8"))
+    assert set(doc["provenance"]["synthetic_inputs"]) == {"population", "terrain", "sectors", "wlan",
+                                                          "fibre_nodes", "fibre_routes"}
+    assert "SYNTHETIC DATA" in (out / "map.html").read_text(encoding="utf-8")
+    assert "report:" in proc.stdout and "map:" in proc.stdout
+
+
+def test_conservation_each_district_equals_its_census_figure(guangzhou_out):
+    out, _ = guangzhou_out
+    table = pd.read_csv(out / "districts.csv", dtype={"area_id": str}).iloc[:-1]
+    from pathlib import Path
+
+    census = pd.read_csv(Path(__file__).resolve().parent.parent / "data" / "population"
+                         / "guangzhou_district_population.csv", dtype={"adcode": str}).set_index("adcode")
+    for _, row in table.iterrows():
+        assert row["population"] == census.loc[row["area_id"], "census2020_resident"]
