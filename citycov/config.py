@@ -304,7 +304,7 @@ def _parse_radio(r: _Reader, t: dict) -> RadioConfig:
     if not isinstance(raw_thr, dict):
         r.problems.append(f"{where}.threshold_dbm must be a table like {{\"4G\" = -105}}")
         raw_thr = {}
-    for tech, value in raw_thr.items():
+    for tech in raw_thr:
         if tech not in TECHNOLOGIES:
             r.problems.append(f"{where}.threshold_dbm: unknown technology {tech!r}; expected {list(TECHNOLOGIES)}")
             continue

@@ -88,7 +88,7 @@ def select_models(freq_mhz: np.ndarray, model: str, *, sector_ids: np.ndarray) -
         return np.where(freq_mhz <= 1500.0, K.MODEL_OKUMURA_HATA,
                         np.where(freq_mhz <= 2000.0, K.MODEL_COST231, K.MODEL_TR38901)).astype(np.int64)
     if model not in MODEL_CODES:
-        raise ModelError(f"unknown radio model {model!r}; expected one of {sorted(MODEL_CODES) + ['auto']}")
+        raise ModelError(f"unknown radio model {model!r}; expected one of {[*sorted(MODEL_CODES), 'auto']}")
     lo, hi = MODEL_FREQ_MHZ[model]
     bad = (freq_mhz < lo) | (freq_mhz > hi)
     if bad.any():
@@ -162,7 +162,8 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     z_ground = np.array([K.bilinear(dem_m, row_f[i], col_f[i]) for i in range(n)])
     if np.isnan(z_ground).any():
         bad = table["sector_id"].to_numpy()[np.isnan(z_ground)]
-        raise RasterError(f"terrain: no elevation under sectors {[str(b) for b in bad[:10]]}; the DEM must cover every site")
+        raise RasterError(f"terrain: no elevation under sectors {[str(b) for b in bad[:10]]}; "
+                          "the DEM must cover every site")
     low = height < 30.0
     if (models[low] != K.MODEL_TR38901).any():
         warnings.warn(f"{int((models[low] != K.MODEL_TR38901).sum())} sectors have antennas below 30 m, the "
@@ -200,7 +201,8 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         "sector_index": np.arange(n), "sector_id": table["sector_id"].to_numpy(),
         "site_id": table["site_id"].to_numpy(), "operator": table["operator"].to_numpy(),
         "technology": tech, "freq_mhz": freq, "model": [names[m] for m in models],
-        "ref_signal_eirp_dbm": np.round(ref_eirp, 2), "reach_urban_km": np.round(reach_m[:, 1] / 1000.0, 3), "reach_open_km": np.round(reach_m[:, 3] / 1000.0, 3),
+        "ref_signal_eirp_dbm": np.round(ref_eirp, 2),
+        "reach_urban_km": np.round(reach_m[:, 1] / 1000.0, 3), "reach_open_km": np.round(reach_m[:, 3] / 1000.0, 3),
         "ground_m": np.round(z_ground, 1),
     })
     return CellularResult(best_dbm=best_dbm, best_sector=best_sector, sectors=out_table,

@@ -126,16 +126,17 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
     lines += ["## Districts", "",
               "| district | 区 | population | wireless % | wireless target | households | FTTH % | FTTH target |",
               "|---|---|---:|---:|---|---:|---:|---|"]
+    def cell(res: dict, metric: str) -> str:
+        r = res.get(metric)
+        if r is None:
+            return "-"
+        return "PASS" if r.passed else f"FAIL (gap {r.gap:,} {r.gap_unit})"
+
     for _, row in rows.iterrows():
         res = {r.target.metric: r for r in results.target_results if r.area_id == row["area_id"]}
-        def cell(metric: str) -> str:
-            r = res.get(metric)
-            if r is None:
-                return "-"
-            return "PASS" if r.passed else f"FAIL (gap {r.gap:,} {r.gap_unit})"
         lines.append(f"| {row['name']} | {row['name_zh']} | {row['population']:,} | {row['wireless_pct']:.2f} | "
-                     f"{cell('wireless_population')} | {row['households']:,} | {row['ftth_pct']:.2f} | "
-                     f"{cell('ftth_households')} |")
+                     f"{cell(res, 'wireless_population')} | {row['households']:,} | {row['ftth_pct']:.2f} | "
+                     f"{cell(res, 'ftth_households')} |")
     lines += ["", "## Definitions and method", ""]
     for metric, text in METRICS.items():
         lines.append(f"- `{metric}`: {text}.")

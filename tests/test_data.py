@@ -27,7 +27,7 @@ def default():
 
 
 def test_eleven_districts_in_wgs84_with_attribution(default):
-    sc, grid, districts = default
+    _, grid, districts = default
     assert len(districts) == 11
     assert grid.crs.to_epsg() == 32649 and grid.cell_m == 100.0
     doc = json.loads((DATA / "boundaries" / "guangzhou_districts_wgs84.geojson").read_text(encoding="utf-8"))
@@ -54,7 +54,7 @@ def test_population_grid_sums_exactly_to_the_census(default):
 
 
 def test_population_is_denser_towards_urban_cores(default):
-    sc, grid, districts = default
+    sc, grid, _ = default
     layer = read_population(sc.inputs["population"].path, grid)
     density = layer.values / grid.cell_area_km2
     row, col = (int(v[0]) for v in grid.rowcol(*grid_xy(grid, 113.325, 23.135)))  # Tianhe core

@@ -10,8 +10,15 @@ import shapely
 
 from citycov.errors import BoundaryError, CRSError, InputFileError, RasterError, SiteTableError
 from citycov.grid import GridSpec
-from citycov.io import read_dem, read_districts, read_fibre_nodes, read_fibre_routes, read_population
-from citycov.io import read_sectors, read_wlan
+from citycov.io import (
+    read_dem,
+    read_districts,
+    read_fibre_nodes,
+    read_fibre_routes,
+    read_population,
+    read_sectors,
+    read_wlan,
+)
 
 from .conftest import UTM49, X0, Y0, sector_row, write_raster
 
@@ -128,7 +135,7 @@ def test_districts_gcj02_declared(tmp_path):
 def test_dem_must_cover_the_study_area(tmp_path):
     path = tmp_path / "dem.tif"
     write_raster(path, np.full((10, 20), 5.0, dtype=np.float32), x0=X0, y1=Y0 + 2000.0, cell_m=100.0, nodata=-9999.0)
-    with pytest.raises(RasterError, match="no terrain for 200 of 400 study-area cells .* not taken as sea level"):
+    with pytest.raises(RasterError, match=r"no terrain for 200 of 400 study-area cells .* not taken as sea level"):
         read_dem(path, GRID)
     mask = np.zeros(GRID.shape, dtype=bool)
     mask[:10] = True

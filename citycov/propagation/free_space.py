@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import njit, vectorize
 
 from citycov.propagation._broadcast import as_float_arrays, check_range, finish
