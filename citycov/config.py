@@ -33,13 +33,16 @@ REQUIRED_INPUTS = ("districts", "population", "terrain", "sectors")
 @dataclass(frozen=True)
 class InputSpec:
     """One input file: ``path`` (absolute), declared ``crs`` (None: read from the file),
-    whether the scenario declares it ``synthetic``, and format ``options`` (column names)."""
+    whether the scenario declares it ``synthetic``, format ``options`` (column names), and the
+    free-text ``vintage`` (data date/version) and ``note`` carried into every report."""
 
     name: str
     path: Path
     crs: Any = None
     synthetic: bool = False
     options: dict[str, str] = field(default_factory=dict)
+    vintage: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -266,7 +269,7 @@ def _parse_inputs(r: _Reader, table: dict, base: Path) -> dict[str, InputSpec]:
         if not isinstance(entry, dict):
             r.problems.append(f"{where} must be a table or a path string, got {entry!r}")
             continue
-        allowed = {"path", "synthetic"} | _INPUT_OPTIONS[key] | ({"crs"} if key in VECTOR_INPUTS else set())
+        allowed = {"path", "synthetic", "vintage", "note"} | _INPUT_OPTIONS[key] | ({"crs"} if key in VECTOR_INPUTS else set())
         r.unknown(entry, allowed, where)
         raw_path = entry.get("path")
         if not isinstance(raw_path, str) or not raw_path:
@@ -289,7 +292,10 @@ def _parse_inputs(r: _Reader, table: dict, base: Path) -> dict[str, InputSpec]:
         for k, v in options.items():
             if not isinstance(v, str):
                 r.problems.append(f"{where}.{k} must be a column name (string), got {v!r}")
-        specs[key] = InputSpec(name=key, path=path, crs=crs, synthetic=synthetic, options=options)
+        vintage = r.string(entry, "vintage", "", where)
+        note = r.string(entry, "note", "", where)
+        specs[key] = InputSpec(name=key, path=path, crs=crs, synthetic=synthetic, options=options,
+                               vintage=vintage, note=note)
     return specs
 
 

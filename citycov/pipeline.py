@@ -11,7 +11,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import geopandas as gpd
@@ -174,6 +174,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
             table = _district_table(districts, index, population.values, wireless, cellular, wlan_ok, ftth,
                                     scenario.fibre.persons_per_household)
             target_results = evaluate_table(scenario.targets, table)
+    records = [_with_scenario_labels(r, inputs[r.name]) for r in records]
     warn_texts = [str(w.message) for w in caught if issubclass(w.category, CitycovWarning)]
     for w in caught:
         if not issubclass(w.category, CitycovWarning):
@@ -189,6 +190,12 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
         sectors=cell.sectors, sites_wgs84=sites, inputs=records, timings_s=timings, warnings=warn_texts,
         started_utc=started, software=software_versions(),
     )
+
+
+def _with_scenario_labels(record: InputRecord, spec) -> InputRecord:
+    """Add the scenario's vintage and note for an input to its provenance record."""
+    notes = (*record.notes, spec.note) if spec.note else record.notes
+    return replace(record, vintage=spec.vintage, notes=notes)
 
 
 def _crs_text(declared, default: str) -> str:

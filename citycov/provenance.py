@@ -23,6 +23,7 @@ class InputRecord:
     synthetic: bool
     rows: int | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    vintage: str = ""
 
 
 def file_sha256(path: str | Path) -> str:
@@ -35,10 +36,10 @@ def file_sha256(path: str | Path) -> str:
 
 
 def record_for(name: str, path: str | Path, *, crs: str, synthetic: bool, rows: int | None = None,
-               notes: tuple[str, ...] = ()) -> InputRecord:
+               notes: tuple[str, ...] = (), vintage: str = "") -> InputRecord:
     p = Path(path)
     return InputRecord(name=name, path=str(p), sha256=file_sha256(p), size_bytes=p.stat().st_size,
-                       crs=crs, synthetic=synthetic, rows=rows, notes=tuple(notes))
+                       crs=crs, synthetic=synthetic, rows=rows, notes=tuple(notes), vintage=vintage)
 
 
 def software_versions() -> dict[str, str]:

@@ -56,7 +56,7 @@ def provenance(results: Results) -> dict[str, Any]:
         "synthetic_inputs": results.synthetic_inputs,
         "inputs": [
             {"name": r.name, "path": r.path, "sha256": r.sha256, "bytes": r.size_bytes, "crs": r.crs,
-             "synthetic": r.synthetic, "rows": r.rows, "notes": list(r.notes)}
+             "synthetic": r.synthetic, "rows": r.rows, "vintage": r.vintage, "notes": list(r.notes)}
             for r in results.inputs
         ],
         "grid": {"crs": results.grid.crs.to_string(), "cell_m": results.grid.cell_m,
@@ -158,11 +158,11 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
         f"- Run started (UTC): {prov['run_started_utc']}",
         "- Software: " + ", ".join(f"{k} {v}" for k, v in prov["software"].items()),
         "",
-        "| input | file | SHA-256 | CRS | rows | synthetic |", "|---|---|---|---|---:|---|",
+        "| input | file | SHA-256 | CRS | rows | vintage | synthetic |", "|---|---|---|---|---:|---|---|",
     ]
     for inp in prov["inputs"]:
         lines.append(f"| {inp['name']} | `{inp['path']}` | `{inp['sha256']}` | {inp['crs']} | "
-                     f"{inp['rows'] if inp['rows'] is not None else '-'} | "
+                     f"{inp['rows'] if inp['rows'] is not None else '-'} | {inp['vintage'] or '-'} | "
                      f"{'**SYNTHETIC**' if inp['synthetic'] else 'no'} |")
     notes = [f"{inp['name']}: {n}" for inp in prov["inputs"] for n in inp["notes"]]
     if notes:
