@@ -269,7 +269,9 @@ def _parse_inputs(r: _Reader, table: dict, base: Path) -> dict[str, InputSpec]:
         if not isinstance(entry, dict):
             r.problems.append(f"{where} must be a table or a path string, got {entry!r}")
             continue
-        allowed = {"path", "synthetic", "vintage", "note"} | _INPUT_OPTIONS[key] | ({"crs"} if key in VECTOR_INPUTS else set())
+        allowed = {"path", "synthetic", "vintage", "note"} | _INPUT_OPTIONS[key]
+        if key in VECTOR_INPUTS:
+            allowed.add("crs")
         r.unknown(entry, allowed, where)
         raw_path = entry.get("path")
         if not isinstance(raw_path, str) or not raw_path:
