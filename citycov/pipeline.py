@@ -64,6 +64,7 @@ class Results:
     inputs: list[InputRecord]
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    extrapolation: tuple[str, ...] = ()
     started_utc: str = ""
     software: dict[str, str] = field(default_factory=dict)
 
@@ -187,7 +188,8 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
         rasters={"best_dbm": cell.best_dbm, "best_sector": cell.best_sector, "wlan_dbm": wlan_dbm,
                  "wireless": wireless, "cellular": cellular, "wlan": wlan_ok, "ftth": ftth,
                  "population": population.values, "district_index": index, "environment": env},
-        sectors=cell.sectors, sites_wgs84=sites, inputs=records, timings_s=timings, warnings=warn_texts,
+        sectors=cell.sectors, sites_wgs84=sites, inputs=records, timings_s=timings,
+        warnings=warn_texts, extrapolation=cell.extrapolation,
         started_utc=started, software=software_versions(),
     )
 

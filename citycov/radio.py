@@ -66,6 +66,7 @@ class CellularResult:
     best_sector: np.ndarray
     sectors: pd.DataFrame
     dropped_outside: int
+    extrapolation: tuple[str, ...] = ()
 
 
 def reference_signal_offset_db(technology: np.ndarray, bandwidth_mhz: np.ndarray) -> np.ndarray:
@@ -164,11 +165,9 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         bad = table["sector_id"].to_numpy()[np.isnan(z_ground)]
         raise RasterError(f"terrain: no elevation under sectors {[str(b) for b in bad[:10]]}; "
                           "the DEM must cover every site")
-    low = height < 30.0
-    if (models[low] != K.MODEL_TR38901).any():
-        warnings.warn(f"{int((models[low] != K.MODEL_TR38901).sum())} sectors have antennas below 30 m, the "
-                      "lower bound of Hata's stated domain; the formula is extrapolated there",
-                      CitycovWarning, stacklevel=2)
+    extrapolation = model_extrapolation(models, height, reach_m)
+    for text in extrapolation:
+        log.info("model extrapolation: %s", text)
 
     rows, cols = grid.shape
     best_dbm = np.full((len(TECHNOLOGIES), rows, cols), np.nan, dtype=np.float32)
@@ -206,7 +205,30 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         "ground_m": np.round(z_ground, 1),
     })
     return CellularResult(best_dbm=best_dbm, best_sector=best_sector, sectors=out_table,
-                          dropped_outside=int((~inside).sum()))
+                          dropped_outside=int((~inside).sum()), extrapolation=extrapolation)
+
+
+def model_extrapolation(models: np.ndarray, height_m: np.ndarray, reach_m: np.ndarray) -> tuple[str, ...]:
+    """Describe where the engine evaluates models outside their published domain.
+
+    The engine opts into extrapolation explicitly (it calls the kernels, not the checked
+    public functions); this text goes into every report's provenance.
+    """
+    notes = []
+    hata = models != K.MODEL_TR38901
+    if hata.any():
+        notes.append(f"Okumura-Hata/COST-231 ({int(hata.sum())} sectors) are evaluated below their 1 km minimum "
+                     "distance for the cells next to each mast")
+        low = hata & ((height_m < 30.0) | (height_m > 200.0))
+        if low.any():
+            notes.append(f"{int(low.sum())} Hata-family sectors have antenna heights outside Hata's 30-200 m "
+                         f"domain ({height_m[low].min():g}-{height_m[low].max():g} m); the formula is extrapolated")
+    tr = models == K.MODEL_TR38901
+    if tr.any():
+        far = tr & (reach_m.max(axis=1) > 5000.0)
+        notes.append(f"TR 38.901 ({int(tr.sum())} sectors) is evaluated below its 10 m minimum distance next to "
+                     "each mast" + (f", and {int(far.sum())} of them beyond the 5 km NLOS maximum" if far.any() else ""))
+    return tuple(notes)
 
 
 def wlan_coverage(aps: gpd.GeoDataFrame, valid: np.ndarray, grid: GridSpec, wlan: WlanConfig) -> np.ndarray:

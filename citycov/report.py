@@ -75,6 +75,7 @@ def provenance(results: Results) -> dict[str, Any]:
             "zonal_rule": ZONAL_RULE,
         },
         "sector_models": results.sectors["model"].value_counts().to_dict(),
+        "model_extrapolation": list(results.extrapolation),
         "timings_s": {k: round(v, 3) for k, v in results.timings_s.items()},
         "warnings": results.warnings,
     }
@@ -150,6 +151,7 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
         f"- WLAN model: {prov['models']['wlan']}.",
         f"- FTTH rule: {prov['models']['ftth']}; households = residents / {sc.fibre.persons_per_household:g}.",
         f"- Zonal rule: {ZONAL_RULE}.",
+        *[f"- Extrapolation: {text}." for text in results.extrapolation],
         f"- Grid: {results.grid.shape[0]} × {results.grid.shape[1]} cells of {results.grid.cell_m:g} m in "
         f"{results.grid.crs.to_string()}.",
         "",

@@ -123,3 +123,10 @@ def test_outputs_written_with_provenance(tmp_path, tiny):
         assert src.count == 3 and src.crs.to_epsg() == 32649
         assert src.tags()["SYNTHETIC_INPUTS"] == "population"
     assert not list(tmp_path.glob(".out-staging-*"))
+
+
+def test_extrapolation_is_recorded_in_the_report(tmp_path, tiny):
+    res = citycov.run(citycov.load_scenario(tiny.scenario))
+    assert any("below their 1 km minimum distance" in t for t in res.extrapolation)
+    paths = citycov.write_outputs(res, tmp_path / "out")
+    assert "Extrapolation: Okumura-Hata/COST-231 (1 sectors)" in paths["report.md"].read_text(encoding="utf-8")

@@ -29,6 +29,10 @@ from citycov.propagation._broadcast import as_float_arrays, check_range, finish
 HATA_ENVIRONMENTS = {"urban_large": 0, "urban_small_medium": 1, "suburban": 2, "open": 3}
 OKUMURA_HATA_FREQ_MHZ = (150.0, 1500.0)
 COST231_FREQ_MHZ = (1500.0, 2000.0)
+H_BASE_M = (30.0, 200.0)
+H_MOBILE_M = (1.0, 10.0)
+DIST_KM = (1.0, 20.0)
+"""Hata's (and COST-231's) stated domain besides frequency: hb 30-200 m, hm 1-10 m, d 1-20 km."""
 
 
 @njit(cache=True, nogil=True)
@@ -89,18 +93,37 @@ def _cost231_ufunc(f, hb, hm, d, env):
     return cost231_hata_db(f, hb, hm, d, env)
 
 
-def _check_common(model: str, hb: np.ndarray, hm: np.ndarray, d: np.ndarray) -> None:
-    check_range("h_base_m", hb, 0.0, 1000.0, model=model, lo_open=True)
-    check_range("h_mobile_m", hm, 0.0, 100.0, model=model, lo_open=True)
-    check_range("dist_km", d, 0.0, 1000.0, model=model, lo_open=True)
+def _check_common(model: str, hb: np.ndarray, hm: np.ndarray, d: np.ndarray, extrapolate: bool) -> None:
+    if extrapolate:
+        check_range("h_base_m", hb, 0.0, 1000.0, model=model, lo_open=True)
+        check_range("h_mobile_m", hm, 0.0, 100.0, model=model, lo_open=True)
+        check_range("dist_km", d, 0.0, 1000.0, model=model, lo_open=True)
+        return
+    check_range("h_base_m", hb, *H_BASE_M, model=model)
+    check_range("h_mobile_m", hm, *H_MOBILE_M, model=model)
+    check_range("dist_km", d, *DIST_KM, model=model)
 
 
-def okumura_hata_loss_db(freq_mhz, h_base_m, h_mobile_m, dist_km, environment="urban_small_medium"):
-    """Okumura-Hata median basic transmission loss in dB (Hata 1980), 150-1500 MHz.
+def okumura_hata_loss_db(freq_mhz, h_base_m, h_mobile_m, dist_km, environment="urban_small_medium", *,
+                         extrapolate=False):
+    """Okumura-Hata median basic transmission loss in dB (Hata 1980).
 
-    Parameters broadcast like numpy; ``environment`` is one of ``urban_large``,
-    ``urban_small_medium``, ``suburban`` or ``open``.  Hata's stated domain is
-    hb 30-200 m, hm 1-10 m, d 1-20 km; outside it the formula is extrapolated.
+    Parameters
+    ----------
+    freq_mhz
+        Frequency, MHz, 150-1500.
+    h_base_m, h_mobile_m
+        Base and mobile antenna heights above ground, m: 30-200 and 1-10.
+    dist_km
+        Distance, km, 1-20.
+    environment
+        ``urban_large``, ``urban_small_medium``, ``suburban`` or ``open``.
+    extrapolate
+        ``True`` accepts heights and distances outside Hata's domain (any positive value);
+        the frequency range is always enforced.  The caller records that it did so.
+
+    Arguments broadcast like numpy; scalars give a float.  Out-of-domain input raises
+    :class:`~citycov.errors.ModelError` naming the argument, value and range.
 
     Examples
     --------
@@ -112,15 +135,17 @@ def okumura_hata_loss_db(freq_mhz, h_base_m, h_mobile_m, dist_km, environment="u
                          f"{sorted(HATA_ENVIRONMENTS)}")
     (f, hb, hm, d), scalar = as_float_arrays(freq_mhz, h_base_m, h_mobile_m, dist_km)
     check_range("freq_mhz", f, *OKUMURA_HATA_FREQ_MHZ, model="Okumura-Hata")
-    _check_common("Okumura-Hata", hb, hm, d)
+    _check_common("Okumura-Hata", hb, hm, d, extrapolate)
     env = np.full(f.shape, HATA_ENVIRONMENTS[environment], dtype=np.int64)
     return finish(_okumura_hata_ufunc(f, hb, hm, d, env), scalar)
 
 
-def cost231_hata_loss_db(freq_mhz, h_base_m, h_mobile_m, dist_km, *, metropolitan=False):
-    """COST-231 Hata median basic transmission loss in dB, 1500-2000 MHz.
+def cost231_hata_loss_db(freq_mhz, h_base_m, h_mobile_m, dist_km, *, metropolitan=False, extrapolate=False):
+    """COST-231 Hata median basic transmission loss in dB.
 
-    ``metropolitan=True`` adds Cm = 3 dB (metropolitan centres); otherwise Cm = 0.
+    Domain: f 1500-2000 MHz, hb 30-200 m, hm 1-10 m, d 1-20 km (``extrapolate=True`` lifts
+    all but the frequency range).  ``metropolitan=True`` adds Cm = 3 dB (metropolitan
+    centres); otherwise Cm = 0 (medium cities and suburban centres).
 
     Examples
     --------
@@ -129,6 +154,6 @@ def cost231_hata_loss_db(freq_mhz, h_base_m, h_mobile_m, dist_km, *, metropolita
     """
     (f, hb, hm, d), scalar = as_float_arrays(freq_mhz, h_base_m, h_mobile_m, dist_km)
     check_range("freq_mhz", f, *COST231_FREQ_MHZ, model="COST-231 Hata")
-    _check_common("COST-231 Hata", hb, hm, d)
+    _check_common("COST-231 Hata", hb, hm, d, extrapolate)
     env = np.full(f.shape, 0 if metropolitan else 1, dtype=np.int64)
     return finish(_cost231_ufunc(f, hb, hm, d, env), scalar)
