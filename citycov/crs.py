@@ -79,7 +79,7 @@ def wgs84_to_gcj02(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
     --------
     >>> lon, lat = wgs84_to_gcj02(113.3245, 23.1066)
     >>> round(float(lon) - 113.3245, 4), round(float(lat) - 23.1066, 4)
-    (0.0053, -0.0027)
+    (0.0054, -0.0026)
     """
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)

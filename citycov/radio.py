@@ -226,8 +226,9 @@ def model_extrapolation(models: np.ndarray, height_m: np.ndarray, reach_m: np.nd
     tr = models == K.MODEL_TR38901
     if tr.any():
         far = tr & (reach_m.max(axis=1) > 5000.0)
+        beyond = f", and {int(far.sum())} of them beyond the 5 km NLOS maximum" if far.any() else ""
         notes.append(f"TR 38.901 ({int(tr.sum())} sectors) is evaluated below its 10 m minimum distance next to "
-                     "each mast" + (f", and {int(far.sum())} of them beyond the 5 km NLOS maximum" if far.any() else ""))
+                     f"each mast{beyond}")
     return tuple(notes)
 
 

@@ -6,12 +6,16 @@ Single edge (P.526 §4.1): ν = h·√(2(d1+d2)/(λ·d1·d2)) and
 with C, S the Fresnel integrals.
 
 Multiple edges on a profile (x from the transmitter, z heights with the antennas at both
-ends; every intermediate point is a candidate edge; J from eq. 31):
+ends; J from eq. 31).  The candidate edges are the intermediate points (``edges="all"``) or
+only the vertices of the profile's upper convex hull (``edges="hull"``, for densely
+sampled terrain, where neighbouring ground samples are not separate obstacles):
     ``deygout``           principal edge (largest ν over the whole path) plus at most one
                           edge on each side (largest ν between the principal edge and each
-                          terminal); no empirical correction.
-    ``epstein_peterson``  every intermediate point is an edge; each ν is taken over the
-                          line joining its two neighbours; losses add.
+                          terminal); no empirical correction; 0 when the principal edge
+                          has ν ≤ −0.78 (the path is clear).
+    ``epstein_peterson``  the candidates that intrude on the direct path (ν over the
+                          terminal-to-terminal line > −0.78) are the edges; each ν is taken
+                          over the line joining its neighbouring edges; losses add.
     ``bullington``        the equivalent edge where the steepest ray from each terminal
                           meets (as in ITU-R P.1812 / P.526 §4.5); on a line-of-sight path
                           the point of largest ν.
@@ -170,10 +174,11 @@ def _max_nu_between(x, z, i0, i1, wavelength):
 
 @njit(cache=True, nogil=True)
 def deygout_db(x, z, wavelength):
-    """Deygout: principal edge plus at most one edge each side (no correction), J from eq. 31."""
+    """Deygout: principal edge plus at most one edge each side (no correction), J from eq. 31.
+    A clear path (principal ν ≤ −0.78) has no loss."""
     n = x.size
     nu_p, ip = _max_nu_between(x, z, 0, n - 1, wavelength)
-    if ip < 0:
+    if ip < 0 or nu_p <= -0.78:
         return 0.0
     loss = knife_edge_db(nu_p)
     nu_t, it = _max_nu_between(x, z, 0, ip, wavelength)
@@ -187,16 +192,50 @@ def deygout_db(x, z, wavelength):
 
 @njit(cache=True, nogil=True)
 def epstein_peterson_db(x, z, wavelength):
-    """Epstein-Peterson: each intermediate point over the line joining its neighbours; losses add."""
+    """Epstein-Peterson over the points that intrude on the direct path (ν > −0.78 over the
+    terminal-to-terminal line): each over the line joining its neighbouring edges; losses add."""
+    n = x.size
+    d = x[n - 1] - x[0]
+    keep = np.zeros(n, dtype=np.int64)
+    m = 0
+    keep[m] = 0
+    m += 1
+    for i in range(1, n - 1):
+        d1 = x[i] - x[0]
+        h = z[i] - (z[0] + (z[n - 1] - z[0]) * d1 / d)
+        if fresnel_nu(h, d1, d - d1, wavelength) > -0.78:
+            keep[m] = i
+            m += 1
+    keep[m] = n - 1
+    m += 1
     loss = 0.0
-    for i in range(1, x.size - 1):
-        d1 = x[i] - x[i - 1]
-        d2 = x[i + 1] - x[i]
-        if d1 <= 0.0 or d2 <= 0.0:
-            continue
-        h = z[i] - (z[i - 1] + (z[i + 1] - z[i - 1]) * d1 / (d1 + d2))
+    for k in range(1, m - 1):
+        a, i, b = keep[k - 1], keep[k], keep[k + 1]
+        d1 = x[i] - x[a]
+        d2 = x[b] - x[i]
+        h = z[i] - (z[a] + (z[b] - z[a]) * d1 / (d1 + d2))
         loss += knife_edge_db(fresnel_nu(h, d1, d2, wavelength))
     return loss
+
+
+@njit(cache=True, nogil=True)
+def upper_hull(x, z):
+    """Indices of the upper convex hull of the profile points (x increasing), terminals included."""
+    n = x.size
+    idx = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        while m >= 2:
+            a = idx[m - 2]
+            b = idx[m - 1]
+            # drop b when it lies on or below the segment a-i
+            if (z[b] - z[a]) * (x[i] - x[a]) <= (z[i] - z[a]) * (x[b] - x[a]):
+                m -= 1
+            else:
+                break
+        idx[m] = i
+        m += 1
+    return idx[:m]
 
 
 @njit(cache=True, nogil=True)
@@ -238,7 +277,12 @@ def multi_edge_db(x, z, wavelength, method):
     return bullington_db(x, z, wavelength)
 
 
-def _profile(x_m, z_m, freq_mhz, method: str) -> tuple[np.ndarray, np.ndarray, float, int]:
+EDGE_SELECTIONS = ("all", "hull")
+
+
+def _profile(x_m, z_m, freq_mhz, method: str, edges: str) -> tuple[np.ndarray, np.ndarray, float, int]:
+    if edges not in EDGE_SELECTIONS:
+        raise ModelError(f"multi knife edge: edges must be one of {list(EDGE_SELECTIONS)}, got {edges!r}")
     if method not in MULTI_EDGE_METHODS:
         raise ModelError(f"multi knife edge: unknown method {method!r}; expected one of {sorted(MULTI_EDGE_METHODS)}")
     x = np.ascontiguousarray(x_m, dtype=np.float64)
@@ -254,7 +298,14 @@ def _profile(x_m, z_m, freq_mhz, method: str) -> tuple[np.ndarray, np.ndarray, f
     return x, z, SPEED_OF_LIGHT_M_S / (float(freq_mhz) * 1e6), MULTI_EDGE_METHODS[method]
 
 
-def multi_knife_edge_loss_db(x_m, z_m, freq_mhz, *, method):
+def _select(x: np.ndarray, z: np.ndarray, edges: str) -> tuple[np.ndarray, np.ndarray]:
+    if edges == "hull":
+        keep = upper_hull(x, z)
+        return np.ascontiguousarray(x[keep]), np.ascontiguousarray(z[keep])
+    return x, z
+
+
+def multi_knife_edge_loss_db(x_m, z_m, freq_mhz, *, method, edges="all"):
     """Diffraction loss (dB) of a profile of knife edges over flat earth.
 
     Parameters
@@ -267,24 +318,30 @@ def multi_knife_edge_loss_db(x_m, z_m, freq_mhz, *, method):
         Frequency, MHz.
     method
         ``"deygout"``, ``"epstein_peterson"`` or ``"bullington"`` (see the module docstring).
+    edges
+        ``"all"``: every intermediate point is a candidate edge (an edge list, as in the
+        reference profiles); ``"hull"``: only the vertices of the upper convex hull (use it
+        for densely sampled terrain profiles).
 
     Examples
     --------
     >>> round(multi_knife_edge_loss_db([0, 5000, 10000], [25, 40, 25], 150.0, method="deygout"), 4)
     8.6267
     """
-    x, z, wavelength, code = _profile(x_m, z_m, freq_mhz, method)
+    x, z, wavelength, code = _profile(x_m, z_m, freq_mhz, method, edges)
+    x, z = _select(x, z, edges)
     return float(multi_edge_db(x, z, wavelength, code))
 
 
-def multi_knife_edge_loss_curved_db(x_m, z_m, freq_mhz, *, method, k_factor=4.0 / 3.0):
+def multi_knife_edge_loss_curved_db(x_m, z_m, freq_mhz, *, method, k_factor=4.0 / 3.0, edges="all"):
     """As :func:`multi_knife_edge_loss_db` over a curved earth of effective radius k·6371 km.
 
     Every point is raised by the earth bulge x·(d − x)/(2·k·R) before the flat method runs.
     """
-    x, z, wavelength, code = _profile(x_m, z_m, freq_mhz, method)
+    x, z, wavelength, code = _profile(x_m, z_m, freq_mhz, method, edges)
     if not (0.0 < k_factor < 100.0):
         raise ModelError(f"multi knife edge: k_factor must be in (0, 100), got {k_factor}")
     d = x[-1]
     z_eff = z + x * (d - x) / (2.0 * k_factor * EARTH_RADIUS_M)
+    x, z_eff = _select(x, z_eff, edges)
     return float(multi_edge_db(x, z_eff, wavelength, code))

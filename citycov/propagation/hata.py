@@ -150,7 +150,7 @@ def cost231_hata_loss_db(freq_mhz, h_base_m, h_mobile_m, dist_km, *, metropolita
     Examples
     --------
     >>> round(cost231_hata_loss_db(1800.0, 30.0, 1.5, 1.0), 2)
-    136.26
+    136.2
     """
     (f, hb, hm, d), scalar = as_float_arrays(freq_mhz, h_base_m, h_mobile_m, dist_km)
     check_range("freq_mhz", f, *COST231_FREQ_MHZ, model="COST-231 Hata")

@@ -69,8 +69,8 @@ def p2109_building_entry_loss_db(freq_ghz, theta_deg, p, building_class):
 
     Examples
     --------
-    >>> round(p2109_building_entry_loss_db(28.0, 0.0, 6.309573e-05, 1), 3)
-    0.0
+    >>> round(p2109_building_entry_loss_db(28.0, 0.0, 0.0003981072, 1), 3)
+    0.315
     """
     (f, t, pp, k), scalar = as_float_arrays(freq_ghz, theta_deg, p, building_class)
     check_range("freq_ghz", f, *P2109_FREQ_GHZ, model="P.2109")

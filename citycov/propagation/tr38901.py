@@ -125,7 +125,7 @@ def tr38901_loss_db(scenario, freq_ghz, h_bs_m, h_ut_m, d_2d_m, los, *, building
     Examples
     --------
     >>> round(tr38901_loss_db("UMa", 3.5, 25.0, 1.5, 500.0, False), 2)
-    129.6
+    129.92
     """
     code = _scenario_code(scenario)
     (f, hbs, hut, d, los_f, h, w), scalar = as_float_arrays(
@@ -197,7 +197,7 @@ def tr38901_los_probability(scenario, d_2d_m, *, h_ut_m=1.5, office="mixed"):
     Examples
     --------
     >>> round(tr38901_los_probability("UMi", 100.0), 4)
-    0.2248
+    0.231
     """
     code = _scenario_code(scenario)
     if office not in ("mixed", "open"):
