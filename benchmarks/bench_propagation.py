@@ -116,6 +116,39 @@ def main() -> None:
     t_math = rows[4][1]
     t_fast = rows[5][1]
     print(f"fast/math log10 speed ratio: {t_math / t_fast:.2f}x")
+    public_throughput(args.repeat)
+
+
+def public_throughput(repeat: int, n: int = 1_000_000) -> None:
+    """Throughput of each public vectorised function (validation included) on 10⁶ inputs."""
+    from citycov import propagation as P
+
+    rng = np.random.default_rng(1)
+    d_km = rng.uniform(1.0, 20.0, n)
+    nu = rng.uniform(-3.0, 5.0, n)
+    p = rng.uniform(1.0, 99.0, n)
+    cases = {
+        "free_space_loss_db": lambda: P.free_space_loss_db(900.0, d_km),
+        "okumura_hata_loss_db": lambda: P.okumura_hata_loss_db(900.0, 30.0, 1.5, d_km, "urban_large"),
+        "cost231_hata_loss_db": lambda: P.cost231_hata_loss_db(1800.0, 30.0, 1.5, d_km),
+        "tr38901_loss_db (UMa NLOS)": lambda: P.tr38901_loss_db("UMa", 3.5, 25.0, 1.5, d_km * 250.0, False),
+        "knife_edge_loss_db (eq. 31)": lambda: P.knife_edge_loss_db(nu),
+        "knife_edge_loss_db (exact)": lambda: P.knife_edge_loss_db(nu, exact=True),
+        "p2108_terrestrial_loss_db": lambda: P.p2108_terrestrial_loss_db(3.5, d_km, p),
+        "p2109_building_entry_loss_db": lambda: P.p2109_building_entry_loss_db(3.5, 10.0, p, 1),
+    }
+    print(f"public functions on {n:,} inputs (median of {repeat}):")
+    for name, fn in cases.items():
+        fn()
+        t = timed(fn, repeat)
+        print(f"  {name:32s} {n / t / 1e6:8.1f} M/s")
+    x = np.linspace(0.0, 10_000.0, 201)
+    z = 20.0 + 30.0 * np.sin(x / 700.0) ** 2
+    z[0] = z[-1] = 40.0
+    for method in P.MULTI_EDGE_METHODS:
+        P.multi_knife_edge_loss_db(x, z, 900.0, method=method)
+        t = timed(lambda m=method: [P.multi_knife_edge_loss_db(x, z, 900.0, method=m) for _ in range(1000)], repeat)
+        print(f"  multi_knife_edge_loss_db {method:16s} {1000 / t / 1e3:8.1f} k profiles/s (201 points)")
 
 
 if __name__ == "__main__":
