@@ -131,7 +131,8 @@ def main() -> None:
                         np.full(3, K.MODEL_COST231), sec["freq"], sec["height"], sec["ref"], sec["az"],
                         np.zeros(3, dtype=np.bool_), sec["tilt"], sec["hbw"], sec["vbw"],
                         np.repeat(sec["reach_m"][:, None], 4, axis=1), np.ones(3, dtype=np.int64),
-                        np.arange(3), 30.0, 30.0, -1e9, best, idx)
+                        np.arange(3), 30.0, 30.0, -1e9, best, idx, np.zeros(3, dtype=np.int64),
+                        np.full(3, -105.0), np.zeros((n, n), dtype=np.uint64))
         return best[1]
 
     def run_numpy():

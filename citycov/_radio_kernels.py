@@ -109,7 +109,7 @@ def horizon_fan(dem_m, row0, col0, z_tx_m, cell_m, n_rays, n_steps, earth_radius
 def site_coverage(dem_m, env, row0, col0, z_ground_tx, z_tx_m, cell_m, h_rx_m, earth_radius_m, slope, dist,
                   s_model, s_freq_mhz, s_height_m, s_ref_eirp_dbm, s_azimuth_deg, s_omni, s_tilt_deg,
                   s_hbw_deg, s_vbw_deg, s_reach_m, s_tech, s_index, front_to_back_db,
-                  vertical_sidelobe_db, floor_dbm, best_dbm, best_idx):
+                  vertical_sidelobe_db, floor_dbm, best_dbm, best_idx, s_bit, s_threshold_dbm, cover_bits):
     """Update best-server level and index with the sectors of one site (same mast, same height).
 
     Terrain loss is the knife-edge loss J(ν) of the horizon point minus the J(ν) that the
@@ -121,11 +121,25 @@ def site_coverage(dem_m, env, row0, col0, z_ground_tx, z_tx_m, cell_m, h_rx_m, e
     knife edge at the horizon point of the receiver's radial (P.526 eq. 31), added to the
     empirical median loss; cells beyond a sector's reach are never touched.
     ``best_dbm`` (n_tech, rows, cols, float32, NaN = nothing ≥ floor) and ``best_idx``
-    (int32, −1) are updated in place.
+    (int32, −1) are updated in place, and so is ``cover_bits`` (uint64 grid): bit
+    ``s_bit[j]`` is set where sector j's level reaches ``s_threshold_dbm[j]`` (one bit per
+    operator × technology, so coverage by network needs no second pass).
     """
     nrows, ncols = dem_m.shape
     n_rays = slope.shape[0]
     n_steps = slope.shape[1] - 1
+    # Hata-family loss is A(env) + B·log10(d_km): evaluate A at 1 km once per sector, so the
+    # per-cell work is one log10 shared by all sectors of the site.
+    n_sec = s_model.size
+    hata_a = np.zeros((n_sec, 4))
+    hata_b = np.zeros(n_sec)
+    root_wavelength = np.zeros(n_sec)
+    for j in range(n_sec):
+        root_wavelength[j] = math.sqrt(SPEED_OF_LIGHT_M_S / (s_freq_mhz[j] * 1e6))
+        if s_model[j] != MODEL_TR38901:
+            hata_b[j] = 44.9 - 6.55 * math.log10(s_height_m[j])
+            for e in range(4):
+                hata_a[j, e] = model_loss_db(s_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, 1.0, e)
     reach_max_m = 0.0
     for j in range(s_reach_m.shape[0]):
         for e in range(s_reach_m.shape[1]):
@@ -175,19 +189,24 @@ def site_coverage(dem_m, env, row0, col0, z_ground_tx, z_tx_m, cell_m, h_rx_m, e
             env_c = env[row, col]
             az = math.degrees(math.atan2(dc, -dr))
             elev = math.degrees(math.atan2(z_tx_m - z_rx, d_m))
-            for j in range(s_model.size):
+            log_d_km = math.log10(d_m / 1000.0)
+            for j in range(n_sec):
                 if d_m > s_reach_m[j, env_c]:
                     continue
-                loss = model_loss_db(s_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, d_m / 1000.0, env_c)
+                if s_model[j] == MODEL_TR38901:
+                    loss = model_loss_db(s_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, d_m / 1000.0, env_c)
+                else:
+                    loss = hata_a[j, env_c] + hata_b[j] * log_d_km
                 if geom > -np.inf:
-                    root_wavelength = math.sqrt(SPEED_OF_LIGHT_M_S / (s_freq_mhz[j] * 1e6))
-                    excess = knife_edge_db(geom / root_wavelength)
+                    excess = knife_edge_db(geom / root_wavelength[j])
                     if geom_smooth > -np.inf:
-                        excess -= knife_edge_db(geom_smooth / root_wavelength)
+                        excess -= knife_edge_db(geom_smooth / root_wavelength[j])
                     loss += max(excess, 0.0)
                 gain = sector_gain_db(az - s_azimuth_deg[j], elev, s_tilt_deg[j], s_hbw_deg[j], s_vbw_deg[j],
                                       s_omni[j], front_to_back_db, vertical_sidelobe_db)
                 level = s_ref_eirp_dbm[j] + gain - loss
+                if level >= s_threshold_dbm[j]:
+                    cover_bits[row, col] |= np.uint64(1) << np.uint64(s_bit[j])
                 t = s_tech[j]
                 if level >= floor_dbm:
                     cur = best_dbm[t, row, col]

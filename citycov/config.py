@@ -22,11 +22,19 @@ TECHNOLOGIES = ("3G", "4G", "5G")
 METRICS = {
     "wireless_population": "share of residents in cells with wireless broadband coverage",
     "ftth_households": "share of households passed by fibre (FTTH rule of [fibre])",
+    "urban_area_3g": "share of the urban area (cells of at least [radio].env_density_per_km2.urban residents/km²) "
+                     "covered by 3G or better",
+    "village_broadband": "share of village and town points whose cell has wireless broadband or is passed by fibre",
 }
-FIBRE_RULES = ("drop_distance",)
+METRIC_UNITS = {"wireless_population": "persons", "ftth_households": "households", "urban_area_3g": "km²",
+                "village_broadband": "villages"}
+TARGET_SCOPES = ("districts", "city")
+FIBRE_RULES = ("drop_distance", "premises", "capacity")
+ZONAL_RULE_NAMES = ("fraction", "centroid", "all_touched")
 RADIO_MODELS = ("auto", "okumura_hata", "cost231_hata", "tr38901")
-VECTOR_INPUTS = ("districts", "sectors", "wlan", "fibre_nodes", "fibre_routes")
+VECTOR_INPUTS = ("districts", "sectors", "wlan", "fibre_nodes", "fibre_routes", "premises", "villages")
 RASTER_INPUTS = ("population", "terrain")
+TABLE_INPUTS = ("census", "household_sizes")
 REQUIRED_INPUTS = ("districts", "population", "terrain", "sectors")
 
 
@@ -81,7 +89,27 @@ class WlanConfig:
 class FibreConfig:
     rule: str = "drop_distance"
     drop_distance_m: float = 300.0
+    capacity_node_kinds: tuple[str, ...] = ("cabinet", "splitter")
+
+
+@dataclass(frozen=True)
+class HouseholdConfig:
     persons_per_household: float = 2.38
+
+
+@dataclass(frozen=True)
+class AccountingConfig:
+    """How people are counted: zonal rule, census rescaling, cell-edge probability and the
+    variants of the uncertainty band."""
+
+    zonal_rule: str = "fraction"
+    rescale_to_census: bool = False
+    cell_edge_probability: float = 0.5
+    shadow_sigma_db: dict[str, float] = field(
+        default_factory=lambda: {"dense_urban": 6.0, "urban": 6.0, "suburban": 8.0, "open": 8.0})
+    uncertainty: bool = True
+    uncertainty_resolution: tuple[str, ...] = ("coarser", "finer")
+    alternative_model: str = "tr38901"
 
 
 @dataclass(frozen=True)
@@ -89,6 +117,7 @@ class Target:
     metric: str
     threshold: float
     label: str
+    scope: str = "districts"
 
 
 @dataclass(frozen=True)
@@ -104,6 +133,8 @@ class Scenario:
     fibre: FibreConfig
     targets: tuple[Target, ...]
     description: str = ""
+    households: HouseholdConfig = field(default_factory=HouseholdConfig)
+    accounting: AccountingConfig = field(default_factory=AccountingConfig)
 
 
 DEFAULT_TARGETS = (
@@ -193,7 +224,8 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 
 def _parse(doc: dict, source: Path) -> Scenario:
     r = _Reader(str(source))
-    r.unknown(doc, {"name", "description", "inputs", "grid", "radio", "wlan", "fibre", "targets"}, "top level")
+    r.unknown(doc, {"name", "description", "inputs", "grid", "radio", "wlan", "fibre", "households", "accounting",
+                    "targets"}, "top level")
     name = r.string(doc, "name", source.stem, "top level")
     description = r.string(doc, "description", "", "top level")
 
@@ -223,39 +255,100 @@ def _parse(doc: dict, source: Path) -> Scenario:
     )
 
     f = r.table(doc, "fibre")
-    r.unknown(f, {"rule", "drop_distance_m", "persons_per_household"}, "[fibre]")
+    r.unknown(f, {"rule", "drop_distance_m", "capacity_node_kinds"}, "[fibre]")
+    kinds = f.get("capacity_node_kinds", ["cabinet", "splitter"])
+    if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) for k in kinds):
+        r.problems.append(f"[fibre].capacity_node_kinds must be a non-empty list of node kinds, got {kinds!r}")
+        kinds = ["cabinet", "splitter"]
     fibre = FibreConfig(
         rule=r.string(f, "rule", "drop_distance", "[fibre]", FIBRE_RULES),
         drop_distance_m=r.number(f, "drop_distance_m", 300.0, "[fibre]", lo=0.0, hi=5000.0),
-        persons_per_household=r.number(f, "persons_per_household", 2.38, "[fibre]", lo=0.5, hi=20.0,
-                                       strict_lo=False),
+        capacity_node_kinds=tuple(kinds),
     )
+    hh = r.table(doc, "households")
+    r.unknown(hh, {"persons_per_household"}, "[households]")
+    households = HouseholdConfig(
+        persons_per_household=r.number(hh, "persons_per_household", 2.38, "[households]", lo=0.5, hi=20.0,
+                                       strict_lo=False))
+    accounting = _parse_accounting(r, r.table(doc, "accounting"))
 
     targets = _parse_targets(r, doc.get("targets"))
-    if any(t.metric == "ftth_households" for t in targets) and not (
-        "fibre_nodes" in inputs or "fibre_routes" in inputs
-    ):
+    uses_ftth = any(t.metric in ("ftth_households", "village_broadband") for t in targets)
+    if fibre.rule == "premises":
+        if "premises" not in inputs:
+            r.problems.append("[fibre].rule = \"premises\" needs [inputs.premises]")
+    elif fibre.rule == "capacity":
+        if "fibre_nodes" not in inputs:
+            r.problems.append("[fibre].rule = \"capacity\" needs [inputs.fibre_nodes] (with ports)")
+    elif uses_ftth and not ("fibre_nodes" in inputs or "fibre_routes" in inputs):
         r.problems.append("a ftth_households target needs [inputs.fibre_nodes] or [inputs.fibre_routes]")
+    if any(t.metric == "village_broadband" for t in targets) and "villages" not in inputs:
+        r.problems.append("a village_broadband target needs [inputs.villages]")
+    if accounting.rescale_to_census and "census" not in inputs:
+        r.problems.append("[accounting].rescale_to_census = true needs [inputs.census]")
 
     if r.problems:
         raise ScenarioError(f"{source}: " + "; ".join(r.problems))
     return Scenario(name=name, source=source, inputs=inputs, grid=grid, radio=radio, wlan=wlan,
-                    fibre=fibre, targets=targets, description=description)
+                    fibre=fibre, targets=targets, description=description, households=households,
+                    accounting=accounting)
+
+
+def _parse_accounting(r: _Reader, t: dict) -> AccountingConfig:
+    where = "[accounting]"
+    d = AccountingConfig()
+    r.unknown(t, {"zonal_rule", "rescale_to_census", "cell_edge_probability", "shadow_sigma_db", "uncertainty",
+                  "uncertainty_resolution", "alternative_model"}, where)
+    flags = {}
+    for key in ("rescale_to_census", "uncertainty"):
+        value = t.get(key, getattr(d, key))
+        if not isinstance(value, bool):
+            r.problems.append(f"{where}.{key} must be true or false, got {value!r}")
+            value = getattr(d, key)
+        flags[key] = value
+    sigma = dict(d.shadow_sigma_db)
+    raw = t.get("shadow_sigma_db", {})
+    if not isinstance(raw, dict):
+        r.problems.append(f"{where}.shadow_sigma_db must be a table of environment class -> dB")
+        raw = {}
+    for k in raw:
+        if k not in sigma:
+            r.problems.append(f"{where}.shadow_sigma_db: unknown class {k!r}; expected {sorted(sigma)}")
+        else:
+            sigma[k] = r.number(raw, k, sigma[k], f"{where}.shadow_sigma_db", lo=0.0, hi=20.0, strict_lo=False)
+    steps = t.get("uncertainty_resolution", list(d.uncertainty_resolution))
+    if not isinstance(steps, list) or any(s not in ("coarser", "finer") for s in steps):
+        r.problems.append(f"{where}.uncertainty_resolution must be a list from ['coarser', 'finer'], got {steps!r}")
+        steps = list(d.uncertainty_resolution)
+    return AccountingConfig(
+        zonal_rule=r.string(t, "zonal_rule", d.zonal_rule, where, ZONAL_RULE_NAMES),
+        rescale_to_census=flags["rescale_to_census"],
+        cell_edge_probability=r.number(t, "cell_edge_probability", d.cell_edge_probability, where, lo=0.01,
+                                       hi=0.999, strict_lo=False),
+        shadow_sigma_db=sigma,
+        uncertainty=flags["uncertainty"],
+        uncertainty_resolution=tuple(steps),
+        alternative_model=r.string(t, "alternative_model", d.alternative_model, where, RADIO_MODELS),
+    )
 
 
 _INPUT_OPTIONS = {
+    "census": {"id_column", "population_column"},
+    "household_sizes": {"id_column", "size_column"},
+    "premises": {"lon_column", "lat_column"},
+    "villages": {"lon_column", "lat_column"},
     "districts": {"id_column", "name_column", "name_zh_column"},
     "sectors": {"lon_column", "lat_column"},
     "wlan": {"lon_column", "lat_column"},
     "fibre_nodes": {"lon_column", "lat_column"},
     "fibre_routes": set(),
-    "population": set(),
+    "population": {"units"},
     "terrain": set(),
 }
 
 
 def _parse_inputs(r: _Reader, table: dict, base: Path) -> dict[str, InputSpec]:
-    r.unknown(table, set(VECTOR_INPUTS + RASTER_INPUTS), "[inputs]")
+    r.unknown(table, set(VECTOR_INPUTS + RASTER_INPUTS + TABLE_INPUTS), "[inputs]")
     for key in REQUIRED_INPUTS:
         if key not in table:
             r.problems.append(f"[inputs.{key}] is required")
@@ -365,9 +458,10 @@ def _parse_targets(r: _Reader, raw: Any) -> tuple[Target, ...]:
         if not isinstance(t, dict):
             r.problems.append(f"{where} must be a table")
             continue
-        r.unknown(t, {"metric", "threshold", "label"}, where)
+        r.unknown(t, {"metric", "threshold", "label", "scope"}, where)
         metric = r.string(t, "metric", "", where, tuple(METRICS))
         threshold = r.number(t, "threshold", 0.0, where, lo=0.0, hi=1.0)
         label = r.string(t, "label", f"{metric} ≥ {threshold:.0%}", where)
-        out.append(Target(metric=metric, threshold=threshold, label=label))
+        scope = r.string(t, "scope", "districts", where, TARGET_SCOPES)
+        out.append(Target(metric=metric, threshold=threshold, label=label, scope=scope))
     return tuple(out)

@@ -12,11 +12,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from citycov import gaps as gaps_mod
 from citycov import maps, report
 from citycov.pipeline import Results
 
-OUTPUT_FILES = ("districts.csv", "districts.json", "report.md", "rsrp_dbm.tif", "serving_sector.tif",
-                "coverage.tif", "sectors.csv", "map.html")
+OUTPUT_FILES = ("districts.csv", "districts.json", "targets.csv", "networks.csv", "uncertainty.csv", "report.md",
+                "rsrp_dbm.tif", "serving_sector.tif", "coverage.tif", "sectors.csv", "gaps.geojson", "gaps.gpkg",
+                "map.html")
 
 
 def write_outputs(results: Results, out_dir: str | Path) -> dict[str, Path]:
@@ -28,6 +33,17 @@ def write_outputs(results: Results, out_dir: str | Path) -> dict[str, Path]:
         rows = report.district_rows(results)
         prov = report.provenance(results)
         rows.to_csv(staging / "districts.csv", index=False)
+        report.target_rows(results).to_csv(staging / "targets.csv", index=False)
+        networks = results.networks if results.networks is not None else pd.DataFrame()
+        networks.round(4).to_csv(staging / "networks.csv", index=False)
+        variants = results.variants if results.variants is not None else pd.DataFrame(
+            columns=["area_id", "metric", "variant", "value"])
+        variants.round(6).to_csv(staging / "uncertainty.csv", index=False)
+        gaps = results.gaps if results.gaps is not None else gaps_mod.find_gaps(
+            np.zeros(results.grid.shape, dtype=bool), results.rasters["population"],
+            results.rasters["district_index"], results.grid, district_ids=results.districts.ids,
+            district_names=list(results.districts.frame["name"]), site_x=np.zeros(0), site_y=np.zeros(0))
+        gaps_mod.write_gaps(gaps, staging)
         (staging / "districts.json").write_text(report.json_document(results, rows, prov), encoding="utf-8")
         (staging / "report.md").write_text(report.markdown_report(results, rows, prov), encoding="utf-8")
         results.sectors.to_csv(staging / "sectors.csv", index=False)

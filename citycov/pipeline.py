@@ -1,7 +1,8 @@
 """``run(scenario) -> Results``: the one top-to-bottom path from input files to figures.
 
-Read and validate → analysis grid → rasters onto the grid → cellular and WLAN coverage →
-FTTH → sums per district → targets.  Nothing here writes files (see ``report``).
+Read and validate (once) → layers on the analysis grid → cellular and WLAN coverage → FTTH →
+accounting per district → targets → uncertainty variants (cell-edge probability, zonal
+rule, ±1 resolution step, alternative model) → gaps.  Nothing here writes files.
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from statistics import NormalDist
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
 
+from citycov import accounting as acc
 from citycov import fibre as fibre_mod
+from citycov import gaps as gaps_mod
 from citycov import population as pop_mod
 from citycov import radio as radio_mod
-from citycov.config import TECHNOLOGIES, Scenario
+from citycov.accounting import CITY_ID
+from citycov.config import TECHNOLOGIES, InputSpec, RadioConfig, Scenario
 from citycov.crs import WGS84, parse_crs, require_projected, utm_crs_for
-from citycov.errors import CitycovWarning, ScenarioError
+from citycov.errors import CitycovWarning, InputFileError, ModelError, ScenarioError
 from citycov.grid import GridSpec
 from citycov.io import (
     Districts,
@@ -36,12 +41,47 @@ from citycov.io import (
     read_sectors,
     read_wlan,
 )
+from citycov.io.vector import read_vector
 from citycov.provenance import InputRecord, record_for, software_versions
-from citycov.targets import TargetResult, evaluate_table
+from citycov.targets import TargetResult, evaluate_targets
 
 log = logging.getLogger("citycov")
+ENV_NAMES = radio_mod.ENV_CLASSES
 
-CITY_ID = "city"
+
+@dataclass
+class Inputs:
+    """Every input read and validated once, vectors in the analysis CRS."""
+
+    crs: pyproj.CRS
+    districts: Districts
+    sectors: gpd.GeoDataFrame
+    aps: gpd.GeoDataFrame | None = None
+    nodes: gpd.GeoDataFrame | None = None
+    routes: gpd.GeoDataFrame | None = None
+    premises: gpd.GeoDataFrame | None = None
+    villages: gpd.GeoDataFrame | None = None
+    census: np.ndarray | None = None
+    household_sizes: np.ndarray | None = None
+    records: list[InputRecord] = field(default_factory=list)
+
+
+@dataclass
+class Layers:
+    """The rasters of one grid and the zonal weights on it."""
+
+    grid: GridSpec
+    weights: pop_mod.ZonalWeights
+    city_weights: pop_mod.ZonalWeights
+    index: np.ndarray
+    population: np.ndarray
+    households: np.ndarray
+    dem: np.ndarray
+    env: np.ndarray
+    population_record: InputRecord
+    terrain_record: InputRecord
+    population_input: np.ndarray
+    crosscheck_rel: float
 
 
 @dataclass
@@ -50,7 +90,8 @@ class Results:
 
     ``table`` has one row per district plus a final ``city`` row (index ``area_id``).
     Rasters: ``best_dbm``/``best_sector`` (per technology), ``wlan_dbm``, ``wireless``
-    (bool), ``ftth`` (bool), ``population`` (persons per cell), ``district_index``.
+    (bool), ``ftth`` (households passed per cell), ``population`` (persons per cell),
+    ``district_index`` (cell-centre district).
     """
 
     scenario: Scenario
@@ -65,6 +106,12 @@ class Results:
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     extrapolation: tuple[str, ...] = ()
+    networks: pd.DataFrame | None = None
+    band: pd.DataFrame | None = None
+    variants: pd.DataFrame | None = None
+    variant_notes: dict[str, str] = field(default_factory=dict)
+    gaps: gpd.GeoDataFrame | None = None
+    accounting_notes: list[str] = field(default_factory=list)
     started_utc: str = ""
     software: dict[str, str] = field(default_factory=dict)
 
@@ -95,14 +142,254 @@ def analysis_crs(scenario: Scenario, districts_wgs84: gpd.GeoDataFrame) -> pypro
     return utm_crs_for((minx + maxx) / 2.0, (miny + maxy) / 2.0)
 
 
-def build_grid(scenario: Scenario) -> tuple[GridSpec, Districts]:
+def build_grid(scenario: Scenario, *, cell_m: float | None = None) -> tuple[GridSpec, Districts]:
     """Read the districts and derive the analysis grid (their bounds, snapped to the cell size)."""
     spec = scenario.inputs["districts"]
     wgs = read_districts(spec.path, crs=spec.crs, to_crs=WGS84, **spec.options)
     crs = analysis_crs(scenario, wgs.frame)
     districts = Districts(wgs.frame.to_crs(crs))
-    grid = GridSpec.from_bounds(tuple(districts.frame.total_bounds), cell_m=scenario.grid.cell_m, crs=crs)
+    grid = GridSpec.from_bounds(tuple(districts.frame.total_bounds), cell_m=cell_m or scenario.grid.cell_m,
+                                crs=crs)
     return grid, districts
+
+
+def _crs_text(declared, default: str = "file") -> str:
+    if declared is None:
+        return default
+    return declared if isinstance(declared, str) else declared.to_string()
+
+
+def _record(spec: InputSpec, rows: int | None) -> InputRecord:
+    notes = (spec.note,) if spec.note else ()
+    return record_for(spec.name, spec.path, crs=_crs_text(spec.crs), synthetic=spec.synthetic, rows=rows,
+                      notes=notes, vintage=spec.vintage)
+
+
+def _district_values(spec: InputSpec, districts: Districts, value_column: str, default_value_column: str,
+                     lo: float, hi: float) -> np.ndarray:
+    """One number per district from a CSV table (census figures, household sizes)."""
+    id_col = spec.options.get("id_column", "district_id")
+    val_col = spec.options.get(value_column, default_value_column)
+    try:
+        table = pd.read_csv(spec.path, dtype={id_col: str})
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"{spec.path}: cannot read: {exc}") from exc
+    missing = [c for c in (id_col, val_col) if c not in table.columns]
+    if missing:
+        raise ScenarioError(f"{spec.path}: missing columns {missing} (found {list(table.columns)})")
+    values = dict(zip(table[id_col].astype(str).str.strip(), pd.to_numeric(table[val_col], errors="coerce"),
+                      strict=True))
+    out, problems = [], []
+    for did in districts.ids:
+        v = values.get(did)
+        if v is None or not np.isfinite(v) or not lo <= v <= hi:
+            problems.append(f"district {did}: {val_col} missing or outside {lo:g}..{hi:g} (found {v})")
+        out.append(np.nan if v is None else float(v))
+    if problems:
+        raise ScenarioError(f"{spec.path}: " + "; ".join(problems))
+    return np.asarray(out, dtype=np.float64)
+
+
+def read_inputs(scenario: Scenario) -> Inputs:
+    """Read and validate every vector and table input, in the analysis CRS."""
+    spec_in = scenario.inputs
+    _, districts = build_grid(scenario)
+    crs = districts.frame.crs
+    d = spec_in["districts"]
+    inputs = Inputs(crs=crs, districts=districts, sectors=None)  # type: ignore[arg-type]
+    inputs.records.append(_record(d, len(districts)))
+    s = spec_in["sectors"]
+    inputs.sectors = read_sectors(s.path, crs=s.crs, to_crs=crs, **s.options)
+    inputs.records.append(_record(s, len(inputs.sectors)))
+    if "wlan" in spec_in:
+        w = spec_in["wlan"]
+        inputs.aps = read_wlan(w.path, crs=w.crs, to_crs=crs, **w.options)
+        inputs.records.append(_record(w, len(inputs.aps)))
+    if "fibre_nodes" in spec_in:
+        f = spec_in["fibre_nodes"]
+        inputs.nodes = read_fibre_nodes(f.path, crs=f.crs, to_crs=crs, **f.options)
+        inputs.records.append(_record(f, len(inputs.nodes)))
+    if "fibre_routes" in spec_in:
+        f = spec_in["fibre_routes"]
+        inputs.routes = read_fibre_routes(f.path, crs=f.crs, to_crs=crs)
+        inputs.records.append(_record(f, len(inputs.routes)))
+    if "premises" in spec_in:
+        from citycov.io.fibre import read_premises
+
+        f = spec_in["premises"]
+        inputs.premises = read_premises(f.path, crs=f.crs, to_crs=crs, **f.options)
+        inputs.records.append(_record(f, len(inputs.premises)))
+    if "villages" in spec_in:
+        v = spec_in["villages"]
+        inputs.villages = read_vector(v.path, crs=v.crs, **v.options).to_crs(crs)
+        inputs.records.append(_record(v, len(inputs.villages)))
+    if "census" in spec_in:
+        c = spec_in["census"]
+        inputs.census = _district_values(c, districts, "population_column", "population", 0.0, 1e9)
+        inputs.records.append(_record(c, len(districts)))
+    if "household_sizes" in spec_in:
+        h = spec_in["household_sizes"]
+        inputs.household_sizes = _district_values(h, districts, "size_column", "persons_per_household", 0.5, 20.0)
+        inputs.records.append(_record(h, len(districts)))
+    return inputs
+
+
+def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str) -> Layers:
+    """Population, households, terrain and environment on a grid of ``cell_m``, and the zonal weights."""
+    grid = GridSpec.from_bounds(tuple(inputs.districts.frame.total_bounds), cell_m=cell_m, crs=inputs.crs)
+    weights = pop_mod.zonal_weights(inputs.districts, grid, rule)
+    city = Districts(gpd.GeoDataFrame({"district_id": ["city"], "name": ["city"], "name_zh": ["全市"]},
+                                      geometry=[inputs.districts.frame.union_all()], crs=inputs.crs))
+    city_weights = pop_mod.zonal_weights(city, grid, "fraction" if rule == "fraction" else rule)
+    index = pop_mod.district_index(inputs.districts, grid)
+    study = weights.in_district() | (index >= 0)
+    p_spec, t_spec = scenario.inputs["population"], scenario.inputs["terrain"]
+    pop = read_population(p_spec.path, grid, declared_synthetic=p_spec.synthetic,
+                          units=p_spec.options.get("units", "count"))
+    dem = read_dem(t_spec.path, grid, study_mask=study, declared_synthetic=t_spec.synthetic)
+    sizes = (inputs.household_sizes if inputs.household_sizes is not None
+             else scenario.households.persons_per_household)
+    hh = pop_mod.households(pop.values, sizes, index)
+    env = radio_mod.environment_classes(pop.values, grid, scenario.radio.env_density_per_km2)
+    # conservation: residents of the source raster per district (fractional overlap) vs the grid
+    population_input = _source_district_totals(pop, inputs.districts)
+    check = pop_mod.exactextract_sums(pop.values, inputs.districts, grid) if rule == "fraction" else None
+    ours = weights.sums(pop.values)
+    crosscheck = (float(np.max(np.abs(ours - check) / np.maximum(np.abs(check), 1e-9))) if check is not None
+                  else float("nan"))
+    return Layers(grid=grid, weights=weights, city_weights=city_weights, index=index, population=pop.values,
+                  households=hh, dem=dem.values, env=env,
+                  population_record=replace(pop.record, vintage=p_spec.vintage,
+                                            notes=(*pop.record.notes, *((p_spec.note,) if p_spec.note else ()))),
+                  terrain_record=replace(dem.record, vintage=t_spec.vintage,
+                                         notes=(*dem.record.notes, *((t_spec.note,) if t_spec.note else ()))),
+                  population_input=population_input, crosscheck_rel=crosscheck)
+
+
+def _source_district_totals(layer, districts: Districts) -> np.ndarray:
+    """Residents of the source raster inside each district (fractional overlap in the source CRS)."""
+    from exactextract import exact_extract
+    from exactextract.raster import NumPyRasterSource
+
+    t = layer.source_transform
+    rows, cols = layer.source_counts.shape
+    if t.b != 0 or t.d != 0:
+        return np.full(len(districts), np.nan)
+    xs = (t.c, t.c + cols * t.a)
+    ys = (t.f, t.f + rows * t.e)
+    src_crs = pyproj.CRS(layer.source_crs)
+    source = NumPyRasterSource(layer.source_counts.astype(np.float64), min(xs), min(ys), max(xs), max(ys),
+                               srs_wkt=src_crs.to_wkt())
+    if t.e > 0:  # south-up rasters: flip to the north-up layout exactextract expects
+        source = NumPyRasterSource(layer.source_counts[::-1].astype(np.float64), min(xs), min(ys), max(xs),
+                                   max(ys), srs_wkt=src_crs.to_wkt())
+    frame = districts.frame[["geometry"]].to_crs(src_crs).reset_index(drop=True)
+    table = exact_extract(source, frame, ["sum"], output="pandas")
+    return table["sum"].to_numpy(dtype=np.float64)
+
+
+@dataclass
+class Coverage:
+    cell: radio_mod.CellularResult
+    wlan_dbm: np.ndarray
+
+
+def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: RadioConfig, *,
+                   progress: bool = False) -> Coverage:
+    cell = radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
+                                       progress=progress)
+    valid = np.isfinite(layers.dem)
+    wlan = (radio_mod.wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
+            else np.full(layers.grid.shape, np.nan, dtype=np.float32))
+    return Coverage(cell=cell, wlan_dbm=wlan)
+
+
+def coverage_masks(scenario: Scenario, layers: Layers, cov: Coverage, *,
+                   cell_edge_probability: float) -> dict[str, np.ndarray]:
+    """Wireless, cellular, WLAN and 3G-or-better masks at a cell-edge probability.
+
+    The shadow-fading margin z·σ (σ per environment class) raises every cellular threshold;
+    at 50 % it is 0.  WLAN keeps its threshold (short links, no margin model).
+    """
+    radio = scenario.radio
+    z = NormalDist().inv_cdf(cell_edge_probability)
+    sigma = np.array([scenario.accounting.shadow_sigma_db[name] for name in ENV_NAMES])
+    margin = z * sigma[layers.env]
+    cellular = np.zeros(layers.grid.shape, dtype=bool)
+    any_cell = np.zeros(layers.grid.shape, dtype=bool)
+    for i, tech in enumerate(TECHNOLOGIES):
+        level = np.nan_to_num(cov.cell.best_dbm[i], nan=-np.inf)
+        ok = level >= radio.threshold_dbm[tech] + margin
+        any_cell |= ok
+        if tech in radio.broadband_technologies:
+            cellular |= ok
+    wlan = np.nan_to_num(cov.wlan_dbm, nan=-np.inf) >= scenario.wlan.threshold_dbm
+    return {"wireless": cellular | wlan, "cellular": cellular, "wlan": wlan, "g3_or_better": any_cell}
+
+
+@dataclass
+class Fibre:
+    households_passed: np.ndarray | None
+    passed_cells: np.ndarray
+    premises: tuple[np.ndarray, np.ndarray] | None
+    notes: list[str]
+
+
+def fibre_coverage(scenario: Scenario, inputs: Inputs, layers: Layers) -> Fibre:
+    """FTTH under the scenario's rule: households passed per cell (or per district for premises)."""
+    rule = scenario.fibre.rule
+    grid = layers.grid
+    drop = scenario.fibre.drop_distance_m
+    if rule == "premises":
+        hh, ready = fibre_mod.premises_passed(inputs.premises, layers.index, grid, len(inputs.districts))
+        cells = np.zeros(grid.shape, dtype=bool)
+        xs, ys = inputs.premises.geometry.x.to_numpy(), inputs.premises.geometry.y.to_numpy()
+        ready_flag = inputs.premises["ftth_ready"].to_numpy(dtype=bool)
+        r, c = grid.rowcol(xs[ready_flag], ys[ready_flag])
+        ok = grid.contains(r, c)
+        cells[r[ok], c[ok]] = True
+        return Fibre(None, cells, (hh, ready), ["FTTH from the premises table's ftth_ready flag"])
+    if rule == "capacity":
+        result = fibre_mod.capacity_passed(layers.households, grid, inputs.nodes, drop_distance_m=drop,
+                                           kinds=scenario.fibre.capacity_node_kinds)
+        return Fibre(result.passed, result.passed > 0, None, [f"capacity-aware FTTH: {result.summary()}"])
+    mask = fibre_mod.passed_cells(grid, drop_distance_m=drop, nodes=inputs.nodes, routes=inputs.routes)
+    return Fibre(np.where(mask, layers.households, 0.0), mask, None, [])
+
+
+def _villages(inputs: Inputs, layers: Layers, masks: dict[str, np.ndarray],
+              fibre: Fibre) -> tuple[np.ndarray, np.ndarray] | None:
+    if inputs.villages is None:
+        return None
+    grid = layers.grid
+    r, c = grid.rowcol(inputs.villages.geometry.x.to_numpy(), inputs.villages.geometry.y.to_numpy())
+    ok = grid.contains(r, c)
+    r, c = r[ok], c[ok]
+    district = layers.index[r, c]
+    inside = district >= 0
+    covered = (masks["wireless"] | fibre.passed_cells)[r, c]
+    n = len(inputs.districts)
+    total = np.bincount(district[inside], minlength=n).astype(np.float64)
+    good = np.bincount(district[inside], weights=covered[inside].astype(np.float64), minlength=n)
+    return total, good
+
+
+def account(scenario: Scenario, inputs: Inputs, layers: Layers, masks: dict[str, np.ndarray],
+            fibre: Fibre) -> pd.DataFrame:
+    """The district table of one variant."""
+    factor = np.ones(len(inputs.districts))
+    if scenario.accounting.rescale_to_census and inputs.census is not None:
+        grid_pop = layers.weights.sums(layers.population)
+        factor = inputs.census / np.where(grid_pop > 0, grid_pop, np.nan)
+        if not np.isfinite(factor).all():
+            raise ScenarioError("census rescaling: some districts have no population on the grid")
+    urban = layers.env <= 1
+    grids = acc.Grids(population=layers.population, households=layers.households, wireless=masks["wireless"],
+                      cellular=masks["cellular"], wlan=masks["wlan"], g3_or_better=masks["g3_or_better"],
+                      urban=urban, households_passed=fibre.households_passed, cell_area_km2=layers.grid.cell_area_km2)
+    return acc.district_table(inputs.districts, layers.weights, layers.city_weights, grids, census_factor=factor,
+                              premises=fibre.premises, villages=_villages(inputs, layers, masks, fibre),
+                              population_input=layers.population_input)
 
 
 def run(scenario: Scenario, *, progress: bool = False) -> Results:
@@ -116,123 +403,125 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
     """
     timings: dict[str, float] = {}
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    records: list[InputRecord] = []
-    inputs = scenario.inputs
+    acc_cfg = scenario.accounting
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CitycovWarning)
-        with _step("read districts and build the grid", timings):
-            grid, districts = build_grid(scenario)
-            d_spec = inputs["districts"]
-            records.append(record_for("districts", d_spec.path, crs=_crs_text(d_spec.crs, "file"),
-                                      synthetic=d_spec.synthetic, rows=len(districts)))
-            index = pop_mod.district_index(districts, grid)
-            study = index >= 0
-            log.info("grid %s x %s cells at %g m in %s", grid.shape[0], grid.shape[1], grid.cell_m,
-                     grid.crs.to_string())
-        with _step("read population and terrain", timings):
-            p_spec, t_spec = inputs["population"], inputs["terrain"]
-            population = read_population(p_spec.path, grid, declared_synthetic=p_spec.synthetic)
-            dem = read_dem(t_spec.path, grid, study_mask=study, declared_synthetic=t_spec.synthetic)
-            records += [population.record, dem.record]
-        with _step("read sites and fibre", timings):
-            s_spec = inputs["sectors"]
-            sectors = read_sectors(s_spec.path, crs=s_spec.crs, to_crs=grid.crs, **s_spec.options)
-            records.append(record_for("sectors", s_spec.path, crs=_crs_text(s_spec.crs, "file"),
-                                      synthetic=s_spec.synthetic, rows=len(sectors)))
-            aps = nodes = routes = None
-            if "wlan" in inputs:
-                w = inputs["wlan"]
-                aps = read_wlan(w.path, crs=w.crs, to_crs=grid.crs, **w.options)
-                records.append(record_for("wlan", w.path, crs=_crs_text(w.crs, "file"), synthetic=w.synthetic,
-                                          rows=len(aps)))
-            if "fibre_nodes" in inputs:
-                f = inputs["fibre_nodes"]
-                nodes = read_fibre_nodes(f.path, crs=f.crs, to_crs=grid.crs, **f.options)
-                records.append(record_for("fibre_nodes", f.path, crs=_crs_text(f.crs, "file"),
-                                          synthetic=f.synthetic, rows=len(nodes)))
-            if "fibre_routes" in inputs:
-                f = inputs["fibre_routes"]
-                routes = read_fibre_routes(f.path, crs=f.crs, to_crs=grid.crs)
-                records.append(record_for("fibre_routes", f.path, crs=_crs_text(f.crs, "file"),
-                                          synthetic=f.synthetic, rows=len(routes)))
-        with _step("cellular coverage (Numba)", timings):
-            env = radio_mod.environment_classes(population.values, grid, scenario.radio.env_density_per_km2)
-            cell = radio_mod.cellular_coverage(sectors, dem.values, env, grid, scenario.radio, progress=progress)
-        with _step("WLAN coverage (Numba)", timings):
-            valid = np.isfinite(dem.values)
-            wlan_dbm = (radio_mod.wlan_coverage(aps, valid, grid, scenario.wlan) if aps is not None
-                        else np.full(grid.shape, np.nan, dtype=np.float32))
+        with _step("read and validate inputs", timings):
+            inputs = read_inputs(scenario)
+        with _step("population, households and terrain on the grid", timings):
+            layers = build_layers(scenario, inputs, cell_m=scenario.grid.cell_m, rule=acc_cfg.zonal_rule)
+            g = layers.grid
+            log.info("grid %s x %s cells at %g m in %s", g.shape[0], g.shape[1], g.cell_m, g.crs.to_string())
+        with _step("cellular and WLAN coverage (Numba)", timings):
+            cov = radio_coverage(scenario, inputs, layers, scenario.radio, progress=progress)
         with _step("FTTH and district accounting", timings):
-            radio = scenario.radio
-            cellular = np.zeros(grid.shape, dtype=bool)
-            for tech in radio.broadband_technologies:
-                band = cell.best_dbm[TECHNOLOGIES.index(tech)]
-                cellular |= np.nan_to_num(band, nan=-np.inf) >= radio.threshold_dbm[tech]
-            wlan_ok = np.nan_to_num(wlan_dbm, nan=-np.inf) >= scenario.wlan.threshold_dbm
-            wireless = cellular | wlan_ok
-            ftth = fibre_mod.passed_cells(grid, drop_distance_m=scenario.fibre.drop_distance_m, nodes=nodes,
-                                          routes=routes)
-            table = _district_table(districts, index, population.values, wireless, cellular, wlan_ok, ftth,
-                                    scenario.fibre.persons_per_household)
-            target_results = evaluate_table(scenario.targets, table)
-    records = [_with_scenario_labels(r, inputs[r.name]) for r in records]
+            masks = coverage_masks(scenario, layers, cov, cell_edge_probability=acc_cfg.cell_edge_probability)
+            fibre = fibre_coverage(scenario, inputs, layers)
+            table = account(scenario, inputs, layers, masks, fibre)
+            networks = _networks(scenario, inputs, layers, cov, masks)
+        band = variants_long = None
+        variant_notes: dict[str, str] = {}
+        if acc_cfg.uncertainty:
+            with _step("uncertainty variants", timings):
+                variant_tables, variant_notes = _variants(scenario, inputs, layers, cov, fibre, progress)
+                band, variants_long = acc.band_table(table, variant_tables)
+        target_results = evaluate_targets(scenario.targets, table, band)
+        with _step("coverage gaps", timings):
+            sites = inputs.sectors.drop_duplicates("site_id")
+            gaps = gaps_mod.find_gaps(~masks["wireless"], layers.population, layers.index, layers.grid,
+                                      district_ids=inputs.districts.ids,
+                                      district_names=list(inputs.districts.frame["name"]),
+                                      site_x=sites.geometry.x.to_numpy(), site_y=sites.geometry.y.to_numpy())
     warn_texts = [str(w.message) for w in caught if issubclass(w.category, CitycovWarning)]
     for w in caught:
         if not issubclass(w.category, CitycovWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     for text in warn_texts:
         log.warning(text)
-    sites = sectors.to_crs(WGS84)
+    notes = [f"zonal rule: {pop_mod.ZONAL_RULES[acc_cfg.zonal_rule]}", *fibre.notes]
+    if np.isfinite(layers.crosscheck_rel):
+        notes.append(f"exactextract cross-check of the district population sums: max relative difference "
+                     f"{layers.crosscheck_rel:.1e}")
+    if acc_cfg.rescale_to_census and inputs.census is not None:
+        f = table["census_factor"].iloc[:-1]
+        notes.append(f"population rescaled per district to the census table (factors {f.min():.4f}-{f.max():.4f})")
+    records = [inputs.records[0], layers.population_record, layers.terrain_record, *inputs.records[1:]]
     return Results(
-        scenario=scenario, grid=grid, districts=districts, table=table, target_results=target_results,
-        rasters={"best_dbm": cell.best_dbm, "best_sector": cell.best_sector, "wlan_dbm": wlan_dbm,
-                 "wireless": wireless, "cellular": cellular, "wlan": wlan_ok, "ftth": ftth,
-                 "population": population.values, "district_index": index, "environment": env},
-        sectors=cell.sectors, sites_wgs84=sites, inputs=records, timings_s=timings,
-        warnings=warn_texts, extrapolation=cell.extrapolation,
+        scenario=scenario, grid=layers.grid, districts=inputs.districts, table=table,
+        target_results=target_results,
+        rasters={"best_dbm": cov.cell.best_dbm, "best_sector": cov.cell.best_sector, "wlan_dbm": cov.wlan_dbm,
+                 "wireless": masks["wireless"], "cellular": masks["cellular"], "wlan": masks["wlan"],
+                 "ftth": fibre.passed_cells, "population": layers.population, "district_index": layers.index,
+                 "environment": layers.env},
+        sectors=cov.cell.sectors, sites_wgs84=inputs.sectors.to_crs(WGS84), inputs=records, timings_s=timings,
+        warnings=warn_texts, extrapolation=cov.cell.extrapolation, networks=networks, band=band,
+        variants=variants_long, variant_notes=variant_notes, gaps=gaps, accounting_notes=notes,
         started_utc=started, software=software_versions(),
     )
 
 
-def _with_scenario_labels(record: InputRecord, spec) -> InputRecord:
-    """Add the scenario's vintage and note for an input to its provenance record."""
-    notes = (*record.notes, spec.note) if spec.note else record.notes
-    return replace(record, vintage=spec.vintage, notes=notes)
+def _networks(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage,
+              masks: dict[str, np.ndarray]) -> pd.DataFrame:
+    cell = cov.cell
+    combos: dict[tuple[str, str], np.ndarray] = {}
+    for tech in TECHNOLOGIES:
+        operators = sorted({op for op, t in cell.networks if t == tech})
+        if not operators:
+            continue
+        combos[(tech, "any")] = cell.network_mask(None, tech)
+        for op in operators:
+            combos[(tech, op)] = cell.network_mask(op, tech)
+    if inputs.aps is not None:
+        combos[("WLAN", "any")] = masks["wlan"]
+    factor = np.ones(len(inputs.districts))
+    if scenario.accounting.rescale_to_census and inputs.census is not None:
+        factor = inputs.census / layers.weights.sums(layers.population)
+    return acc.network_table(inputs.districts, layers.weights, layers.city_weights, layers.population, combos,
+                             factor)
 
 
-def _crs_text(declared, default: str) -> str:
-    if declared is None:
-        return default
-    return declared if isinstance(declared, str) else declared.to_string()
-
-
-def _district_table(districts: Districts, index: np.ndarray, population: np.ndarray, wireless: np.ndarray,
-                    cellular: np.ndarray, wlan: np.ndarray, ftth: np.ndarray,
-                    persons_per_household: float) -> pd.DataFrame:
-    n = len(districts)
-    pop = pop_mod.district_sums(population, index, n)
-    cols = {
-        "population": pop,
-        "population_covered": pop_mod.district_sums(np.where(wireless, population, 0.0), index, n),
-        "population_cellular": pop_mod.district_sums(np.where(cellular, population, 0.0), index, n),
-        "population_wlan": pop_mod.district_sums(np.where(wlan, population, 0.0), index, n),
-        "households": pop / persons_per_household,
-        "households_passed": pop_mod.district_sums(np.where(ftth, population, 0.0), index, n)
-        / persons_per_household,
-    }
-    table = pd.DataFrame(cols)
-    frame = districts.frame
-    table.insert(0, "area_id", frame["district_id"].to_numpy())
-    table.insert(1, "name", frame["name"].to_numpy())
-    table.insert(2, "name_zh", frame["name_zh"].to_numpy())
-    table["area_km2"] = frame.geometry.area.to_numpy() / 1e6
-    city = {c: table[c].sum() for c in cols}
-    city.update({"area_id": CITY_ID, "name": "City total", "name_zh": "全市"})
-    table = pd.concat([table, pd.DataFrame([city])], ignore_index=True).set_index("area_id")
-    table["wireless_pct"] = 100.0 * table["population_covered"] / table["population"].where(table["population"] > 0)
-    table["ftth_pct"] = 100.0 * table["households_passed"] / table["households"].where(table["households"] > 0)
-    if (table["population"] <= 0).any():
-        empty = list(table.index[table["population"] <= 0])
-        raise ScenarioError(f"districts {empty} hold no population on the grid; check the population raster "
-                            "and the district CRS")
-    return table
+def _variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage, fibre: Fibre,
+              progress: bool) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """District tables with one factor changed each: cell-edge probability, zonal rule,
+    resolution ±1 step, alternative propagation model."""
+    cfg = scenario.accounting
+    out: dict[str, pd.DataFrame] = {}
+    notes: dict[str, str] = {}
+    for p in (0.5, 0.75, 0.9):
+        if abs(p - cfg.cell_edge_probability) < 1e-9:
+            continue
+        name = f"cell_edge_{round(p * 100)}"
+        masks = coverage_masks(scenario, layers, cov, cell_edge_probability=p)
+        out[name] = account(scenario, inputs, layers, masks, fibre)
+        notes[name] = f"cell-edge probability {p:.0%} (shadow-fading margin z·σ)"
+    alt_rule = "centroid" if cfg.zonal_rule != "centroid" else "fraction"
+    alt_layers = replace(layers, weights=pop_mod.zonal_weights(inputs.districts, layers.grid, alt_rule),
+                         city_weights=pop_mod.zonal_weights(
+                             Districts(gpd.GeoDataFrame({"district_id": ["city"], "name": ["city"],
+                                                         "name_zh": ["全市"]},
+                                                        geometry=[inputs.districts.frame.union_all()],
+                                                        crs=inputs.crs)), layers.grid, alt_rule))
+    base_masks = coverage_masks(scenario, layers, cov, cell_edge_probability=cfg.cell_edge_probability)
+    out[f"zonal_{alt_rule}"] = account(scenario, inputs, alt_layers, base_masks, fibre)
+    notes[f"zonal_{alt_rule}"] = f"zonal rule {alt_rule}"
+    for step in cfg.uncertainty_resolution:
+        cell_m = layers.grid.cell_m * (2.0 if step == "coarser" else 0.5)
+        name = f"resolution_{cell_m:g}m"
+        log.info("uncertainty: rerunning at %g m", cell_m)
+        lay = build_layers(scenario, inputs, cell_m=cell_m, rule=cfg.zonal_rule)
+        c = radio_coverage(scenario, inputs, lay, scenario.radio, progress=progress)
+        m = coverage_masks(scenario, lay, c, cell_edge_probability=cfg.cell_edge_probability)
+        out[name] = account(scenario, inputs, lay, m, fibre_coverage(scenario, inputs, lay))
+        notes[name] = f"resolution {cell_m:g} m ({step})"
+    if cfg.alternative_model != scenario.radio.model:
+        alt_radio = replace(scenario.radio, model=cfg.alternative_model)
+        try:
+            c = radio_coverage(scenario, inputs, layers, alt_radio, progress=progress)
+        except ModelError as exc:
+            log.warning("uncertainty: alternative model %s skipped: %s", cfg.alternative_model, exc)
+        else:
+            name = f"model_{cfg.alternative_model}"
+            m = coverage_masks(scenario, layers, c, cell_edge_probability=cfg.cell_edge_probability)
+            out[name] = account(scenario, inputs, layers, m, fibre)
+            notes[name] = f"propagation model {cfg.alternative_model} for every sector"
+    return out, notes

@@ -67,6 +67,18 @@ class CellularResult:
     sectors: pd.DataFrame
     dropped_outside: int
     extrapolation: tuple[str, ...] = ()
+    cover_bits: np.ndarray | None = None
+    networks: tuple[tuple[str, str], ...] = ()
+    """(operator, technology) of each bit of ``cover_bits``."""
+
+    def network_mask(self, operator: str | None, technology: str) -> np.ndarray:
+        """Bool grid: covered (at the nominal threshold) by ``technology`` of ``operator``
+        (``None``: any operator)."""
+        bits = np.uint64(0)
+        for k, (op, tech) in enumerate(self.networks):
+            if tech == technology and (operator is None or op == operator):
+                bits |= np.uint64(1) << np.uint64(k)
+        return (self.cover_bits & bits) != 0
 
 
 def reference_signal_offset_db(technology: np.ndarray, bandwidth_mhz: np.ndarray) -> np.ndarray:
@@ -180,6 +192,14 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     hbw = table["h_beamwidth_deg"].to_numpy(dtype=np.float64)
     vbw = table["v_beamwidth_deg"].to_numpy(dtype=np.float64)
     omni = table["omni"].to_numpy(dtype=np.bool_)
+    operators = table["operator"].to_numpy()
+    networks = tuple(sorted({(str(o), str(t)) for o, t in zip(operators, tech, strict=True)}))
+    if len(networks) > 64:
+        raise ModelError(f"{len(networks)} operator x technology networks; at most 64 are supported")
+    bit_of = {net: k for k, net in enumerate(networks)}
+    s_bit = np.array([bit_of[(str(o), str(t))] for o, t in zip(operators, tech, strict=True)], dtype=np.int64)
+    s_thr = np.array([radio.threshold_dbm[t] for t in tech], dtype=np.float64)
+    cover_bits = np.zeros((rows, cols), dtype=np.uint64)
     groups = table.groupby([table["site_id"], np.round(height, 1)], sort=False).indices
     for idx in tqdm(list(groups.values()), desc="cellular sites", unit="site", disable=not progress,
                     mininterval=1.0):
@@ -194,7 +214,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                         slope, dist, models[idx], freq[idx], height[idx], ref_eirp[idx], azimuth_grid[idx],
                         omni[idx], tilt[idx], hbw[idx], vbw[idx], reach_m[idx], tech_idx[idx], idx,
                         radio.front_to_back_db, radio.vertical_sidelobe_db, radio.floor_dbm,
-                        best_dbm, best_sector)
+                        best_dbm, best_sector, s_bit[idx], s_thr[idx], cover_bits)
     names = {v: k for k, v in MODEL_CODES.items()}
     out_table = pd.DataFrame({
         "sector_index": np.arange(n), "sector_id": table["sector_id"].to_numpy(),
@@ -205,7 +225,8 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         "ground_m": np.round(z_ground, 1),
     })
     return CellularResult(best_dbm=best_dbm, best_sector=best_sector, sectors=out_table,
-                          dropped_outside=int((~inside).sum()), extrapolation=extrapolation)
+                          dropped_outside=int((~inside).sum()), extrapolation=extrapolation,
+                          cover_bits=cover_bits, networks=networks)
 
 
 def model_extrapolation(models: np.ndarray, height_m: np.ndarray, reach_m: np.ndarray) -> tuple[str, ...]:

@@ -1,47 +1,62 @@
-"""Targets (80% wireless population, 50% FTTH households, ...) evaluated per district and city."""
+"""Targets (80% wireless, 50% FTTH, 3G urban area, village broadband) and their evaluation:
+value, pass/fail, gap in persons, households, km² or villages, and the verdict across the
+uncertainty band."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from citycov.config import Target
-
-METRIC_COLUMNS = {
-    "wireless_population": ("population_covered", "population", "persons"),
-    "ftth_households": ("households_passed", "households", "households"),
-}
+from citycov.accounting import CITY_ID, METRIC_COLUMNS
+from citycov.config import METRIC_UNITS, Target
 
 
 @dataclass(frozen=True)
 class TargetResult:
-    """One target for one area: value (share), pass/fail and the gap to the threshold."""
+    """One target for one area: value (share), pass/fail, the gap, and the uncertainty band."""
 
     target: Target
     area_id: str
     value: float
     passed: bool
-    gap: int
+    gap: float
     gap_unit: str
+    low: float = float("nan")
+    high: float = float("nan")
+    verdict: str = ""
 
 
-def evaluate(target: Target, numerator: float, denominator: float, area_id: str) -> TargetResult:
-    """Share = numerator / denominator; gap = persons/households still needed to reach the threshold."""
-    _, _, unit = METRIC_COLUMNS[target.metric]
-    value = numerator / denominator if denominator > 0 else float("nan")
-    needed = target.threshold * denominator - numerator
-    gap = max(0, math.ceil(needed - 1e-9)) if denominator > 0 else 0
-    passed = denominator > 0 and value >= target.threshold - 1e-12
-    return TargetResult(target=target, area_id=area_id, value=value, passed=passed, gap=gap, gap_unit=unit)
-
-
-def evaluate_table(targets: tuple[Target, ...], table: pd.DataFrame) -> list[TargetResult]:
-    """Evaluate every target on every row of ``table`` (indexed by area id)."""
+def evaluate_targets(targets: tuple[Target, ...], table: pd.DataFrame,
+                     band: pd.DataFrame | None = None) -> list[TargetResult]:
+    """Value, pass/fail and gap of every target on every area of its scope; with ``band``
+    (columns area_id, metric, low, high), the range and whether the target is met across it."""
     out = []
     for target in targets:
         num_col, den_col, _ = METRIC_COLUMNS[target.metric]
-        for area_id, row in table.iterrows():
-            out.append(evaluate(target, float(row[num_col]), float(row[den_col]), str(area_id)))
+        unit = METRIC_UNITS[target.metric]
+        areas = table.index if target.scope == "districts" else [CITY_ID]
+        for area_id in areas:
+            num = float(table.loc[area_id, num_col])
+            den = float(table.loc[area_id, den_col])
+            value = num / den if den > 0 else float("nan")
+            passed = den > 0 and value >= target.threshold - 1e-12
+            needed = target.threshold * den - num
+            gap = max(0.0, needed) if den > 0 else 0.0
+            if unit != "km²":
+                gap = float(np.ceil(gap - 1e-9))
+            low = high = float("nan")
+            verdict = ""
+            if band is not None:
+                sel = band[(band["area_id"] == area_id) & (band["metric"] == target.metric)]
+                if len(sel):
+                    low, high = float(sel["low"].iloc[0]), float(sel["high"].iloc[0])
+                    if low >= target.threshold - 1e-12:
+                        verdict = "met across the band"
+                    elif high < target.threshold - 1e-12:
+                        verdict = "missed across the band"
+                    else:
+                        verdict = "undecided"
+            out.append(TargetResult(target, str(area_id), value, bool(passed), gap, unit, low, high, verdict))
     return out

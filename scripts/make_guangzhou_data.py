@@ -350,6 +350,26 @@ def write_sites(grid: GridSpec, pop: np.ndarray, elev: np.ndarray, study: np.nda
     print(f"sites {n}, sectors {len(records)}, WLAN APs {m}, OLTs {n_olt}, cabinets {cx.size}")
 
 
+def write_villages(grid: GridSpec, pop: np.ndarray, study: np.ndarray, seed: int) -> None:
+    """Synthetic village and town points: villages drawn in rural cells in proportion to their
+    residents (about one per 1,500 rural residents), towns at the urban centres."""
+    rng = np.random.default_rng(seed + 3)
+    density = pop / grid.cell_area_km2
+    rural = np.where(study & (density > 0) & (density < 2000.0), pop, 0.0)
+    n_villages = int(round(rural.sum() / 1500.0))
+    flat = rural.ravel() / rural.sum()
+    cells = rng.choice(flat.size, size=n_villages, replace=False, p=flat)
+    rows, cols = np.unravel_index(cells, grid.shape)
+    x, y = grid.xy(rows, cols)
+    lon, lat = to_lonlat(grid, x + rng.uniform(-40, 40, x.size), y + rng.uniform(-40, 40, y.size))
+    towns = pd.DataFrame({"village_id": [f"T{i + 1:03d}" for i in range(len(URBAN_CENTRES))], "kind": "town",
+                          "lon": [c[0] for c in URBAN_CENTRES], "lat": [c[1] for c in URBAN_CENTRES]})
+    villages = pd.DataFrame({"village_id": [f"V{i + 1:04d}" for i in range(n_villages)], "kind": "village",
+                             "lon": lon, "lat": lat})
+    pd.concat([towns, villages]).to_csv(DATA / "sites" / "guangzhou_villages_synthetic.csv", index=False)
+    print(f"villages {n_villages}, towns {len(towns)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
@@ -370,6 +390,7 @@ def main() -> None:
     study = rasterize(((g, 1) for g in proj.geometry), out_shape=grid.shape, transform=grid.transform,
                       fill=0, dtype="uint8").astype(bool)
     write_sites(grid, pop, elev, study, args.seed)
+    write_villages(grid, pop, study, args.seed)
     print(f"grid {grid.shape} in {grid.crs.to_string()}; population total {pop.sum():,}")
 
 

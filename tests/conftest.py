@@ -102,6 +102,7 @@ def write_scenario(folder: Path, *, extra: str = "", radio: str = "", wlan: bool
     {radio}
     [fibre]
     drop_distance_m = 300
+    [households]
     persons_per_household = 2.5
     """
     text = textwrap.dedent(text) + textwrap.dedent(extra) + textwrap.dedent(targets)

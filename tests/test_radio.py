@@ -86,7 +86,8 @@ def test_site_coverage_touches_only_cells_within_reach_and_keeps_inputs():
     K.site_coverage(dem, env, 50.0, 50.0, 10.0, 40.0, 100.0, 1.5, k_re, slope, dist,
                     np.array([K.MODEL_OKUMURA_HATA]), np.array([900.0]), np.array([30.0]), np.array([30.0]),
                     np.array([0.0]), np.array([True]), np.array([0.0]), np.array([360.0]), np.array([65.0]),
-                    reach_m, np.array([1]), np.array([7]), 30.0, 30.0, -200.0, best, idx)
+                    reach_m, np.array([1]), np.array([7]), 30.0, 30.0, -200.0, best, idx, np.array([0]),
+                    np.array([-105.0]), np.zeros((n, n), dtype=np.uint64))
     rows, cols = np.nonzero(idx[1] == 7)
     d = np.hypot(rows - 50, cols - 50) * 100.0
     assert d.max() <= 1500.0 and len(rows) == int((np.hypot(*np.mgrid[-50:51, -50:51]) * 100 <= 1500).sum())
@@ -111,6 +112,6 @@ def test_stronger_sector_wins_best_server():
                     np.array([90.0, 270.0]), np.array([False, False]), np.array([0.0, 0.0]),
                     np.array([65.0, 65.0]), np.array([10.0, 10.0]), np.full((2, 4), 2000.0),
                     np.array([1, 1]), np.array([0, 1]), 30.0, 30.0,
-                    -200.0, best, idx)
+                    -200.0, best, idx, np.array([0, 1]), np.array([-105.0, -105.0]), np.zeros((n, n), dtype=np.uint64))
     assert idx[1, 20, 30] == 0  # east: sector 0 points east
     assert idx[1, 20, 10] == 1  # west: sector 1 points west

@@ -81,7 +81,7 @@ def _apply_declared_crs(frame: gpd.GeoDataFrame, declared: Any, path: Path) -> g
         return frame
     file_crs = frame.crs
     implicit_wgs84 = file_crs is None or file_crs == WGS84 or file_crs.equals(pyproj.CRS.from_epsg(4326))
-    if declared == GCJ02:
+    if isinstance(declared, str) and declared == GCJ02:
         if not implicit_wgs84:
             raise CRSError(f"{path}: declared gcj02 but the file states {file_crs.to_string()}; "
                            "GCJ-02 applies only to lon/lat data")
@@ -113,7 +113,8 @@ def _read_point_csv(path: Path, lon_column: str, lat_column: str, declared: Any,
     bad = np.flatnonzero(~np.isfinite(lon) | ~np.isfinite(lat))
     if len(bad):
         problems.append(f"{lon_column}/{lat_column} missing or not numbers at {rows_text(path, bad)}")
-    geographic = declared == GCJ02 or (isinstance(declared, pyproj.CRS) and declared.is_geographic)
+    is_gcj = isinstance(declared, str) and declared == GCJ02
+    geographic = is_gcj or (isinstance(declared, pyproj.CRS) and declared.is_geographic)
     if geographic:
         out = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat) & ((np.abs(lon) > 180) | (np.abs(lat) > 90)))
         if len(out):
@@ -121,6 +122,6 @@ def _read_point_csv(path: Path, lon_column: str, lat_column: str, declared: Any,
     if problems:
         raise error_cls(f"{path}: " + "; ".join(problems))
     frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=None)
-    if declared == GCJ02:
+    if isinstance(declared, str) and declared == GCJ02:
         return gcj02_frame_to_wgs84(frame)
     return frame.set_crs(declared)
