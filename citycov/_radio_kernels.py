@@ -141,9 +141,11 @@ def site_coverage(dem_m, env, row0, col0, z_ground_tx, z_tx_m, cell_m, h_rx_m, e
             for e in range(4):
                 hata_a[j, e] = model_loss_db(s_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, 1.0, e)
     reach_max_m = 0.0
+    reach_env_m = np.zeros(s_reach_m.shape[1])
     for j in range(s_reach_m.shape[0]):
         for e in range(s_reach_m.shape[1]):
             reach_max_m = max(reach_max_m, s_reach_m[j, e])
+            reach_env_m[e] = max(reach_env_m[e], s_reach_m[j, e])
     reach_cells = reach_max_m / cell_m
     r_lo = max(0, int(math.floor(row0 - reach_cells)))
     r_hi = min(nrows - 1, int(math.ceil(row0 + reach_cells)))
@@ -159,6 +161,9 @@ def site_coverage(dem_m, env, row0, col0, z_ground_tx, z_tx_m, cell_m, h_rx_m, e
             z_ground = dem_m[row, col]
             if math.isnan(z_ground):
                 continue
+            env_c = env[row, col]
+            if d_cells * cell_m > reach_env_m[env_c]:
+                continue  # no sector of this site reaches a cell of this class this far
             d_m = max(d_cells * cell_m, MIN_DIST_KM * 1000.0)
             z_rx = z_ground + h_rx_m
             # terrain: horizon point of this radial before the receiver, and the same
@@ -186,7 +191,6 @@ def site_coverage(dem_m, env, row0, col0, z_ground_tx, z_tx_m, cell_m, h_rx_m, e
                     s_rx0 = (h_rx_m - d_m * d_m / (2.0 * earth_radius_m) - h_tx_ground) / d_m
                     h0 = d_hs * (s_h0 - s_rx0)
                     geom_smooth = h0 * math.sqrt(2.0 * d_m / (d_hs * (d_m - d_hs)))
-            env_c = env[row, col]
             az = math.degrees(math.atan2(dc, -dr))
             elev = math.degrees(math.atan2(z_tx_m - z_rx, d_m))
             log_d_km = math.log10(d_m / 1000.0)

@@ -45,7 +45,8 @@ def evaluate_targets(targets: tuple[Target, ...], table: pd.DataFrame,
             needed = target.threshold * den - num
             gap = max(0.0, needed) if den > 0 else 0.0
             if unit != "km²":
-                gap = float(np.ceil(gap - 1e-9))
+                gap = max(0.0, float(np.ceil(gap - 1e-9)))
+            gap = abs(gap)  # no negative zero
             low = high = float("nan")
             verdict = ""
             if band is not None:

@@ -37,9 +37,28 @@ def test_report_lists_all_districts_and_the_city_with_both_targets(guangzhou_out
     assert "1,000 above the official city total" in report
     doc = json.loads((out / "districts.json").read_text(encoding="utf-8"))
     assert set(doc["provenance"]["synthetic_inputs"]) == {"population", "terrain", "sectors", "wlan",
-                                                          "fibre_nodes", "fibre_routes"}
+                                                          "fibre_nodes", "fibre_routes", "villages"}
     assert "SYNTHETIC DATA" in (out / "map.html").read_text(encoding="utf-8")
     assert "report:" in proc.stdout and "map:" in proc.stdout
+
+
+def test_targets_bands_and_gaps_are_written(guangzhou_out):
+    out, _ = guangzhou_out
+    targets = pd.read_csv(out / "targets.csv", dtype={"area_id": str})
+    assert set(targets["metric"]) == {"wireless_population", "ftth_households", "urban_area_3g", "village_broadband"}
+    assert len(targets) == 4 * 12
+    assert (targets["band_low_pct"] <= targets["value_pct"] + 1e-9).all()
+    assert (targets["value_pct"] <= targets["band_high_pct"] + 1e-9).all()
+    assert set(targets["verdict"]) <= {"met across the band", "missed across the band", "undecided"}
+    variants = set(pd.read_csv(out / "uncertainty.csv")["variant"])
+    assert {"point", "cell_edge_75", "cell_edge_90", "zonal_centroid", "resolution_200m", "resolution_50m",
+            "model_tr38901"} <= variants
+    import geopandas as gpd
+
+    gaps = gpd.read_file(out / "gaps.geojson")
+    assert len(gaps) > 0 and gaps["population"].is_monotonic_decreasing
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "Largest coverage gaps" in report and "Conservation check" in report
 
 
 def test_conservation_each_district_equals_its_census_figure(guangzhou_out):
