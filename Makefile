@@ -26,7 +26,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(PY) -m pytest
 	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_radio.py tests/test_antenna.py \
-		tests/test_propagation.py tests/test_diffraction.py tests/test_clutter.py tests/test_tr38901.py tests/test_fibre.py \
+		tests/test_propagation.py tests/test_diffraction.py tests/test_clutter.py tests/test_tr38901.py tests/test_fibre.py tests/test_accounting.py \
 		tests/test_end_to_end.py::test_ridge_adds_hand_computed_knife_edge_loss
 
 test-fast: $(VENV)/.installed-test

@@ -60,7 +60,7 @@ class Grids:
     cell_area_km2: float
 
 
-def district_table(districts: Districts, weights: ZonalWeights, city_weights: ZonalWeights, grids: Grids, *,
+def district_table(districts: Districts, weights: ZonalWeights, city_weights: ZonalWeights | None, grids: Grids, *,
                    census_factor: np.ndarray, premises: tuple[np.ndarray, np.ndarray] | None = None,
                    villages: tuple[np.ndarray, np.ndarray] | None = None,
                    population_input: np.ndarray | None = None) -> pd.DataFrame:
@@ -70,6 +70,9 @@ def district_table(districts: Districts, weights: ZonalWeights, city_weights: Zo
     ``premises``: (households, ready households) per district, replacing the grid's FTTH
     figures (rule "premises").  ``villages``: (villages, covered villages) per district.
     ``census_factor`` multiplies every resident and household figure of a district.
+    ``city_weights`` (weights of the union of the districts) is needed only when the rule
+    counts a cell in several districts (``all_touched``); otherwise the city is the sum of
+    its districts.
     """
     n = len(districts)
 
@@ -77,7 +80,7 @@ def district_table(districts: Districts, weights: ZonalWeights, city_weights: Zo
         d = weights.sums(values, mask) * (census_factor if scale else 1.0)
         # rescaled figures: the city is the sum of the rescaled districts
         rescaled = scale and not np.allclose(census_factor, 1.0)
-        city = d.sum() if rescaled else city_weights.sums(values, mask)[0]
+        city = d.sum() if rescaled or city_weights is None else city_weights.sums(values, mask)[0]
         return np.append(d, city)
 
     pop = grids.population
@@ -120,17 +123,18 @@ def district_table(districts: Districts, weights: ZonalWeights, city_weights: Zo
     return table
 
 
-def network_table(districts: Districts, weights: ZonalWeights, city_weights: ZonalWeights, population: np.ndarray,
+def network_table(districts: Districts, weights: ZonalWeights, city_weights: ZonalWeights | None,
+                  population: np.ndarray,
                   masks: dict[tuple[str, str], np.ndarray], census_factor: np.ndarray) -> pd.DataFrame:
     """Population covered per district by (technology, operator); operator "any" is the union."""
     rows = []
     ids = [*districts.frame["district_id"], CITY_ID]
     total_d = weights.sums(population) * census_factor
-    total = np.append(total_d, total_d.sum() if not np.allclose(census_factor, 1.0)
-                      else city_weights.sums(population)[0])
+    union = city_weights is not None and np.allclose(census_factor, 1.0)
+    total = np.append(total_d, city_weights.sums(population)[0] if union else total_d.sum())
     for (tech, operator), mask in masks.items():
         cov_d = weights.sums(population, mask) * census_factor
-        city = cov_d.sum() if not np.allclose(census_factor, 1.0) else city_weights.sums(population, mask)[0]
+        city = city_weights.sums(population, mask)[0] if union else cov_d.sum()
         cov = np.append(cov_d, city)
         for area_id, c, t in zip(ids, cov, total, strict=True):
             rows.append({"area_id": area_id, "technology": tech, "operator": operator, "population_covered": c,

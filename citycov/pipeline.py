@@ -72,7 +72,7 @@ class Layers:
 
     grid: GridSpec
     weights: pop_mod.ZonalWeights
-    city_weights: pop_mod.ZonalWeights
+    city_weights: pop_mod.ZonalWeights | None
     index: np.ndarray
     population: np.ndarray
     households: np.ndarray
@@ -238,9 +238,7 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
     """Population, households, terrain and environment on a grid of ``cell_m``, and the zonal weights."""
     grid = GridSpec.from_bounds(tuple(inputs.districts.frame.total_bounds), cell_m=cell_m, crs=inputs.crs)
     weights = pop_mod.zonal_weights(inputs.districts, grid, rule)
-    city = Districts(gpd.GeoDataFrame({"district_id": ["city"], "name": ["city"], "name_zh": ["全市"]},
-                                      geometry=[inputs.districts.frame.union_all()], crs=inputs.crs))
-    city_weights = pop_mod.zonal_weights(city, grid, "fraction" if rule == "fraction" else rule)
+    city_weights = _city_weights(inputs, grid, rule)
     index = pop_mod.district_index(inputs.districts, grid)
     study = weights.in_district() | (index >= 0)
     p_spec, t_spec = scenario.inputs["population"], scenario.inputs["terrain"]
@@ -264,6 +262,15 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
                   terrain_record=replace(dem.record, vintage=t_spec.vintage,
                                          notes=(*dem.record.notes, *((t_spec.note,) if t_spec.note else ()))),
                   population_input=population_input, crosscheck_rel=crosscheck)
+
+
+def _city_weights(inputs: Inputs, grid: GridSpec, rule: str) -> pop_mod.ZonalWeights | None:
+    """Weights of the union of the districts, needed only when a rule counts a cell twice."""
+    if rule != "all_touched":
+        return None
+    city = Districts(gpd.GeoDataFrame({"district_id": ["city"], "name": ["city"], "name_zh": ["全市"]},
+                                      geometry=[inputs.districts.frame.union_all()], crs=inputs.crs))
+    return pop_mod.zonal_weights(city, grid, rule)
 
 
 def _source_district_totals(layer, districts: Districts) -> np.ndarray:
@@ -496,11 +503,7 @@ def _variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage,
         notes[name] = f"cell-edge probability {p:.0%} (shadow-fading margin z·σ)"
     alt_rule = "centroid" if cfg.zonal_rule != "centroid" else "fraction"
     alt_layers = replace(layers, weights=pop_mod.zonal_weights(inputs.districts, layers.grid, alt_rule),
-                         city_weights=pop_mod.zonal_weights(
-                             Districts(gpd.GeoDataFrame({"district_id": ["city"], "name": ["city"],
-                                                         "name_zh": ["全市"]},
-                                                        geometry=[inputs.districts.frame.union_all()],
-                                                        crs=inputs.crs)), layers.grid, alt_rule))
+                         city_weights=_city_weights(inputs, layers.grid, alt_rule))
     base_masks = coverage_masks(scenario, layers, cov, cell_edge_probability=cfg.cell_edge_probability)
     out[f"zonal_{alt_rule}"] = account(scenario, inputs, alt_layers, base_masks, fibre)
     notes[f"zonal_{alt_rule}"] = f"zonal rule {alt_rule}"

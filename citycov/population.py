@@ -26,6 +26,7 @@ from exactextract import exact_extract
 from exactextract.raster import NumPyRasterSource
 from rasterio.features import rasterize
 
+from citycov._zonal_kernels import weighted_sums, weighted_sums_masked
 from citycov.errors import ScenarioError
 from citycov.grid import GridSpec
 from citycov.io.boundaries import Districts
@@ -56,10 +57,13 @@ class ZonalWeights:
         """Weighted sums of ``values`` (grid shape) per district, optionally only where ``mask``."""
         if values.shape != self.shape:
             raise ValueError(f"values have shape {values.shape}, the grid is {self.shape}")
-        v = values.ravel()[self.cell].astype(np.float64)
-        if mask is not None:
-            v = v * mask.ravel()[self.cell]
-        return np.bincount(self.district, weights=v * self.weight, minlength=self.n_districts)
+        flat = np.ascontiguousarray(values).reshape(-1)
+        if mask is None:
+            return weighted_sums(self.cell, self.district, self.weight, flat, self.n_districts)
+        if mask.shape != self.shape:
+            raise ValueError(f"mask has shape {mask.shape}, the grid is {self.shape}")
+        m = np.ascontiguousarray(mask, dtype=np.bool_).reshape(-1)
+        return weighted_sums_masked(self.cell, self.district, self.weight, flat, m, self.n_districts)
 
     def area_km2(self, cell_area_km2: float, mask: np.ndarray | None = None) -> np.ndarray:
         """Area per district (km²), optionally only of the cells where ``mask``."""

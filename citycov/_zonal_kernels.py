@@ -1,0 +1,26 @@
+"""Numba kernels of the zonal accounting: plain loops over the sparse (cell, district, weight) list."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def weighted_sums(cell, district, weight, values, n_districts):
+    """Σ weight·values[cell] per district, in one pass (``values`` flat, any numeric dtype)."""
+    out = np.zeros(n_districts)
+    for i in range(cell.size):
+        out[district[i]] += weight[i] * values[cell[i]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def weighted_sums_masked(cell, district, weight, values, mask, n_districts):
+    """Σ weight·values[cell] per district over the cells where ``mask`` (flat bool) is true."""
+    out = np.zeros(n_districts)
+    for i in range(cell.size):
+        c = cell[i]
+        if mask[c]:
+            out[district[i]] += weight[i] * values[c]
+    return out
