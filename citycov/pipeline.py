@@ -201,28 +201,20 @@ def read_inputs(scenario: Scenario) -> Inputs:
     s = spec_in["sectors"]
     inputs.sectors = read_sectors(s.path, crs=s.crs, to_crs=crs, **s.options)
     inputs.records.append(_record(s, len(inputs.sectors)))
-    if "wlan" in spec_in:
-        w = spec_in["wlan"]
-        inputs.aps = read_wlan(w.path, crs=w.crs, to_crs=crs, **w.options)
-        inputs.records.append(_record(w, len(inputs.aps)))
-    if "fibre_nodes" in spec_in:
-        f = spec_in["fibre_nodes"]
-        inputs.nodes = read_fibre_nodes(f.path, crs=f.crs, to_crs=crs, **f.options)
-        inputs.records.append(_record(f, len(inputs.nodes)))
-    if "fibre_routes" in spec_in:
-        f = spec_in["fibre_routes"]
-        inputs.routes = read_fibre_routes(f.path, crs=f.crs, to_crs=crs)
-        inputs.records.append(_record(f, len(inputs.routes)))
-    if "premises" in spec_in:
-        from citycov.io.fibre import read_premises
+    from citycov.io.fibre import read_premises
 
-        f = spec_in["premises"]
-        inputs.premises = read_premises(f.path, crs=f.crs, to_crs=crs, **f.options)
-        inputs.records.append(_record(f, len(inputs.premises)))
-    if "villages" in spec_in:
-        v = spec_in["villages"]
-        inputs.villages = read_vector(v.path, crs=v.crs, **v.options).to_crs(crs)
-        inputs.records.append(_record(v, len(inputs.villages)))
+    optional = {  # input name -> (Inputs attribute, reader)
+        "wlan": ("aps", lambda f: read_wlan(f.path, crs=f.crs, to_crs=crs, **f.options)),
+        "fibre_nodes": ("nodes", lambda f: read_fibre_nodes(f.path, crs=f.crs, to_crs=crs, **f.options)),
+        "fibre_routes": ("routes", lambda f: read_fibre_routes(f.path, crs=f.crs, to_crs=crs)),
+        "premises": ("premises", lambda f: read_premises(f.path, crs=f.crs, to_crs=crs, **f.options)),
+        "villages": ("villages", lambda f: read_vector(f.path, crs=f.crs, **f.options).to_crs(crs)),
+    }
+    for name, (attr, reader) in optional.items():
+        if name in spec_in:
+            frame = reader(spec_in[name])
+            setattr(inputs, attr, frame)
+            inputs.records.append(_record(spec_in[name], len(frame)))
     if "census" in spec_in:
         c = spec_in["census"]
         inputs.census = _district_values(c, districts, "population_column", "population", 0.0, 1e9)

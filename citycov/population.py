@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from exactextract import exact_extract
 from exactextract.raster import NumPyRasterSource
 from rasterio.features import rasterize
@@ -38,7 +37,6 @@ ZONAL_RULES = {
     "all_touched": "all touched (each cell counted wholly in every district it touches; boundary cells "
                    "count in two districts)",
 }
-ZONAL_RULE = ZONAL_RULES["centroid"]
 
 
 @dataclass(frozen=True)
@@ -147,31 +145,3 @@ def households(population: np.ndarray, persons_per_household: float | np.ndarray
         raise ValueError("per-district persons_per_household needs the district index raster")
     per_cell = np.where(index >= 0, pph[np.clip(index, 0, None)], pph.mean())
     return population.astype(np.float64) / per_cell
-
-
-def read_household_sizes(path, districts: Districts, *, id_column: str = "district_id",
-                         size_column: str = "persons_per_household") -> np.ndarray:
-    """Persons per household per district from a CSV (one row per district id)."""
-    from citycov.errors import InputFileError
-
-    try:
-        table = pd.read_csv(path, dtype={id_column: str})
-    except (OSError, pd.errors.ParserError) as exc:
-        raise InputFileError(f"{path}: cannot read household sizes: {exc}") from exc
-    problems = []
-    for col in (id_column, size_column):
-        if col not in table.columns:
-            problems.append(f"missing column {col!r} (found {list(table.columns)})")
-    if problems:
-        raise ScenarioError(f"{path}: " + "; ".join(problems))
-    sizes = dict(zip(table[id_column].astype(str).str.strip(),
-                     pd.to_numeric(table[size_column], errors="coerce"), strict=True))
-    out = []
-    for did in districts.ids:
-        value = sizes.get(did)
-        if value is None or not np.isfinite(value) or not 0.5 <= value <= 20.0:
-            problems.append(f"district {did}: {size_column} missing or outside 0.5..20 (found {value})")
-        out.append(value if value is not None else np.nan)
-    if problems:
-        raise ScenarioError(f"{path}: " + "; ".join(problems))
-    return np.asarray(out, dtype=np.float64)
