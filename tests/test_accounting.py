@@ -145,3 +145,25 @@ def test_gaps_are_written_and_ranked(tmp_path, tiny):
     paths = citycov.write_outputs(res, tmp_path / "out")
     back = gpd.read_file(paths["gaps.geojson"])
     assert back.crs.to_epsg() == 4326 and len(back) == len(res.gaps)
+
+
+def test_premises_rule_end_to_end(tmp_path):
+    tiny = make_tiny(tmp_path / "t", extra='[accounting]\nuncertainty = false\n')
+    pd.DataFrame({"premises_id": ["a", "b", "c"], "x": [X0 + 1000.0, X0 + 5000.0, X0 + 9000.0],
+                  "y": [Y0 + 1000.0, Y0 + 5000.0, Y0 + 9000.0], "households": [10, 20, 30],
+                  "ftth_ready": ["yes", "no", "TRUE"]}).to_csv(tiny.folder / "premises.csv", index=False)
+    text = tiny.scenario.read_text().replace("drop_distance_m = 300", 'rule = "premises"\ndrop_distance_m = 300')
+    text += f'\n[inputs.premises]\npath = "premises.csv"\ncrs = "{UTM49}"\nlon_column = "x"\nlat_column = "y"\n'
+    tiny.scenario.write_text(text)
+    res = citycov.run(citycov.load_scenario(tiny.scenario))
+    assert res.city["households"] == pytest.approx(60.0)
+    assert res.city["households_passed"] == pytest.approx(40.0)
+    assert res.city["ftth_pct"] == pytest.approx(100 * 40 / 60)
+
+
+def test_missing_premises_input_is_a_scenario_error(tmp_path):
+    tiny = make_tiny(tmp_path / "t")
+    tiny.scenario.write_text(tiny.scenario.read_text().replace("drop_distance_m = 300",
+                                                               'rule = "premises"\ndrop_distance_m = 300'))
+    with pytest.raises(citycov.errors.ScenarioError, match=r'\[fibre\].rule = "premises" needs \[inputs.premises\]'):
+        citycov.load_scenario(tiny.scenario)
