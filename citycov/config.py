@@ -183,6 +183,22 @@ class _Reader:
             self.problems.append(f"{where}.{key} must be <= {hi}, got {value}")
         return float(value)
 
+    def class_table(self, table: dict, key: str, defaults: dict[str, float], where: str, *, lo: float,
+                    hi: float | None = None, strict_lo: bool = False, item: str = "class") -> dict[str, float]:
+        """A TOML table of class name -> number (e.g. ``{"4G" = -105}``), defaults for missing
+        classes; unknown classes and bad numbers become problems naming the key path."""
+        out = dict(defaults)
+        raw = table.get(key, {})
+        if not isinstance(raw, dict):
+            self.problems.append(f"{where}.{key} must be a table of class = number, got {raw!r}")
+            return out
+        for name in raw:
+            if name not in out:
+                self.problems.append(f"{where}.{key}: unknown {item} {name!r}; expected {sorted(out)}")
+            else:
+                out[name] = self.number(raw, name, out[name], f"{where}.{key}", lo=lo, hi=hi, strict_lo=strict_lo)
+        return out
+
     def string(self, table: dict, key: str, default: str, where: str,
                choices: tuple[str, ...] | None = None) -> str:
         value = table.get(key, default)
@@ -306,16 +322,7 @@ def _parse_accounting(r: _Reader, t: dict) -> AccountingConfig:
             r.problems.append(f"{where}.{key} must be true or false, got {value!r}")
             value = getattr(d, key)
         flags[key] = value
-    sigma = dict(d.shadow_sigma_db)
-    raw = t.get("shadow_sigma_db", {})
-    if not isinstance(raw, dict):
-        r.problems.append(f"{where}.shadow_sigma_db must be a table of environment class -> dB")
-        raw = {}
-    for k in raw:
-        if k not in sigma:
-            r.problems.append(f"{where}.shadow_sigma_db: unknown class {k!r}; expected {sorted(sigma)}")
-        else:
-            sigma[k] = r.number(raw, k, sigma[k], f"{where}.shadow_sigma_db", lo=0.0, hi=20.0, strict_lo=False)
+    sigma = r.class_table(t, "shadow_sigma_db", d.shadow_sigma_db, where, lo=0.0, hi=20.0)
     steps = t.get("uncertainty_resolution", list(d.uncertainty_resolution))
     if not isinstance(steps, list) or any(s not in ("coarser", "finer") for s in steps):
         r.problems.append(f"{where}.uncertainty_resolution must be a list from ['coarser', 'finer'], got {steps!r}")
@@ -400,31 +407,13 @@ def _parse_radio(r: _Reader, t: dict) -> RadioConfig:
                   "broadband_technologies", "front_to_back_db", "vertical_sidelobe_db",
                   "env_density_per_km2"}, where)
     d = RadioConfig()
-    thresholds = dict(d.threshold_dbm)
-    raw_thr = t.get("threshold_dbm", {})
-    if not isinstance(raw_thr, dict):
-        r.problems.append(f"{where}.threshold_dbm must be a table like {{\"4G\" = -105}}")
-        raw_thr = {}
-    for tech in raw_thr:
-        if tech not in TECHNOLOGIES:
-            r.problems.append(f"{where}.threshold_dbm: unknown technology {tech!r}; expected {list(TECHNOLOGIES)}")
-            continue
-        thresholds[tech] = r.number(raw_thr, tech, thresholds[tech], f"{where}.threshold_dbm", lo=-160.0, hi=0.0)
+    thresholds = r.class_table(t, "threshold_dbm", d.threshold_dbm, where, lo=-160.0, hi=0.0, item="technology")
     techs = t.get("broadband_technologies", list(d.broadband_technologies))
     if not isinstance(techs, list) or not techs or any(x not in TECHNOLOGIES for x in techs):
         r.problems.append(f"{where}.broadband_technologies must be a non-empty list from {list(TECHNOLOGIES)}, "
                           f"got {techs!r}")
         techs = list(d.broadband_technologies)
-    env = dict(d.env_density_per_km2)
-    raw_env = t.get("env_density_per_km2", {})
-    if not isinstance(raw_env, dict):
-        r.problems.append(f"{where}.env_density_per_km2 must be a table")
-        raw_env = {}
-    for k in raw_env:
-        if k not in env:
-            r.problems.append(f"{where}.env_density_per_km2: unknown class {k!r}; expected {sorted(env)}")
-        else:
-            env[k] = r.number(raw_env, k, env[k], f"{where}.env_density_per_km2", lo=0.0, strict_lo=False)
+    env = r.class_table(t, "env_density_per_km2", d.env_density_per_km2, where, lo=0.0)
     if not env["dense_urban"] >= env["urban"] >= env["suburban"]:
         r.problems.append(f"{where}.env_density_per_km2 must satisfy dense_urban >= urban >= suburban, got {env}")
     floor = r.number(t, "floor_dbm", d.floor_dbm, where, lo=-200.0, hi=0.0)

@@ -159,10 +159,14 @@ def _crs_text(declared, default: str = "file") -> str:
     return declared if isinstance(declared, str) else declared.to_string()
 
 
+def _labelled(record: InputRecord, spec: InputSpec) -> InputRecord:
+    """``record`` with the scenario's vintage and note for that input."""
+    return replace(record, vintage=spec.vintage, notes=(*record.notes, *((spec.note,) if spec.note else ())))
+
+
 def _record(spec: InputSpec, rows: int | None) -> InputRecord:
-    notes = (spec.note,) if spec.note else ()
-    return record_for(spec.name, spec.path, crs=_crs_text(spec.crs), synthetic=spec.synthetic, rows=rows,
-                      notes=notes, vintage=spec.vintage)
+    record = record_for(spec.name, spec.path, crs=_crs_text(spec.crs), synthetic=spec.synthetic, rows=rows)
+    return _labelled(record, spec)
 
 
 def _district_values(spec: InputSpec, districts: Districts, value_column: str, default_value_column: str,
@@ -249,10 +253,7 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
                   else float("nan"))
     return Layers(grid=grid, weights=weights, city_weights=city_weights, index=index, population=pop.values,
                   households=hh, dem=dem.values, env=env,
-                  population_record=replace(pop.record, vintage=p_spec.vintage,
-                                            notes=(*pop.record.notes, *((p_spec.note,) if p_spec.note else ()))),
-                  terrain_record=replace(dem.record, vintage=t_spec.vintage,
-                                         notes=(*dem.record.notes, *((t_spec.note,) if t_spec.note else ()))),
+                  population_record=_labelled(pop.record, p_spec), terrain_record=_labelled(dem.record, t_spec),
                   population_input=population_input, crosscheck_rel=crosscheck)
 
 
@@ -373,15 +374,21 @@ def _villages(inputs: Inputs, layers: Layers, masks: dict[str, np.ndarray],
     return total, good
 
 
+def census_factor(scenario: Scenario, inputs: Inputs, layers: Layers) -> np.ndarray:
+    """Per district: census figure / residents on the grid (all ones when not rescaling)."""
+    if not (scenario.accounting.rescale_to_census and inputs.census is not None):
+        return np.ones(len(inputs.districts))
+    grid_pop = layers.weights.sums(layers.population)
+    factor = inputs.census / np.where(grid_pop > 0, grid_pop, np.nan)
+    if not np.isfinite(factor).all():
+        raise ScenarioError("census rescaling: some districts have no population on the grid")
+    return factor
+
+
 def account(scenario: Scenario, inputs: Inputs, layers: Layers, masks: dict[str, np.ndarray],
             fibre: Fibre) -> pd.DataFrame:
     """The district table of one variant."""
-    factor = np.ones(len(inputs.districts))
-    if scenario.accounting.rescale_to_census and inputs.census is not None:
-        grid_pop = layers.weights.sums(layers.population)
-        factor = inputs.census / np.where(grid_pop > 0, grid_pop, np.nan)
-        if not np.isfinite(factor).all():
-            raise ScenarioError("census rescaling: some districts have no population on the grid")
+    factor = census_factor(scenario, inputs, layers)
     urban = layers.env <= 1
     grids = acc.Grids(population=layers.population, households=layers.households, wireless=masks["wireless"],
                       cellular=masks["cellular"], wlan=masks["wlan"], g3_or_better=masks["g3_or_better"],
@@ -422,7 +429,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
         variant_notes: dict[str, str] = {}
         if acc_cfg.uncertainty:
             with _step("uncertainty variants", timings):
-                variant_tables, variant_notes = _variants(scenario, inputs, layers, cov, fibre, progress)
+                variant_tables, variant_notes = _variants(scenario, inputs, layers, cov, masks, fibre, progress)
                 band, variants_long = acc.band_table(table, variant_tables)
         target_results = evaluate_targets(scenario.targets, table, band)
         with _step("coverage gaps", timings):
@@ -472,15 +479,12 @@ def _networks(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage,
             combos[(tech, op)] = cell.network_mask(op, tech)
     if inputs.aps is not None:
         combos[("WLAN", "any")] = masks["wlan"]
-    factor = np.ones(len(inputs.districts))
-    if scenario.accounting.rescale_to_census and inputs.census is not None:
-        factor = inputs.census / layers.weights.sums(layers.population)
     return acc.network_table(inputs.districts, layers.weights, layers.city_weights, layers.population, combos,
-                             factor)
+                             census_factor(scenario, inputs, layers))
 
 
-def _variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage, fibre: Fibre,
-              progress: bool) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+def _variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage, masks: dict[str, np.ndarray],
+              fibre: Fibre, progress: bool) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """District tables with one factor changed each: cell-edge probability, zonal rule,
     resolution ±1 step, alternative propagation model."""
     cfg = scenario.accounting
@@ -490,14 +494,13 @@ def _variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage,
         if abs(p - cfg.cell_edge_probability) < 1e-9:
             continue
         name = f"cell_edge_{round(p * 100)}"
-        masks = coverage_masks(scenario, layers, cov, cell_edge_probability=p)
-        out[name] = account(scenario, inputs, layers, masks, fibre)
+        edge_masks = coverage_masks(scenario, layers, cov, cell_edge_probability=p)
+        out[name] = account(scenario, inputs, layers, edge_masks, fibre)
         notes[name] = f"cell-edge probability {p:.0%} (shadow-fading margin z·σ)"
     alt_rule = "centroid" if cfg.zonal_rule != "centroid" else "fraction"
     alt_layers = replace(layers, weights=pop_mod.zonal_weights(inputs.districts, layers.grid, alt_rule),
                          city_weights=_city_weights(inputs, layers.grid, alt_rule))
-    base_masks = coverage_masks(scenario, layers, cov, cell_edge_probability=cfg.cell_edge_probability)
-    out[f"zonal_{alt_rule}"] = account(scenario, inputs, alt_layers, base_masks, fibre)
+    out[f"zonal_{alt_rule}"] = account(scenario, inputs, alt_layers, masks, fibre)
     notes[f"zonal_{alt_rule}"] = f"zonal rule {alt_rule}"
     for step in cfg.uncertainty_resolution:
         cell_m = layers.grid.cell_m * (2.0 if step == "coarser" else 0.5)
