@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 OUT    ?= out
 
-.PHONY: demo test test-fast lint data clean
+.PHONY: demo test test-fast lint data clean system-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,10 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 demo: $(VENV)/.installed
 	$(VENV)/bin/citycov run --out $(OUT)
 
-test: $(VENV)/.installed-test
+system-deps:
+	bash scripts/install_system_deps.sh
+
+test: $(VENV)/.installed-test system-deps
 	$(PY) -m pytest
 	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_radio.py tests/test_antenna.py \
 		tests/test_propagation.py tests/test_diffraction.py tests/test_clutter.py tests/test_tr38901.py tests/test_fibre.py tests/test_accounting.py \

@@ -1,4 +1,5 @@
-"""Thin command-line layer: parse → load_scenario → pipeline.run → outputs.write_outputs.
+"""Thin command-line layer: parse → load_scenario → pipeline.run → outputs.write_outputs;
+``citycov map``/``citycov report`` re-render from a saved output folder.
 
 Only :class:`~citycov.errors.CitycovError` is caught: the user sees one line on stderr and
 exit code 1, no traceback.  Any other exception is a bug and keeps its traceback.
@@ -13,10 +14,12 @@ from pathlib import Path
 
 import click
 
-from citycov import outputs, pipeline
+from citycov import maps, outputs, pipeline, report_html
 from citycov._version import __version__
-from citycov.config import load_scenario
+from citycov.config import BASEMAPS, load_scenario
 from citycov.errors import CitycovError
+from citycov.i18n import LANGS
+from citycov.saved import load_saved_run
 
 
 @click.group()
@@ -37,8 +40,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.option("--out", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--lang", type=click.Choice(LANGS), default=None,
+              help="Language of map.html and report.html (default: the scenario's [report].lang).")
 @click.pass_context
-def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: bool) -> None:
+def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: bool, lang: str | None) -> None:
     """Run SCENARIO (default: the embedded Guangzhou scenario) and write the report.
 
     \b
@@ -50,7 +55,7 @@ def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: b
     try:
         sc = load_scenario(scenario)
         results = pipeline.run(sc, progress=not (no_progress or ctx.obj["quiet"]))
-        paths = outputs.write_outputs(results, out_dir)
+        paths = outputs.write_outputs(results, out_dir, lang=lang)
     except CitycovError as exc:
         click.echo(f"citycov: error: {exc}", err=True)
         sys.exit(1)
@@ -59,9 +64,50 @@ def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: b
                f"FTTH {city['ftth_pct']:.2f}% of households ({time.perf_counter() - t0:.1f} s)")
     if results.synthetic_inputs:
         click.echo(f"NOTE: synthetic inputs: {', '.join(results.synthetic_inputs)}")
-    click.echo(f"report: {paths['report.md'].resolve()}")
+    click.echo(f"report: {paths['report.html'].resolve()}")
     click.echo(f"map:    {paths['map.html'].resolve()}")
     click.echo(f"tables: {paths['districts.csv'].resolve()}")
+
+
+def _rerender(kind: str, out_dir: Path, output: Path | None, lang: str | None, basemap: str | None) -> None:
+    try:
+        saved = load_saved_run(out_dir)
+        if kind == "map":
+            path = maps.write_map(saved, output or out_dir / "map.html", lang=lang, basemap=basemap)
+        else:
+            target = output or out_dir / "report.html"
+            path = report_html.write_report(saved, target, lang=lang, figures_dir=target.parent / "figures")
+    except CitycovError as exc:
+        click.echo(f"citycov: error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{kind}: {path.resolve()}")
+
+
+_OUT_ARG = click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+_OUTPUT_OPT = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                           help="File to write (default: inside OUT_DIR).")
+_LANG_OPT = click.option("--lang", type=click.Choice(LANGS), default=None,
+                         help="Language (default: the one the run was made with).")
+
+
+@cli.command("map")
+@_OUT_ARG
+@_OUTPUT_OPT
+@_LANG_OPT
+@click.option("--basemap", type=click.Choice(BASEMAPS), default=None,
+              help="'osm' adds online OpenStreetMap tiles; 'none' (offline) shows outlines on a plain background.")
+def map_cmd(out_dir: Path, output: Path | None, lang: str | None, basemap: str | None) -> None:
+    """Re-render map.html from the output folder OUT_DIR of an earlier run (no recomputation)."""
+    _rerender("map", out_dir, output, lang, basemap)
+
+
+@cli.command("report")
+@_OUT_ARG
+@_OUTPUT_OPT
+@_LANG_OPT
+def report_cmd(out_dir: Path, output: Path | None, lang: str | None) -> None:
+    """Re-render report.html and its PNG figures from OUT_DIR of an earlier run (no recomputation)."""
+    _rerender("report", out_dir, output, lang, None)
 
 
 def main() -> None:

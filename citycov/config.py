@@ -30,6 +30,8 @@ METRIC_UNITS = {"wireless_population": "persons", "ftth_households": "households
                 "village_broadband": "villages"}
 TARGET_SCOPES = ("districts", "city")
 FIBRE_RULES = ("drop_distance", "premises", "capacity")
+REPORT_LANGS = ("en", "zh")
+BASEMAPS = ("none", "osm")
 ZONAL_RULE_NAMES = ("fraction", "centroid", "all_touched")
 RADIO_MODELS = ("auto", "okumura_hata", "cost231_hata", "tr38901")
 VECTOR_INPUTS = ("districts", "sectors", "wlan", "fibre_nodes", "fibre_routes", "premises", "villages")
@@ -113,6 +115,14 @@ class AccountingConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """How the map and report are rendered: language and basemap."""
+
+    lang: str = "en"
+    basemap: str = "none"
+
+
+@dataclass(frozen=True)
 class Target:
     metric: str
     threshold: float
@@ -135,6 +145,7 @@ class Scenario:
     description: str = ""
     households: HouseholdConfig = field(default_factory=HouseholdConfig)
     accounting: AccountingConfig = field(default_factory=AccountingConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
 
 DEFAULT_TARGETS = (
@@ -241,7 +252,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 def _parse(doc: dict, source: Path) -> Scenario:
     r = _Reader(str(source))
     r.unknown(doc, {"name", "description", "inputs", "grid", "radio", "wlan", "fibre", "households", "accounting",
-                    "targets"}, "top level")
+                    "targets", "report"}, "top level")
     name = r.string(doc, "name", source.stem, "top level")
     description = r.string(doc, "description", "", "top level")
 
@@ -287,6 +298,10 @@ def _parse(doc: dict, source: Path) -> Scenario:
         persons_per_household=r.number(hh, "persons_per_household", 2.38, "[households]", lo=0.5, hi=20.0,
                                        strict_lo=False))
     accounting = _parse_accounting(r, r.table(doc, "accounting"))
+    rep = r.table(doc, "report")
+    r.unknown(rep, {"lang", "basemap"}, "[report]")
+    report = ReportConfig(lang=r.string(rep, "lang", "en", "[report]", REPORT_LANGS),
+                          basemap=r.string(rep, "basemap", "none", "[report]", BASEMAPS))
 
     targets = _parse_targets(r, doc.get("targets"))
     uses_ftth = any(t.metric in ("ftth_households", "village_broadband") for t in targets)
@@ -307,7 +322,7 @@ def _parse(doc: dict, source: Path) -> Scenario:
         raise ScenarioError(f"{source}: " + "; ".join(r.problems))
     return Scenario(name=name, source=source, inputs=inputs, grid=grid, radio=radio, wlan=wlan,
                     fibre=fibre, targets=targets, description=description, households=households,
-                    accounting=accounting)
+                    accounting=accounting, report=report)
 
 
 def _parse_accounting(r: _Reader, t: dict) -> AccountingConfig:

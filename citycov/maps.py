@@ -1,110 +1,415 @@
-"""folium rendering of finished results: districts by coverage, coverage overlay, sites.
+"""``map.html``: a folium map of a finished run, offline, in English or Chinese.
 
-Computes nothing new: it only reprojects finished rasters to lon/lat for display.
+Renders a :class:`~citycov.saved.SavedRun` (what ``citycov run`` wrote), so ``citycov map OUT``
+re-renders without recomputing.  Layers, each in the layer control and each with a legend:
+districts by wireless and by FTTH coverage (outline = pass/fail, popup = every target with
+its band and gap), raster overlays (signal classes, covered/not covered, best server, speed
+tier when present) as PNG images at display resolution, ranked gap polygons, clustered sites,
+WLAN access points, fibre routes and access nodes.  A title block names the scenario, the run
+and the data, with a banner when any input is synthetic.  All JavaScript and CSS is inlined
+(:mod:`citycov.web_assets`); the optional OpenStreetMap basemap is the only network use.
+
+Every string that comes from input data is HTML-escaped before it reaches the page.
 """
 
 from __future__ import annotations
 
 import html
+import json
+import os
+import tempfile
 from pathlib import Path
 
 import folium
 import numpy as np
 import pandas as pd
-from branca.element import Element
+from branca.element import Element, MacroElement
 from folium.plugins import FastMarkerCluster
+from folium.template import Template
+from pyproj import Transformer
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from citycov.crs import WGS84
-from citycov.pipeline import CITY_ID, Results
+from citycov.i18n import check_lang, district_name, metric_label, text, unit_label
+from citycov.saved import Raster, SavedRun
+from citycov.web_assets import asset_versions, inline_assets
 
 PASS_COLOUR = "#1a9850"
 FAIL_COLOUR = "#d73027"
-MAX_OVERLAY_PX = 1400
+MAX_OVERLAY_PX = 1600
+MAX_GAPS = 300
+PCT_BINS = (0.0, 50.0, 80.0, 90.0, 95.0, 100.0001)
+PCT_COLOURS = ("#fee5d9", "#fcae91", "#c6dbef", "#6baed6", "#2171b5")
+LEVEL_CLASSES = ((-85.0, "#1a9850"), (-95.0, "#91cf60"), (-105.0, "#d9ef8b"), (-115.0, "#fdae61"),
+                 (-1e9, "#d73027"))
+SERVER_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                  "#bcbd22", "#17becf", "#393b79", "#637939")
+SPEED_COLOURS = ("#d73027", "#fdae61", "#a6d96a", "#1a9850", "#006837", "#00441b")
+WEB_MERCATOR = "EPSG:3857"
 
 
-def _overlay_rgba(results: Results) -> tuple[np.ndarray, list[list[float]]]:
-    """Wireless coverage classes as an RGBA image in EPSG:4326 with its lat/lon bounds."""
-    grid = results.grid
-    classes = np.where(results.rasters["district_index"] < 0, 0,
-                       np.where(results.rasters["wireless"], 2, 1)).astype(np.uint8)
-    rows, cols = grid.shape
-    scale = max(1.0, max(rows, cols) / MAX_OVERLAY_PX)
+def _e(value: object) -> str:
+    """HTML-escape any value from input data."""
+    return html.escape(str(value), quote=True)
+
+
+def _hex_rgba(colour: str, alpha: int) -> tuple[int, int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16), alpha
+
+
+def _overlay(raster: Raster, band: int, colours: dict[int, tuple[int, int, int, int]],
+             classify) -> tuple[np.ndarray, list[list[float]]]:
+    """Band ``band`` of ``raster`` as an RGBA image in Web Mercator at display resolution.
+
+    ``classify`` maps the band's values to small integer classes (0 = transparent) before
+    resampling (nearest neighbour), so no class is invented by interpolation.
+    """
+    classes = classify(raster.data[band]).astype(np.uint8)
+    rows, cols = classes.shape
+    left, bottom, right, top = raster.bounds
+    transform, width, height = calculate_default_transform(raster.crs, WEB_MERCATOR, cols, rows, left, bottom,
+                                                           right, top)
+    scale = max(1.0, max(width, height) / MAX_OVERLAY_PX)
     transform, width, height = calculate_default_transform(
-        grid.crs, WGS84, cols, rows, *grid.bounds, dst_width=int(cols / scale), dst_height=int(rows / scale))
+        raster.crs, WEB_MERCATOR, cols, rows, left, bottom, right, top,
+        dst_width=max(1, int(width / scale)), dst_height=max(1, int(height / scale)))
     dst = np.zeros((height, width), dtype=np.uint8)
-    reproject(classes, dst, src_transform=grid.transform, src_crs=grid.crs, dst_transform=transform,
-              dst_crs=WGS84, resampling=Resampling.mode, src_nodata=0, dst_nodata=0)
+    reproject(classes, dst, src_transform=raster.transform, src_crs=raster.crs, dst_transform=transform,
+              dst_crs=WEB_MERCATOR, resampling=Resampling.nearest, src_nodata=0, dst_nodata=0)
     rgba = np.zeros((height, width, 4), dtype=np.uint8)
-    rgba[dst == 1] = (215, 48, 39, 150)
-    rgba[dst == 2] = (26, 152, 80, 110)
-    west, north = transform.c, transform.f
-    east, south = west + width * transform.a, north + height * transform.e
+    for value, colour in colours.items():
+        rgba[dst == value] = colour
+    to_ll = Transformer.from_crs(WEB_MERCATOR, WGS84, always_xy=True)
+    west, north = to_ll.transform(transform.c, transform.f)
+    east, south = to_ll.transform(transform.c + width * transform.a, transform.f + height * transform.e)
     return rgba, [[south, west], [north, east]]
 
 
-def _district_layer(results: Results, rows: pd.DataFrame, metric: str, pct_col: str, name: str,
-                    show: bool) -> folium.GeoJson:
-    frame = results.districts.frame.to_crs(WGS84).copy()
-    frame["geometry"] = frame.geometry.simplify(0.0005)
-    by_id = rows.set_index("area_id")
-    res = {r.area_id: r for r in results.target_results if r.target.metric == metric}
-    frame["pct"] = [float(by_id.loc[i, pct_col]) for i in frame["district_id"]]
-    frame["result"] = ["PASS" if res[i].passed else f"FAIL (gap {res[i].gap:,} {res[i].gap_unit})"
-                       if i in res else "-" for i in frame["district_id"]]
-    frame["population"] = [f"{int(by_id.loc[i, 'population']):,}" for i in frame["district_id"]]
-    passed = {i: res[i].passed for i in res}
-    return folium.GeoJson(
-        frame[["district_id", "name", "name_zh", "pct", "result", "population", "geometry"]].to_json(),
-        name=name, show=show,
-        style_function=lambda f: {
-            "fillColor": PASS_COLOUR if passed.get(f["properties"]["district_id"]) else FAIL_COLOUR,
-            "color": "#333333", "weight": 1.2, "fillOpacity": 0.35},
-        popup=folium.GeoJsonPopup(fields=["name", "name_zh", "population", "pct", "result"],
-                                  aliases=["District", "区", "Population", f"{name} (%)", "Target"]),
-        tooltip=folium.GeoJsonTooltip(fields=["name", "pct"], aliases=["", "%"]),
-    )
+def _legend_rows(rows: list[tuple[str, str]], title: str, *, outline: bool = False) -> str:
+    items = "".join(
+        f"<div><i style='{'border:3px solid ' + c + ';background:none' if outline else 'background:' + c}'></i>"
+        f"{_e(label)}</div>" for c, label in rows)
+    return f"<div class='t'>{_e(title)}</div>{items}"
 
 
-def write_map(results: Results, rows: pd.DataFrame, path: str | Path) -> None:
-    """Write ``map.html``: districts coloured by pass/fail, coverage overlay, sites, title block."""
-    frame = results.districts.frame.to_crs(WGS84)
-    minx, miny, maxx, maxy = frame.total_bounds
-    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=9, tiles="OpenStreetMap",
-                      control_scale=True)
-    _district_layer(results, rows, "wireless_population", "wireless_pct", "Wireless coverage", True).add_to(fmap)
-    _district_layer(results, rows, "ftth_households", "ftth_pct", "FTTH coverage", False).add_to(fmap)
-    rgba, bounds = _overlay_rgba(results)
-    folium.raster_layers.ImageOverlay(rgba, bounds=bounds, name="Wireless coverage raster (green covered, "
-                                      "red not)", mercator_project=True, show=True).add_to(fmap)
-    sites = results.sites_wgs84
-    by_site = sites.groupby("site_id", sort=False)
-    data = []
-    for site_id, grp in by_site:
-        lines = "<br>".join(
-            html.escape(f"{r.sector_id} {r.operator} {r.technology} {r.freq_mhz:g} MHz "
-                        f"az {'omni' if r.omni else f'{r.azimuth_deg:g}°'} tilt {r.downtilt_deg:g}° "
-                        f"h {r.height_m:g} m EIRP {r.eirp_dbm:g} dBm")
-            for r in grp.itertuples())
+def _pct_colour(value: float) -> str:
+    if not np.isfinite(value):
+        return "#cccccc"
+    for lo, hi, colour in zip(PCT_BINS[:-1], PCT_BINS[1:], PCT_COLOURS, strict=True):
+        if lo <= value < hi:
+            return colour
+    return PCT_COLOURS[-1]
+
+
+def _pct_legend(title: str, lang: str) -> str:
+    rows = [(c, f"{lo:g}-{min(hi, 100):g}%") for lo, hi, c in zip(PCT_BINS[:-1], PCT_BINS[1:], PCT_COLOURS,
+                                                                    strict=True)]
+    rows += [(PASS_COLOUR, text("meets_target", lang)), (FAIL_COLOUR, text("below_target", lang))]
+    body = _legend_rows(rows[:5], title)
+    return body + "".join(f"<div><i style='border:3px solid {c};background:none'></i>{_e(label)}</div>"
+                          for c, label in rows[5:])
+
+
+def _fmt_pct(value: object) -> str:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "-"
+    return f"{v:.2f}%" if np.isfinite(v) else "-"
+
+
+def _district_popup(run: SavedRun, area_id: str, name: str, lang: str) -> str:
+    """Every target of one district: value, band, verdict, result and gap (all escaped)."""
+    row = run.districts.set_index("area_id").loc[area_id]
+    head = (f"<b>{_e(name)}</b><br>{_e(text('population', lang))}: {float(row['population']):,.0f}"
+            f" · {_e(text('households', lang))}: {float(row['households']):,.0f}")
+    rows = []
+    for _, t in run.targets[run.targets["area_id"] == area_id].iterrows():
+        ok = bool(t["passed"]) if not pd.isna(t["passed"]) else False
+        verdict = str(t["verdict"]) if isinstance(t["verdict"], str) else ""
+        verdict_text = text(verdict, lang) if verdict in ("met across the band", "missed across the band",
+                                                          "undecided") else verdict
+        band = (f"{_fmt_pct(t['band_low_pct'])}–{_fmt_pct(t['band_high_pct'])}"
+                if not pd.isna(t["band_low_pct"]) else "-")
+        rows.append(
+            f"<tr><td>{_e(metric_label(t['metric'], lang))} ≥ {float(t['threshold_pct']):g}%</td>"
+            f"<td class='value' data-metric='{_e(t['metric'])}'>{_e(_fmt_pct(t['value_pct']))}</td>"
+            f"<td>{_e(band)}</td><td>{_e(verdict_text)}</td>"
+            f"<td class='{'pass' if ok else 'fail'}'>{_e(text('pass' if ok else 'fail', lang))}</td>"
+            f"<td>{float(t['gap']):,.0f} {_e(unit_label(str(t['gap_unit']), lang))}</td></tr>")
+    header = "".join(f"<th>{_e(text(k, lang))}</th>" for k in ("target", "value", "band", "verdict", "result", "gap"))
+    return (f"<div class='citycov-popup' data-area='{_e(area_id)}'>{head}<table><tr>{header}</tr>{''.join(rows)}"
+            "</table></div>")
+
+
+def _js(value: str) -> str:
+    """``value`` as a JavaScript string literal that cannot close the surrounding script."""
+    return json.dumps(value).replace("</", "<\\/")
+
+
+def _bind(layer: folium.Element, bindings: list[str], *, popup: str | None = None, tooltip: str | None = None) -> None:
+    """Queue popup/tooltip bindings (HTML already escaped) for the map's closing script.
+
+    folium's own Popup and Tooltip put the text in JavaScript template literals (and need
+    jQuery); these bindings pass JSON strings, so ``${...}`` or backticks in data stay text.
+    """
+    if popup is not None:
+        bindings.append(f"{layer.get_name()}.bindPopup({_js(popup)}, {{maxWidth: 560}});")
+    if tooltip is not None:
+        bindings.append(f"{layer.get_name()}.bindTooltip({_js(tooltip)}, {{sticky: true}});")
+
+
+def _district_layer(run: SavedRun, fmap: folium.Map, *, metric: str, pct_col: str, title: str, lang: str,
+                    show: bool, bindings: list[str]) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name=title, show=show)
+    targets = run.targets[run.targets["metric"] == metric].set_index("area_id")
+    by_id = run.districts.set_index("area_id")
+    frame = run.boundaries.copy()
+    frame["geometry"] = frame.geometry.simplify(0.0003, preserve_topology=True)
+    for _, d in frame.iterrows():
+        did = str(d["district_id"])
+        if did not in by_id.index:
+            continue
+        pct = float(by_id.loc[did, pct_col])
+        name = district_name(by_id.loc[did, "name"], by_id.loc[did, "name_zh"], lang)
+        passed = bool(targets.loc[did, "passed"]) if did in targets.index else None
+        outline = "#333333" if passed is None else (PASS_COLOUR if passed else FAIL_COLOUR)
+        style = {"fillColor": _pct_colour(pct), "color": outline, "weight": 3, "fillOpacity": 0.55}
+        gj = folium.GeoJson({"type": "Feature", "properties": {"district_id": did},
+                             "geometry": d.geometry.__geo_interface__},
+                            style_function=lambda _f, s=style: s,
+                            highlight_function=lambda _f: {"weight": 5, "fillOpacity": 0.7})
+        _bind(gj, bindings, popup=_district_popup(run, did, name, lang), tooltip=f"{_e(name)}: {pct:.2f}%")
+        gj.add_to(group)
+    group.add_to(fmap)
+    return group
+
+
+def _site_popups(sectors: pd.DataFrame, lang: str) -> list[list[object]]:
+    rows = []
+    for site_id, grp in sectors.groupby("site_id", sort=False):
+        lines = []
+        for r in grp.itertuples():
+            az = "omni" if pd.isna(getattr(r, "azimuth_deg", np.nan)) else f"{r.azimuth_deg:g}°"
+            lines.append(_e(f"{r.sector_id} · {r.operator} · {r.technology} {r.freq_mhz:g} MHz · az {az} · "
+                            f"tilt {getattr(r, 'downtilt_deg', 0):g}° · h {r.height_m:g} m · "
+                            f"EIRP {r.eirp_dbm:g} dBm"))
         g = grp.geometry.iloc[0]
-        data.append([g.y, g.x, f"<b>{html.escape(str(site_id))}</b><br>{lines}"])
-    FastMarkerCluster(data, name=f"Sites ({len(data):,})", show=False, callback=(
-        "function (row) { var m = L.marker(new L.LatLng(row[0], row[1])); m.bindPopup(row[2]); return m; }"
-    )).add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    city = rows.set_index("area_id").loc[CITY_ID]
+        rows.append([round(g.y, 6), round(g.x, 6),
+                     f"<b>{_e(text('site', lang))} {_e(site_id)}</b><br>" + "<br>".join(lines)])
+    return rows
+
+
+_CIRCLE_CALLBACK = ("function callback(row) {{ var m = L.circleMarker(new L.LatLng(row[0], row[1]), "
+                    "{{radius: 5, color: '{colour}', weight: 1, fillOpacity: 0.8}}); "
+                    "if (row[2]) {{ m.bindPopup(row[2]); }} return m; }}")
+
+
+def _points(rows: list[list[object]], name: str, colour: str, hidden: list[str]) -> FastMarkerCluster:
+    """Clustered circle markers; hidden at first (FastMarkerCluster always adds itself to the map,
+    so the closing script removes the layers listed in ``hidden``)."""
+    cluster = FastMarkerCluster(rows, name=name, callback=_CIRCLE_CALLBACK.format(colour=colour),
+                                options={"chunkedLoading": True, "maxClusterRadius": 50})
+    hidden.append(cluster.get_name())
+    return cluster
+
+
+def _title_block(run: SavedRun, lang: str) -> str:
+    prov = run.provenance
+    city = run.city
     banner = ""
-    if results.synthetic_inputs:
-        banner = (f"<div style='background:#b30000;color:white;padding:2px 6px;font-weight:bold'>SYNTHETIC DATA: "
-                  f"{html.escape(', '.join(results.synthetic_inputs))}</div>")
-    title = (
-        "<div style='position:fixed;top:10px;left:60px;z-index:9999;background:white;padding:6px 10px;"
-        "border:1px solid #888;font:13px sans-serif;max-width:460px'>"
-        f"{banner}<b>{html.escape(results.scenario.name)}</b><br>"
-        f"Run {html.escape(results.started_utc)} UTC · citycov {html.escape(results.software.get('citycov', ''))}"
-        f"<br>Wireless broadband: {city['wireless_pct']:.1f}% of residents · FTTH: {city['ftth_pct']:.1f}% of "
-        "households<br><span style='color:" + PASS_COLOUR + "'>■</span> meets target "
-        "<span style='color:" + FAIL_COLOUR + "'>■</span> below target</div>"
-    )
-    fmap.get_root().html.add_child(Element(title))
-    fmap.save(str(path))
+    if run.synthetic_inputs:
+        banner = (f"<div class='citycov-banner'>{_e(text('synthetic_banner', lang))}: "
+                  f"{_e(', '.join(run.synthetic_inputs))}</div>")
+    vintages = sorted({str(i.get("vintage") or "") for i in prov.get("inputs", []) if i.get("vintage")})
+    software = prov.get("software", {})
+    libs = asset_versions()
+    return (
+        f"<div class='citycov-title' id='citycov-title'>{banner}<h1>{_e(run.scenario_name)}</h1>"
+        f"{_e(text('run', lang))}: {_e(prov.get('run_started_utc', ''))} UTC · "
+        f"{_e(text('software', lang))}: citycov {_e(software.get('citycov', ''))} "
+        f"(Leaflet {_e(libs['leaflet'])})<br>"
+        f"{_e(text('layer_wireless', lang))}: <b>{float(city['wireless_pct']):.2f}%</b> · "
+        f"{_e(text('layer_ftth', lang))}: <b>{float(city['ftth_pct']):.2f}%</b><br>"
+        f"<small>{_e(text('data', lang))}: {_e('; '.join(vintages))}</small></div>")
+
+
+class _Script(MacroElement):
+    """Raw JavaScript emitted in the map's script section, in child order."""
+
+    _template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
+
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self._name = "CitycovScript"
+        self.code = code
+
+
+def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = None) -> str:
+    """The complete, self-contained ``map.html`` text of ``run``."""
+    lang = check_lang(lang or run.default_lang)
+    basemap = basemap or run.default_basemap
+    bounds = run.boundaries.total_bounds
+    fmap = folium.Map(location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2], zoom_start=9,
+                      tiles=None, control_scale=True, prefer_canvas=False)
+    fmap.options.update({"maxZoom": 18, "minZoom": 3})  # folium sets these only with a tile layer
+    fmap.default_js = [("leaflet", "leaflet.js")]
+    fmap.default_css = [("leaflet_css", "leaflet.css")]
+    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    if basemap == "osm":
+        folium.TileLayer("OpenStreetMap", name=text("layer_basemap", lang), show=True).add_to(fmap)
+    legends: list[tuple[str, object, str]] = []
+    bindings: list[str] = []
+    hidden: list[str] = []
+
+    outline = folium.GeoJson(run.boundaries.geometry.union_all().simplify(0.0003).__geo_interface__,
+                             name=text("layer_outline", lang), style_function=lambda _f: {
+                                 "color": "#222222", "weight": 2, "fill": False}, interactive=False)
+    outline.add_to(fmap)
+
+    title = text("layer_wireless", lang)
+    layer = _district_layer(run, fmap, metric="wireless_population", pct_col="wireless_pct", title=title,
+                            lang=lang, show=True, bindings=bindings)
+    legends.append(("wireless", layer, _pct_legend(title, lang)))
+    title = text("layer_ftth", lang)
+    layer = _district_layer(run, fmap, metric="ftth_households", pct_col="ftth_pct", title=title, lang=lang,
+                            show=False, bindings=bindings)
+    legends.append(("ftth", layer, _pct_legend(title, lang)))
+
+    # Rasters: signal classes (best over technologies), covered / not covered, best server, speed tier.
+    floor = LEVEL_CLASSES
+    level_colours = {i + 1: _hex_rgba(c, 170) for i, (_, c) in enumerate(floor)}
+
+    def level_classes(_band: np.ndarray) -> np.ndarray:
+        best = np.nanmax(np.where(np.isfinite(run.level.data), run.level.data, -np.inf), axis=0)
+        out = np.zeros(best.shape, dtype=np.uint8)
+        for i, (lo, _) in enumerate(reversed(floor)):
+            out[best >= lo] = len(floor) - i
+        out[~np.isfinite(best)] = 0
+        return out
+
+    rgba, box = _overlay(run.level, 0, level_colours, level_classes)
+    title = text("layer_rsrp", lang)
+    layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
+    layer.add_to(fmap)
+    rows = [(c, f"≥ {lo:g} dBm" if lo > -1e8 else f"{text('below_floor', lang)} {floor[-2][0]:g} dBm")
+            for lo, c in floor]
+    legends.append(("rsrp", layer, _legend_rows(rows, title)))
+
+    cov_colours = {1: _hex_rgba(FAIL_COLOUR, 150), 2: _hex_rgba(PASS_COLOUR, 110)}
+    rgba, box = _overlay(run.coverage, 0, cov_colours, lambda b: np.where(b == 255, 0, np.where(b == 1, 2, 1)))
+    title = text("layer_covered", lang)
+    layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=True, pixelated=True)
+    layer.add_to(fmap)
+    legends.append(("covered", layer, _legend_rows([(PASS_COLOUR, text("covered", lang)),
+                                                    (FAIL_COLOUR, text("not_covered", lang))], title)))
+
+    band = next((i for i, d in enumerate(run.serving.descriptions) if d.startswith("4G")), 0)
+    server_colours = {i + 1: _hex_rgba(c, 150) for i, c in enumerate(SERVER_PALETTE)}
+    rgba, box = _overlay(run.serving, band, server_colours,
+                         lambda b: np.where(b < 0, 0, (b % len(SERVER_PALETTE)) + 1))
+    title = text("layer_server", lang)
+    layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
+    layer.add_to(fmap)
+    legends.append(("server", layer, _legend_rows([(c, "") for c in SERVER_PALETTE[:6]], title)
+                    + f"<div>{_e(text('serving_sectors', lang))}</div>"))
+
+    if run.speed is not None:
+        names = [d for d in run.speed.descriptions]
+        speed_colours = {i + 1: _hex_rgba(c, 160) for i, c in enumerate(SPEED_COLOURS)}
+        rgba, box = _overlay(run.speed, 0, speed_colours, lambda b: np.clip(b, 0, len(SPEED_COLOURS)))
+        title = text("layer_speed", lang)
+        layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
+        layer.add_to(fmap)
+        legends.append(("speed", layer, _legend_rows(list(zip(SPEED_COLOURS, names, strict=False)), title)))
+
+    if run.gaps is not None and len(run.gaps):
+        gaps = run.gaps.sort_values("rank").head(MAX_GAPS).copy()
+        gaps["geometry"] = gaps.geometry.simplify(0.0002, preserve_topology=True)
+        title = f"{text('layer_gaps', lang)} ({text('top_of', lang, n=len(gaps), total=len(run.gaps))})"
+        group = folium.FeatureGroup(name=title, show=False)
+        for g in gaps.itertuples():
+            tip = (f"#{int(g.rank)} · {_e(g.district_name)} · {_e(text('population', lang))} {g.population:,.0f}"
+                   f" · {_e(text('area_km2', lang))} {g.area_km2:.2f} · {_e(text('nearest_site_km', lang))} "
+                   f"{g.nearest_site_m / 1000:.1f}")
+            gj = folium.GeoJson(g.geometry.__geo_interface__, style_function=lambda _f: {
+                "color": "#7b3294", "weight": 1, "fillColor": "#c2a5cf", "fillOpacity": 0.6})
+            _bind(gj, bindings, popup=f"<div class='citycov-popup'>{tip}</div>", tooltip=tip)
+            gj.add_to(group)
+        group.add_to(fmap)
+        legends.append(("gaps", group, _legend_rows([("#c2a5cf", text("layer_gaps", lang))], title)))
+
+    net = run.network
+    if "sectors" in net:
+        rows_ = _site_popups(net["sectors"], lang)
+        title = f"{text('layer_sites', lang)} ({len(rows_):,})"
+        layer = _points(rows_, title, "#08519c", hidden)
+        layer.add_to(fmap)
+        legends.append(("sites", layer, _legend_rows([("#08519c", title)], text("layer_sites", lang))))
+    if "wlan" in net:
+        aps = net["wlan"]
+        rows_ = [[round(p.y, 6), round(p.x, 6), f"<b>{_e(a)}</b><br>{_e(o)}"]
+                 for p, a, o in zip(aps.geometry, aps["ap_id"], aps.get("operator", [""] * len(aps)), strict=True)]
+        title = f"{text('layer_wlan', lang)} ({len(rows_):,})"
+        layer = _points(rows_, title, "#6a51a3", hidden)
+        layer.add_to(fmap)
+        legends.append(("wlan", layer, _legend_rows([("#6a51a3", title)], text("layer_wlan", lang))))
+    if "fibre_routes" in net:
+        routes = net["fibre_routes"].geometry.simplify(0.0002)
+        title = f"{text('layer_routes', lang)} ({len(routes):,})"
+        layer = folium.GeoJson(json.loads(routes.to_json()), name=title, show=False, interactive=False,
+                               style_function=lambda _f: {"color": "#e6550d", "weight": 1.5, "opacity": 0.8})
+        layer.add_to(fmap)
+        legends.append(("routes", layer, _legend_rows([("#e6550d", title)], text("layer_routes", lang))))
+    if "fibre_nodes" in net:
+        nodes = net["fibre_nodes"]
+        kinds = nodes["kind"] if "kind" in nodes else [""] * len(nodes)
+        ports = nodes["ports"] if "ports" in nodes else [""] * len(nodes)
+        rows_ = [[round(p.y, 6), round(p.x, 6),
+                  f"<b>{_e(n)}</b><br>{_e(text('kind', lang))}: {_e(k)} · {_e(text('ports', lang))}: {_e(pt)}"]
+                 for p, n, k, pt in zip(nodes.geometry, nodes["node_id"], kinds, ports, strict=True)]
+        title = f"{text('layer_nodes', lang)} ({len(rows_):,})"
+        layer = _points(rows_, title, "#a63603", hidden)
+        layer.add_to(fmap)
+        legends.append(("nodes", layer, _legend_rows([("#a63603", title)], text("layer_nodes", lang))))
+
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    root = fmap.get_root()
+    root.header.add_child(Element('<link rel="stylesheet" href="citycov_map.css"/>'), name="citycov_css")
+    # In the body, so that it runs after the Leaflet scripts that folium puts in the head.
+    root.html.add_child(Element('<script src="citycov_map.js"></script>'), name="citycov_js")
+    root.html.add_child(Element(_title_block(run, lang)))
+    entries = ",".join(f"{{key: {json.dumps(key)}, layer: {layer.get_name()}, html: {_js(body)}}}"
+                       for key, layer, body in legends)
+    map_var = fmap.get_name()
+    script = "\n".join(bindings + [f"{map_var}.removeLayer({name});" for name in hidden]) + "\n" + (
+        f"new L.Control.CitycovLegend([{entries}], {{title: {json.dumps(text('legend', lang))}}}).addTo({map_var});\n"
+        f"new L.Control.CitycovFullscreen({{title: {json.dumps(text('fullscreen', lang))}}}).addTo({map_var});\n"
+        f"new L.Control.CitycovMeasure({{title: {json.dumps(text('measure', lang))}, "
+        f"hint: {json.dumps(text('measure_hint', lang))}}}).addTo({map_var});\n"
+        f"window.citycovMap = {{map: {map_var}, lang: {json.dumps(lang)}, layers: {{"
+        + ",".join(f"{json.dumps(key)}: {layer.get_name()}" for key, layer, _ in legends) + "}};\n")
+    _Script(script).add_to(fmap)  # a child of the map, rendered after every layer it names
+    html_text = root.render()
+    html_text = html_text.replace("<html>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', 1)
+    return inline_assets(html_text)
+
+
+def write_text_atomic(path: Path, content: str) -> None:
+    """Write ``content`` beside ``path`` and move it into place (atomic on one file system)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_map(run: SavedRun, path: str | Path, *, lang: str | None = None, basemap: str | None = None) -> Path:
+    """Render ``run`` to ``path`` (atomically) and return the path."""
+    path = Path(path)
+    write_text_atomic(path, render_map(run, lang=lang, basemap=basemap))
+    return path

@@ -12,20 +12,41 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from citycov import gaps as gaps_mod
-from citycov import maps, report
+from citycov import maps, report, report_html
+from citycov.crs import WGS84
 from citycov.pipeline import Results
+from citycov.saved import NETWORK_GPKG, load_saved_run
 
-OUTPUT_FILES = ("districts.csv", "districts.json", "targets.csv", "networks.csv", "uncertainty.csv", "report.md",
-                "rsrp_dbm.tif", "serving_sector.tif", "coverage.tif", "sectors.csv", "gaps.geojson", "gaps.gpkg",
-                "map.html")
+OUTPUT_FILES = ("districts.csv", "districts.json", "districts.geojson", "targets.csv", "networks.csv",
+                "uncertainty.csv", "report.md", "rsrp_dbm.tif", "serving_sector.tif", "coverage.tif", "sectors.csv",
+                "gaps.geojson", "gaps.gpkg", NETWORK_GPKG, "map.html", "report.html")
+OUTPUT_FOLDERS = ("figures",)
 
 
-def write_outputs(results: Results, out_dir: str | Path) -> dict[str, Path]:
-    """Write all outputs of ``results`` into ``out_dir``; return their final paths."""
+def _write_vectors(results: Results, folder: Path) -> None:
+    """District boundaries (GeoJSON, WGS84) and the network layers (GeoPackage, WGS84) for the map."""
+    frame = results.districts.frame.to_crs(WGS84)
+    keep = [c for c in ("district_id", "name", "name_zh") if c in frame.columns]
+    frame[[*keep, "geometry"]].to_file(folder / "districts.geojson", driver="GeoJSON")
+    path = folder / NETWORK_GPKG
+    for name, layer in results.network_wgs84.items():
+        layer.to_file(path, layer=name, driver="GPKG")
+    if not results.network_wgs84:
+        gpd.GeoDataFrame({"empty": []}, geometry=[], crs=WGS84).to_file(path, layer="empty", driver="GPKG")
+
+
+def write_outputs(results: Results, out_dir: str | Path, *, lang: str | None = None,
+                  basemap: str | None = None) -> dict[str, Path]:
+    """Write all outputs of ``results`` into ``out_dir``; return their final paths.
+
+    ``map.html`` and ``report.html`` are rendered from the files just written (as
+    ``citycov map``/``citycov report`` would), in ``lang`` (default: the scenario's).
+    """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-staging-", dir=out_dir.parent))
@@ -48,10 +69,18 @@ def write_outputs(results: Results, out_dir: str | Path) -> dict[str, Path]:
         (staging / "report.md").write_text(report.markdown_report(results, rows, prov), encoding="utf-8")
         results.sectors.to_csv(staging / "sectors.csv", index=False)
         report.write_rasters(results, staging)
-        maps.write_map(results, rows, staging / "map.html")
+        _write_vectors(results, staging)
+        saved = load_saved_run(staging)
+        lang = lang or results.scenario.report.lang
+        maps.write_map(saved, staging / "map.html", lang=lang, basemap=basemap or results.scenario.report.basemap)
+        report_html.write_report(saved, staging / "report.html", lang=lang, figures_dir=staging / "figures")
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in OUTPUT_FILES:
             os.replace(staging / name, out_dir / name)
+        for name in OUTPUT_FOLDERS:
+            if (out_dir / name).exists():
+                os.replace(out_dir / name, staging / f"old-{name}")
+            os.replace(staging / name, out_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {name: out_dir / name for name in OUTPUT_FILES}
+    return {name: out_dir / name for name in OUTPUT_FILES + OUTPUT_FOLDERS}

@@ -114,6 +114,7 @@ class Results:
     accounting_notes: list[str] = field(default_factory=list)
     started_utc: str = ""
     software: dict[str, str] = field(default_factory=dict)
+    network_wgs84: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
 
     @property
     def synthetic_inputs(self) -> list[str]:
@@ -462,8 +463,15 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
         sectors=cov.cell.sectors, sites_wgs84=inputs.sectors.to_crs(WGS84), inputs=records, timings_s=timings,
         warnings=warn_texts, extrapolation=cov.cell.extrapolation, networks=networks, band=band,
         variants=variants_long, variant_notes=variant_notes, gaps=gaps, accounting_notes=notes,
-        started_utc=started, software=software_versions(),
+        started_utc=started, software=software_versions(), network_wgs84=_network_wgs84(inputs),
     )
+
+
+def _network_wgs84(inputs: Inputs) -> dict[str, gpd.GeoDataFrame]:
+    """The input network layers in WGS84, for the map: sectors, WLAN, fibre nodes and routes."""
+    layers = {"sectors": inputs.sectors, "wlan": inputs.aps, "fibre_nodes": inputs.nodes,
+              "fibre_routes": inputs.routes}
+    return {name: frame.to_crs(WGS84) for name, frame in layers.items() if frame is not None and len(frame)}
 
 
 def _networks(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage,

@@ -96,7 +96,7 @@ def provenance(results: Results) -> dict[str, Any]:
         "parameters": {
             "radio": _plain(sc.radio.__dict__), "wlan": _plain(sc.wlan.__dict__),
             "fibre": _plain(sc.fibre.__dict__), "households": _plain(sc.households.__dict__),
-            "accounting": _plain(sc.accounting.__dict__),
+            "accounting": _plain(sc.accounting.__dict__), "report": _plain(sc.report.__dict__),
         },
         "models": {
             "cellular": "Okumura-Hata 150-1500 MHz, COST-231 Hata 1500-2000 MHz, TR 38.901 UMa/RMa NLOS above "

@@ -1,0 +1,134 @@
+"""Labels of the map and the HTML report in English and Chinese.
+
+Every visible label of ``map.html`` and ``report.html`` comes from :data:`LABELS`, so
+``--lang zh`` switches them all; district names come from the boundary data (``name`` and
+``name_zh``).  Values are plain text: callers HTML-escape them like any other string.
+"""
+
+from __future__ import annotations
+
+from citycov.errors import ScenarioError
+
+LANGS = ("en", "zh")
+
+LABELS: dict[str, dict[str, str]] = {
+    "synthetic_banner": {"en": "SYNTHETIC DATA", "zh": "合成数据（非实测）"},
+    "synthetic_note": {
+        "en": "These inputs are synthetic stand-ins, not measured data: {inputs}. The figures show what the method "
+              "gives on them; they are not official coverage statistics.",
+        "zh": "以下输入为合成的替代数据，并非实测数据：{inputs}。图表仅展示方法在这些数据上的结果，不是官方覆盖统计。"},
+    "run": {"en": "Run", "zh": "运行时间"},
+    "software": {"en": "Software", "zh": "软件"},
+    "data": {"en": "Data", "zh": "数据"},
+    "city": {"en": "City", "zh": "全市"},
+    "district": {"en": "District", "zh": "区"},
+    "population": {"en": "Residents", "zh": "常住人口"},
+    "households": {"en": "Households", "zh": "户数"},
+    "target": {"en": "Target", "zh": "目标"},
+    "value": {"en": "Value", "zh": "数值"},
+    "band": {"en": "Uncertainty band", "zh": "不确定区间"},
+    "gap": {"en": "Gap", "zh": "差距"},
+    "result": {"en": "Result", "zh": "结果"},
+    "verdict": {"en": "Verdict across the band", "zh": "区间内判定"},
+    "pass": {"en": "PASS", "zh": "达标"},
+    "fail": {"en": "FAIL", "zh": "未达标"},
+    "no_data": {"en": "no data", "zh": "无数据"},
+    "met across the band": {"en": "met across the band", "zh": "区间内均达标"},
+    "missed across the band": {"en": "missed across the band", "zh": "区间内均未达标"},
+    "undecided": {"en": "undecided", "zh": "未定"},
+    "meets_target": {"en": "meets target (outline)", "zh": "达标（边框）"},
+    "below_target": {"en": "below target (outline)", "zh": "未达标（边框）"},
+    # layers
+    "layer_wireless": {"en": "Districts: wireless broadband coverage %", "zh": "各区：无线宽带人口覆盖率 %"},
+    "layer_ftth": {"en": "Districts: FTTH household coverage %", "zh": "各区：光纤到户覆盖率 %"},
+    "layer_rsrp": {"en": "Signal level classes (best server)", "zh": "信号电平等级（最佳服务小区）"},
+    "layer_covered": {"en": "Wireless broadband: covered / not covered", "zh": "无线宽带：覆盖 / 未覆盖"},
+    "layer_server": {"en": "Best server (4G)", "zh": "最佳服务小区（4G）"},
+    "layer_speed": {"en": "Speed tier", "zh": "速率等级"},
+    "layer_gaps": {"en": "Coverage gaps (ranked by residents)", "zh": "覆盖空白（按人口排序）"},
+    "layer_sites": {"en": "Base-station sites", "zh": "基站站址"},
+    "layer_wlan": {"en": "WLAN access points", "zh": "WLAN 接入点"},
+    "layer_routes": {"en": "Fibre routes", "zh": "光缆路由"},
+    "layer_nodes": {"en": "Fibre access nodes", "zh": "光纤接入节点"},
+    "layer_outline": {"en": "City outline", "zh": "市界"},
+    "layer_basemap": {"en": "OpenStreetMap (online)", "zh": "OpenStreetMap（需联网）"},
+    # legends
+    "legend": {"en": "Legend", "zh": "图例"},
+    "covered": {"en": "covered", "zh": "已覆盖"},
+    "not_covered": {"en": "not covered", "zh": "未覆盖"},
+    "below_floor": {"en": "below", "zh": "低于"},
+    "serving_sectors": {"en": "colour = serving sector (adjacent cells in different colours)",
+                        "zh": "颜色表示服务小区（相邻小区颜色不同）"},
+    "gap_rank": {"en": "Gap rank", "zh": "空白排名"},
+    "area_km2": {"en": "Area (km²)", "zh": "面积（平方公里）"},
+    "nearest_site_km": {"en": "Nearest site (km)", "zh": "最近站址（公里）"},
+    "sector": {"en": "Sector", "zh": "扇区"},
+    "site": {"en": "Site", "zh": "站址"},
+    "operator": {"en": "Operator", "zh": "运营商"},
+    "kind": {"en": "Kind", "zh": "类型"},
+    "ports": {"en": "Ports", "zh": "端口"},
+    "measure": {"en": "Measure distance", "zh": "测距"},
+    "measure_hint": {"en": "click points; double-click to finish", "zh": "单击添加点，双击结束"},
+    "fullscreen": {"en": "Full screen", "zh": "全屏"},
+    "top_of": {"en": "top {n} of {total}", "zh": "前 {n} 个，共 {total} 个"},
+    # report
+    "report_title": {"en": "Coverage report", "zh": "覆盖评估报告"},
+    "summary": {"en": "Summary", "zh": "摘要"},
+    "targets_city": {"en": "Targets (city)", "zh": "目标（全市）"},
+    "targets_by_district": {"en": "Targets by district", "zh": "各区目标"},
+    "charts": {"en": "Charts", "zh": "图表"},
+    "top_gaps": {"en": "Largest coverage gaps", "zh": "最大覆盖空白"},
+    "methods": {"en": "Methods", "zh": "方法"},
+    "definitions": {"en": "Definitions", "zh": "定义"},
+    "provenance": {"en": "Provenance", "zh": "数据来源与可追溯性"},
+    "inputs": {"en": "Inputs", "zh": "输入数据"},
+    "file": {"en": "File", "zh": "文件"},
+    "vintage": {"en": "Vintage", "zh": "数据年份"},
+    "synthetic": {"en": "Synthetic", "zh": "合成"},
+    "yes": {"en": "yes", "zh": "是"},
+    "no": {"en": "no", "zh": "否"},
+    "warnings": {"en": "Warnings", "zh": "警告"},
+    "target_line": {"en": "target {pct}", "zh": "目标 {pct}"},
+    "coverage_pct": {"en": "coverage (%)", "zh": "覆盖率（%）"},
+    "summary_line": {
+        "en": "Wireless broadband reaches {wireless} of residents and FTTH passes {ftth} of households. "
+              "{passed} of {total} target checks pass.",
+        "zh": "无线宽带覆盖 {wireless} 的常住人口，光纤到户覆盖 {ftth} 的家庭。{total} 项目标检查中 {passed} 项达标。"},
+    "metric_wireless_population": {"en": "Wireless broadband population coverage", "zh": "无线宽带人口覆盖率"},
+    "metric_ftth_households": {"en": "FTTH household coverage", "zh": "光纤到户覆盖率"},
+    "metric_urban_area_3g": {"en": "3G-or-better coverage of the urban area", "zh": "城区 3G 及以上覆盖率"},
+    "metric_village_broadband": {"en": "Village broadband", "zh": "行政村宽带通达率"},
+    "unit_persons": {"en": "persons", "zh": "人"},
+    "unit_households": {"en": "households", "zh": "户"},
+    "unit_km²": {"en": "km²", "zh": "平方公里"},
+    "unit_villages": {"en": "villages", "zh": "个村"},
+}
+
+
+def check_lang(lang: str) -> str:
+    """Return ``lang`` when supported, else raise :class:`ScenarioError` naming the choices."""
+    if lang not in LANGS:
+        raise ScenarioError(f"language must be one of {list(LANGS)}, got {lang!r}")
+    return lang
+
+
+def text(key: str, lang: str, **values: object) -> str:
+    """The label ``key`` in ``lang``, formatted with ``values``."""
+    entry = LABELS[key]
+    return entry[lang].format(**values) if values else entry[lang]
+
+
+def metric_label(metric: str, lang: str) -> str:
+    key = f"metric_{metric}"
+    return text(key, lang) if key in LABELS else metric
+
+
+def unit_label(unit: str, lang: str) -> str:
+    key = f"unit_{unit}"
+    return text(key, lang) if key in LABELS else unit
+
+
+def district_name(name: str, name_zh: str, lang: str) -> str:
+    """The district's name in ``lang`` (the other language when that one is blank)."""
+    first, second = (name_zh, name) if lang == "zh" else (name, name_zh)
+    return str(first) if isinstance(first, str) and first.strip() else str(second)
