@@ -71,7 +71,7 @@ def test_failed_write_leaves_previous_outputs_untouched(tiny, tmp_path, monkeypa
     res = citycov.run(citycov.load_scenario(tiny.scenario))
     out = tmp_path / "out"
     outputs.write_outputs(res, out)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full while rendering the map")
@@ -79,7 +79,7 @@ def test_failed_write_leaves_previous_outputs_untouched(tiny, tmp_path, monkeypa
     monkeypatch.setattr(maps, "write_map", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         outputs.write_outputs(res, out)
-    after = {p.name: p.read_bytes() for p in out.iterdir()}
+    after = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert not list(tmp_path.glob(".out-staging-*"))
     fresh = tmp_path / "fresh"

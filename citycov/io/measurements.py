@@ -86,7 +86,7 @@ DROP_REASONS = {
     "rsrq": "rsrq_db outside -43..20 dB (blank is allowed)",
     "sinr": "sinr_db outside -23..40 dB (blank is allowed)",
 }
-_OFFSET_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+_OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

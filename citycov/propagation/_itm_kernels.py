@@ -20,7 +20,6 @@ Conventions of the kernels
 
 from __future__ import annotations
 
-import cmath
 import math
 
 import numpy as np
@@ -132,7 +131,7 @@ DELTA_H_MAX_SAMPLES = 245
 # small functions
 # ============================================================================================
 @njit(cache=True, nogil=True)
-def inverse_q_db(q):
+def inverse_q(q):
     """Inverse complementary normal distribution Q⁻¹(q), 0 < q < 1, by Abramowitz & Stegun
     26.2.23 (|error| < 4.5e-4), the approximation ITM is specified with."""
     x = 1.0 - q if q > 0.5 else q
@@ -454,9 +453,9 @@ def variability_db(time, location, situation, he0, he1, delta_h_m, f_mhz, d_m, a
     """Attenuation (dB, relative to free space) not exceeded at the given time, location and
     situation percentages, from ``a_ref_db`` [Algorithm, §5]; returns ``(loss_db, warnings)``."""
     warn = 0
-    z_t = inverse_q_db(time / 100.0)
-    z_l = inverse_q_db(location / 100.0)
-    z_s = inverse_q_db(situation / 100.0)
+    z_t = inverse_q(time / 100.0)
+    z_l = inverse_q(location / 100.0)
+    z_s = inverse_q(situation / 100.0)
     ci = climate - 1
     k = f_mhz / 47.7
 
@@ -535,7 +534,7 @@ def ground_and_atmosphere(f_mhz, h_sys_m, n_0, pol, epsilon, sigma):
     n_s = n_0 if h_sys_m == 0.0 else n_0 * math.exp(-h_sys_m / 9460.0)  # [TN101, 4.3]
     gamma_e = GAMMA_A_PER_M * (1.0 - 0.04665 * math.exp(n_s / 179.3))  # [TN101, 4.4]
     ep_r = complex(epsilon, 18000.0 * sigma / f_mhz)
-    z_g = cmath.sqrt(ep_r - 1.0)
+    z_g = np.sqrt(ep_r - 1.0)
     if pol == 1:
         z_g = z_g / ep_r
     return n_s, gamma_e, z_g
@@ -606,7 +605,7 @@ def _kth_smallest(a, n, k):
 
 
 @njit(cache=True, nogil=True)
-def delta_h_m(z, xi, d_start_m, d_end_m, buf):
+def terrain_irregularity_m(z, xi, d_start_m, d_end_m, buf):
     """Terrain irregularity Δh (m) between two distances along the profile ``z`` (spacing ``xi``).
 
     The profile is resampled to n = 10·k − 5 equally spaced points (k in 4..25), detrended by
@@ -674,7 +673,7 @@ def profile_geometry(pfl, gamma_e, h0, h1, buf):
     # terrain considered from ~15 tower heights (at most 10 % of the horizon distance) in
     x_start = min(15.0 * h0, 0.1 * dhzn0)
     x_end = d - min(15.0 * h1, 0.1 * dhzn1)
-    dh = delta_h_m(z, xi, x_start, x_end, buf)
+    dh = terrain_irregularity_m(z, xi, x_start, x_end, buf)
     if dhzn0 + dhzn1 > 1.5 * d:
         # well within line of sight: smooth-earth-like horizons from the effective heights
         fa, fb = _line_fit_ends(z, xi, x_start, x_end)

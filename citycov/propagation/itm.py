@@ -175,15 +175,15 @@ class _Problems:
             self.add(code, f"{name} must be in {lb}{lo:g}, {hi_s}{rb}{unit}, got {value!r}")
         return v
 
-    def choice(self, name: str, value: Any, valid: dict[int, str], code: int) -> int:
+    def choice(self, name: str, value: Any, valid: dict[int, str], code: int, *, described: str = "") -> int:
         if isinstance(value, bool) or not (isinstance(value, Integral) or
                                            (isinstance(value, Real) and float(value).is_integer())):
             iv = None
         else:
             iv = int(value)
         if iv not in valid:
-            listed = ", ".join(f"{k} ({v})" for k, v in valid.items())
-            self.add(code, f"{name} must be one of {listed}, got {value!r}")
+            listed = described or "one of " + ", ".join(f"{k} ({v})" for k, v in valid.items())
+            self.add(code, f"{name} must be {listed}, got {value!r}")
             return -1
         return iv
 
@@ -220,7 +220,9 @@ def _check_common(p: _Problems, h_tx_m, h_rx_m, climate, n0, freq_mhz, pol, epsi
     pl = p.choice("pol", pol, {0: "horizontal", 1: "vertical"}, K.ERROR_POLARIZATION)
     eps = p.number("epsilon", epsilon, 1.0, math.inf, K.ERROR_EPSILON)
     sig = p.number("sigma", sigma, 0.0, math.inf, K.ERROR_SIGMA, lo_open=True, unit=" S/m")
-    mdv = p.choice("mdvar", mdvar, _MDVAR_CODES, K.ERROR_MDVAR)
+    mdv = p.choice("mdvar", mdvar, _MDVAR_CODES, K.ERROR_MDVAR,
+                   described="0-3 (single message, accidental, mobile, broadcast), plus 10 (no location "
+                             "variability), 20 (no direct situation variability) or 30 (both)")
     return h_tx, h_rx, clim, n_0, f, pl, eps, sig, mdv
 
 
