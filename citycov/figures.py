@@ -77,7 +77,8 @@ def target_charts(districts: pd.DataFrame, targets: pd.DataFrame, lang: str) -> 
             ax.legend(loc="lower right", fontsize=8)
             for yi, v in zip(y, values, strict=True):
                 if np.isfinite(v):
-                    ax.text(min(v, 99) + 0.5, yi, f"{v:.1f}", va="center", fontsize=7)
+                    ax.text(1.5, yi, f"{v:.1f}%", va="center", ha="left", fontsize=8, color="white",
+                            fontweight="bold")
             fig.tight_layout()
             buf = io.BytesIO()
             fig.savefig(buf, format="png")

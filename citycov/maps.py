@@ -209,7 +209,7 @@ def _points(rows: list[list[object]], name: str, colour: str, hidden: list[str])
     """Clustered circle markers; hidden at first (FastMarkerCluster always adds itself to the map,
     so the closing script removes the layers listed in ``hidden``)."""
     cluster = FastMarkerCluster(rows, name=name, callback=_CIRCLE_CALLBACK.format(colour=colour),
-                                options={"chunkedLoading": True, "maxClusterRadius": 50})
+                                options={"maxClusterRadius": 50})  # no chunkedLoading: hiding a layer mid-load fails
     hidden.append(cluster.get_name())
     return cluster
 
@@ -299,7 +299,7 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
     cov_colours = {1: _hex_rgba(FAIL_COLOUR, 150), 2: _hex_rgba(PASS_COLOUR, 110)}
     rgba, box = _overlay(run.coverage, 0, cov_colours, lambda b: np.where(b == 255, 0, np.where(b == 1, 2, 1)))
     title = text("layer_covered", lang)
-    layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=True, pixelated=True)
+    layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
     layer.add_to(fmap)
     legends.append(("covered", layer, _legend_rows([(PASS_COLOUR, text("covered", lang)),
                                                     (FAIL_COLOUR, text("not_covered", lang))], title)))
@@ -402,6 +402,9 @@ def write_text_atomic(path: Path, content: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(content)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
