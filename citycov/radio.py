@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -32,11 +33,14 @@ import pandas as pd
 import pyproj
 from tqdm import tqdm
 
+from citycov import _linkbudget_kernels as LK
 from citycov import _radio_kernels as K
+from citycov import _terrain_kernels as T
+from citycov import linkbudget as lb
 from citycov.config import TECHNOLOGIES, RadioConfig, WlanConfig
 from citycov.errors import CitycovWarning, ModelError, RasterError
 from citycov.grid import GridSpec
-from citycov.propagation.free_space import fspl_db
+from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S, fspl_db
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,21 @@ class CellularResult:
     cover_bits: np.ndarray | None = None
     networks: tuple[tuple[str, str], ...] = ()
     """(operator, technology) of each bit of ``cover_bits``."""
+    carriers: tuple[tuple[str, str, float], ...] = ()
+    """(operator, technology, freq_mhz) of each carrier (the ``carrier`` column of ``sectors``)."""
+    diffraction: str = "deygout"
+    sinr_db: np.ndarray | None = None
+    """float32 (3, rows, cols): SINR (dB) of the best carrier per technology, NaN = not served."""
+    margin_db: np.ndarray | None = None
+    """float32: serving minus second-best level on that carrier (+inf: one sector only)."""
+    overlap: np.ndarray | None = None
+    """int8: sectors of that carrier within ``overlap_db`` of the server (saturates at capacity)."""
+    throughput_mbps: np.ndarray | None = None
+    """float32: downlink Mbit/s of one user, attenuated Shannon (TR 36.942) × bandwidth."""
+    uplink_mbps: np.ndarray | None = None
+    """float32: uplink Mbit/s over the same coupling loss (UE power-limited link budget)."""
+    speed_tier: np.ndarray | None = None
+    """int8: class k of the highest speed tier met (FCC BDC 5/1, 7/1, 35/3 by default), 0 none, −1 not served."""
 
     def network_mask(self, operator: str | None, technology: str) -> np.ndarray:
         """Bool grid: covered (at the nominal threshold) by ``technology`` of ``operator``
@@ -139,9 +158,92 @@ def _inside(grid: GridSpec, x: np.ndarray, y: np.ndarray, what: str, ids: np.nda
     return inside
 
 
+DIFFRACTION_METHODS = {"knife_edge": T.DIFF_KNIFE_EDGE, "deygout": T.DIFF_DEYGOUT, "bullington": T.DIFF_BULLINGTON}
+"""Terrain diffraction of the fast mode: one knife edge at the running horizon, Deygout (principal
+edge + one each side) or Bullington's equivalent edge, each on the ray's obstacle set."""
+ENGINE_MODES = ("fast", "exact")
+"""``fast``: empirical model + terrain diffraction along radials; ``exact``: ITM point-to-point
+on each cell's own profile."""
+NOISE_BANDWIDTH_KHZ = {"3G": 3840.0, "4G": SUBCARRIER_KHZ["4G"], "5G": SUBCARRIER_KHZ["5G"]}
+"""Bandwidth of the reference-signal level: one subcarrier (RSRP per RE), the 3.84 Mchip/s
+chip rate for 3G CPICH (whose interference is scaled by the pilot fraction, see ``carrier_noise_dbm``)."""
+
+
+@dataclass(frozen=True)
+class ItmParams:
+    """ITM point-to-point parameters of the exact mode (see :func:`citycov.propagation.itm.itm_p2p`)."""
+
+    climate: int = 5
+    n0: float = 301.0
+    pol: int = 1
+    epsilon: float = 15.0
+    sigma: float = 0.005
+    mdvar: int = 12
+    time: float = 50.0
+    location: float = 50.0
+    situation: float = 50.0
+
+
+@dataclass(frozen=True)
+class LinkParams:
+    """Link-budget parameters of SINR, throughput and speed tiers (3GPP TR 36.942 defaults)."""
+
+    loading: float = 0.5
+    noise_figure_db: float = 7.0
+    overlap_db: float = 5.0
+    capacity: int = 4
+    downlink: lb.ShannonParams = lb.DOWNLINK_TR36942
+    uplink: lb.ShannonParams = lb.UPLINK_TR36942
+    ue_eirp_dbm: float = 23.0
+    bs_gain_dbi: float = 17.0
+    bs_noise_figure_db: float = 5.0
+    ul_interference_margin_db: float = 3.0
+    ul_bandwidth_max_mhz: float = 20.0
+    tiers: tuple[lb.SpeedTier, ...] = lb.FCC_BDC_TIERS
+
+
+def carrier_noise_dbm(technology: str, noise_figure_db: float) -> float:
+    """Noise (dBm) in the bandwidth of the technology's reference-signal level.
+
+    4G/5G: one subcarrier.  3G: the 3.84 MHz channel lowered by the 10 % CPICH share, so that
+    S/(loading·ΣI + N) over CPICH levels equals the ratio of the full cell powers."""
+    noise = LK.THERMAL_NOISE_DBM_HZ + 10.0 * math.log10(NOISE_BANDWIDTH_KHZ[technology] * 1e3) + noise_figure_db
+    return noise + (CPICH_FRACTION_DB if technology == "3G" else 0.0)
+
+
+def _engine_modes(mode: str | Mapping[str, str], tech: np.ndarray, sector_ids: np.ndarray,
+                  exact_sectors: Collection[str] | None) -> np.ndarray:
+    """Bool per sector: evaluated in exact (ITM) mode."""
+    per_tech = {t: mode for t in TECHNOLOGIES} if isinstance(mode, str) else {t: "fast" for t in TECHNOLOGIES} | dict(mode)
+    bad = {t: m for t, m in per_tech.items() if m not in ENGINE_MODES or t not in TECHNOLOGIES}
+    if bad:
+        raise ModelError(f"mode: expected one of {list(ENGINE_MODES)} per technology in {list(TECHNOLOGIES)}, "
+                         f"got {bad}")
+    exact = np.array([per_tech[t] == "exact" for t in tech], dtype=bool)
+    if exact_sectors:
+        wanted = {str(s) for s in exact_sectors}
+        known = {str(s) for s in sector_ids}
+        missing = sorted(wanted - known)
+        if missing:
+            raise ModelError(f"exact_sectors: unknown sector ids {missing[:10]}")
+        exact |= np.isin(sector_ids.astype(str), list(wanted))
+    return exact
+
+
+def fan_size(reach_cells: float) -> tuple[int, int]:
+    """(n_rays, n_steps) of a fan reaching ``reach_cells``: one sample per cell along each ray
+    and one ray per cell of the perimeter, rounded up to a multiple of 4 so that a 90° turn of
+    the scene maps rays onto rays."""
+    n_steps = max(1, int(math.ceil(reach_cells)))
+    n_rays = max(16, 4 * int(math.ceil(2.0 * math.pi * reach_cells / 4.0)))
+    return n_rays, n_steps
+
+
 def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec,
-                      radio: RadioConfig, *, progress: bool = True) -> CellularResult:
-    """Best-server reference-signal level per technology over ``grid``.
+                      radio: RadioConfig, *, progress: bool = True, mode: str | Mapping[str, str] = "fast",
+                      diffraction: str | None = None, exact_sectors: Collection[str] | None = None,
+                      itm: ItmParams = ItmParams(), link: LinkParams | None = LinkParams()) -> CellularResult:
+    """Best-server reference-signal level, SINR and speed per technology over ``grid``.
 
     Parameters
     ----------
@@ -151,7 +253,34 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         Terrain on the grid (float32 metres, NaN = no data; those cells stay uncovered).
     env
         Environment class per cell (int, 0..3), see :func:`environment_classes`.
+    mode
+        ``"fast"`` (empirical model + terrain diffraction along radials) or ``"exact"`` (ITM
+        point-to-point on each cell's own profile), for all sectors or per technology
+        (``{"3G": "exact"}``; technologies not named stay fast).
+    diffraction
+        Fast mode's terrain diffraction, one of :data:`DIFFRACTION_METHODS`; by default
+        ``radio.diffraction`` where the configuration has it, else ``"knife_edge"`` (the
+        first engine's behaviour, kept until the scenario files choose).
+    exact_sectors
+        Sector ids evaluated in exact mode whatever ``mode`` says (broadcast, trunking, checks).
+    itm
+        ITM parameters of the exact mode.
+    link
+        SINR/throughput parameters; ``None`` skips the carrier rasters (faster, less memory).
+
+    Returns
+    -------
+    CellularResult
+        Level and serving sector per technology; with ``link``, per technology also the SINR,
+        margin over the second-best sector of the serving carrier, overlap count, down/up
+        throughput and speed-tier class of the best carrier (highest download) at each cell.
+        A carrier is (operator, technology, freq_mhz); its sectors interfere with each other.
     """
+    if diffraction is None:
+        diffraction = str(getattr(radio, "diffraction", "knife_edge"))
+    if diffraction not in DIFFRACTION_METHODS:
+        raise ModelError(f"diffraction: unknown method {diffraction!r}; expected one of {sorted(DIFFRACTION_METHODS)}")
+    method = DIFFRACTION_METHODS[diffraction]
     x = sectors.geometry.x.to_numpy()
     y = sectors.geometry.y.to_numpy()
     ids = sectors["sector_id"].to_numpy()
@@ -162,13 +291,17 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     tech = table["technology"].to_numpy()
     freq = table["freq_mhz"].to_numpy(dtype=np.float64)
     height = table["height_m"].to_numpy(dtype=np.float64)
+    bandwidth = table["bandwidth_mhz"].to_numpy(dtype=np.float64)
+    exact = _engine_modes(mode, tech, table["sector_id"].to_numpy(), exact_sectors)
     models = select_models(freq, radio.model, sector_ids=table["sector_id"].to_numpy())
-    ref_eirp = table["eirp_dbm"].to_numpy(dtype=np.float64) + reference_signal_offset_db(
-        tech, table["bandwidth_mhz"].to_numpy(dtype=np.float64))
+    ref_eirp = table["eirp_dbm"].to_numpy(dtype=np.float64) + reference_signal_offset_db(tech, bandwidth)
     reach_m = np.array([
         [1000.0 * K.reach_km(models[i], freq[i], height[i], radio.rx_height_m, ref_eirp[i] - radio.floor_dbm,
                              radio.max_range_km, e) for e in range(len(ENV_CLASSES))]
         for i in range(n)]).reshape(n, len(ENV_CLASSES))
+    if exact.any():  # ITM is never below free space by more than the 6 dB of a ground reflection
+        fs_km = 10.0 ** ((ref_eirp - radio.floor_dbm + 6.0 - 32.4478 - 20.0 * np.log10(freq)) / 20.0)
+        reach_m[exact] = 1000.0 * np.minimum(fs_km[exact], radio.max_range_km)[:, None]
     north = _grid_north_offset_deg(x, y, grid.crs) if n else np.zeros(0)
     azimuth_grid = np.nan_to_num(table["azimuth_deg"].to_numpy(dtype=np.float64), nan=0.0) + north
     row_f, col_f = grid.fractional_rowcol(x, y)
@@ -177,13 +310,14 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         bad = table["sector_id"].to_numpy()[np.isnan(z_ground)]
         raise RasterError(f"terrain: no elevation under sectors {[str(b) for b in bad[:10]]}; "
                           "the DEM must cover every site")
-    extrapolation = model_extrapolation(models, height, reach_m)
+    extrapolation = model_extrapolation(models[~exact], height[~exact], reach_m[~exact])
     for text in extrapolation:
         log.info("model extrapolation: %s", text)
 
     rows, cols = grid.shape
-    best_dbm = np.full((len(TECHNOLOGIES), rows, cols), np.nan, dtype=np.float32)
-    best_sector = np.full((len(TECHNOLOGIES), rows, cols), -1, dtype=np.int32)
+    n_tech = len(TECHNOLOGIES)
+    best_dbm = np.full((n_tech, rows, cols), np.nan, dtype=np.float32)
+    best_sector = np.full((n_tech, rows, cols), -1, dtype=np.int32)
     dem64 = np.ascontiguousarray(dem_m, dtype=np.float64)
     env64 = np.ascontiguousarray(env, dtype=np.int64)
     k_re = radio.k_factor * EARTH_RADIUS_M
@@ -200,33 +334,127 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     s_bit = np.array([bit_of[(str(o), str(t))] for o, t in zip(operators, tech, strict=True)], dtype=np.int64)
     s_thr = np.array([radio.threshold_dbm[t] for t in tech], dtype=np.float64)
     cover_bits = np.zeros((rows, cols), dtype=np.uint64)
-    groups = table.groupby([table["site_id"], np.round(height, 1)], sort=False).indices
-    for idx in tqdm(list(groups.values()), desc="cellular sites", unit="site", disable=not progress,
-                    mininterval=1.0):
-        idx = np.asarray(idx, dtype=np.int64)
-        i0 = idx[0]
-        reach_cells = float(reach_m[idx].max()) / grid.cell_m
-        n_steps = max(1, int(math.ceil(reach_cells)))
-        n_rays = max(16, int(math.ceil(2.0 * math.pi * reach_cells)))
-        z_tx = z_ground[i0] + height[i0]
-        slope, dist = K.horizon_fan(dem64, row_f[i0], col_f[i0], z_tx, grid.cell_m, n_rays, n_steps, k_re)
-        K.site_coverage(dem64, env64, row_f[i0], col_f[i0], z_ground[i0], z_tx, grid.cell_m, radio.rx_height_m, k_re,
-                        slope, dist, models[idx], freq[idx], height[idx], ref_eirp[idx], azimuth_grid[idx],
-                        omni[idx], tilt[idx], hbw[idx], vbw[idx], reach_m[idx], tech_idx[idx], idx,
-                        radio.front_to_back_db, radio.vertical_sidelobe_db, radio.floor_dbm,
-                        best_dbm, best_sector, s_bit[idx], s_thr[idx], cover_bits)
+    carrier_keys = [(str(o), str(t), float(f)) for o, t, f in zip(operators, tech, freq, strict=True)]
+    carriers = tuple(sorted(set(carrier_keys), key=lambda c: (TECH_INDEX[c[1]], c[0], c[2])))
+    carrier_of = np.array([carriers.index(c) for c in carrier_keys], dtype=np.int64) if n else np.zeros(0, np.int64)
+    site_key = pd.Series(list(zip(table["site_id"].astype(str), np.round(height, 1), strict=True)) if n else [],
+                         dtype=object)
+    per_carrier = [pd.Series(np.flatnonzero(carrier_of == c)).groupby(site_key[carrier_of == c].to_numpy(),
+                                                                      sort=False).apply(list).tolist()
+                   for c in range(len(carriers))]
+    links = _LinkRasters(n_tech, rows, cols) if link is not None else None
+    capacity = link.capacity if link is not None else 2
+    grid_loss = np.full((rows, cols), np.nan)
+    bar = tqdm(total=sum(len(g) for g in per_carrier), desc="cellular sites", unit="site", disable=not progress,
+               mininterval=1.0)
+    with bar:
+        for c, groups in enumerate(per_carrier):
+            car_top = np.full((capacity, rows, cols), -np.inf, dtype=np.float32)
+            car_idx = np.full((rows, cols), -1, dtype=np.int32)
+            car_sum = np.zeros((rows, cols), dtype=np.float32)
+            for group in groups:
+                idx = np.asarray(group, dtype=np.int64)
+                i0 = idx[0]
+                z_tx = z_ground[i0] + height[i0]
+                fast = idx[~exact[idx]]
+                if fast.size:
+                    reach_cells = float(reach_m[fast].max()) / grid.cell_m
+                    n_rays, n_steps = fan_size(reach_cells)
+                    zr, prev, top, hz = T.ray_fan(dem64, row_f[i0], col_f[i0], z_tx, grid.cell_m, n_rays, n_steps,
+                                                  k_re)
+                    inv_root = 1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (freq[fast] * 1e6))
+                    smooth = T.smooth_earth_loss_db(height[i0], radio.rx_height_m, grid.cell_m, n_steps, k_re, method,
+                                                    inv_root)
+                    T.site_levels(dem64, env64, row_f[i0], col_f[i0], z_tx, grid.cell_m, radio.rx_height_m, k_re,
+                                  method, zr, prev, top, hz, smooth, models[fast], freq[fast], height[fast],
+                                  ref_eirp[fast], azimuth_grid[fast], omni[fast], tilt[fast], hbw[fast], vbw[fast],
+                                  reach_m[fast], tech_idx[fast], fast, radio.front_to_back_db,
+                                  radio.vertical_sidelobe_db, radio.floor_dbm, best_dbm, best_sector, s_bit[fast],
+                                  s_thr[fast], cover_bits, car_top, car_idx, car_sum)
+                ex = idx[exact[idx]]
+                if ex.size:
+                    T.site_levels_itm(dem64, row_f[i0], col_f[i0], z_ground[i0], grid.cell_m, radio.rx_height_m,
+                                      itm.climate, itm.n0, itm.pol, itm.epsilon, itm.sigma, itm.mdvar, itm.time,
+                                      itm.location, itm.situation, freq[ex], height[ex], ref_eirp[ex],
+                                      azimuth_grid[ex], omni[ex], tilt[ex], hbw[ex], vbw[ex],
+                                      np.ascontiguousarray(reach_m[ex, 0]), tech_idx[ex], ex,
+                                      radio.front_to_back_db, radio.vertical_sidelobe_db, radio.floor_dbm, best_dbm,
+                                      best_sector, s_bit[ex], s_thr[ex], cover_bits, car_top, car_idx, car_sum,
+                                      grid_loss)
+                bar.update(1)
+            if links is not None:
+                op, t, f = carriers[c]
+                sel = carrier_of == c
+                links.add_carrier(TECH_INDEX[t], car_top, car_idx, car_sum, link, t,
+                                  float(bandwidth[sel].max()), ref_eirp)
     names = {v: k for k, v in MODEL_CODES.items()}
     out_table = pd.DataFrame({
         "sector_index": np.arange(n), "sector_id": table["sector_id"].to_numpy(),
         "site_id": table["site_id"].to_numpy(), "operator": table["operator"].to_numpy(),
-        "technology": tech, "freq_mhz": freq, "model": [names[m] for m in models],
+        "technology": tech, "freq_mhz": freq,
+        "model": ["itm" if exact[i] else names[m] for i, m in enumerate(models)],
+        "carrier": carrier_of,
         "ref_signal_eirp_dbm": np.round(ref_eirp, 2),
         "reach_urban_km": np.round(reach_m[:, 1] / 1000.0, 3), "reach_open_km": np.round(reach_m[:, 3] / 1000.0, 3),
         "ground_m": np.round(z_ground, 1),
     })
+    extra = links.finish(link) if links is not None else {}
     return CellularResult(best_dbm=best_dbm, best_sector=best_sector, sectors=out_table,
                           dropped_outside=int((~inside).sum()), extrapolation=extrapolation,
-                          cover_bits=cover_bits, networks=networks)
+                          cover_bits=cover_bits, networks=networks, carriers=carriers,
+                          diffraction=diffraction, **extra)
+
+
+class _LinkRasters:
+    """Per-technology SINR/throughput rasters, merged carrier by carrier (the best carrier wins)."""
+
+    def __init__(self, n_tech: int, rows: int, cols: int) -> None:
+        shape = (n_tech, rows, cols)
+        self.sinr_db = np.full(shape, np.nan, dtype=np.float32)
+        self.margin_db = np.full(shape, np.nan, dtype=np.float32)
+        self.overlap = np.zeros(shape, dtype=np.int8)
+        self.throughput_mbps = np.full(shape, np.nan, dtype=np.float32)
+        self.uplink_mbps = np.full(shape, np.nan, dtype=np.float32)
+
+    def add_carrier(self, t: int, car_top: np.ndarray, car_idx: np.ndarray, car_sum: np.ndarray, link: LinkParams,
+                    technology: str, bandwidth_mhz: float, ref_eirp: np.ndarray) -> None:
+        rows, cols = car_idx.shape
+        best = np.empty((rows, cols), dtype=np.float32)
+        margin = np.empty((rows, cols), dtype=np.float32)
+        count = np.empty((rows, cols), dtype=np.int32)
+        sinr = np.empty((rows, cols), dtype=np.float32)
+        LK.finish_sinr(car_top, car_idx, car_sum, float(link.loading),
+                       carrier_noise_dbm(technology, link.noise_figure_db), float(link.overlap_db),
+                       best, margin, count, sinr)
+        served = car_idx >= 0
+        down = np.where(served, LK.spectral_efficiency_ufunc(sinr.astype(np.float64), link.downlink.alpha,
+                                                             link.downlink.sinr_min_db, link.downlink.max_se_bps_hz)
+                        * bandwidth_mhz, np.nan)
+        # uplink over the same coupling loss (path loss − pattern): reference EIRP − level
+        ul_bw = min(bandwidth_mhz, link.ul_bandwidth_max_mhz)
+        coupling = np.where(served, ref_eirp[np.maximum(car_idx, 0)] - best, np.nan)
+        ul_noise = (LK.THERMAL_NOISE_DBM_HZ + 10.0 * math.log10(ul_bw * 1e6) + link.bs_noise_figure_db
+                    + link.ul_interference_margin_db)
+        ul_sinr = link.ue_eirp_dbm + link.bs_gain_dbi - coupling - ul_noise
+        up = LK.spectral_efficiency_ufunc(ul_sinr, link.uplink.alpha, link.uplink.sinr_min_db,
+                                          link.uplink.max_se_bps_hz) * ul_bw
+        cur_down = self.throughput_mbps[t]
+        cur_sinr = self.sinr_db[t]
+        better = served & (np.isnan(cur_down) | (down > cur_down) | ((down == cur_down) & (sinr > cur_sinr)))
+        self.sinr_db[t][better] = sinr[better]
+        self.margin_db[t][better] = margin[better]
+        self.overlap[t][better] = count[better]
+        self.throughput_mbps[t][better] = down[better]
+        self.uplink_mbps[t][better] = up[better]
+
+    def finish(self, link: LinkParams) -> dict[str, np.ndarray]:
+        tiers = np.empty(self.throughput_mbps.shape, dtype=np.int8)
+        LK.speed_tier_grid(self.throughput_mbps.astype(np.float64).reshape(-1),
+                           self.uplink_mbps.astype(np.float64).reshape(-1),
+                           np.array([s.down_mbps for s in link.tiers]), np.array([s.up_mbps for s in link.tiers]),
+                           tiers.reshape(-1))
+        return {"sinr_db": self.sinr_db, "margin_db": self.margin_db, "overlap": self.overlap,
+                "throughput_mbps": self.throughput_mbps, "uplink_mbps": self.uplink_mbps, "speed_tier": tiers}
 
 
 def model_extrapolation(models: np.ndarray, height_m: np.ndarray, reach_m: np.ndarray) -> tuple[str, ...]:

@@ -159,7 +159,8 @@ def read_opencellid(path: str | Path, *, crs: pyproj.CRS,
     tech = np.array([merged[r]["technology"] or "" for r in radio], dtype=object)
     unsupported = tech == ""
     few = ~unsupported & np.isfinite(samples) & (samples < min_samples)
-    key = table["radio"].str.strip() + "-" + table["mcc"] + "-" + table["net"] + "-" + table["area"] + "-" + table["cell"]
+    key = (table["radio"].str.strip() + "-" + table["mcc"] + "-" + table["net"] + "-" + table["area"] + "-"
+           + table["cell"])
     updated = (pd.to_numeric(table["updated"], errors="coerce") if "updated" in table.columns
                else pd.Series(np.nan, index=table.index))
     order = np.lexsort((-updated.fillna(-np.inf).to_numpy(),))
