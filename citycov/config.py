@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,8 @@ REPORT_LANGS = ("en", "zh")
 BASEMAPS = ("none", "osm")
 ZONAL_RULE_NAMES = ("fraction", "centroid", "all_touched")
 RADIO_MODELS = ("auto", "okumura_hata", "cost231_hata", "tr38901")
-VECTOR_INPUTS = ("districts", "sectors", "wlan", "fibre_nodes", "fibre_routes", "premises", "villages")
+VECTOR_INPUTS = ("districts", "sectors", "wlan", "fibre_nodes", "fibre_routes", "premises", "villages", "claims",
+                 "measurements")
 RASTER_INPUTS = ("population", "terrain")
 TABLE_INPUTS = ("census", "household_sizes")
 REQUIRED_INPUTS = ("districts", "population", "terrain", "sectors")
@@ -123,6 +125,18 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class VerificationConfig:
+    """Verification of operators' claims: challenge preset, rule, validity date, calibration."""
+
+    preset: str = "fcc-2022"
+    rule: str = "table"
+    as_of: str = ""
+    calibrate: bool = True
+    timezone: str = "Asia/Shanghai"
+    max_accuracy_m: float = 50.0
+
+
+@dataclass(frozen=True)
 class Target:
     metric: str
     threshold: float
@@ -146,6 +160,7 @@ class Scenario:
     households: HouseholdConfig = field(default_factory=HouseholdConfig)
     accounting: AccountingConfig = field(default_factory=AccountingConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    verification: VerificationConfig | None = None
 
 
 DEFAULT_TARGETS = (
@@ -252,7 +267,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 def _parse(doc: dict, source: Path) -> Scenario:
     r = _Reader(str(source))
     r.unknown(doc, {"name", "description", "inputs", "grid", "radio", "wlan", "fibre", "households", "accounting",
-                    "targets", "report"}, "top level")
+                    "targets", "report", "verification"}, "top level")
     name = r.string(doc, "name", source.stem, "top level")
     description = r.string(doc, "description", "", "top level")
 
@@ -303,6 +318,8 @@ def _parse(doc: dict, source: Path) -> Scenario:
     report = ReportConfig(lang=r.string(rep, "lang", "en", "[report]", REPORT_LANGS),
                           basemap=r.string(rep, "basemap", "none", "[report]", BASEMAPS))
 
+    verification = _parse_verification(r, doc, inputs)
+
     targets = _parse_targets(r, doc.get("targets"))
     uses_ftth = any(t.metric in ("ftth_households", "village_broadband") for t in targets)
     if fibre.rule == "premises":
@@ -322,7 +339,7 @@ def _parse(doc: dict, source: Path) -> Scenario:
         raise ScenarioError(f"{source}: " + "; ".join(r.problems))
     return Scenario(name=name, source=source, inputs=inputs, grid=grid, radio=radio, wlan=wlan,
                     fibre=fibre, targets=targets, description=description, households=households,
-                    accounting=accounting, report=report)
+                    accounting=accounting, report=report, verification=verification)
 
 
 def _parse_accounting(r: _Reader, t: dict) -> AccountingConfig:
@@ -364,6 +381,8 @@ _INPUT_OPTIONS = {
     "wlan": {"lon_column", "lat_column"},
     "fibre_nodes": {"lon_column", "lat_column"},
     "fibre_routes": set(),
+    "claims": set(),
+    "measurements": set(),
     "population": {"units"},
     "terrain": set(),
 }
@@ -414,6 +433,38 @@ def _parse_inputs(r: _Reader, table: dict, base: Path) -> dict[str, InputSpec]:
         specs[key] = InputSpec(name=key, path=path, crs=crs, synthetic=synthetic, options=options,
                                vintage=vintage, note=note)
     return specs
+
+
+def _parse_verification(r: _Reader, doc: dict, inputs: dict[str, InputSpec]) -> VerificationConfig | None:
+    """``[verification]``: needs ``[inputs.claims]`` and ``[inputs.measurements]`` (and vice versa)."""
+    where = "[verification]"
+    has_inputs = [k for k in ("claims", "measurements") if k in inputs]
+    if "verification" not in doc:
+        if has_inputs:
+            r.problems.append(f"[inputs.{has_inputs[0]}] needs a [verification] section (preset, as_of)")
+        return None
+    t = r.table(doc, "verification")
+    r.unknown(t, {"preset", "rule", "as_of", "calibrate", "timezone", "max_accuracy_m"}, where)
+    for k in ("claims", "measurements"):
+        if k not in inputs:
+            r.problems.append(f"{where} needs [inputs.{k}]")
+    as_of = r.string(t, "as_of", "", where)
+    if not as_of:
+        r.problems.append(f"{where}.as_of is required: the date tests are judged on (ISO 8601, e.g. \"2024-06-30\")")
+    else:
+        try:
+            date.fromisoformat(as_of[:10])
+        except ValueError:
+            r.problems.append(f"{where}.as_of must be an ISO 8601 date like \"2024-06-30\", got {as_of!r}")
+    calibrate = t.get("calibrate", True)
+    if not isinstance(calibrate, bool):
+        r.problems.append(f"{where}.calibrate must be true or false, got {calibrate!r}")
+        calibrate = True
+    return VerificationConfig(
+        preset=r.string(t, "preset", "fcc-2022", where), rule=r.string(t, "rule", "table", where,
+                                                                       ("table", "binomial")),
+        as_of=as_of, calibrate=calibrate, timezone=r.string(t, "timezone", "Asia/Shanghai", where),
+        max_accuracy_m=r.number(t, "max_accuracy_m", 50.0, where, lo=0.0, hi=10_000.0))
 
 
 def _parse_radio(r: _Reader, t: dict) -> RadioConfig:

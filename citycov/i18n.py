@@ -71,6 +71,29 @@ LABELS: dict[str, dict[str, str]] = {
     "measure_hint": {"en": "click points; double-click to finish", "zh": "单击添加点，双击结束"},
     "fullscreen": {"en": "Full screen", "zh": "全屏"},
     "top_of": {"en": "top {n} of {total}", "zh": "前 {n} 个，共 {total} 个"},
+    # verification of claims
+    "layer_claims": {"en": "Claim verification (H3 hexagons)", "zh": "运营商覆盖声明核查（H3 六边形）"},
+    "hex_challenged": {"en": "challenged by measurements", "zh": "经实测质疑"},
+    "hex_tested": {"en": "tested, not challenged", "zh": "已测试，未被质疑"},
+    "hex_not_modelled": {"en": "claimed, not in the model (untested)", "zh": "声明覆盖但模型未覆盖（未测试）"},
+    "claims_title": {"en": "Verification of operator claims", "zh": "运营商覆盖声明核查"},
+    "claims_layer": {"en": "Claimed service", "zh": "声明的业务"},
+    "claims_intro": {
+        "en": "Preset {preset} (version {version}); rule: {rule}; tests valid to {as_of}. {kept:,} of {read:,} "
+              "test records used ({dropped:,} dropped as unusable).",
+        "zh": "质疑规则预设 {preset}（版本 {version}）；判定规则：{rule}；测试有效截止 {as_of}。共 {read:,} 条测试记录，"
+              "使用 {kept:,} 条（{dropped:,} 条因不可用而剔除）。"},
+    "claimed_km2": {"en": "Claimed (km²)", "zh": "声明覆盖（平方公里）"},
+    "claimed_not_modelled": {"en": "Claimed, not modelled", "zh": "声明覆盖但模型未覆盖"},
+    "claimed_failed": {"en": "Claimed, failed by measurements", "zh": "声明覆盖但实测未达标"},
+    "modelled_not_claimed": {"en": "Modelled, not claimed", "zh": "模型覆盖但未声明"},
+    "hexagons_challenged": {"en": "Hexagons challenged", "zh": "被质疑六边形"},
+    "calibration": {"en": "Model calibration (held-out, cross-validated by hexagon)",
+                    "zh": "模型校准（按六边形交叉验证的留出数据）"},
+    "rmse_before_after": {"en": "RMSE {before:.2f} dB → {after:.2f} dB; bias {bias_before:+.2f} dB → "
+                                "{bias_after:+.2f} dB ({n:,} tests)",
+                          "zh": "均方根误差 {before:.2f} dB → {after:.2f} dB；偏差 {bias_before:+.2f} dB → "
+                                "{bias_after:+.2f} dB（{n:,} 条测试）"},
     # report
     "report_title": {"en": "Coverage report", "zh": "覆盖评估报告"},
     "summary": {"en": "Summary", "zh": "摘要"},

@@ -339,6 +339,26 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
         group.add_to(fmap)
         legends.append(("gaps", group, _legend_rows([("#c2a5cf", text("layer_gaps", lang))], title)))
 
+    if run.claims_hexes is not None and len(run.claims_hexes):
+        h = run.claims_hexes
+        show = h[(h["verdict"] != "untested") | (h["claimed_not_modelled_cells"] > 0)].copy()
+        colour = {"challenged": "#b2182b", "tested, not challenged": "#1a9850"}
+        show["fill"] = [colour.get(v, "#fdae61") for v in show["verdict"]]
+        verdict_key = {"challenged": "hex_challenged", "tested, not challenged": "hex_tested"}
+        show["tip"] = [f"{_e(o)} {_e(t)} · {_e(text(verdict_key.get(v, 'hex_not_modelled'), lang))} · "
+                       f"{0 if pd.isna(n) else int(n)} tests"
+                       for o, t, v, n in zip(show["operator"], show["technology"], show["verdict"], show["n_tests"],
+                                             strict=True)]
+        title = text("layer_claims", lang)
+        layer = folium.GeoJson(json.loads(show[["fill", "tip", "geometry"]].to_json()), name=title, show=False,
+                               style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#555555",
+                                                         "weight": 0.5, "fillOpacity": 0.6})
+        layer.add_to(fmap)
+        bindings.append(f"{layer.get_name()}.eachLayer(function (l) {{ l.bindTooltip(l.feature.properties.tip); }});")
+        legends.append(("claims", layer, _legend_rows([("#b2182b", text("hex_challenged", lang)),
+                                                       ("#1a9850", text("hex_tested", lang)),
+                                                       ("#fdae61", text("hex_not_modelled", lang))], title)))
+
     net = run.network
     if "sectors" in net:
         rows_ = _site_popups(net["sectors"], lang)

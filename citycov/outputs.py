@@ -26,6 +26,27 @@ OUTPUT_FILES = ("districts.csv", "districts.json", "districts.geojson", "targets
                 "uncertainty.csv", "report.md", "rsrp_dbm.tif", "serving_sector.tif", "coverage.tif", "sectors.csv",
                 "gaps.geojson", "gaps.gpkg", NETWORK_GPKG, "map.html", "report.html")
 OUTPUT_FOLDERS = ("figures",)
+CLAIM_FILES = ("claims_hexes.geojson", "claims_summary.csv", "challenged_areas.geojson")
+
+
+def _write_claims(results: Results, folder: Path) -> list[str]:
+    """The verification outputs, when the scenario verifies claims; returns the file names."""
+    c = results.claims
+    if c is None:
+        return []
+    hexes = c.hexes.copy()
+    for col in hexes.columns:
+        if hexes[col].dtype == object and col != "geometry":
+            hexes[col] = hexes[col].astype(str)
+    hexes["cell"] = hexes["cell"].astype("int64").astype(str)
+    hexes.to_file(folder / "claims_hexes.geojson", driver="GeoJSON")
+    c.summary.round(4).to_csv(folder / "claims_summary.csv", index=False)
+    c.challenged.to_file(folder / "challenged_areas.geojson", driver="GeoJSON")
+    names = list(CLAIM_FILES)
+    if c.calibration is not None:
+        c.calibration.save(folder / "calibration.json")
+        names.append("calibration.json")
+    return names
 
 
 def _write_vectors(results: Results, folder: Path) -> None:
@@ -70,17 +91,21 @@ def write_outputs(results: Results, out_dir: str | Path, *, lang: str | None = N
         results.sectors.to_csv(staging / "sectors.csv", index=False)
         report.write_rasters(results, staging)
         _write_vectors(results, staging)
+        claim_files = _write_claims(results, staging)
         saved = load_saved_run(staging)
         lang = lang or results.scenario.report.lang
         maps.write_map(saved, staging / "map.html", lang=lang, basemap=basemap or results.scenario.report.basemap)
         report_html.write_report(saved, staging / "report.html", lang=lang, figures_dir=staging / "figures")
         out_dir.mkdir(parents=True, exist_ok=True)
-        for name in OUTPUT_FILES:
+        for name in (*OUTPUT_FILES, *claim_files):
             os.replace(staging / name, out_dir / name)
+        for name in (*CLAIM_FILES, "calibration.json"):
+            if name not in claim_files and (out_dir / name).exists():
+                os.replace(out_dir / name, staging / name)  # stale from an earlier run: remove with staging
         for name in OUTPUT_FOLDERS:
             if (out_dir / name).exists():
                 os.replace(out_dir / name, staging / f"old-{name}")
             os.replace(staging / name, out_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {name: out_dir / name for name in OUTPUT_FILES + OUTPUT_FOLDERS}
+    return {name: out_dir / name for name in (*OUTPUT_FILES, *OUTPUT_FOLDERS, *claim_files)}

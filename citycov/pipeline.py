@@ -27,6 +27,7 @@ from citycov import gaps as gaps_mod
 from citycov import population as pop_mod
 from citycov import radio as radio_mod
 from citycov.accounting import CITY_ID
+from citycov.claims import ClaimsResult, verify_claims
 from citycov.config import TECHNOLOGIES, InputSpec, RadioConfig, Scenario
 from citycov.crs import WGS84, parse_crs, require_projected, utm_crs_for
 from citycov.errors import CitycovWarning, InputFileError, ModelError, ScenarioError
@@ -41,6 +42,8 @@ from citycov.io import (
     read_sectors,
     read_wlan,
 )
+from citycov.io.claims import read_claims
+from citycov.io.measurements import MeasurementSet, read_measurements
 from citycov.io.vector import read_vector
 from citycov.provenance import InputRecord, record_for, software_versions
 from citycov.targets import TargetResult, evaluate_targets
@@ -63,6 +66,8 @@ class Inputs:
     villages: gpd.GeoDataFrame | None = None
     census: np.ndarray | None = None
     household_sizes: np.ndarray | None = None
+    claims: gpd.GeoDataFrame | None = None
+    measurements: MeasurementSet | None = None
     records: list[InputRecord] = field(default_factory=list)
 
 
@@ -115,6 +120,7 @@ class Results:
     started_utc: str = ""
     software: dict[str, str] = field(default_factory=dict)
     network_wgs84: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    claims: ClaimsResult | None = None
 
     @property
     def synthetic_inputs(self) -> list[str]:
@@ -220,6 +226,15 @@ def read_inputs(scenario: Scenario) -> Inputs:
             frame = reader(spec_in[name])
             setattr(inputs, attr, frame)
             inputs.records.append(_record(spec_in[name], len(frame)))
+    if scenario.verification is not None:
+        v = scenario.verification
+        c_spec, m_spec = spec_in["claims"], spec_in["measurements"]
+        inputs.claims = read_claims(c_spec.path, crs=crs, source_crs=c_spec.crs)
+        inputs.records.append(_record(c_spec, len(inputs.claims)))
+        inputs.measurements = read_measurements(m_spec.path, crs=crs, tz=v.timezone,
+                                                source_crs=m_spec.crs or "EPSG:4326",
+                                                max_accuracy_m=v.max_accuracy_m)
+        inputs.records.append(_record(m_spec, inputs.measurements.n_read))
     if "census" in spec_in:
         c = spec_in["census"]
         inputs.census = _district_values(c, districts, "population_column", "population", 0.0, 1e9)
@@ -439,6 +454,14 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
                                       district_ids=inputs.districts.ids,
                                       district_names=list(inputs.districts.frame["name"]),
                                       site_x=sites.geometry.x.to_numpy(), site_y=sites.geometry.y.to_numpy())
+        claims = None
+        if scenario.verification is not None:
+            with _step("verification of operator claims (H3 challenges, three-way comparison, calibration)",
+                       timings):
+                claims = verify_claims(scenario.verification, claims=inputs.claims, tests=inputs.measurements,
+                                       cellular=cov.cell, sectors=inputs.sectors, grid=layers.grid,
+                                       population=layers.population, districts=inputs.districts,
+                                       district_index=layers.index)
     warn_texts = [str(w.message) for w in caught if issubclass(w.category, CitycovWarning)]
     for w in caught:
         if not issubclass(w.category, CitycovWarning):
@@ -464,6 +487,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
         warnings=warn_texts, extrapolation=cov.cell.extrapolation, networks=networks, band=band,
         variants=variants_long, variant_notes=variant_notes, gaps=gaps, accounting_notes=notes,
         started_utc=started, software=software_versions(), network_wgs84=_network_wgs84(inputs),
+        claims=claims,
     )
 
 

@@ -115,6 +115,7 @@ def provenance(results: Results) -> dict[str, Any]:
         "model_extrapolation": list(results.extrapolation),
         "timings_s": {k: round(v, 3) for k, v in results.timings_s.items()},
         "warnings": results.warnings,
+        "verification": results.claims.provenance() if results.claims is not None else None,
     }
 
 

@@ -102,6 +102,52 @@ def _provenance(run: SavedRun, lang: str) -> str:
             f"<details><summary>parameters</summary><pre>{_e(params)}</pre></details>")
 
 
+def _claims_section(run: SavedRun, lang: str) -> str:
+    """Verdict counts, the three-way comparison (city and districts) and the calibration."""
+    v = run.verification
+    summary = run.claims_summary
+    if v is None or summary is None:
+        return ""
+    names = run.districts.set_index("area_id")
+    dropped = sum(v.get("tests_dropped", {}).values())
+    parts = [f"<h2 id='claims'>{_e(text('claims_title', lang))}</h2><p>" + _e(text(
+        "claims_intro", lang, preset=v["preset"]["name"], version=v["preset"]["version"], rule=v["rule"],
+        as_of=str(v["as_of"])[:10], kept=v["tests_kept"], read=v["tests_read"], dropped=dropped)) + "</p>",
+        f"<p><small>{_e(v['preset']['source'])}</small></p>"]
+    hexes = run.claims_hexes
+    cols = [("claimed", "claimed_km2"), ("claimed_not_modelled", "claimed_not_modelled"),
+            ("claimed_failed", "claimed_failed"), ("modelled_not_claimed", "modelled_not_claimed")]
+    head = "".join(f"<th>{_e(h)}</th>" for h in [text("claims_layer", lang), text("district", lang)]) + "".join(
+        f"<th>{_e(text(label, lang))}<br>km² / {_e(text('population', lang))}</th>" for _, label in cols) + (
+        f"<th>{_e(text('hexagons_challenged', lang))}</th>")
+    rows = []
+    for _, r in summary.iterrows():
+        area = r["area_id"]
+        name = (text("city", lang) if area == "city" else
+                district_name(names.loc[area, "name"], names.loc[area, "name_zh"], lang) if area in names.index
+                else area)
+        layer = f"{r['operator']} {r['technology']} {r['min_down_mbps']:g}/{r['min_up_mbps']:g} Mbit/s"
+        n_ch = "-"
+        if area == "city" and hexes is not None and len(hexes):
+            sel = hexes[(hexes["layer"] == r["layer"])]
+            n_ch = f"{int((sel['verdict'] == 'challenged').sum()):,} / {int((sel['verdict'] != 'untested').sum()):,}"
+        cells = "".join(f"<td class='n'>{r[f'{f}_km2']:,.1f} / {r[f'{f}_population']:,.0f}</td>" for f, _ in cols)
+        cls = " style='font-weight:bold'" if area == "city" else ""
+        rows.append(f"<tr data-claims-area='{_e(area)}'{cls}><td>{_e(layer)}</td><td>{_e(name)}</td>{cells}"
+                    f"<td class='n'>{_e(n_ch)}</td></tr>")
+    parts.append(f"<table><tr>{head}</tr>{''.join(rows)}</table>")
+    cal = v.get("calibration")
+    if cal:
+        cv = cal.get("cv", {})
+        b, a = cv.get("before", {}), cv.get("after", {})
+        if b and a:
+            parts.append(f"<h3>{_e(text('calibration', lang))}</h3><p>" + _e(text(
+                "rmse_before_after", lang, before=b["rmse_db"], after=a["rmse_db"], bias_before=b["bias_db"],
+                bias_after=a["bias_db"], n=int(a.get("n", 0)))) + "</p>")
+    parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in v.get("notes", [])) + "</ul>")
+    return "".join(parts)
+
+
 def render_report(run: SavedRun, *, lang: str | None = None) -> tuple[str, list[Figure], list[str]]:
     """The ``report.html`` text of ``run``, its figures and any rendering notes."""
     lang = check_lang(lang or run.default_lang)
@@ -130,6 +176,7 @@ def render_report(run: SavedRun, *, lang: str | None = None) -> tuple[str, list[
         parts.append(f"<figure><img alt='{_e(fig.caption)}' src='data:image/png;base64,{data}' "
                      f"style='max-width:100%'><figcaption>{_e(fig.caption)}</figcaption></figure>")
     parts.append(f"<h2 id='gaps'>{_e(text('top_gaps', lang))}</h2>{_gaps_table(run, lang)}")
+    parts.append(_claims_section(run, lang))
     models = prov.get("models", {})
     parts.append(f"<h2 id='methods'>{_e(text('methods', lang))}</h2><ul>"
                  + "".join(f"<li><b>{_e(k)}</b>: {_e(v)}</li>" for k, v in models.items())

@@ -60,6 +60,8 @@ class SavedRun:
     gaps: gpd.GeoDataFrame | None = None
     network: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     speed: Raster | None = None
+    claims_hexes: gpd.GeoDataFrame | None = None
+    claims_summary: pd.DataFrame | None = None
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -80,6 +82,10 @@ class SavedRun:
     @property
     def default_basemap(self) -> str:
         return str(self.provenance.get("parameters", {}).get("report", {}).get("basemap", "none"))
+
+    @property
+    def verification(self) -> dict[str, Any] | None:
+        return self.provenance.get("verification")
 
     @property
     def city(self) -> pd.Series:
@@ -136,6 +142,11 @@ def load_saved_run(folder: str | Path) -> SavedRun:
             if name in present:
                 network[name] = gpd.read_file(gpkg, layer=name)
     speed = _read_raster(folder / "speed_tier.tif") if (folder / "speed_tier.tif").is_file() else None
+    claims_hexes = claims_summary = None
+    if (folder / "claims_summary.csv").is_file() and (folder / "claims_hexes.geojson").is_file():
+        claims_summary = pd.read_csv(folder / "claims_summary.csv", dtype={"area_id": str})
+        claims_hexes = gpd.read_file(folder / "claims_hexes.geojson")
     return SavedRun(folder=folder, districts=districts, targets=targets, document=document, boundaries=boundaries,
                     coverage=rasters["coverage.tif"], level=rasters["rsrp_dbm.tif"],
-                    serving=rasters["serving_sector.tif"], gaps=gaps, network=network, speed=speed)
+                    serving=rasters["serving_sector.tif"], gaps=gaps, network=network, speed=speed,
+                    claims_hexes=claims_hexes, claims_summary=claims_summary)
