@@ -81,8 +81,8 @@ LABELS: dict[str, dict[str, str]] = {
     "claims_intro": {
         "en": "Preset {preset} (version {version}); rule: {rule}; tests valid to {as_of}. {kept:,} of {read:,} "
               "test records used ({dropped:,} dropped as unusable).",
-        "zh": "质疑规则预设 {preset}（版本 {version}）；判定规则：{rule}；测试有效截止 {as_of}。共 {read:,} 条测试记录，"
-              "使用 {kept:,} 条（{dropped:,} 条因不可用而剔除）。"},
+        "zh": "质疑规则预设 {preset}（版本 {version}）；判定规则：{rule}；测试有效截止 {as_of}。"
+              "共 {read:,} 条测试记录，使用 {kept:,} 条（{dropped:,} 条因不可用而剔除）。"},
     "claimed_km2": {"en": "Claimed (km²)", "zh": "声明覆盖（平方公里）"},
     "claimed_not_modelled": {"en": "Claimed, not modelled", "zh": "声明覆盖但模型未覆盖"},
     "claimed_failed": {"en": "Claimed, failed by measurements", "zh": "声明覆盖但实测未达标"},

@@ -23,6 +23,7 @@ from pathlib import Path
 import folium
 import numpy as np
 import pandas as pd
+import shapely
 from branca.element import Element, MacroElement
 from folium.plugins import FastMarkerCluster
 from folium.template import Template
@@ -176,7 +177,7 @@ def _district_layer(run: SavedRun, fmap: folium.Map, *, metric: str, pct_col: st
         outline = "#333333" if passed is None else (PASS_COLOUR if passed else FAIL_COLOUR)
         style = {"fillColor": _pct_colour(pct), "color": outline, "weight": 3, "fillOpacity": 0.55}
         gj = folium.GeoJson({"type": "Feature", "properties": {"district_id": did},
-                             "geometry": d.geometry.__geo_interface__},
+                             "geometry": _geo(d.geometry)},
                             style_function=lambda _f, s=style: s,
                             highlight_function=lambda _f: {"weight": 5, "fillOpacity": 0.7})
         _bind(gj, bindings, popup=_district_popup(run, did, name, lang), tooltip=f"{_e(name)}: {pct:.2f}%")
@@ -186,23 +187,28 @@ def _district_layer(run: SavedRun, fmap: folium.Map, *, metric: str, pct_col: st
 
 
 def _site_popups(sectors: pd.DataFrame, lang: str) -> list[list[object]]:
+    """[lat, lon, title, body] per site: plain text, one sector per body line (the page builds
+    the popup from text nodes, so nothing here is ever parsed as HTML)."""
     rows = []
     for site_id, grp in sectors.groupby("site_id", sort=False):
         lines = []
         for r in grp.itertuples():
             az = "omni" if pd.isna(getattr(r, "azimuth_deg", np.nan)) else f"{r.azimuth_deg:g}°"
-            lines.append(_e(f"{r.sector_id} · {r.operator} · {r.technology} {r.freq_mhz:g} MHz · az {az} · "
-                            f"tilt {getattr(r, 'downtilt_deg', 0):g}° · h {r.height_m:g} m · "
-                            f"EIRP {r.eirp_dbm:g} dBm"))
+            lines.append(f"{r.sector_id} {r.operator} {r.technology} {r.freq_mhz:g} MHz az {az} "
+                         f"tilt {getattr(r, 'downtilt_deg', 0):g}° h {r.height_m:g} m EIRP {r.eirp_dbm:g} dBm")
         g = grp.geometry.iloc[0]
-        rows.append([round(g.y, 6), round(g.x, 6),
-                     f"<b>{_e(text('site', lang))} {_e(site_id)}</b><br>" + "<br>".join(lines)])
+        rows.append([round(g.y, 6), round(g.x, 6), f"{text('site', lang)} {site_id}", "\n".join(lines)])
     return rows
 
 
 _CIRCLE_CALLBACK = ("function callback(row) {{ var m = L.circleMarker(new L.LatLng(row[0], row[1]), "
                     "{{radius: 5, color: '{colour}', weight: 1, fillOpacity: 0.8}}); "
-                    "if (row[2]) {{ m.bindPopup(row[2]); }} return m; }}")
+                    "m.bindPopup(function () {{ return citycovTextPopup(row[2], row[3]); }}); return m; }}")
+
+
+def _geo(geom) -> dict:
+    """GeoJSON of ``geom`` with coordinates on a 1e-5° grid (about 1 m), to keep the page small."""
+    return shapely.set_precision(geom, 1e-5).__geo_interface__
 
 
 def _points(rows: list[list[object]], name: str, colour: str, hidden: list[str]) -> FastMarkerCluster:
@@ -262,7 +268,7 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
     bindings: list[str] = []
     hidden: list[str] = []
 
-    outline = folium.GeoJson(run.boundaries.geometry.union_all().simplify(0.0003).__geo_interface__,
+    outline = folium.GeoJson(_geo(run.boundaries.geometry.union_all().simplify(0.0003)),
                              name=text("layer_outline", lang), style_function=lambda _f: {
                                  "color": "#222222", "weight": 2, "fill": False}, interactive=False)
     outline.add_to(fmap)
@@ -325,14 +331,14 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
 
     if run.gaps is not None and len(run.gaps):
         gaps = run.gaps.sort_values("rank").head(MAX_GAPS).copy()
-        gaps["geometry"] = gaps.geometry.simplify(0.0002, preserve_topology=True)
+        gaps["geometry"] = gaps.geometry.simplify(0.0003, preserve_topology=True)
         title = f"{text('layer_gaps', lang)} ({text('top_of', lang, n=len(gaps), total=len(run.gaps))})"
         group = folium.FeatureGroup(name=title, show=False)
         for g in gaps.itertuples():
             tip = (f"#{int(g.rank)} · {_e(g.district_name)} · {_e(text('population', lang))} {g.population:,.0f}"
                    f" · {_e(text('area_km2', lang))} {g.area_km2:.2f} · {_e(text('nearest_site_km', lang))} "
                    f"{g.nearest_site_m / 1000:.1f}")
-            gj = folium.GeoJson(g.geometry.__geo_interface__, style_function=lambda _f: {
+            gj = folium.GeoJson(_geo(g.geometry), style_function=lambda _f: {
                 "color": "#7b3294", "weight": 1, "fillColor": "#c2a5cf", "fillOpacity": 0.6})
             _bind(gj, bindings, popup=f"<div class='citycov-popup'>{tip}</div>", tooltip=tip)
             gj.add_to(group)
@@ -350,7 +356,9 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
                        for o, t, v, n in zip(show["operator"], show["technology"], show["verdict"], show["n_tests"],
                                              strict=True)]
         title = text("layer_claims", lang)
-        layer = folium.GeoJson(json.loads(show[["fill", "tip", "geometry"]].to_json()), name=title, show=False,
+        show["geometry"] = show.geometry.set_precision(1e-5)
+        layer = folium.GeoJson(json.loads(show[["fill", "tip", "geometry"]].to_json(drop_id=True)), name=title,
+                               show=False,
                                style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#555555",
                                                          "weight": 0.5, "fillOpacity": 0.6})
         layer.add_to(fmap)
@@ -368,16 +376,16 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
         legends.append(("sites", layer, _legend_rows([("#08519c", title)], text("layer_sites", lang))))
     if "wlan" in net:
         aps = net["wlan"]
-        rows_ = [[round(p.y, 6), round(p.x, 6), f"<b>{_e(a)}</b><br>{_e(o)}"]
+        rows_ = [[round(p.y, 6), round(p.x, 6), str(a), str(o)]
                  for p, a, o in zip(aps.geometry, aps["ap_id"], aps.get("operator", [""] * len(aps)), strict=True)]
         title = f"{text('layer_wlan', lang)} ({len(rows_):,})"
         layer = _points(rows_, title, "#6a51a3", hidden)
         layer.add_to(fmap)
         legends.append(("wlan", layer, _legend_rows([("#6a51a3", title)], text("layer_wlan", lang))))
     if "fibre_routes" in net:
-        routes = net["fibre_routes"].geometry.simplify(0.0002)
+        routes = net["fibre_routes"].geometry.simplify(0.0002).set_precision(1e-5)
         title = f"{text('layer_routes', lang)} ({len(routes):,})"
-        layer = folium.GeoJson(json.loads(routes.to_json()), name=title, show=False, interactive=False,
+        layer = folium.GeoJson(json.loads(routes.to_json(drop_id=True)), name=title, show=False, interactive=False,
                                style_function=lambda _f: {"color": "#e6550d", "weight": 1.5, "opacity": 0.8})
         layer.add_to(fmap)
         legends.append(("routes", layer, _legend_rows([("#e6550d", title)], text("layer_routes", lang))))
@@ -385,8 +393,7 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
         nodes = net["fibre_nodes"]
         kinds = nodes["kind"] if "kind" in nodes else [""] * len(nodes)
         ports = nodes["ports"] if "ports" in nodes else [""] * len(nodes)
-        rows_ = [[round(p.y, 6), round(p.x, 6),
-                  f"<b>{_e(n)}</b><br>{_e(text('kind', lang))}: {_e(k)} · {_e(text('ports', lang))}: {_e(pt)}"]
+        rows_ = [[round(p.y, 6), round(p.x, 6), str(n), f"{text('kind', lang)}: {k} · {text('ports', lang)}: {pt}"]
                  for p, n, k, pt in zip(nodes.geometry, nodes["node_id"], kinds, ports, strict=True)]
         title = f"{text('layer_nodes', lang)} ({len(rows_):,})"
         layer = _points(rows_, title, "#a63603", hidden)

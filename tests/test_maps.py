@@ -77,9 +77,9 @@ def test_hostile_strings_are_escaped_everywhere(saved_out):
         assert "<img src=x" not in page, name
         assert "alert(4)</script>" not in page, name
     page = (saved_out / "map.html").read_text(encoding="utf-8")
-    # the site id arrives as HTML-escaped text inside a JSON string (folium's tojson escapes & too)
-    assert ("&lt;script&gt;alert(1)&lt;/script&gt;" in page
-            or "\\u0026lt;script\\u0026gt;alert(1)\\u0026lt;/script\\u0026gt;" in page)
+    # the site id arrives as plain text in a JSON string (folium's tojson writes < and > as \u003c and
+    # \u003e); the page turns it into a text node, never into HTML
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in page
     # data reaches JavaScript only as JSON string arguments of bindPopup/bindTooltip, never in
     # folium's backtick template literals, where ${...} would run
     lines = [line.strip() for line in page.splitlines() if "alert(3)" in line]

@@ -6,6 +6,20 @@
   var SVG_FULL = "<svg width='16' height='16' viewBox='0 0 16 16' style='vertical-align:middle'><path d='M1 6V1h5M10 1h5v5M15 10v5h-5M6 15H1v-5' fill='none' stroke='#333' stroke-width='2'/></svg>";
   var SVG_RULER = "<svg width='18' height='18' viewBox='0 0 18 18' style='vertical-align:middle'><rect x='1' y='6' width='16' height='6' fill='none' stroke='#333' stroke-width='1.5'/><path d='M4 6v3M7 6v2M10 6v3M13 6v2' stroke='#333' stroke-width='1.2'/></svg>";
 
+  // Popup content built from text nodes only: data from input files is never parsed as HTML.
+  window.citycovTextPopup = function (title, body) {
+    var div = document.createElement("div");
+    div.className = "citycov-popup";
+    var b = document.createElement("b");
+    b.textContent = title;
+    div.appendChild(b);
+    String(body || "").split("\n").forEach(function (line) {
+      div.appendChild(document.createElement("br"));
+      div.appendChild(document.createTextNode(line));
+    });
+    return div;
+  };
+
   // Legend: one entry per overlay layer, shown while that layer is on the map.
   L.Control.CitycovLegend = L.Control.extend({
     options: { position: "bottomright", title: "Legend" },
