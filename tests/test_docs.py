@@ -9,6 +9,9 @@ import pytest
 
 MODULES = [
     "citycov.crs",
+    "citycov.linkbudget",
+    "citycov.antenna_files",
+    "citycov.presets",
     "citycov.antenna",
     "citycov.config",
     "citycov.propagation.free_space",
