@@ -30,7 +30,9 @@ from folium.template import Template
 from pyproj import Transformer
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
+from citycov.config import BASEMAPS
 from citycov.crs import WGS84
+from citycov.errors import ScenarioError
 from citycov.i18n import check_lang, district_name, metric_label, text, unit_label
 from citycov.saved import Raster, SavedRun
 from citycov.web_assets import asset_versions, inline_assets
@@ -47,6 +49,8 @@ SERVER_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564
                   "#bcbd22", "#17becf", "#393b79", "#637939")
 SPEED_COLOURS = ("#d73027", "#fdae61", "#a6d96a", "#1a9850", "#006837", "#00441b")
 WEB_MERCATOR = "EPSG:3857"
+OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "&copy; OpenStreetMap contributors"
 
 
 def _e(value: object) -> str:
@@ -262,8 +266,8 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
     fmap.default_js = [("leaflet", "leaflet.js")]
     fmap.default_css = [("leaflet_css", "leaflet.css")]
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    if basemap == "osm":
-        folium.TileLayer("OpenStreetMap", name=text("layer_basemap", lang), show=True).add_to(fmap)
+    if basemap not in BASEMAPS:
+        raise ScenarioError(f"basemap must be one of {list(BASEMAPS)}, got {basemap!r}")
     legends: list[tuple[str, object, str]] = []
     bindings: list[str] = []
     hidden: list[str] = []
@@ -400,7 +404,8 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
         layer.add_to(fmap)
         legends.append(("nodes", layer, _legend_rows([("#a63603", title)], text("layer_nodes", lang))))
 
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    control = folium.LayerControl(collapsed=False, position="topright")
+    control.add_to(fmap)
     root = fmap.get_root()
     root.header.add_child(Element('<link rel="stylesheet" href="citycov_map.css"/>'), name="citycov_css")
     # In the body, so that it runs after the Leaflet scripts that folium puts in the head.
@@ -409,6 +414,17 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
     entries = ",".join(f"{{key: {json.dumps(key)}, layer: {layer.get_name()}, html: {_js(body)}}}"
                        for key, layer, body in legends)
     map_var = fmap.get_name()
+    if basemap == "osm":
+        # Built here rather than as a folium TileLayer so that nothing is requested while the
+        # browser is offline; after repeated tile errors the layer is removed, leaving the plain
+        # background with the district outlines.
+        bindings.append(
+            f"if (navigator.onLine) {{ var citycovTiles = L.tileLayer({_js(OSM_URL)}, {{maxZoom: 19, "
+            f"attribution: {_js(OSM_ATTRIBUTION)}}}).addTo({fmap.get_name()}); var citycovTileErrors = 0; "
+            f"citycovTiles.on('tileerror', function () {{ if (++citycovTileErrors === 4) "
+            f"{{ {fmap.get_name()}.removeLayer(citycovTiles); }} }}); "
+            f"{control.get_name()}.addOverlay(citycovTiles, {_js(text('layer_basemap', lang))}); "
+            f"citycovTiles.bringToBack(); }}")
     script = "\n".join(bindings + [f"{map_var}.removeLayer({name});" for name in hidden]) + "\n" + (
         f"new L.Control.CitycovLegend([{entries}], {{title: {json.dumps(text('legend', lang))}}}).addTo({map_var});\n"
         f"new L.Control.CitycovFullscreen({{title: {json.dumps(text('fullscreen', lang))}}}).addTo({map_var});\n"

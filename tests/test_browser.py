@@ -203,3 +203,45 @@ def test_report_is_standalone_and_renders(browser, out, path, lang):
         assert variance > 50.0
     finally:
         p.close()
+
+
+@pytest.fixture(scope="module")
+def osm_map(out):
+    from click.testing import CliRunner
+
+    path = out / "map_osm.html"
+    res = CliRunner().invoke(cli, ["map", str(out), "--basemap", "osm", "-o", str(path)])
+    assert res.exit_code == 0, res.output
+    return path
+
+
+def test_online_basemap_requests_nothing_while_offline(browser, osm_map):
+    context = browser.new_context(offline=True)
+    page = context.new_page()
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+    try:
+        page.goto(osm_map.as_uri())
+        page.wait_for_function("window.citycovMap !== undefined", timeout=15_000)
+        page.wait_for_timeout(500)
+        assert errors == [] and requests == []
+        assert page.locator(".leaflet-overlay-pane path").count() > 0  # districts on the plain background
+        assert page.evaluate("typeof citycovTiles === 'undefined'")
+    finally:
+        context.close()
+
+
+def test_online_basemap_falls_back_when_tiles_fail(browser, osm_map):
+    p = Page(browser, osm_map)
+    try:
+        p.wait_map()
+        p.page.wait_for_function("!window.citycovMap.map.hasLayer(citycovTiles)", timeout=10_000)
+        assert p.blocked and all(u.startswith("https://tile.openstreetmap.org/") for u in p.blocked)
+        # the only console errors are the browser's own reports of the blocked tile requests
+        assert all("Failed to load resource" in e for e in p.errors), p.errors
+        assert p.page.locator(".leaflet-overlay-pane path").count() > 0
+    finally:
+        p.close()
