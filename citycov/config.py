@@ -36,10 +36,11 @@ BASEMAPS = ("none", "osm")
 ZONAL_RULE_NAMES = ("fraction", "centroid", "all_touched")
 RADIO_MODELS = ("auto", "okumura_hata", "cost231_hata", "tr38901")
 VECTOR_INPUTS = ("districts", "sectors", "wlan", "fibre_nodes", "fibre_routes", "premises", "villages", "claims",
-                 "measurements")
+                 "measurements", "opencellid")
 RASTER_INPUTS = ("population", "terrain")
 TABLE_INPUTS = ("census", "household_sizes")
-REQUIRED_INPUTS = ("districts", "population", "terrain", "sectors")
+REQUIRED_INPUTS = ("districts", "population", "terrain")
+"""Also required: [inputs.sectors] or [inputs.opencellid] (or both: the tables are joined)."""
 
 
 @dataclass(frozen=True)
@@ -383,6 +384,7 @@ _INPUT_OPTIONS = {
     "fibre_routes": set(),
     "claims": set(),
     "measurements": set(),
+    "opencellid": {"min_samples"},
     "population": {"units"},
     "terrain": set(),
 }
@@ -393,6 +395,8 @@ def _parse_inputs(r: _Reader, table: dict, base: Path) -> dict[str, InputSpec]:
     for key in REQUIRED_INPUTS:
         if key not in table:
             r.problems.append(f"[inputs.{key}] is required")
+    if "sectors" not in table and "opencellid" not in table:
+        r.problems.append("[inputs.sectors] or [inputs.opencellid] is required (the cellular network)")
     specs: dict[str, InputSpec] = {}
     for key, entry in table.items():
         where = f"[inputs.{key}]"

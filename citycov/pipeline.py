@@ -30,7 +30,7 @@ from citycov.accounting import CITY_ID
 from citycov.claims import ClaimsResult, verify_claims
 from citycov.config import TECHNOLOGIES, InputSpec, RadioConfig, Scenario
 from citycov.crs import WGS84, parse_crs, require_projected, utm_crs_for
-from citycov.errors import CitycovWarning, InputFileError, ModelError, ScenarioError
+from citycov.errors import CitycovWarning, InputFileError, ModelError, ScenarioError, SiteTableError
 from citycov.grid import GridSpec
 from citycov.io import (
     Districts,
@@ -44,6 +44,7 @@ from citycov.io import (
 )
 from citycov.io.claims import read_claims
 from citycov.io.measurements import MeasurementSet, read_measurements
+from citycov.io.opencellid import read_opencellid
 from citycov.io.vector import read_vector
 from citycov.provenance import InputRecord, record_for, software_versions
 from citycov.targets import TargetResult, evaluate_targets
@@ -209,9 +210,28 @@ def read_inputs(scenario: Scenario) -> Inputs:
     d = spec_in["districts"]
     inputs = Inputs(crs=crs, districts=districts, sectors=None)  # type: ignore[arg-type]
     inputs.records.append(_record(d, len(districts)))
-    s = spec_in["sectors"]
-    inputs.sectors = read_sectors(s.path, crs=s.crs, to_crs=crs, **s.options)
-    inputs.records.append(_record(s, len(inputs.sectors)))
+    tables = []
+    if "sectors" in spec_in:
+        s = spec_in["sectors"]
+        tables.append(read_sectors(s.path, crs=s.crs, to_crs=crs, **s.options))
+        inputs.records.append(_record(s, len(tables[-1])))
+    if "opencellid" in spec_in:
+        o = spec_in["opencellid"]
+        cells = read_opencellid(o.path, crs=crs, min_samples=int(o.options.get("min_samples", "1")))
+        tables.append(cells[[c for c in tables[0].columns if c in cells.columns]] if tables else cells)
+        used = "; ".join(f"{radio}: {d['technology']} {d['band']} {d['freq_mhz']:g} MHz, {d['height_m']:g} m, "
+                         f"EIRP {d['eirp_dbm']:g} dBm" for radio, d in cells.attrs.get("defaults", {}).items())
+        dropped = ", ".join(f"{k} {v}" for k, v in cells.attrs.get("dropped", {}).items() if v)
+        note = (f"sectors from OpenCelliD cell positions, omnidirectional, with per-radio defaults ({used})"
+                + (f"; dropped: {dropped}" if dropped else ""))
+        inputs.records.append(_labelled(record_for(o.name, o.path, crs=_crs_text(o.crs), synthetic=o.synthetic,
+                                                   rows=len(cells), notes=(note,)), o))
+    inputs.sectors = tables[0] if len(tables) == 1 else gpd.GeoDataFrame(
+        pd.concat(tables, ignore_index=True), geometry="geometry", crs=crs)
+    duplicated = inputs.sectors["sector_id"].duplicated()
+    if duplicated.any():
+        raise SiteTableError(f"sector_id values appear in both [inputs.sectors] and [inputs.opencellid]: "
+                             f"{sorted(inputs.sectors.loc[duplicated, 'sector_id'].astype(str))[:5]}")
     from citycov.io.fibre import read_premises
 
     optional = {  # input name -> (Inputs attribute, reader)

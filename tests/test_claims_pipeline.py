@@ -119,3 +119,37 @@ def test_claim_inputs_need_a_verification_section(tmp_path):
     (tiny.folder / "tests.csv").write_text("", encoding="utf-8")
     with pytest.raises(ScenarioError, match=r"needs a \[verification\] section"):
         citycov.load_scenario(tiny.scenario)
+
+
+def test_opencellid_cells_become_the_modelled_network(tmp_path):
+    """A scenario with only an OpenCelliD list: the LTE cell at the centre is modelled with the
+    documented LTE defaults (omni), the GSM cell is dropped and counted, and the report says so."""
+    tiny = make_tiny(tmp_path / "t")
+    text = tiny.scenario.read_text(encoding="utf-8")
+    start = text.index("[inputs.sectors]")
+    end = text.index("[inputs.fibre_nodes]")
+    text = text[:start] + '[inputs.opencellid]\npath = "cells.csv"\n' + text[end:]
+    tiny.scenario.write_text(text, encoding="utf-8")
+    centre = gpd.GeoSeries([shapely.Point(*tiny.centre)], crs=UTM49).to_crs("EPSG:4326").iloc[0]
+    rows = [
+        ["LTE", "460", "00", "9001", str(12345 * 256 + 1), "7", centre.x, centre.y, 500, 40, 1, 1.6e9, 1.7e9, 0],
+        ["GSM", "460", "00", "9001", "4567", "3", centre.x, centre.y, 500, 40, 1, 1.6e9, 1.7e9, 0],
+    ]
+    pd.DataFrame(rows, columns=["radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples",
+                                "changeable", "created", "updated", "averageSignal"]).to_csv(
+        tiny.folder / "cells.csv", index=False)
+    res = citycov.run(citycov.load_scenario(tiny.scenario))
+    assert len(res.sectors) == 1
+    assert res.sectors["operator"].iloc[0] == "China Mobile"
+    assert res.city["wireless_pct"] > 0
+    record = next(r for r in res.inputs if r.name == "opencellid")
+    assert any("OpenCelliD" in n and "omnidirectional" in n and "dropped" in n for n in record.notes)
+
+
+def test_a_network_input_is_required(tmp_path):
+    tiny = make_tiny(tmp_path / "t")
+    text = tiny.scenario.read_text(encoding="utf-8")
+    text = text[:text.index("[inputs.sectors]")] + text[text.index("[inputs.fibre_nodes]"):]
+    tiny.scenario.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"\[inputs.sectors\] or \[inputs.opencellid\] is required"):
+        citycov.load_scenario(tiny.scenario)
