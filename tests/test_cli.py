@@ -48,7 +48,7 @@ def test_invalid_scenario_lists_every_problem(tmp_path):
     bad.write_text('name = "x"\n[grid]\ncell_m = -5\ncolour = 1\n[radio]\nrx_height_m = "tall"\n', encoding="utf-8")
     line = assert_one_line_error(run_cli("run", str(bad)))
     for frag in ("[grid].cell_m must be > 0.0, got -5", "unknown keys ['colour']", "[radio].rx_height_m",
-                 "[inputs.districts] is required", "[inputs.sectors] is required"):
+                 "[inputs.districts] is required", "[inputs.sectors] or [inputs.opencellid] is required"):
         assert frag in line
 
 
