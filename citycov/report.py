@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import rasterio
+import rasterio.shutil
 
 from citycov.accounting import CITY_ID, FIELD_DEFINITIONS, METRIC_COLUMNS
 from citycov.config import METRICS, TECHNOLOGIES
@@ -274,30 +275,38 @@ def _fmt(value: float) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.2f}"
 
 
+def _write_cog(path: Path, data: np.ndarray, grid, *, dtype: str, nodata: float | int | None,
+               descriptions: list[str], tags: dict[str, str]) -> None:
+    """Write ``data`` (bands, rows, cols) as a cloud-optimised GeoTIFF (tiled, overviews, DEFLATE).
+
+    GDAL's COG driver only copies, so the bands go to a temporary GeoTIFF beside ``path`` first.
+    """
+    tmp = path.with_name(f".{path.name}.tmp.tif")
+    try:
+        with rasterio.open(tmp, "w", **grid.profile(dtype=dtype, nodata=nodata, count=data.shape[0])) as dst:
+            dst.write(data)
+            for i, text in enumerate(descriptions):
+                dst.set_band_description(i + 1, text)
+            dst.update_tags(**tags)
+        rasterio.shutil.copy(tmp, path, driver="COG", compress="DEFLATE", overview_resampling="nearest")
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_rasters(results: Results, folder: Path) -> None:
+    """``rsrp_dbm.tif``, ``serving_sector.tif`` and ``coverage.tif`` as cloud-optimised GeoTIFFs."""
     grid = results.grid
     study = results.rasters["district_index"] >= 0
-    best = results.rasters["best_dbm"]
-    with rasterio.open(folder / "rsrp_dbm.tif", "w", **grid.profile(dtype="float32", nodata=np.nan,
-                                                                     count=len(TECHNOLOGIES))) as dst:
-        dst.write(best)
-        for i, tech in enumerate(TECHNOLOGIES):
-            dst.set_band_description(i + 1, f"{tech} best-server {LEVEL_NAMES[tech]}")
-        dst.update_tags(floor_dbm=str(results.scenario.radio.floor_dbm), units="dBm")
-    with rasterio.open(folder / "serving_sector.tif", "w", **grid.profile(dtype="int32", nodata=-1,
-                                                                          count=len(TECHNOLOGIES))) as dst:
-        dst.write(results.rasters["best_sector"])
-        for i, tech in enumerate(TECHNOLOGIES):
-            dst.set_band_description(i + 1, f"{tech} serving sector_index (see sectors.csv)")
+    tags = {"SYNTHETIC_INPUTS": ",".join(results.synthetic_inputs)} if results.synthetic_inputs else {}
+    _write_cog(folder / "rsrp_dbm.tif", results.rasters["best_dbm"], grid, dtype="float32", nodata=np.nan,
+               descriptions=[f"{t} best-server {LEVEL_NAMES[t]}" for t in TECHNOLOGIES],
+               tags={"floor_dbm": str(results.scenario.radio.floor_dbm), "units": "dBm", **tags})
+    _write_cog(folder / "serving_sector.tif", results.rasters["best_sector"], grid, dtype="int32", nodata=-1,
+               descriptions=[f"{t} serving sector_index (see sectors.csv)" for t in TECHNOLOGIES], tags=tags)
     cov = np.stack([
         np.where(study, results.rasters["wireless"], 255),
         np.where(study, results.rasters["ftth"], 255),
     ]).astype("uint8")
-    with rasterio.open(folder / "coverage.tif", "w", **grid.profile(dtype="uint8", nodata=255, count=2)) as dst:
-        dst.write(cov)
-        dst.set_band_description(1, "wireless broadband coverage (1 covered, 0 not)")
-        dst.set_band_description(2, "FTTH passed (1 passed, 0 not)")
-    if results.synthetic_inputs:
-        for name in ("rsrp_dbm.tif", "serving_sector.tif", "coverage.tif"):
-            with rasterio.open(folder / name, "r+") as dst:
-                dst.update_tags(SYNTHETIC_INPUTS=",".join(results.synthetic_inputs))
+    _write_cog(folder / "coverage.tif", cov, grid, dtype="uint8", nodata=255,
+               descriptions=["wireless broadband coverage (1 covered, 0 not)", "FTTH passed (1 passed, 0 not)"],
+               tags=tags)

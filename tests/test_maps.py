@@ -189,3 +189,13 @@ def test_failed_render_leaves_previous_map_in_place(saved_out, tmp_path, monkeyp
         write_map(run, target)
     assert target.read_text(encoding="utf-8") == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["map.html"]
+
+
+@pytest.mark.parametrize("name", ["rsrp_dbm.tif", "serving_sector.tif", "coverage.tif"])
+def test_rasters_are_cloud_optimised_geotiffs(saved_out, name):
+    import rasterio
+
+    with rasterio.open(saved_out / name) as src:
+        assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        assert src.profile["tiled"] and src.crs is not None
+        assert "SYNTHETIC_INPUTS" in src.tags()
