@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 
@@ -70,3 +71,17 @@ def test_conservation_each_district_equals_its_census_figure(guangzhou_out):
                          / "guangzhou_district_population.csv", dtype={"adcode": str}).set_index("adcode")
     for _, row in table.iterrows():
         assert row["population"] == census.loc[row["area_id"], "census2020_resident"]
+
+
+def test_demo_finds_the_synthetic_overclaim(guangzhou_out):
+    out, _ = guangzhou_out
+    summary = pd.read_csv(out / "claims_summary.csv", dtype={"area_id": str}).set_index("area_id")
+    city = summary.loc["city"]
+    assert city["claimed_km2"] == pytest.approx(city["claimed_modelled_km2"] + city["claimed_not_modelled_km2"])
+    assert city["claimed_not_modelled_km2"] > 0.2 * city["claimed_km2"]  # drawn 10 dB below the model
+    assert city["claimed_failed_km2"] > 0
+    hexes = gpd.read_file(out / "claims_hexes.geojson")
+    assert (hexes["verdict"] == "challenged").sum() > 0
+    cal = json.loads((out / "calibration.json").read_text(encoding="utf-8"))
+    assert cal["cv"]["after"]["rmse_db"] < cal["cv"]["before"]["rmse_db"]
+    assert "id='claims'" in (out / "report.html").read_text(encoding="utf-8")
