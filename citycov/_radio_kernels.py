@@ -250,3 +250,93 @@ def wlan_coverage(row0, col0, height_m, eirp_dbm, freq_mhz, reach_m, cell_m, h_r
                 cur = best_dbm[row, col]
                 if math.isnan(cur) or level > cur:
                     best_dbm[row, col] = level
+
+
+# ----------------------------------------------------------------------------- Hata-class best server
+
+
+@njit(cache=True)
+def log_distance_table(max_d2, cell_m):
+    """log10(d_km) for every integer squared distance 0..max_d2 (in cells²) of a cell centre
+    from a site on a cell centre, d clamped at ``MIN_DIST_KM``: the per-cell log10 of a
+    Hata-class model becomes one table lookup."""
+    out = np.empty(max_d2 + 1)
+    for d2 in range(max_d2 + 1):
+        out[d2] = math.log10(max(math.sqrt(d2) * cell_m / 1000.0, MIN_DIST_KM))
+    return out
+
+
+@njit(cache=True, parallel=True)
+def hata_best_server(site_row, site_col, eirp_dbm, a_db, b_db, reach_cells, cell_m, best_dbm, best_idx):
+    """Best server of Hata-class sectors (loss = A + B·log10(d_km)) without terrain, sites on cell
+    centres (int ``site_row``/``site_col``).  Each site touches only the cells within its
+    ``reach_cells``; log10 comes from :func:`log_distance_table` (float32, like the output),
+    and the update is branch-free so that the column loop vectorises.  ``best_dbm`` (float32,
+    −inf = none) and ``best_idx`` (int32) are updated in place; ties keep the earlier site."""
+    nrows, ncols = best_dbm.shape
+    n = site_row.size
+    r_max = 0
+    for s in range(n):
+        r_max = max(r_max, int(reach_cells[s]))
+    table = log_distance_table(r_max * r_max + 1, cell_m).astype(np.float32)
+    for row in prange(nrows):
+        brow = best_dbm[row]
+        irow = best_idx[row]
+        for s in range(n):
+            dr = row - site_row[s]
+            r = int(reach_cells[s])
+            if dr > r or dr < -r:
+                continue
+            w = int(math.sqrt(r * r - dr * dr))
+            sc = site_col[s]
+            c_lo = max(0, sc - w)
+            c_hi = min(ncols - 1, sc + w)
+            e = np.float32(eirp_dbm[s] - a_db[s])
+            b = np.float32(b_db[s])
+            dr2 = dr * dr
+            si = np.int32(s)
+            for col in range(c_lo, c_hi + 1):
+                dc = col - sc
+                level = e - b * table[dr2 + dc * dc]
+                cur = brow[col]
+                better = level > cur
+                brow[col] = level if better else cur
+                irow[col] = si if better else irow[col]
+
+
+@njit(cache=True, parallel=True)
+def hata_best_server_log10(site_row, site_col, eirp_dbm, a_db, b_db, reach_cells, cell_m, best_dbm, best_idx):
+    """As :func:`hata_best_server` with ``math.log10`` per cell (the reference it is measured against)."""
+    nrows, ncols = best_dbm.shape
+    n = site_row.size
+    for row in prange(nrows):
+        for s in range(n):
+            dr = row - site_row[s]
+            r = int(reach_cells[s])
+            if dr > r or dr < -r:
+                continue
+            w = int(math.sqrt(r * r - dr * dr))
+            c_lo = max(0, site_col[s] - w)
+            c_hi = min(ncols - 1, site_col[s] + w)
+            e = eirp_dbm[s] - a_db[s]
+            b = b_db[s]
+            for col in range(c_lo, c_hi + 1):
+                dc = col - site_col[s]
+                d_km = max(math.sqrt(dr * dr + dc * dc) * cell_m / 1000.0, MIN_DIST_KM)
+                level = e - b * math.log10(d_km)
+                if level > best_dbm[row, col]:
+                    best_dbm[row, col] = level
+                    best_idx[row, col] = s
+
+
+@njit(cache=True)
+def hata_best_server_count(site_row, site_col, reach_cells, nrows, ncols):
+    """Site-pixel pairs :func:`hata_best_server` evaluates."""
+    total = 0
+    for s in range(site_row.size):
+        r = int(reach_cells[s])
+        for row in range(max(0, site_row[s] - r), min(nrows - 1, site_row[s] + r) + 1):
+            dr = row - site_row[s]
+            w = int(math.sqrt(r * r - dr * dr))
+            total += min(ncols - 1, site_col[s] + w) - max(0, site_col[s] - w) + 1
+    return total

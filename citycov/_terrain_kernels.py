@@ -28,7 +28,7 @@ from numba import njit, prange
 from citycov._radio_kernels import MIN_DIST_KM, MODEL_TR38901, bilinear, model_loss_db
 from citycov.antenna import sector_gain_db
 from citycov.propagation._itm_kernels import DELTA_H_MAX_SAMPLES, itm_p2p_full
-from citycov.propagation.diffraction import _max_nu_between, knife_edge_db
+from citycov.propagation.diffraction import knife_edge_db
 from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S
 
 DIFF_KNIFE_EDGE = 0
@@ -47,10 +47,15 @@ def ray_direction(r, n_rays):
 
 
 @njit(cache=True, nogil=True)
-def build_ray(zr, prev, top, hz):
+def build_ray(zr, prev, top, hz, turn_tol):
     """Fill the persistent hull arrays of one ray from its effective heights ``zr`` (index 0 =
     the antenna, NaN = no data, skipped).  ``hz[k]`` is the running horizon: the sample of
-    largest elevation angle among 1..k (0 while there is none)."""
+    largest elevation angle among 1..k (0 while there is none).
+
+    ``turn_tol`` (m of height per sample of distance, ≥ 0) also drops hull vertices where the
+    chain turns by less than that slope difference: 0 keeps the exact upper hull; a small
+    value keeps smooth stretches (earth curvature over flat land, where every sample is a
+    vertex) from making long chains, moving the chain below a dropped vertex by a few cm."""
     n = zr.size
     t = 0
     h = 0
@@ -63,7 +68,11 @@ def build_ray(zr, prev, top, hz):
         if not math.isnan(ze):
             while t != 0:
                 a = prev[t]
-                if (zr[t] - zr[a]) * (k - a) <= (ze - zr[a]) * (t - a):
+                # pop t when it lies on or below the segment a-k, or when the slopes a-t and
+                # t-k differ by less than turn_tol (both tests multiplied out)
+                rise_at = (zr[t] - zr[a]) * (k - t)
+                rise_tk = (ze - zr[t]) * (t - a)
+                if rise_at - rise_tk <= turn_tol * (t - a) * (k - t):
                     t = a
                 else:
                     break
@@ -80,16 +89,17 @@ def build_ray(zr, prev, top, hz):
 
 
 @njit(cache=True, parallel=True)
-def ray_fan(dem_m, row0, col0, z_tx_m, cell_m, n_rays, n_steps, earth_radius_m):
+def ray_fan(dem_m, row0, col0, z_tx_m, cell_m, n_rays, n_steps, earth_radius_m, turn_tol_m_per_m):
     """Effective heights and persistent hulls of ``n_rays`` radials of ``n_steps`` samples.
 
     Returns ``zr`` (n_rays, n_steps + 1) float64 (index 0: the antenna at ``z_tx_m``; NaN: no
-    data), and int32 ``prev``, ``top``, ``hz`` of the same shape (see :func:`build_ray`).
+    data), and int32 ``prev``, ``top``, ``hz`` of the same shape (see :func:`build_ray`;
+    ``turn_tol_m_per_m`` is its tolerance as a slope, 0 for the exact hull).
     """
-    zr = np.full((n_rays, n_steps + 1), np.nan)
-    prev = np.full((n_rays, n_steps + 1), -1, dtype=np.int32)
-    top = np.zeros((n_rays, n_steps + 1), dtype=np.int32)
-    hz = np.zeros((n_rays, n_steps + 1), dtype=np.int32)
+    zr = np.empty((n_rays, n_steps + 1))
+    prev = np.empty((n_rays, n_steps + 1), dtype=np.int32)
+    top = np.empty((n_rays, n_steps + 1), dtype=np.int32)
+    hz = np.empty((n_rays, n_steps + 1), dtype=np.int32)
     drop = 1.0 / (2.0 * earth_radius_m)
     for r in prange(n_rays):
         drow, dcol = ray_direction(r, n_rays)
@@ -97,12 +107,12 @@ def ray_fan(dem_m, row0, col0, z_tx_m, cell_m, n_rays, n_steps, earth_radius_m):
         for k in range(1, n_steps + 1):
             s = k * cell_m
             zr[r, k] = bilinear(dem_m, row0 + k * drow, col0 + k * dcol) - s * s * drop
-        build_ray(zr[r], prev[r], top[r], hz[r])
+        build_ray(zr[r], prev[r], top[r], hz[r], turn_tol_m_per_m * cell_m)
     return zr, prev, top, hz
 
 
 @njit(cache=True, nogil=True)
-def receiver_edges(zr, prev, top, hz, kmax, d_cells, z_rx_eff, cell_m, method, buf_x, buf_z):
+def receiver_edges(zr, prev, top, hz, kmax, d_cells, z_rx_eff, cell_m, method):
     """Diffraction geometry of a receiver at ``d_cells`` on a ray whose samples 1..``kmax`` lie
     before it; ``z_rx_eff`` is its effective height (ground + antenna − d²/2kR).
 
@@ -144,30 +154,33 @@ def receiver_edges(zr, prev, top, hz, kmax, d_cells, z_rx_eff, cell_m, method, b
         d_b = (z_rx_eff - z_tx + s_rim * d_m) / (s_tim + s_rim)
         h_b = z_tx + s_tim * d_b - (z_tx * (d_m - d_b) + z_rx_eff * d_b) / d_m
         return h_b * math.sqrt(2.0 * d_m / (d_b * (d_m - d_b))), ninf, ninf
-    # Deygout over the chain: copy it (transmitter first) into the scratch buffers
-    n = 0
-    v = t
-    while v != 0:
-        n += 1
-        v = prev[v]
-    n += 2
-    buf_x[0] = 0.0
-    buf_z[0] = z_tx
-    buf_x[n - 1] = d_m
-    buf_z[n - 1] = z_rx_eff
-    v = t
-    i = n - 2
-    while v != 0:
-        buf_x[i] = v * cell_m
-        buf_z[i] = zr[v]
-        i -= 1
-        v = prev[v]
-    x = buf_x[:n]
-    z = buf_z[:n]
-    g_p, ip = _max_nu_between(x, z, 0, n - 1, 1.0)
-    g_t, _ = _max_nu_between(x, z, 0, ip, 1.0)
-    g_r, _ = _max_nu_between(x, z, ip, n - 1, 1.0)
+    # Deygout, walking the chain (receiver side first; ties go to the vertex nearer the
+    # transmitter, as in the library's forward scan)
+    g_p, ip = _chain_max_g(zr, prev, t, 0, 0.0, z_tx, d_m, z_rx_eff, cell_m)
+    x_p = ip * cell_m
+    g_t, _ = _chain_max_g(zr, prev, prev[ip], 0, 0.0, z_tx, x_p, zr[ip], cell_m)
+    g_r, _ = _chain_max_g(zr, prev, t, ip, x_p, zr[ip], d_m, z_rx_eff, cell_m)
     return g_p, g_t, g_r
+
+
+@njit(cache=True, nogil=True)
+def _chain_max_g(zr, prev, start, stop, x_a, z_a, x_b, z_b, cell_m):
+    """Largest g = h·√(2(d1+d2)/(d1·d2)) of the chain vertices start, prev[start], … (before
+    ``stop``) over the line from (x_a, z_a) to (x_b, z_b); (−inf, −1) when there is none."""
+    best = -np.inf
+    best_v = -1
+    span = x_b - x_a
+    v = start
+    while v != stop and v > 0:
+        d1 = v * cell_m - x_a
+        d2 = x_b - v * cell_m
+        h = zr[v] - (z_a + (z_b - z_a) * d1 / span)
+        g = h * math.sqrt(2.0 * span / (d1 * d2))
+        if g >= best:
+            best = g
+            best_v = v
+        v = prev[v]
+    return best, best_v
 
 
 @njit(cache=True, nogil=True)
@@ -194,11 +207,10 @@ def receiver_samples(d_cells):
 
 
 @njit(cache=True)
-def smooth_earth_loss_db(h_tx_m, h_rx_m, cell_m, n_steps, earth_radius_m, method, inv_root_wavelength):
-    """Diffraction loss (dB) over smooth earth at each integer distance 0..n_steps cells, one row
-    per wavelength: the same rays and method as the terrain, on a flat ray with the antennas at
-    their heights above ground.  The empirical models already contain this average-ground
-    loss, so the engine adds only terrain loss in excess of it (the delta of P.1812)."""
+def smooth_ray(h_tx_m, cell_m, n_steps, earth_radius_m, turn_tol_m_per_m):
+    """Effective heights and hull arrays of a ray over smooth earth (ground at 0, the antenna
+    ``h_tx_m`` above it): the reference the empirical models already contain, so the engine
+    adds only the terrain loss in excess of it (the delta of P.1812's delta-Bullington)."""
     zr = np.empty(n_steps + 1)
     zr[0] = h_tx_m
     drop = 1.0 / (2.0 * earth_radius_m)
@@ -208,14 +220,23 @@ def smooth_earth_loss_db(h_tx_m, h_rx_m, cell_m, n_steps, earth_radius_m, method
     prev = np.empty(n_steps + 1, dtype=np.int32)
     top = np.empty(n_steps + 1, dtype=np.int32)
     hz = np.empty(n_steps + 1, dtype=np.int32)
-    build_ray(zr, prev, top, hz)
+    build_ray(zr, prev, top, hz, turn_tol_m_per_m * cell_m)
+    return zr, prev, top, hz
+
+
+@njit(cache=True)
+def smooth_earth_loss_db(zs, prev_s, top_s, hz_s, h_rx_m, cell_m, earth_radius_m, method, inv_root_wavelength):
+    """Smooth-earth diffraction loss (dB) at each integer distance 0..n_steps cells (one row per
+    wavelength) on the ray of :func:`smooth_ray`.  The engine interpolates it linearly in
+    distance for Deygout and Bullington (it is 0 throughout the smooth-earth line of sight,
+    and their per-cell chains beyond it are long); the knife edge evaluates it per cell."""
+    n_steps = zs.size - 1
+    drop = 1.0 / (2.0 * earth_radius_m)
     out = np.zeros((inv_root_wavelength.size, n_steps + 1))
-    buf_x = np.empty(n_steps + 3)
-    buf_z = np.empty(n_steps + 3)
     for m in range(1, n_steps + 1):
         s = m * cell_m
-        g_p, g_t, g_r = receiver_edges(zr, prev, top, hz, receiver_samples(float(m)), float(m),
-                                       h_rx_m - s * s * drop, cell_m, method, buf_x, buf_z)
+        g_p, g_t, g_r = receiver_edges(zs, prev_s, top_s, hz_s, receiver_samples(float(m)), float(m),
+                                       h_rx_m - s * s * drop, cell_m, method)
         for j in range(inv_root_wavelength.size):
             out[j, m] = edges_loss_db(g_p, g_t, g_r, inv_root_wavelength[j])
     return out
@@ -245,8 +266,6 @@ def diffraction_grid(dem_m, row0, col0, cell_m, h_rx_m, earth_radius_m, method, 
     c_lo = max(0, int(math.floor(col0 - reach_cells)))
     c_hi = min(ncols - 1, int(math.ceil(col0 + reach_cells)))
     for row in prange(r_lo, r_hi + 1):
-        buf_x = np.empty(n_steps + 3)
-        buf_z = np.empty(n_steps + 3)
         for col in range(c_lo, c_hi + 1):
             dr = row - row0
             dc = col - col0
@@ -257,8 +276,7 @@ def diffraction_grid(dem_m, row0, col0, cell_m, h_rx_m, earth_radius_m, method, 
             ray = nearest_ray(dr, dc, n_rays)
             kmax = min(receiver_samples(d_cells), n_steps)
             g_p, g_t, g_r = receiver_edges(zr[ray], prev[ray], top[ray], hz[ray], kmax, d_m / cell_m,
-                                           dem_m[row, col] + h_rx_m - d_m * d_m * drop, cell_m, method,
-                                           buf_x, buf_z)
+                                           dem_m[row, col] + h_rx_m - d_m * d_m * drop, cell_m, method)
             out[row, col] = edges_loss_db(g_p, g_t, g_r, inv_root_wavelength)
 
 
@@ -308,7 +326,8 @@ def store_level(level, j, row, col, s_tech, s_index, s_bit, s_threshold_dbm, flo
 
 @njit(cache=True, parallel=True)
 def site_levels(dem_m, env, row0, col0, z_tx_m, cell_m, h_rx_m, earth_radius_m, method, zr, prev, top, hz,
-                smooth_db, s_model, s_freq_mhz, s_height_m, s_ref_eirp_dbm, s_azimuth_deg, s_omni, s_tilt_deg,
+                zs, prev_s, top_s, hz_s, smooth_db, s_model, s_freq_mhz, s_height_m, s_ref_eirp_dbm, s_azimuth_deg,
+                s_omni, s_tilt_deg,
                 s_hbw_deg, s_vbw_deg, s_reach_m, s_tech, s_index, front_to_back_db, vertical_sidelobe_db,
                 floor_dbm, best_dbm, best_idx, s_bit, s_threshold_dbm, cover_bits, car_top, car_idx, car_sum):
     """Fast terrain mode for the sectors of one site (one mast height): empirical median loss
@@ -316,8 +335,10 @@ def site_levels(dem_m, env, row0, col0, z_tx_m, cell_m, h_rx_m, earth_radius_m, 
 
     Per cell: the nearest ray of the fan (:func:`ray_fan`), the receiver joined to that ray's
     obstacle set (:func:`receiver_edges`, computed once per cell for all sectors), loss
-    J-sums per wavelength, minus ``smooth_db`` (n_sectors, n_steps + 1, from
-    :func:`smooth_earth_loss_db`, linear in distance between samples), floored at 0.
+    J-sums per wavelength, minus the same method's loss over smooth earth for the same
+    receiver distance, floored at 0: per cell on the ray ``zs, prev_s, top_s, hz_s`` of
+    :func:`smooth_ray` for the knife edge, else from ``smooth_db`` (n_sectors, n_steps + 1,
+    :func:`smooth_earth_loss_db`) interpolated in distance.
     ``s_reach_m`` (n_sectors, 4): reach per environment class; cells beyond are not touched.
     """
     nrows, ncols = dem_m.shape
@@ -344,8 +365,6 @@ def site_levels(dem_m, env, row0, col0, z_tx_m, cell_m, h_rx_m, earth_radius_m, 
     c_lo = max(0, int(math.floor(col0 - reach_cells)))
     c_hi = min(ncols - 1, int(math.ceil(col0 + reach_cells)))
     for row in prange(r_lo, r_hi + 1):
-        buf_x = np.empty(n_steps + 3)
-        buf_z = np.empty(n_steps + 3)
         dr = row - row0
         # columns of this row inside the reach circle
         half = reach_cells * reach_cells - dr * dr
@@ -369,10 +388,16 @@ def site_levels(dem_m, env, row0, col0, z_tx_m, cell_m, h_rx_m, earth_radius_m, 
             ray = nearest_ray(dr, dc, n_rays)
             kmax = min(receiver_samples(d_cells), n_steps)
             g_p, g_t, g_r = receiver_edges(zr[ray], prev[ray], top[ray], hz[ray], kmax, dd,
-                                           z_rx - d_m * d_m * drop, cell_m, method, buf_x, buf_z)
+                                           z_rx - d_m * d_m * drop, cell_m, method)
+            s_p = -np.inf
+            s_t = -np.inf
+            s_r = -np.inf
             m0 = min(int(dd), n_steps)
             m1 = min(m0 + 1, n_steps)
             w = min(dd - m0, 1.0)
+            if g_p > -np.inf and method == DIFF_KNIFE_EDGE:
+                s_p, s_t, s_r = receiver_edges(zs, prev_s, top_s, hz_s, kmax, dd, h_rx_m - d_m * d_m * drop,
+                                               cell_m, method)
             az = math.degrees(math.atan2(dc, -dr))
             elev = math.degrees(math.atan2(z_tx_m - z_rx, d_m))
             log_d_km = math.log10(d_m / 1000.0)
@@ -385,7 +410,10 @@ def site_levels(dem_m, env, row0, col0, z_tx_m, cell_m, h_rx_m, earth_radius_m, 
                     loss = hata_a[j, env_c] + hata_b[j] * log_d_km
                 if g_p > -np.inf:
                     excess = edges_loss_db(g_p, g_t, g_r, inv_root_wavelength[j])
-                    excess -= smooth_db[j, m0] * (1.0 - w) + smooth_db[j, m1] * w
+                    if method == DIFF_KNIFE_EDGE:
+                        excess -= edges_loss_db(s_p, s_t, s_r, inv_root_wavelength[j])
+                    else:
+                        excess -= smooth_db[j, m0] * (1.0 - w) + smooth_db[j, m1] * w
                     loss += max(excess, 0.0)
                 gain = sector_gain_db(az - s_azimuth_deg[j], elev, s_tilt_deg[j], s_hbw_deg[j], s_vbw_deg[j],
                                       s_omni[j], front_to_back_db, vertical_sidelobe_db)

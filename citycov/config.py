@@ -32,6 +32,7 @@ METRIC_UNITS = {"wireless_population": "persons", "ftth_households": "households
 TARGET_SCOPES = ("districts", "city")
 FIBRE_RULES = ("drop_distance", "premises", "capacity")
 REPORT_LANGS = ("en", "zh")
+DIFFRACTION_METHODS = ("knife_edge", "deygout", "bullington")
 BASEMAPS = ("none", "osm")
 ZONAL_RULE_NAMES = ("fraction", "centroid", "all_touched")
 RADIO_MODELS = ("auto", "okumura_hata", "cost231_hata", "tr38901")
@@ -80,6 +81,10 @@ class RadioConfig:
     env_density_per_km2: dict[str, float] = field(
         default_factory=lambda: {"dense_urban": 15000.0, "urban": 4000.0, "suburban": 100.0}
     )
+    diffraction: str = "knife_edge"
+    sinr: bool = True
+    cell_loading: float = 0.5
+    noise_figure_db: float = 7.0
 
 
 @dataclass(frozen=True)
@@ -475,7 +480,11 @@ def _parse_radio(r: _Reader, t: dict) -> RadioConfig:
     where = "[radio]"
     r.unknown(t, {"model", "rx_height_m", "k_factor", "floor_dbm", "max_range_km", "threshold_dbm",
                   "broadband_technologies", "front_to_back_db", "vertical_sidelobe_db",
-                  "env_density_per_km2"}, where)
+                  "env_density_per_km2", "diffraction", "sinr", "cell_loading", "noise_figure_db"}, where)
+    sinr = t.get("sinr", True)
+    if not isinstance(sinr, bool):
+        r.problems.append(f"{where}.sinr must be true or false, got {sinr!r}")
+        sinr = True
     d = RadioConfig()
     thresholds = r.class_table(t, "threshold_dbm", d.threshold_dbm, where, lo=-160.0, hi=0.0, item="technology")
     techs = t.get("broadband_technologies", list(d.broadband_technologies))
@@ -502,6 +511,11 @@ def _parse_radio(r: _Reader, t: dict) -> RadioConfig:
         vertical_sidelobe_db=r.number(t, "vertical_sidelobe_db", d.vertical_sidelobe_db, where, lo=0.0,
                                       hi=80.0, strict_lo=False),
         env_density_per_km2=env,
+        diffraction=r.string(t, "diffraction", d.diffraction, where, DIFFRACTION_METHODS),
+        sinr=sinr,
+        cell_loading=r.number(t, "cell_loading", d.cell_loading, where, lo=0.0, hi=1.0),
+        noise_figure_db=r.number(t, "noise_figure_db", d.noise_figure_db, where, lo=0.0, hi=30.0,
+                                 strict_lo=False),
     )
 
 

@@ -325,12 +325,18 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
                     + f"<div>{_e(text('serving_sectors', lang))}</div>"))
 
     if run.speed is not None:
-        names = [d for d in run.speed.descriptions]
-        speed_colours = {i + 1: _hex_rgba(c, 160) for i, c in enumerate(SPEED_COLOURS)}
-        rgba, box = _overlay(run.speed, 0, speed_colours, lambda b: np.clip(b, 0, len(SPEED_COLOURS)))
+        tiers = [n for n in run.speed_tags.get("tiers", "").split(";") if n]
+        speed_colours = {i + 1: _hex_rgba(c, 160) for i, c in enumerate(SPEED_COLOURS[:len(tiers) + 1])}
+
+        def tier_classes(_band: np.ndarray) -> np.ndarray:
+            best = run.speed.data.max(axis=0).astype(np.int16)  # best tier over the technologies
+            return np.where(best < 0, 0, np.minimum(best, len(tiers)) + 1)
+
+        rgba, box = _overlay(run.speed, 0, speed_colours, tier_classes)
         title = text("layer_speed", lang)
         layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
         layer.add_to(fmap)
+        names = [text("no_tier", lang)] + [f"≥ {n}" for n in tiers]
         legends.append(("speed", layer, _legend_rows(list(zip(SPEED_COLOURS, names, strict=False)), title)))
 
     if run.gaps is not None and len(run.gaps):

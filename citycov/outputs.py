@@ -27,6 +27,7 @@ OUTPUT_FILES = ("districts.csv", "districts.json", "districts.geojson", "targets
                 "gaps.geojson", "gaps.gpkg", NETWORK_GPKG, "map.html", "report.html")
 OUTPUT_FOLDERS = ("figures",)
 CLAIM_FILES = ("claims_hexes.geojson", "claims_summary.csv", "challenged_areas.geojson")
+LINK_FILES = ("sinr_db.tif", "throughput_mbps.tif", "speed_tier.tif")
 
 
 def _write_claims(results: Results, folder: Path) -> list[str]:
@@ -92,6 +93,7 @@ def write_outputs(results: Results, out_dir: str | Path, *, lang: str | None = N
         report.write_rasters(results, staging)
         _write_vectors(results, staging)
         claim_files = _write_claims(results, staging)
+        claim_files += [n for n in LINK_FILES if (staging / n).is_file()]
         saved = load_saved_run(staging)
         lang = lang or results.scenario.report.lang
         maps.write_map(saved, staging / "map.html", lang=lang, basemap=basemap or results.scenario.report.basemap)

@@ -331,9 +331,13 @@ class Coverage:
 
 
 def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: RadioConfig, *,
-                   progress: bool = False) -> Coverage:
+                   progress: bool = False, link: bool = True) -> Coverage:
+    """Cellular and WLAN levels; with ``link`` (and ``[radio].sinr``) also SINR, throughput and
+    speed tiers per technology (the uncertainty variants skip them: they only need levels)."""
+    params = (radio_mod.LinkParams(loading=radio.cell_loading, noise_figure_db=radio.noise_figure_db)
+              if link and radio.sinr else None)
     cell = radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
-                                       progress=progress)
+                                       progress=progress, diffraction=radio.diffraction, link=params)
     valid = np.isfinite(layers.dem)
     wlan = (radio_mod.wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
             else np.full(layers.grid.shape, np.nan, dtype=np.float32))
@@ -502,13 +506,19 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
         rasters={"best_dbm": cov.cell.best_dbm, "best_sector": cov.cell.best_sector, "wlan_dbm": cov.wlan_dbm,
                  "wireless": masks["wireless"], "cellular": masks["cellular"], "wlan": masks["wlan"],
                  "ftth": fibre.passed_cells, "population": layers.population, "district_index": layers.index,
-                 "environment": layers.env},
+                 "environment": layers.env, **_link_rasters(cov.cell)},
         sectors=cov.cell.sectors, sites_wgs84=inputs.sectors.to_crs(WGS84), inputs=records, timings_s=timings,
         warnings=warn_texts, extrapolation=cov.cell.extrapolation, networks=networks, band=band,
         variants=variants_long, variant_notes=variant_notes, gaps=gaps, accounting_notes=notes,
         started_utc=started, software=software_versions(), network_wgs84=_network_wgs84(inputs),
         claims=claims,
     )
+
+
+def _link_rasters(cell: radio_mod.CellularResult) -> dict[str, np.ndarray]:
+    """SINR, throughput and speed-tier rasters (per technology) when the engine computed them."""
+    names = ("sinr_db", "throughput_mbps", "uplink_mbps", "speed_tier")
+    return {n: getattr(cell, n) for n in names if getattr(cell, n, None) is not None}
 
 
 def _network_wgs84(inputs: Inputs) -> dict[str, gpd.GeoDataFrame]:
@@ -559,14 +569,14 @@ def _variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage,
         name = f"resolution_{cell_m:g}m"
         log.info("uncertainty: rerunning at %g m", cell_m)
         lay = build_layers(scenario, inputs, cell_m=cell_m, rule=cfg.zonal_rule)
-        c = radio_coverage(scenario, inputs, lay, scenario.radio, progress=progress)
+        c = radio_coverage(scenario, inputs, lay, scenario.radio, progress=progress, link=False)
         m = coverage_masks(scenario, lay, c, cell_edge_probability=cfg.cell_edge_probability)
         out[name] = account(scenario, inputs, lay, m, fibre_coverage(scenario, inputs, lay))
         notes[name] = f"resolution {cell_m:g} m ({step})"
     if cfg.alternative_model != scenario.radio.model:
         alt_radio = replace(scenario.radio, model=cfg.alternative_model)
         try:
-            c = radio_coverage(scenario, inputs, layers, alt_radio, progress=progress)
+            c = radio_coverage(scenario, inputs, layers, alt_radio, progress=progress, link=False)
         except ModelError as exc:
             log.warning("uncertainty: alternative model %s skipped: %s", cfg.alternative_model, exc)
         else:

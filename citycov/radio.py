@@ -1,19 +1,27 @@
 """The coverage engine: sector tables and a DEM in, best-server level rasters out.
 
 Per sector: EIRP of the reference signal + 3GPP antenna pattern − (empirical median loss
-+ terrain knife-edge loss).  The empirical model is chosen by band (``"auto"``):
++ terrain diffraction loss).  The empirical model is chosen by band (``"auto"``):
 Okumura-Hata for 150-1500 MHz, COST-231 Hata for 1500-2000 MHz and TR 38.901 (UMa in
 urban classes, RMa elsewhere, NLOS) above 2000 MHz.  The environment class of each cell
 (dense urban / urban / suburban / open) comes from the population density, because the
 default has no clutter raster.
 
-Terrain enters as one knife edge per receiver: the radio horizon of the receiver's radial
-(running maximum of the elevation slope, earth curvature with effective radius factor k),
-shared by every cell along the radial instead of being rescanned per cell.  The loss added
-is J(ν) of that edge minus J(ν) of the same geometry over smooth earth, floored at 0, so
-flat ground adds nothing to the empirical model (which already includes average ground)
-and a ridge adds up to its full knife-edge loss.  This is the first-version LOS/NLOS
-obstruction model; multi-edge diffraction is for the propagation library.
+Fast terrain mode (default): terrain enters along radials from each site, one sample per
+cell and one ray per perimeter cell (:mod:`citycov._terrain_kernels`).  Each ray keeps its
+obstacle set incrementally: the upper convex hull of the antenna and the samples, earth
+curvature (k·R) folded in, stored persistently so that every cell joins the hull of the
+samples before it without rescanning the profile.  From it the cell's diffraction loss is
+Deygout (principal edge + one each side), Bullington's equivalent edge, or the single knife
+edge at the running horizon (``diffraction=``).  The loss added to the empirical model is
+that loss minus the same method's loss over smooth earth, floored at 0 (the delta of
+P.1812's delta-Bullington): flat ground adds nothing, since the empirical models already
+contain average ground.  Exact mode runs ITM point to point on each cell's own profile.
+
+Per carrier (operator, technology, frequency) the engine keeps the strongest levels and the
+summed power per cell, which give SINR against the carrier's other sectors scaled by the
+loading, the margin over the second-best sector, the overlap count, and, through the
+attenuated Shannon bound of TR 36.942, downlink/uplink throughput and the speed tier.
 
 Levels are the per-reference-signal received power: RSRP (4G, per resource element),
 SS-RSRP (5G) and CPICH RSCP (3G).
@@ -161,6 +169,10 @@ def _inside(grid: GridSpec, x: np.ndarray, y: np.ndarray, what: str, ids: np.nda
 DIFFRACTION_METHODS = {"knife_edge": T.DIFF_KNIFE_EDGE, "deygout": T.DIFF_DEYGOUT, "bullington": T.DIFF_BULLINGTON}
 """Terrain diffraction of the fast mode: one knife edge at the running horizon, Deygout (principal
 edge + one each side) or Bullington's equivalent edge, each on the ray's obstacle set."""
+HULL_TOLERANCE = 1e-4
+"""Default obstacle-set tolerance (slope, m/m): over smooth ground the earth's curvature makes
+every sample a hull vertex; merging turns below 1e-4 keeps chains short (segments of ~1.7 km
+over flat land) and moves the chain by at most ~4 cm there."""
 ENGINE_MODES = ("fast", "exact")
 """``fast``: empirical model + terrain diffraction along radials; ``exact``: ITM point-to-point
 on each cell's own profile."""
@@ -214,7 +226,10 @@ def carrier_noise_dbm(technology: str, noise_figure_db: float) -> float:
 def _engine_modes(mode: str | Mapping[str, str], tech: np.ndarray, sector_ids: np.ndarray,
                   exact_sectors: Collection[str] | None) -> np.ndarray:
     """Bool per sector: evaluated in exact (ITM) mode."""
-    per_tech = {t: mode for t in TECHNOLOGIES} if isinstance(mode, str) else {t: "fast" for t in TECHNOLOGIES} | dict(mode)
+    if isinstance(mode, str):
+        per_tech = {t: mode for t in TECHNOLOGIES}
+    else:
+        per_tech = {t: "fast" for t in TECHNOLOGIES} | dict(mode)
     bad = {t: m for t, m in per_tech.items() if m not in ENGINE_MODES or t not in TECHNOLOGIES}
     if bad:
         raise ModelError(f"mode: expected one of {list(ENGINE_MODES)} per technology in {list(TECHNOLOGIES)}, "
@@ -242,7 +257,8 @@ def fan_size(reach_cells: float) -> tuple[int, int]:
 def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec,
                       radio: RadioConfig, *, progress: bool = True, mode: str | Mapping[str, str] = "fast",
                       diffraction: str | None = None, exact_sectors: Collection[str] | None = None,
-                      itm: ItmParams = ItmParams(), link: LinkParams | None = LinkParams()) -> CellularResult:
+                      itm: ItmParams = ItmParams(), link: LinkParams | None = LinkParams(),
+                      hull_tolerance: float = HULL_TOLERANCE) -> CellularResult:
     """Best-server reference-signal level, SINR and speed per technology over ``grid``.
 
     Parameters
@@ -261,6 +277,9 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         Fast mode's terrain diffraction, one of :data:`DIFFRACTION_METHODS`; by default
         ``radio.diffraction`` where the configuration has it, else ``"knife_edge"`` (the
         first engine's behaviour, kept until the scenario files choose).
+    hull_tolerance
+        Fast mode: obstacle-set vertices where the terrain turns by less than this slope
+        (m/m) are dropped (0: the exact upper hull, as the propagation library builds it).
     exact_sectors
         Sector ids evaluated in exact mode whatever ``mode`` says (broadcast, trunking, checks).
     itm
@@ -361,12 +380,13 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                     reach_cells = float(reach_m[fast].max()) / grid.cell_m
                     n_rays, n_steps = fan_size(reach_cells)
                     zr, prev, top, hz = T.ray_fan(dem64, row_f[i0], col_f[i0], z_tx, grid.cell_m, n_rays, n_steps,
-                                                  k_re)
-                    inv_root = 1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (freq[fast] * 1e6))
-                    smooth = T.smooth_earth_loss_db(height[i0], radio.rx_height_m, grid.cell_m, n_steps, k_re, method,
-                                                    inv_root)
+                                                  k_re, hull_tolerance)
+                    zs, prev_s, top_s, hz_s = T.smooth_ray(height[i0], grid.cell_m, n_steps, k_re, hull_tolerance)
+                    smooth = T.smooth_earth_loss_db(zs, prev_s, top_s, hz_s, radio.rx_height_m, grid.cell_m, k_re,
+                                                    method, 1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (freq[fast] * 1e6)))
                     T.site_levels(dem64, env64, row_f[i0], col_f[i0], z_tx, grid.cell_m, radio.rx_height_m, k_re,
-                                  method, zr, prev, top, hz, smooth, models[fast], freq[fast], height[fast],
+                                  method, zr, prev, top, hz, zs, prev_s, top_s, hz_s, smooth, models[fast], freq[fast],
+                                  height[fast],
                                   ref_eirp[fast], azimuth_grid[fast], omni[fast], tilt[fast], hbw[fast], vbw[fast],
                                   reach_m[fast], tech_idx[fast], fast, radio.front_to_back_db,
                                   radio.vertical_sidelobe_db, radio.floor_dbm, best_dbm, best_sector, s_bit[fast],
@@ -383,7 +403,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                                       grid_loss)
                 bar.update(1)
             if links is not None:
-                op, t, f = carriers[c]
+                _op, t, _f = carriers[c]
                 sel = carrier_of == c
                 links.add_carrier(TECH_INDEX[t], car_top, car_idx, car_sum, link, t,
                                   float(bandwidth[sel].max()), ref_eirp)

@@ -19,6 +19,7 @@ import rasterio.shutil
 
 from citycov.accounting import CITY_ID, FIELD_DEFINITIONS, METRIC_COLUMNS
 from citycov.config import METRICS, TECHNOLOGIES
+from citycov.linkbudget import FCC_BDC_TIERS as SPEED_TIERS
 from citycov.gaps import top_gaps_per_district
 from citycov.pipeline import Results
 from citycov.population import ZONAL_RULES
@@ -104,6 +105,17 @@ def provenance(results: Results) -> dict[str, Any]:
                         "2000 MHz (model 'auto'); environment class from residents per km²; plus one terrain "
                         "knife edge (ITU-R P.526 eq. 31) at the radio horizon of each radial, earth radius "
                         f"factor k = {sc.radio.k_factor:.4g}; 3GPP sector antenna pattern",
+            "terrain_diffraction": {
+                "knife_edge": "one knife edge at the radio horizon of each radial",
+                "deygout": "Deygout multi-edge (principal edge plus one each side) over the radial's obstacle set",
+                "bullington": "Bullington equivalent edge over the radial's obstacle set",
+            }[sc.radio.diffraction] + " minus the same method over smooth earth (never negative)",
+            "link_budget": (f"SINR against the other sectors of the same carrier (operator, technology, frequency) "
+                            f"at {sc.radio.cell_loading:.0%} loading, noise figure {sc.radio.noise_figure_db:g} dB; "
+                            "downlink throughput by the attenuated Shannon bound of 3GPP TR 36.942 (alpha 0.6, "
+                            "SINR_min -10 dB, 4.4 bit/s/Hz); speed tiers " + ", ".join(
+                                f"{t.name} ({t.down_mbps:g}/{t.up_mbps:g} Mbit/s)" for t in SPEED_TIERS))
+            if sc.radio.sinr else "not computed ([radio].sinr = false)",
             "wlan": f"log-distance: FSPL(1 m) + 10·{sc.wlan.path_loss_exponent:g}·log10(d)",
             "ftth": _ftth_rule_text(results),
             "zonal_rule": ZONAL_RULES[sc.accounting.zonal_rule],
@@ -307,6 +319,18 @@ def write_rasters(results: Results, folder: Path) -> None:
         np.where(study, results.rasters["wireless"], 255),
         np.where(study, results.rasters["ftth"], 255),
     ]).astype("uint8")
+    r = results.rasters
+    if "sinr_db" in r:
+        _write_cog(folder / "sinr_db.tif", r["sinr_db"].astype("float32"), grid, dtype="float32", nodata=np.nan,
+                   descriptions=[f"{t} SINR (dB) of the best carrier" for t in TECHNOLOGIES],
+                   tags={"units": "dB", "cell_loading": str(results.scenario.radio.cell_loading), **tags})
+        _write_cog(folder / "throughput_mbps.tif", r["throughput_mbps"].astype("float32"), grid, dtype="float32",
+                   nodata=np.nan, descriptions=[f"{t} downlink Mbit/s (attenuated Shannon, TR 36.942)"
+                                                for t in TECHNOLOGIES], tags={"units": "Mbit/s", **tags})
+        names = ";".join(f"{tier.name}" for tier in SPEED_TIERS)
+        _write_cog(folder / "speed_tier.tif", r["speed_tier"].astype("int8"), grid, dtype="int8", nodata=-1,
+                   descriptions=[f"{t} speed tier (0 none, k = highest tier met)" for t in TECHNOLOGIES],
+                   tags={"tiers": names, **tags})
     _write_cog(folder / "coverage.tif", cov, grid, dtype="uint8", nodata=255,
                descriptions=["wireless broadband coverage (1 covered, 0 not)", "FTTH passed (1 passed, 0 not)"],
                tags=tags)

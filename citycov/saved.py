@@ -60,6 +60,7 @@ class SavedRun:
     gaps: gpd.GeoDataFrame | None = None
     network: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     speed: Raster | None = None
+    speed_tags: dict[str, str] = field(default_factory=dict)
     claims_hexes: gpd.GeoDataFrame | None = None
     claims_summary: pd.DataFrame | None = None
 
@@ -142,11 +143,15 @@ def load_saved_run(folder: str | Path) -> SavedRun:
             if name in present:
                 network[name] = gpd.read_file(gpkg, layer=name)
     speed = _read_raster(folder / "speed_tier.tif") if (folder / "speed_tier.tif").is_file() else None
+    speed_tags: dict[str, str] = {}
+    if speed is not None:
+        with rasterio.open(folder / "speed_tier.tif") as src:
+            speed_tags = dict(src.tags())
     claims_hexes = claims_summary = None
     if (folder / "claims_summary.csv").is_file() and (folder / "claims_hexes.geojson").is_file():
         claims_summary = pd.read_csv(folder / "claims_summary.csv", dtype={"area_id": str})
         claims_hexes = gpd.read_file(folder / "claims_hexes.geojson")
     return SavedRun(folder=folder, districts=districts, targets=targets, document=document, boundaries=boundaries,
                     coverage=rasters["coverage.tif"], level=rasters["rsrp_dbm.tif"],
-                    serving=rasters["serving_sector.tif"], gaps=gaps, network=network, speed=speed,
+                    serving=rasters["serving_sector.tif"], gaps=gaps, network=network, speed=speed, speed_tags=speed_tags,
                     claims_hexes=claims_hexes, claims_summary=claims_summary)
