@@ -19,8 +19,8 @@ import rasterio.shutil
 
 from citycov.accounting import CITY_ID, FIELD_DEFINITIONS, METRIC_COLUMNS
 from citycov.config import METRICS, TECHNOLOGIES
-from citycov.linkbudget import FCC_BDC_TIERS as SPEED_TIERS
 from citycov.gaps import top_gaps_per_district
+from citycov.linkbudget import FCC_BDC_TIERS as SPEED_TIERS
 from citycov.pipeline import Results
 from citycov.population import ZONAL_RULES
 from citycov.provenance import file_sha256

@@ -153,5 +153,5 @@ def load_saved_run(folder: str | Path) -> SavedRun:
         claims_hexes = gpd.read_file(folder / "claims_hexes.geojson")
     return SavedRun(folder=folder, districts=districts, targets=targets, document=document, boundaries=boundaries,
                     coverage=rasters["coverage.tif"], level=rasters["rsrp_dbm.tif"],
-                    serving=rasters["serving_sector.tif"], gaps=gaps, network=network, speed=speed, speed_tags=speed_tags,
-                    claims_hexes=claims_hexes, claims_summary=claims_summary)
+                    serving=rasters["serving_sector.tif"], gaps=gaps, network=network, speed=speed,
+                    speed_tags=speed_tags, claims_hexes=claims_hexes, claims_summary=claims_summary)
