@@ -38,7 +38,8 @@ def test_report_lists_all_districts_and_the_city_with_both_targets(guangzhou_out
     assert "1,000 above the official city total" in report
     doc = json.loads((out / "districts.json").read_text(encoding="utf-8"))
     assert set(doc["provenance"]["synthetic_inputs"]) == {"population", "terrain", "sectors", "wlan",
-                                                          "fibre_nodes", "fibre_routes", "villages"}
+                                                          "fibre_nodes", "fibre_routes", "villages", "claims",
+                                                          "measurements"}
     assert "SYNTHETIC DATA" in (out / "map.html").read_text(encoding="utf-8")
     assert "report:" in proc.stdout and "map:" in proc.stdout
 
