@@ -38,12 +38,9 @@ evaluate in a few seconds.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +52,9 @@ import pandas as pd
 import shapely
 from scipy.stats import binom
 
-from citycov.errors import CitycovError, InputFileError, ScenarioError
+from citycov.errors import CitycovError, ScenarioError
 from citycov.io.claims import TECHNOLOGY_RANK, claim_layers
+from citycov.preset_files import read_preset_file, shipped_names
 
 
 class ChallengeError(CitycovError, ValueError):
@@ -155,10 +153,6 @@ class ChallengePreset:
                 | {"negative_share": [vars(b) for b in self.negative_share]}}
 
 
-def _preset_dir() -> Path:
-    return Path(str(resources.files("citycov").joinpath("data", "challenge_presets")))
-
-
 def list_challenge_presets() -> list[str]:
     """Names of the challenge presets shipped with citycov, sorted.
 
@@ -167,8 +161,7 @@ def list_challenge_presets() -> list[str]:
     >>> "fcc-2022" in list_challenge_presets()
     True
     """
-    directory = _preset_dir()
-    return sorted(p.stem for p in directory.glob("*.toml")) if directory.is_dir() else []
+    return shipped_names("challenge_presets")
 
 
 def load_challenge_preset(name_or_path: str | Path) -> ChallengePreset:
@@ -188,27 +181,9 @@ def load_challenge_preset(name_or_path: str | Path) -> ChallengePreset:
     >>> p.resolution, p.min_children, p.min_hours_apart, p.local_hours
     (8, 4, 4.0, (6.0, 22.0))
     """
-    text = str(name_or_path)
-    by_name = not isinstance(name_or_path, Path) and not text.endswith(".toml") and not Path(text).is_file()
-    if by_name:
-        path = _preset_dir() / f"{text}.toml"
-        if not _NAME_RE.match(text) or not path.is_file():
-            raise ScenarioError(f"unknown challenge preset {text!r}; shipped presets: {list_challenge_presets()} "
-                                "(or give the path of a .toml preset file)")
-    else:
-        path = Path(name_or_path)
-        if not path.is_file():
-            raise InputFileError(f"{path}: challenge preset file not found")
-    try:
-        raw = path.read_bytes()
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: cannot read: {exc}") from exc
-    preset = _parse_preset(doc, source=str(path), origin=str(path.resolve()), sha256=hashlib.sha256(raw).hexdigest())
-    if by_name and preset.name != text:
-        raise ScenarioError(f"{path}: name = {preset.name!r} must match the file name {text!r}")
+    found = read_preset_file(name_or_path, folder="challenge_presets", kind="challenge preset")
+    preset = _parse_preset(found.doc, source=str(found.path), origin=str(found.path.resolve()), sha256=found.sha256)
+    found.check_name(preset.name)
     return preset
 
 

@@ -20,16 +20,14 @@ one): ``extra_loss_db`` (≥ 0, required), optional ``extra_sigma_db`` (≥ 0) a
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-import tomllib
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from citycov.errors import InputFileError, ScenarioError
+from citycov.errors import ScenarioError
+from citycov.preset_files import read_preset_file, shipped_names
 
 PRESET_TECHNOLOGIES = ("3G", "4G", "5G", "trunking", "dtv")
 METRICS = {
@@ -109,10 +107,6 @@ class RadioPreset:
                 "sha256": self.sha256, "parameters": params}
 
 
-def _preset_dir() -> Path:
-    return Path(str(resources.files("citycov").joinpath("data", "presets")))
-
-
 def list_presets() -> list[str]:
     """Names of the presets shipped with citycov, sorted.
 
@@ -121,8 +115,7 @@ def list_presets() -> list[str]:
     >>> "fcc-bdc-4g-5-1" in list_presets()
     True
     """
-    directory = _preset_dir()
-    return sorted(p.stem for p in directory.glob("*.toml")) if directory.is_dir() else []
+    return shipped_names("presets")
 
 
 def load_preset(name_or_path: str | Path) -> RadioPreset:
@@ -142,27 +135,9 @@ def load_preset(name_or_path: str | Path) -> RadioPreset:
     >>> p.cell_edge_probability, p.min_down_mbps, [e.name for e in p.environments]
     (0.9, 5.0, ['outdoor_stationary', 'in_vehicle'])
     """
-    text = str(name_or_path)
-    by_name = not isinstance(name_or_path, Path) and not text.endswith(".toml") and not Path(text).is_file()
-    if by_name:
-        path = _preset_dir() / f"{text}.toml"
-        if not _NAME_RE.match(text) or not path.is_file():
-            raise ScenarioError(f"unknown preset {text!r}; shipped presets: {list_presets()} "
-                                "(or give the path of a .toml preset file)")
-    else:
-        path = Path(name_or_path)
-        if not path.is_file():
-            raise InputFileError(f"{path}: preset file not found")
-    try:
-        raw = path.read_bytes()
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: cannot read: {exc}") from exc
-    preset = _parse(doc, source=str(path), origin=str(path.resolve()), sha256=hashlib.sha256(raw).hexdigest())
-    if by_name and preset.name != text:
-        raise ScenarioError(f"{path}: name = {preset.name!r} must match the file name {text!r}")
+    found = read_preset_file(name_or_path, folder="presets", kind="preset")
+    preset = _parse(found.doc, source=str(found.path), origin=str(found.path.resolve()), sha256=found.sha256)
+    found.check_name(preset.name)
     return preset
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from citycov import presets
 from citycov.errors import InputFileError, ScenarioError
 from citycov.linkbudget import FCC_BDC_TIERS
 from citycov.presets import RadioPreset, list_presets, load_preset
@@ -168,7 +167,9 @@ def test_threshold_must_fit_its_metric(tmp_path):
 
 def test_name_must_match_the_shipped_file(tmp_path, monkeypatch):
     (tmp_path / "other.toml").write_text(MINIMAL, encoding="utf-8")
-    monkeypatch.setattr(presets, "_preset_dir", lambda: tmp_path)
+    import citycov.preset_files as preset_files
+
+    monkeypatch.setattr(preset_files, "shipped_folder", lambda _folder: tmp_path)
     with pytest.raises(ScenarioError, match="name = 'mine' must match the file name 'other'"):
         load_preset("other")
 
