@@ -25,6 +25,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from citycov._linkbudget_kernels import accumulate_level
 from citycov._radio_kernels import MIN_DIST_KM, MODEL_TR38901, bilinear, model_loss_db
 from citycov.antenna import sector_gain_db
 from citycov.propagation._itm_kernels import DELTA_H_MAX_SAMPLES, itm_p2p_full
@@ -312,16 +313,7 @@ def store_level(level, j, row, col, s_tech, s_index, s_bit, s_threshold_dbm, flo
     if math.isnan(cur) or level > cur:
         best_dbm[t, row, col] = level
         best_idx[t, row, col] = s_index[j]
-    car_sum[row, col] += 10.0 ** (level / 10.0)
-    if level > car_top[0, row, col]:
-        car_idx[row, col] = s_index[j]
-    k = car_top.shape[0]
-    if level > car_top[k - 1, row, col]:
-        i = k - 1
-        while i > 0 and car_top[i - 1, row, col] < level:
-            car_top[i, row, col] = car_top[i - 1, row, col]
-            i -= 1
-        car_top[i, row, col] = level
+    accumulate_level(car_top, car_idx, car_sum, row, col, level, s_index[j])
 
 
 @njit(cache=True, parallel=True)

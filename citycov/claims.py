@@ -31,7 +31,13 @@ import pandas as pd
 import shapely
 
 from citycov.calibration import Calibration, fit_calibration, sample_model
-from citycov.challenge import ChallengeResult, classify_tests, evaluate_challenges, load_challenge_preset
+from citycov.challenge import (
+    ChallengeResult,
+    classify_tests,
+    evaluate_challenges,
+    hexagon_frame,
+    load_challenge_preset,
+)
 from citycov.config import VerificationConfig
 from citycov.crs import WGS84
 from citycov.errors import CitycovWarning
@@ -94,14 +100,6 @@ class ClaimsResult:
         }
 
 
-def _hexagon_polygons(cells: np.ndarray) -> list[shapely.Polygon]:
-    polys = []
-    for c in cells:
-        ring = h3.cell_to_boundary(h3.int_to_str(int(c)))
-        polys.append(shapely.Polygon([(lon, lat) for lat, lon in ring]))
-    return polys
-
-
 def verify_claims(cfg: VerificationConfig, *, claims: gpd.GeoDataFrame, tests: MeasurementSet,
                   cellular: CellularResult, sectors: gpd.GeoDataFrame, grid: GridSpec, population: np.ndarray,
                   districts: Districts, district_index: np.ndarray) -> ClaimsResult:
@@ -144,7 +142,7 @@ def verify_claims(cfg: VerificationConfig, *, claims: gpd.GeoDataFrame, tests: M
                                                                                        preset.resolution)]
                 cells = np.union1d(cells, np.asarray(kids, dtype=np.int64))
         if len(cells):
-            geom = shapely.union_all(_hexagon_polygons(cells))
+            geom = shapely.union_all(hexagon_frame(cells).geometry.to_numpy())
             provider = ",".join(sorted({str(claims["providerid"].iloc[i]) for i in lay.features}))
             challenged_rows.append({"providerid": provider, "operator": lay.operator,
                                     "technology": lay.technology, "mindown": lay.min_down_mbps,
@@ -162,7 +160,8 @@ def verify_claims(cfg: VerificationConfig, *, claims: gpd.GeoDataFrame, tests: M
         hexes["verdict"] = np.select(
             [hexes["challenged"].fillna(False).astype(bool), hexes["tested"].fillna(False).astype(bool)],
             ["challenged", "tested, not challenged"], "untested")
-        hexes = gpd.GeoDataFrame(hexes, geometry=_hexagon_polygons(hexes["cell"].to_numpy()), crs=WGS84)
+        hexes = gpd.GeoDataFrame(hexes, geometry=hexagon_frame(hexes["cell"].to_numpy()).geometry.to_numpy(),
+                                 crs=WGS84)
     else:
         hexes = gpd.GeoDataFrame(hexes, geometry=[], crs=WGS84)
     summary = pd.concat(summary_frames, ignore_index=True) if summary_frames else pd.DataFrame()

@@ -152,6 +152,24 @@ def unit_label(unit: str, lang: str) -> str:
     return text(key, lang) if key in LABELS else unit
 
 
+VERDICTS = ("met across the band", "missed across the band", "undecided")
+
+
+def verdict_label(verdict: object, lang: str) -> str:
+    """A target's verdict across its uncertainty band in ``lang`` ("" when there is none)."""
+    verdict = verdict if isinstance(verdict, str) else ""
+    return text(verdict, lang) if verdict in VERDICTS else verdict
+
+
+def pct_label(value: object) -> str:
+    """A percentage for display, two decimals; "-" when missing."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "-"
+    return f"{v:.2f}%" if v == v else "-"
+
+
 def district_name(name: str, name_zh: str, lang: str) -> str:
     """The district's name in ``lang`` (the other language when that one is blank)."""
     first, second = (name_zh, name) if lang == "zh" else (name, name_zh)

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import folium
@@ -30,10 +28,11 @@ from folium.template import Template
 from pyproj import Transformer
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
+from citycov.atomic import write_text_atomic
 from citycov.config import BASEMAPS
 from citycov.crs import WGS84
 from citycov.errors import ScenarioError
-from citycov.i18n import check_lang, district_name, metric_label, text, unit_label
+from citycov.i18n import check_lang, district_name, metric_label, pct_label, text, unit_label, verdict_label
 from citycov.saved import Raster, SavedRun
 from citycov.web_assets import asset_versions, inline_assets
 
@@ -115,14 +114,6 @@ def _pct_legend(title: str, lang: str) -> str:
                           for c, label in rows[5:])
 
 
-def _fmt_pct(value: object) -> str:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "-"
-    return f"{v:.2f}%" if np.isfinite(v) else "-"
-
-
 def _district_popup(run: SavedRun, area_id: str, name: str, lang: str) -> str:
     """Every target of one district: value, band, verdict, result and gap (all escaped)."""
     row = run.districts.set_index("area_id").loc[area_id]
@@ -131,14 +122,12 @@ def _district_popup(run: SavedRun, area_id: str, name: str, lang: str) -> str:
     rows = []
     for _, t in run.targets[run.targets["area_id"] == area_id].iterrows():
         ok = bool(t["passed"]) if not pd.isna(t["passed"]) else False
-        verdict = str(t["verdict"]) if isinstance(t["verdict"], str) else ""
-        verdict_text = text(verdict, lang) if verdict in ("met across the band", "missed across the band",
-                                                          "undecided") else verdict
-        band = (f"{_fmt_pct(t['band_low_pct'])}–{_fmt_pct(t['band_high_pct'])}"
+        verdict_text = verdict_label(t["verdict"], lang)
+        band = (f"{pct_label(t['band_low_pct'])}–{pct_label(t['band_high_pct'])}"
                 if not pd.isna(t["band_low_pct"]) else "-")
         rows.append(
             f"<tr><td>{_e(metric_label(t['metric'], lang))} ≥ {float(t['threshold_pct']):g}%</td>"
-            f"<td class='value' data-metric='{_e(t['metric'])}'>{_e(_fmt_pct(t['value_pct']))}</td>"
+            f"<td class='value' data-metric='{_e(t['metric'])}'>{_e(pct_label(t['value_pct']))}</td>"
             f"<td>{_e(band)}</td><td>{_e(verdict_text)}</td>"
             f"<td class='{'pass' if ok else 'fail'}'>{_e(text('pass' if ok else 'fail', lang))}</td>"
             f"<td>{float(t['gap']):,.0f} {_e(unit_label(str(t['gap_unit']), lang))}</td></tr>")
@@ -442,22 +431,6 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
     html_text = root.render()
     html_text = html_text.replace("<html>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', 1)
     return inline_assets(html_text)
-
-
-def write_text_atomic(path: Path, content: str) -> None:
-    """Write ``content`` beside ``path`` and move it into place (atomic on one file system)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(content)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_map(run: SavedRun, path: str | Path, *, lang: str | None = None, basemap: str | None = None) -> Path:

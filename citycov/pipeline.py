@@ -107,7 +107,6 @@ class Results:
     target_results: list[TargetResult]
     rasters: dict[str, np.ndarray]
     sectors: pd.DataFrame
-    sites_wgs84: gpd.GeoDataFrame
     inputs: list[InputRecord]
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -507,7 +506,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
                  "wireless": masks["wireless"], "cellular": masks["cellular"], "wlan": masks["wlan"],
                  "ftth": fibre.passed_cells, "population": layers.population, "district_index": layers.index,
                  "environment": layers.env, **_link_rasters(cov.cell)},
-        sectors=cov.cell.sectors, sites_wgs84=inputs.sectors.to_crs(WGS84), inputs=records, timings_s=timings,
+        sectors=cov.cell.sectors, inputs=records, timings_s=timings,
         warnings=warn_texts, extrapolation=cov.cell.extrapolation, networks=networks, band=band,
         variants=variants_long, variant_notes=variant_notes, gaps=gaps, accounting_notes=notes,
         started_utc=started, software=software_versions(), network_wgs84=_network_wgs84(inputs),

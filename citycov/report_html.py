@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from citycov.atomic import write_bytes_atomic, write_text_atomic
 from citycov.figures import Figure, target_charts
-from citycov.i18n import check_lang, district_name, metric_label, text, unit_label
-from citycov.maps import write_text_atomic
+from citycov.i18n import check_lang, district_name, metric_label, pct_label, text, unit_label, verdict_label
 from citycov.saved import SavedRun
 
 CSS = """
@@ -38,14 +38,6 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _pct(value: object) -> str:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "-"
-    return f"{v:.2f}%" if v == v else "-"
-
-
 def _target_table(run: SavedRun, lang: str, *, city: bool) -> str:
     names = run.districts.set_index("area_id")
     head = "".join(f"<th>{_e(text(k, lang))}</th>" for k in ("district", "target", "value", "band", "verdict",
@@ -56,14 +48,12 @@ def _target_table(run: SavedRun, lang: str, *, city: bool) -> str:
         a = t["area_id"]
         name = district_name(names.loc[a, "name"], names.loc[a, "name_zh"], lang) if a in names.index else a
         ok = bool(t["passed"])
-        verdict = t["verdict"] if isinstance(t["verdict"], str) else ""
-        verdict = text(verdict, lang) if verdict in ("met across the band", "missed across the band",
-                                                     "undecided") else verdict
-        band = "-" if pd.isna(t["band_low_pct"]) else f"{_pct(t['band_low_pct'])}–{_pct(t['band_high_pct'])}"
+        verdict = verdict_label(t["verdict"], lang)
+        band = "-" if pd.isna(t["band_low_pct"]) else f"{pct_label(t['band_low_pct'])}–{pct_label(t['band_high_pct'])}"
         rows.append(
             f"<tr data-area='{_e(a)}' data-metric='{_e(t['metric'])}'><td>{_e(name)}</td>"
             f"<td>{_e(metric_label(t['metric'], lang))} ≥ {float(t['threshold_pct']):g}%</td>"
-            f"<td class='n'>{_e(_pct(t['value_pct']))}</td><td class='n'>{_e(band)}</td><td>{_e(verdict)}</td>"
+            f"<td class='n'>{_e(pct_label(t['value_pct']))}</td><td class='n'>{_e(band)}</td><td>{_e(verdict)}</td>"
             f"<td class='{'pass' if ok else 'fail'}'>{_e(text('pass' if ok else 'fail', lang))}</td>"
             f"<td class='n'>{float(t['gap']):,.0f} {_e(unit_label(str(t['gap_unit']), lang))}</td></tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
@@ -165,7 +155,7 @@ def render_report(run: SavedRun, *, lang: str | None = None) -> tuple[str, list[
                      f"{_e(text('synthetic_note', lang, inputs=', '.join(run.synthetic_inputs)))}</div>")
     parts.append(f"<h1>{_e(text('report_title', lang))}: {_e(run.scenario_name)}</h1>")
     parts.append(f"<h2 id='summary'>{_e(text('summary', lang))}</h2><p>" + _e(text(
-        "summary_line", lang, wireless=_pct(city["wireless_pct"]), ftth=_pct(city["ftth_pct"]), passed=passed,
+        "summary_line", lang, wireless=pct_label(city["wireless_pct"]), ftth=pct_label(city["ftth_pct"]), passed=passed,
         total=total)) + "</p>")
     parts.append(f"<h2 id='targets-city'>{_e(text('targets_city', lang))}</h2>{_target_table(run, lang, city=True)}")
     parts.append(f"<h2 id='targets-district'>{_e(text('targets_by_district', lang))}</h2>"
@@ -203,8 +193,6 @@ def write_report(run: SavedRun, path: str | Path, *, lang: str | None = None,
         folder = Path(figures_dir)
         folder.mkdir(parents=True, exist_ok=True)
         for fig in figures:
-            tmp = folder / f".{fig.key}.png.tmp"
-            tmp.write_bytes(fig.png)
-            tmp.replace(folder / f"target_{fig.key}.png")
+            write_bytes_atomic(folder / f"target_{fig.key}.png", fig.png)
     write_text_atomic(path, page)
     return path

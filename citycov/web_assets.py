@@ -96,13 +96,3 @@ def inline_assets(html: str) -> str:
     if unknown:
         raise AssetError("map assets with no offline copy: " + ", ".join(unknown))
     return out
-
-
-def head_assets(*names: str) -> str:
-    """``<script>``/``<style>`` blocks of ``names``, for pages built without folium."""
-    table = asset_table()
-    parts = []
-    for name in names:
-        kind, text = table[name]
-        parts.append(f"<script>{text}</script>" if kind == "js" else f"<style>{text}</style>")
-    return "\n".join(parts)
