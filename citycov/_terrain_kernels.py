@@ -90,6 +90,41 @@ def build_ray(zr, prev, top, hz, turn_tol):
 
 
 @njit(cache=True, parallel=True)
+def ray_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_radius_m, turn_tol_m_per_m, zr, prev,
+                   top, hz):
+    """Effective heights and persistent hulls of rays ``ray_lo .. ray_lo + n_wedge − 1`` (mod
+    ``n_rays``) of a fan of ``n_rays`` radials, written into ``zr`` (n_wedge, n_steps + 1) and
+    the int32 ``prev``, ``top``, ``hz`` of the same shape: the part of a fan that one tile of
+    the grid needs.  Row ``w`` is ray ``(ray_lo + w) % n_rays`` of the fan; a ray's samples do
+    not depend on the other rays, so a wedge equals those rows of the whole fan
+    (:func:`ray_fan`), and a shorter ``n_steps`` equals their first columns.  The engine
+    passes reshaped slices of one workspace, so that no tile pays for fresh pages."""
+    n_wedge = zr.shape[0]
+    n_steps = zr.shape[1] - 1
+    drop = 1.0 / (2.0 * earth_radius_m)
+    for w in prange(n_wedge):
+        drow, dcol = ray_direction((ray_lo + w) % n_rays, n_rays)
+        zr[w, 0] = z_tx_m
+        for k in range(1, n_steps + 1):
+            s = k * cell_m
+            zr[w, k] = bilinear(dem_m, row0 + k * drow, col0 + k * dcol) - s * s * drop
+        build_ray(zr[w], prev[w], top[w], hz[w], turn_tol_m_per_m * cell_m)
+
+
+@njit(cache=True)
+def ray_wedge(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, n_wedge, n_steps, earth_radius_m,
+              turn_tol_m_per_m):
+    """:func:`ray_wedge_into` into fresh arrays, returned as ``zr, prev, top, hz``."""
+    zr = np.empty((n_wedge, n_steps + 1))
+    prev = np.empty((n_wedge, n_steps + 1), dtype=np.int32)
+    top = np.empty((n_wedge, n_steps + 1), dtype=np.int32)
+    hz = np.empty((n_wedge, n_steps + 1), dtype=np.int32)
+    ray_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_radius_m, turn_tol_m_per_m, zr, prev,
+                   top, hz)
+    return zr, prev, top, hz
+
+
+@njit(cache=True)
 def ray_fan(dem_m, row0, col0, z_tx_m, cell_m, n_rays, n_steps, earth_radius_m, turn_tol_m_per_m):
     """Effective heights and persistent hulls of ``n_rays`` radials of ``n_steps`` samples.
 
@@ -97,19 +132,8 @@ def ray_fan(dem_m, row0, col0, z_tx_m, cell_m, n_rays, n_steps, earth_radius_m, 
     data), and int32 ``prev``, ``top``, ``hz`` of the same shape (see :func:`build_ray`;
     ``turn_tol_m_per_m`` is its tolerance as a slope, 0 for the exact hull).
     """
-    zr = np.empty((n_rays, n_steps + 1))
-    prev = np.empty((n_rays, n_steps + 1), dtype=np.int32)
-    top = np.empty((n_rays, n_steps + 1), dtype=np.int32)
-    hz = np.empty((n_rays, n_steps + 1), dtype=np.int32)
-    drop = 1.0 / (2.0 * earth_radius_m)
-    for r in prange(n_rays):
-        drow, dcol = ray_direction(r, n_rays)
-        zr[r, 0] = z_tx_m
-        for k in range(1, n_steps + 1):
-            s = k * cell_m
-            zr[r, k] = bilinear(dem_m, row0 + k * drow, col0 + k * dcol) - s * s * drop
-        build_ray(zr[r], prev[r], top[r], hz[r], turn_tol_m_per_m * cell_m)
-    return zr, prev, top, hz
+    return ray_wedge(dem_m, row0, col0, z_tx_m, cell_m, n_rays, 0, n_rays, n_steps, earth_radius_m,
+                     turn_tol_m_per_m)
 
 
 @njit(cache=True, nogil=True)

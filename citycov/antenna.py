@@ -21,6 +21,12 @@ from citycov.propagation._broadcast import as_float_arrays, finish
 @njit(cache=True, nogil=True)
 def wrap_deg(angle_deg):
     """Wrap an angle to (−180, 180] degrees."""
+    if -180.0 < angle_deg <= 180.0:
+        return angle_deg
+    if 180.0 < angle_deg <= 540.0:  # one turn off (the engine's azimuth differences): no division
+        return angle_deg - 360.0
+    if -540.0 < angle_deg <= -180.0:
+        return angle_deg + 360.0
     a = (angle_deg + 180.0) % 360.0 - 180.0
     return 180.0 if a == -180.0 else a
 

@@ -85,6 +85,10 @@ class RadioConfig:
     sinr: bool = True
     cell_loading: float = 0.5
     noise_figure_db: float = 7.0
+    reach_neighbours: int = 0
+    reach_factor: float = 3.0
+    reach_min_km: float = 3.0
+    tile_cells: int = 512
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,13 @@ class _Reader:
         if hi is not None and value > hi:
             self.problems.append(f"{where}.{key} must be <= {hi}, got {value}")
         return float(value)
+
+    def integer(self, table: dict, key: str, default: int, where: str, *, lo: int, hi: int) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            self.problems.append(f"{where}.{key} must be a whole number in [{lo}, {hi}], got {value!r}")
+            return default
+        return value
 
     def class_table(self, table: dict, key: str, defaults: dict[str, float], where: str, *, lo: float,
                     hi: float | None = None, strict_lo: bool = False, item: str = "class") -> dict[str, float]:
@@ -480,7 +491,8 @@ def _parse_radio(r: _Reader, t: dict) -> RadioConfig:
     where = "[radio]"
     r.unknown(t, {"model", "rx_height_m", "k_factor", "floor_dbm", "max_range_km", "threshold_dbm",
                   "broadband_technologies", "front_to_back_db", "vertical_sidelobe_db",
-                  "env_density_per_km2", "diffraction", "sinr", "cell_loading", "noise_figure_db"}, where)
+                  "env_density_per_km2", "diffraction", "sinr", "cell_loading", "noise_figure_db",
+                  "reach_neighbours", "reach_factor", "reach_min_km", "tile_cells"}, where)
     sinr = t.get("sinr", True)
     if not isinstance(sinr, bool):
         r.problems.append(f"{where}.sinr must be true or false, got {sinr!r}")
@@ -516,6 +528,10 @@ def _parse_radio(r: _Reader, t: dict) -> RadioConfig:
         cell_loading=r.number(t, "cell_loading", d.cell_loading, where, lo=0.0, hi=1.0),
         noise_figure_db=r.number(t, "noise_figure_db", d.noise_figure_db, where, lo=0.0, hi=30.0,
                                  strict_lo=False),
+        reach_neighbours=r.integer(t, "reach_neighbours", d.reach_neighbours, where, lo=0, hi=100),
+        reach_factor=r.number(t, "reach_factor", d.reach_factor, where, lo=1.0, hi=100.0, strict_lo=False),
+        reach_min_km=r.number(t, "reach_min_km", d.reach_min_km, where, lo=0.0, hi=100.0),
+        tile_cells=r.integer(t, "tile_cells", d.tile_cells, where, lo=16, hi=65536),
     )
 
 

@@ -41,10 +41,13 @@ import pandas as pd
 import pyproj
 from tqdm import tqdm
 
+from citycov import _exact_kernels as X
 from citycov import _linkbudget_kernels as LK
 from citycov import _radio_kernels as K
 from citycov import _terrain_kernels as T
+from citycov import _tile_kernels as TK
 from citycov import linkbudget as lb
+from citycov.antenna_files import AntennaPattern
 from citycov.config import TECHNOLOGIES, RadioConfig, WlanConfig
 from citycov.errors import CitycovWarning, ModelError, RasterError
 from citycov.grid import GridSpec
@@ -197,6 +200,26 @@ class ItmParams:
 
 
 @dataclass(frozen=True)
+class P1812Params:
+    """ITU-R P.1812-6 parameters of the exact mode (see :func:`citycov.propagation.p1812.p1812`).
+
+    ``pol``: 1 horizontal, 2 vertical (P.1812's codes); ``zone``: 1 sea, 3 coastal land, 4
+    inland on every profile point; ``clutter_height_m``: representative clutter height on
+    every intermediate point (0: open ground).  The path latitude is the site's."""
+
+    time_percent: float = 50.0
+    location_percent: float = 50.0
+    delta_n: float = 45.0
+    n0: float = 325.0
+    pol: int = 2
+    zone: int = 4
+    clutter_height_m: float = 0.0
+
+
+EXACT_MODELS = ("itm", "p1812")
+
+
+@dataclass(frozen=True)
 class LinkParams:
     """Link-budget parameters of SINR, throughput and speed tiers (3GPP TR 36.942 defaults)."""
 
@@ -245,6 +268,151 @@ def _engine_modes(mode: str | Mapping[str, str], tech: np.ndarray, sector_ids: n
     return exact
 
 
+TILE_CELLS = 512
+"""Default tile side (cells): 512² cells hold 262,144 cells, so the per-carrier state of a tile
+with 12 carriers and 4 strongest levels is about 75 MB."""
+
+
+@dataclass(frozen=True)
+class ReachLimit:
+    """Caps each sector's reach at ``factor`` times the distance from its site to the
+    ``neighbours``-th nearest other site carrying the same carrier, but never below
+    ``min_km``.  Beyond that distance at least ``neighbours`` co-channel sites are nearer
+    to every cell, so the sector is neither the server nor more than a small part of the
+    interference there (with a path-loss slope of 35 dB/decade, a site ``factor`` times
+    further than the server is 10·3.5·log10(factor) dB weaker: 16.7 dB at 3×).  What it
+    drops is recorded in the provenance; ``neighbours = 0`` disables it."""
+
+    neighbours: int = 6
+    factor: float = 3.0
+    min_km: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.neighbours < 0 or not (self.factor >= 1.0) or not (self.min_km > 0.0):
+            raise ModelError(f"reach limit: neighbours >= 0, factor >= 1 and min_km > 0 expected, got "
+                             f"{self.neighbours}, {self.factor}, {self.min_km}")
+
+    def limit_m(self, x_m: np.ndarray, y_m: np.ndarray, carrier: np.ndarray, site_id: np.ndarray) -> np.ndarray:
+        """Reach cap (m) per sector; +inf where the carrier has too few other sites."""
+        from scipy.spatial import cKDTree
+
+        out = np.full(x_m.size, np.inf)
+        if self.neighbours == 0:
+            return out
+        for c in np.unique(carrier):
+            sel = np.flatnonzero(carrier == c)
+            sites, first = np.unique(site_id[sel].astype(str), return_index=True)
+            if sites.size <= self.neighbours:
+                continue
+            pts = np.column_stack([x_m[sel][first], y_m[sel][first]])
+            dist, _ = cKDTree(pts).query(pts, k=self.neighbours + 1)
+            cap = np.maximum(self.factor * dist[:, -1], 1000.0 * self.min_km)
+            pos = np.searchsorted(sites, site_id[sel].astype(str))
+            out[sel] = cap[pos]
+        return out
+
+
+def tile_windows(rows: int, cols: int, tile_cells: int):
+    """(row0, row1, col0, col1) of the tiles covering a grid, row-major, half-open."""
+    if tile_cells < 16:
+        raise ModelError(f"tile_cells must be at least 16, got {tile_cells}")
+    for r0 in range(0, rows, tile_cells):
+        for c0 in range(0, cols, tile_cells):
+            yield r0, min(r0 + tile_cells, rows), c0, min(c0 + tile_cells, cols)
+
+
+def _rect_distance(row: np.ndarray, col: np.ndarray, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    """Distance (cells) from points to the nearest cell centre of the tile [r0, r1) x [c0, c1)."""
+    dr = np.maximum(np.maximum(r0 - row, row - (r1 - 1)), 0.0)
+    dc = np.maximum(np.maximum(c0 - col, col - (c1 - 1)), 0.0)
+    return np.hypot(dr, dc)
+
+
+def fan_wedge(row0: float, col0: float, r0: int, r1: int, c0: int, c1: int, n_rays: int,
+              n_steps: int) -> tuple[int, int, int]:
+    """(first ray, number of rays, samples) of a fan of ``n_rays`` x ``n_steps`` that the
+    cells of the tile [r0, r1) x [c0, c1) need: the rays nearest to some direction into the
+    tile (one ray of margin each side) and the samples up to its farthest cell."""
+    corners_r = np.array([r0 - 0.5, r0 - 0.5, r1 - 0.5, r1 - 0.5])
+    corners_c = np.array([c0 - 0.5, c1 - 0.5, c0 - 0.5, c1 - 0.5])
+    far = float(np.hypot(corners_r - row0, corners_c - col0).max())
+    steps = min(n_steps, int(math.ceil(far)) + 1)
+    if r0 - 1.0 <= row0 <= r1 and c0 - 1.0 <= col0 <= c1:
+        return 0, n_rays, steps
+    theta = np.arctan2(corners_c - col0, -(corners_r - row0))
+    centre = math.atan2(0.5 * (c0 + c1 - 1) - col0, -(0.5 * (r0 + r1 - 1) - row0))
+    rel = (theta - centre + math.pi) % (2.0 * math.pi) - math.pi
+    lo = math.floor((centre + rel.min()) / (2.0 * math.pi) * n_rays) - 1
+    hi = math.ceil((centre + rel.max()) / (2.0 * math.pi) * n_rays) + 1
+    n_wedge = min(n_rays, hi - lo + 1)
+    return int(lo % n_rays), int(n_wedge), steps
+
+
+class _FanWorkspace:
+    """One growing buffer for the ray wedges of every (site, tile): ``views(n, m)`` gives
+    C-contiguous (n, m) arrays zr (float64) and prev, top, hz (int32) over its start."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def views(self, n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        need = n * m
+        if need > self.size:
+            self.size = max(need, int(self.size * 1.5))
+            self.zr = np.empty(self.size)
+            self.ints = np.empty((3, self.size), dtype=np.int32)
+        return (self.zr[:need].reshape(n, m), self.ints[0, :need].reshape(n, m), self.ints[1, :need].reshape(n, m),
+                self.ints[2, :need].reshape(n, m))
+
+
+def _site_groups(table: pd.DataFrame, height: np.ndarray, freq: np.ndarray) -> list[np.ndarray]:
+    """Sector indices per (site, mast height), each sorted by frequency (the kernels reuse a
+    frequency's diffraction loss across the run of sectors that share it)."""
+    if not len(table):
+        return []
+    key = pd.Series(list(zip(table["site_id"].astype(str), np.round(height, 1), strict=True)), dtype=object)
+    groups = []
+    for idx in key.groupby(key, sort=False).indices.values():
+        idx = np.asarray(idx, dtype=np.int64)
+        groups.append(idx[np.argsort(freq[idx], kind="stable")])
+    return groups
+
+
+def _same_frequency(idx: np.ndarray, freq: np.ndarray) -> list[np.ndarray]:
+    return [idx[freq[idx] == f] for f in np.unique(freq[idx])] if idx.size else []
+
+
+def _bits_dtype(n_networks: int) -> type:
+    for dtype, bits in ((np.uint8, 8), (np.uint16, 16), (np.uint32, 32)):
+        if n_networks <= bits:
+            return dtype
+    return np.uint64
+
+
+def _pattern_tables(table: pd.DataFrame, patterns: Mapping[str, AntennaPattern] | None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per sector the index of its MSI pattern (−1: 3GPP model), and the patterns' cuts and caps."""
+    n = len(table)
+    names = (table["antenna_pattern"].fillna("").astype(str).to_numpy() if "antenna_pattern" in table
+             else np.full(n, "", dtype=object))
+    used = sorted({name for name in names if name})
+    patterns = dict(patterns or {})
+    missing = [name for name in used if name not in patterns]
+    if missing:
+        bad = [str(s) for s in table["sector_id"].to_numpy()[np.isin(names, missing)][:10]]
+        raise ModelError(f"antenna_pattern: no pattern file named {missing[:10]} (sectors {bad}); "
+                         f"known: {sorted(patterns)[:20]}")
+    index = {name: k for k, name in enumerate(used)}
+    s_pattern = np.array([index.get(name, -1) for name in names], dtype=np.int64)
+    h = np.zeros((max(len(used), 1), 360))
+    v = np.zeros((max(len(used), 1), 360))
+    cap = np.zeros(max(len(used), 1))
+    for name, k in index.items():
+        p = patterns[name]
+        h[k], v[k], cap[k] = p.h_loss_db, p.v_loss_db, p.max_loss_db
+    return s_pattern, h, v, cap
+
+
 def fan_size(reach_cells: float) -> tuple[int, int]:
     """(n_rays, n_steps) of a fan reaching ``reach_cells``: one sample per cell along each ray
     and one ray per cell of the perimeter, rounded up to a multiple of 4 so that a 90° turn of
@@ -257,8 +425,12 @@ def fan_size(reach_cells: float) -> tuple[int, int]:
 def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec,
                       radio: RadioConfig, *, progress: bool = True, mode: str | Mapping[str, str] = "fast",
                       diffraction: str | None = None, exact_sectors: Collection[str] | None = None,
-                      itm: ItmParams = ItmParams(), link: LinkParams | None = LinkParams(),
-                      hull_tolerance: float = HULL_TOLERANCE) -> CellularResult:
+                      itm: ItmParams = ItmParams(), p1812: P1812Params = P1812Params(), exact_model: str = "itm",
+                      link: LinkParams | None = LinkParams(),
+                      hull_tolerance: float = HULL_TOLERANCE, tile_cells: int = TILE_CELLS,
+                      active: np.ndarray | None = None, rx_loss_db: np.ndarray | None = None,
+                      patterns: Mapping[str, AntennaPattern] | None = None,
+                      reach_limit: ReachLimit | None = None) -> CellularResult:
     """Best-server reference-signal level, SINR and speed per technology over ``grid``.
 
     Parameters
@@ -282,10 +454,28 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         (m/m) are dropped (0: the exact upper hull, as the propagation library builds it).
     exact_sectors
         Sector ids evaluated in exact mode whatever ``mode`` says (broadcast, trunking, checks).
-    itm
-        ITM parameters of the exact mode.
+    exact_model
+        Model of the exact mode: ``"itm"`` (Longley-Rice point to point) or ``"p1812"``.
+    itm, p1812
+        Parameters of the exact mode's model.
     link
         SINR/throughput parameters; ``None`` skips the carrier rasters (faster, less memory).
+    tile_cells
+        Side of the square tiles the grid is processed in (cells).  Per tile only the sites
+        whose reach touches it run, each on the wedge of its ray fan that covers the tile, and
+        the per-carrier state (k strongest levels, summed power) exists for that tile only, so
+        memory is the output rasters plus one tile's state.  Results do not depend on it.
+    active
+        Bool grid of the cells to evaluate (default: all); the others stay unserved, but
+        their terrain still shapes the rays (for example the study area and a margin).
+    rx_loss_db
+        Optional float grid of a loss at the receiver added to every sector (clutter).
+    patterns
+        Antenna patterns by name (:func:`citycov.antenna_files.read_msi`) for sectors whose
+        ``antenna_pattern`` column names one; the others use the 3GPP sector model.
+    reach_limit
+        Optional cap on each sector's reach from the density of its carrier's sites
+        (:class:`ReachLimit`).
 
     Returns
     -------
@@ -300,6 +490,8 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     if diffraction not in DIFFRACTION_METHODS:
         raise ModelError(f"diffraction: unknown method {diffraction!r}; expected one of {sorted(DIFFRACTION_METHODS)}")
     method = DIFFRACTION_METHODS[diffraction]
+    if exact_model not in EXACT_MODELS:
+        raise ModelError(f"exact_model: unknown model {exact_model!r}; expected one of {list(EXACT_MODELS)}")
     x = sectors.geometry.x.to_numpy()
     y = sectors.geometry.y.to_numpy()
     ids = sectors["sector_id"].to_numpy()
@@ -322,6 +514,8 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         fs_km = 10.0 ** ((ref_eirp - radio.floor_dbm + 6.0 - 32.4478 - 20.0 * np.log10(freq)) / 20.0)
         reach_m[exact] = 1000.0 * np.minimum(fs_km[exact], radio.max_range_km)[:, None]
     north = _grid_north_offset_deg(x, y, grid.crs) if n else np.zeros(0)
+    site_lat = (np.asarray(pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True).transform(x, y)[1])
+                if n else np.zeros(0))
     azimuth_grid = np.nan_to_num(table["azimuth_deg"].to_numpy(dtype=np.float64), nan=0.0) + north
     row_f, col_f = grid.fractional_rowcol(x, y)
     z_ground = np.array([K.bilinear(dem_m, row_f[i], col_f[i]) for i in range(n)])
@@ -336,15 +530,23 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     rows, cols = grid.shape
     n_tech = len(TECHNOLOGIES)
     best_dbm = np.full((n_tech, rows, cols), np.nan, dtype=np.float32)
-    best_sector = np.full((n_tech, rows, cols), -1, dtype=np.int32)
-    dem64 = np.ascontiguousarray(dem_m, dtype=np.float64)
-    env64 = np.ascontiguousarray(env, dtype=np.int64)
+    best_sector = np.full((n_tech, rows, cols), -1, dtype=np.int16 if n < 32_000 else np.int32)
+    dem_k = np.ascontiguousarray(dem_m, dtype=np.float64 if dem_m.dtype == np.float64 else np.float32)
+    env_k = np.ascontiguousarray(env, dtype=np.int8)
+    active_k = (np.ones((rows, cols), dtype=np.uint8) if active is None
+                else np.ascontiguousarray(active, dtype=np.uint8))
+    if active_k.shape != (rows, cols) or env_k.shape != (rows, cols) or dem_k.shape != (rows, cols):
+        raise RasterError(f"terrain, environment and active grids must have the grid's shape {(rows, cols)}, got "
+                          f"{dem_k.shape}, {env_k.shape}, {active_k.shape}")
+    rx_loss_k = (np.zeros((0, 0), dtype=np.float32) if rx_loss_db is None
+                 else np.ascontiguousarray(rx_loss_db, dtype=np.float32))
     k_re = radio.k_factor * EARTH_RADIUS_M
     tech_idx = np.array([TECH_INDEX[t] for t in tech], dtype=np.int64)
     tilt = table["downtilt_deg"].to_numpy(dtype=np.float64)
     hbw = table["h_beamwidth_deg"].to_numpy(dtype=np.float64)
     vbw = table["v_beamwidth_deg"].to_numpy(dtype=np.float64)
     omni = table["omni"].to_numpy(dtype=np.bool_)
+    s_pattern, h_loss, v_loss, pattern_cap = _pattern_tables(table, patterns)
     operators = table["operator"].to_numpy()
     networks = tuple(sorted({(str(o), str(t)) for o, t in zip(operators, tech, strict=True)}))
     if len(networks) > 64:
@@ -352,67 +554,102 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     bit_of = {net: k for k, net in enumerate(networks)}
     s_bit = np.array([bit_of[(str(o), str(t))] for o, t in zip(operators, tech, strict=True)], dtype=np.int64)
     s_thr = np.array([radio.threshold_dbm[t] for t in tech], dtype=np.float64)
-    cover_bits = np.zeros((rows, cols), dtype=np.uint64)
+    cover_bits = np.zeros((rows, cols), dtype=_bits_dtype(len(networks)))
     carrier_keys = [(str(o), str(t), float(f)) for o, t, f in zip(operators, tech, freq, strict=True)]
     carriers = tuple(sorted(set(carrier_keys), key=lambda c: (TECH_INDEX[c[1]], c[0], c[2])))
     carrier_of = np.array([carriers.index(c) for c in carrier_keys], dtype=np.int64) if n else np.zeros(0, np.int64)
-    site_key = pd.Series(list(zip(table["site_id"].astype(str), np.round(height, 1), strict=True)) if n else [],
-                         dtype=object)
-    per_carrier = [pd.Series(np.flatnonzero(carrier_of == c)).groupby(site_key[carrier_of == c].to_numpy(),
-                                                                      sort=False).apply(list).tolist()
-                   for c in range(len(carriers))]
+    if reach_limit is not None and n:
+        reach_m = np.minimum(reach_m, reach_limit.limit_m(x, y, carrier_of, table["site_id"].to_numpy())[:, None])
+    groups = _site_groups(table, height, freq)
     links = _LinkRasters(n_tech, rows, cols) if link is not None else None
     capacity = link.capacity if link is not None else 2
-    grid_loss = np.full((rows, cols), np.nan)
-    bar = tqdm(total=sum(len(g) for g in per_carrier), desc="cellular sites", unit="site", disable=not progress,
-               mininterval=1.0)
+    carrier_bw = np.array([float(bandwidth[carrier_of == c].max()) for c in range(len(carriers))])
+    g_first = np.array([g[0] for g in groups], dtype=np.int64)
+    g_row, g_col = row_f[g_first], col_f[g_first]
+    g_reach = np.array([reach_m[g].max() / grid.cell_m for g in groups])
+    tiles = list(tile_windows(rows, cols, tile_cells))
+    smooth_cache: dict[tuple[int, int], tuple] = {}
+    work = _FanWorkspace()
+    kernel_args = dict(front_to_back_db=radio.front_to_back_db, vertical_sidelobe_db=radio.vertical_sidelobe_db,
+                       floor_dbm=radio.floor_dbm)
+    bar = tqdm(total=len(tiles), desc="cellular tiles", unit="tile", disable=not progress, mininterval=1.0)
     with bar:
-        for c, groups in enumerate(per_carrier):
-            car_top = np.full((capacity, rows, cols), -np.inf, dtype=np.float32)
-            car_idx = np.full((rows, cols), -1, dtype=np.int32)
-            car_sum = np.zeros((rows, cols), dtype=np.float32)
-            for group in groups:
-                idx = np.asarray(group, dtype=np.int64)
+        for (tr0, tr1, tc0, tc1) in tiles:
+            bar.update(1)
+            near = np.flatnonzero(_rect_distance(g_row, g_col, tr0, tr1, tc0, tc1) <= g_reach)
+            if near.size == 0:
+                continue
+            present = np.unique(np.concatenate([carrier_of[groups[g]] for g in near]))
+            slot_of = np.full(len(carriers), -1, dtype=np.int64)
+            slot_of[present] = np.arange(present.size)
+            s_slot = slot_of[carrier_of]
+            th, tw = tr1 - tr0, tc1 - tc0
+            car_top = np.full((present.size, capacity, th, tw), -np.inf, dtype=np.float32)
+            car_idx = np.full((present.size, th, tw), -1, dtype=np.int32)
+            car_sum = np.zeros((present.size, th, tw), dtype=np.float32)
+            for g in near:
+                idx = groups[g]
                 i0 = idx[0]
                 z_tx = z_ground[i0] + height[i0]
                 fast = idx[~exact[idx]]
+                common = (s_pattern, h_loss, v_loss, pattern_cap)
                 if fast.size:
                     reach_cells = float(reach_m[fast].max()) / grid.cell_m
                     n_rays, n_steps = fan_size(reach_cells)
-                    zr, prev, top, hz = T.ray_fan(dem64, row_f[i0], col_f[i0], z_tx, grid.cell_m, n_rays, n_steps,
-                                                  k_re, hull_tolerance)
-                    zs, prev_s, top_s, hz_s = T.smooth_ray(height[i0], grid.cell_m, n_steps, k_re, hull_tolerance)
-                    smooth = T.smooth_earth_loss_db(zs, prev_s, top_s, hz_s, radio.rx_height_m, grid.cell_m, k_re,
-                                                    method, 1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (freq[fast] * 1e6)))
-                    T.site_levels(dem64, env64, row_f[i0], col_f[i0], z_tx, grid.cell_m, radio.rx_height_m, k_re,
-                                  method, zr, prev, top, hz, zs, prev_s, top_s, hz_s, smooth, models[fast], freq[fast],
-                                  height[fast],
-                                  ref_eirp[fast], azimuth_grid[fast], omni[fast], tilt[fast], hbw[fast], vbw[fast],
-                                  reach_m[fast], tech_idx[fast], fast, radio.front_to_back_db,
-                                  radio.vertical_sidelobe_db, radio.floor_dbm, best_dbm, best_sector, s_bit[fast],
-                                  s_thr[fast], cover_bits, car_top, car_idx, car_sum)
+                    ray_lo, n_wedge, steps = fan_wedge(row_f[i0], col_f[i0], tr0, tr1, tc0, tc1, n_rays, n_steps)
+                    zr, prev, top, hz = work.views(n_wedge, steps + 1)
+                    T.ray_wedge_into(dem_k, row_f[i0], col_f[i0], z_tx, grid.cell_m, n_rays, ray_lo, k_re,
+                                     hull_tolerance, zr, prev, top, hz)
+                    key = (int(g), n_steps)
+                    if key not in smooth_cache:
+                        if len(smooth_cache) > 256:
+                            smooth_cache.clear()
+                        zs_prev_top_hz = T.smooth_ray(height[i0], grid.cell_m, n_steps, k_re, hull_tolerance)
+                        smooth_cache[key] = (*zs_prev_top_hz, T.smooth_earth_loss_db(
+                            *zs_prev_top_hz, radio.rx_height_m, grid.cell_m, k_re, method,
+                            1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (freq[fast] * 1e6))))
+                    zs, prev_s, top_s, hz_s, smooth = smooth_cache[key]
+                    TK.tile_site_levels(
+                        dem_k, env_k, active_k, row_f[i0], col_f[i0], z_tx, grid.cell_m, radio.rx_height_m, k_re,
+                        method, zr, prev, top, hz, ray_lo, n_rays, zs, prev_s, top_s, hz_s, smooth, models[fast],
+                        freq[fast], height[fast], ref_eirp[fast], azimuth_grid[fast], omni[fast], tilt[fast],
+                        hbw[fast], vbw[fast], common[0][fast], h_loss, v_loss, pattern_cap, reach_m[fast],
+                        tech_idx[fast], fast, s_slot[fast], kernel_args["front_to_back_db"],
+                        kernel_args["vertical_sidelobe_db"], rx_loss_k, tr0, tc0, kernel_args["floor_dbm"],
+                        best_dbm, best_sector, s_bit[fast], s_thr[fast], cover_bits, car_top, car_idx, car_sum)
                 ex = idx[exact[idx]]
-                if ex.size:
-                    T.site_levels_itm(dem64, row_f[i0], col_f[i0], z_ground[i0], grid.cell_m, radio.rx_height_m,
-                                      itm.climate, itm.n0, itm.pol, itm.epsilon, itm.sigma, itm.mdvar, itm.time,
-                                      itm.location, itm.situation, freq[ex], height[ex], ref_eirp[ex],
-                                      azimuth_grid[ex], omni[ex], tilt[ex], hbw[ex], vbw[ex],
-                                      np.ascontiguousarray(reach_m[ex, 0]), tech_idx[ex], ex,
-                                      radio.front_to_back_db, radio.vertical_sidelobe_db, radio.floor_dbm, best_dbm,
-                                      best_sector, s_bit[ex], s_thr[ex], cover_bits, car_top, car_idx, car_sum,
-                                      grid_loss)
-                bar.update(1)
+                for sub in _same_frequency(ex, freq):
+                    loss = np.full((th, tw), np.nan)
+                    sub_reach = float(reach_m[sub, 0].max()) / grid.cell_m
+                    if exact_model == "itm":
+                        X.itm_loss_grid(dem_k, row_f[i0], col_f[i0], grid.cell_m, height[i0], radio.rx_height_m,
+                                        freq[sub[0]], itm.climate, itm.n0, itm.pol, itm.epsilon, itm.sigma, itm.mdvar,
+                                        itm.time, itm.location, itm.situation, sub_reach, tr0, tc0, loss)
+                    else:
+                        X.p1812_loss_grid(dem_k, row_f[i0], col_f[i0], grid.cell_m, height[i0], radio.rx_height_m,
+                                          freq[sub[0]], p1812.time_percent, p1812.location_percent, p1812.delta_n,
+                                          p1812.n0, float(site_lat[i0]), p1812.pol, p1812.zone,
+                                          p1812.clutter_height_m, sub_reach, tr0, tc0, loss)
+                    TK.tile_levels_from_loss(
+                        loss, dem_k, active_k, row_f[i0], col_f[i0], z_tx, grid.cell_m, radio.rx_height_m,
+                        ref_eirp[sub], azimuth_grid[sub], omni[sub], tilt[sub], hbw[sub], vbw[sub], s_pattern[sub],
+                        h_loss, v_loss, pattern_cap, np.ascontiguousarray(reach_m[sub, 0]), tech_idx[sub], sub,
+                        s_slot[sub], kernel_args["front_to_back_db"], kernel_args["vertical_sidelobe_db"], rx_loss_k,
+                        tr0, tc0, kernel_args["floor_dbm"], best_dbm, best_sector, s_bit[sub], s_thr[sub],
+                        cover_bits, car_top, car_idx, car_sum)
             if links is not None:
-                _op, t, _f = carriers[c]
-                sel = carrier_of == c
-                links.add_carrier(TECH_INDEX[t], car_top, car_idx, car_sum, link, t,
-                                  float(bandwidth[sel].max()), ref_eirp)
+                win = (slice(tr0, tr1), slice(tc0, tc1))
+                for slot, c in enumerate(present):
+                    _op, t, _f = carriers[c]
+                    links.add_carrier(TECH_INDEX[t], car_top[slot], car_idx[slot], car_sum[slot], link, t,
+                                      float(carrier_bw[c]), ref_eirp, win)
+            del car_top, car_idx, car_sum
     names = {v: k for k, v in MODEL_CODES.items()}
     out_table = pd.DataFrame({
         "sector_index": np.arange(n), "sector_id": table["sector_id"].to_numpy(),
         "site_id": table["site_id"].to_numpy(), "operator": table["operator"].to_numpy(),
         "technology": tech, "freq_mhz": freq,
-        "model": ["itm" if exact[i] else names[m] for i, m in enumerate(models)],
+        "model": [exact_model if exact[i] else names[m] for i, m in enumerate(models)],
         "carrier": carrier_of,
         "ref_signal_eirp_dbm": np.round(ref_eirp, 2),
         "reach_urban_km": np.round(reach_m[:, 1] / 1000.0, 3), "reach_open_km": np.round(reach_m[:, 3] / 1000.0, 3),
@@ -437,7 +674,9 @@ class _LinkRasters:
         self.uplink_mbps = np.full(shape, np.nan, dtype=np.float32)
 
     def add_carrier(self, t: int, car_top: np.ndarray, car_idx: np.ndarray, car_sum: np.ndarray, link: LinkParams,
-                    technology: str, bandwidth_mhz: float, ref_eirp: np.ndarray) -> None:
+                    technology: str, bandwidth_mhz: float, ref_eirp: np.ndarray,
+                    win: tuple[slice, slice] = (slice(None), slice(None))) -> None:
+        """Merge one carrier's best-server state of the window ``win`` of the grid."""
         rows, cols = car_idx.shape
         best = np.empty((rows, cols), dtype=np.float32)
         margin = np.empty((rows, cols), dtype=np.float32)
@@ -458,21 +697,25 @@ class _LinkRasters:
         ul_sinr = link.ue_eirp_dbm + link.bs_gain_dbi - coupling - ul_noise
         up = LK.spectral_efficiency_ufunc(ul_sinr, link.uplink.alpha, link.uplink.sinr_min_db,
                                           link.uplink.max_se_bps_hz) * ul_bw
-        cur_down = self.throughput_mbps[t]
-        cur_sinr = self.sinr_db[t]
+        cur_down = self.throughput_mbps[t][win]
+        cur_sinr = self.sinr_db[t][win]
         better = served & (np.isnan(cur_down) | (down > cur_down) | ((down == cur_down) & (sinr > cur_sinr)))
-        self.sinr_db[t][better] = sinr[better]
-        self.margin_db[t][better] = margin[better]
-        self.overlap[t][better] = count[better]
-        self.throughput_mbps[t][better] = down[better]
-        self.uplink_mbps[t][better] = up[better]
+        self.sinr_db[t][win][better] = sinr[better]
+        self.margin_db[t][win][better] = margin[better]
+        self.overlap[t][win][better] = count[better]
+        self.throughput_mbps[t][win][better] = down[better]
+        self.uplink_mbps[t][win][better] = up[better]
 
     def finish(self, link: LinkParams) -> dict[str, np.ndarray]:
         tiers = np.empty(self.throughput_mbps.shape, dtype=np.int8)
-        LK.speed_tier_grid(self.throughput_mbps.astype(np.float64).reshape(-1),
-                           self.uplink_mbps.astype(np.float64).reshape(-1),
-                           np.array([s.down_mbps for s in link.tiers]), np.array([s.up_mbps for s in link.tiers]),
-                           tiers.reshape(-1))
+        down_mbps = np.array([s.down_mbps for s in link.tiers])
+        up_mbps = np.array([s.up_mbps for s in link.tiers])
+        for t in range(tiers.shape[0]):  # a row band at a time: no float64 copy of whole planes
+            for r0 in range(0, tiers.shape[1], 256):
+                band = slice(r0, r0 + 256)
+                LK.speed_tier_grid(self.throughput_mbps[t, band].astype(np.float64).reshape(-1),
+                                   self.uplink_mbps[t, band].astype(np.float64).reshape(-1), down_mbps, up_mbps,
+                                   tiers[t, band].reshape(-1))
         return {"sinr_db": self.sinr_db, "margin_db": self.margin_db, "overlap": self.overlap,
                 "throughput_mbps": self.throughput_mbps, "uplink_mbps": self.uplink_mbps, "speed_tier": tiers}
 

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""P3: the engine over Guangzhou at 30 m, wall time and peak RSS, in fresh processes.
+
+Setup (not timed): the embedded default's inputs are read and its layers built at 30 m
+(terrain reprojected to the grid, environment classes from the population grid, the
+study-area mask), then saved as ``.npy`` files in a cache folder.  Each measured job is a
+fresh Python process that loads them (memory-mapped, so they count in the RSS only as far
+as the engine touches them) plus the sector table, and calls
+:func:`citycov.radio.cellular_coverage` once with SINR and speed tiers, knife-edge terrain
+diffraction and the default's reach limit.  Wall time counts the engine call only; peak
+RSS (``ru_maxrss``) is the whole process.  A warm-up job first fills the Numba cache.
+
+Jobs
+----
+``issue``   about 3,000 sites x 3 sectors on one carrier (the issue's P3 job): the 3,000
+            sites of the default with the most sectors... drawn deterministically from the
+            default's sites, three sectors each (azimuths 0/120/240, 1,895 MHz LTE).
+``default`` the default network as shipped: 3,605 sites, 25,410 sectors on 12 carriers.
+
+Writes ``benchmarks/results/guangzhou30.json``.
+
+usage: python benchmarks/bench_guangzhou30.py [--jobs issue,default] [--cell-m 30] [--tile 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "guangzhou30.json"
+TARGET_S = 60.0
+TARGET_RSS_GB = 2.0
+
+
+def prepare(cache: Path, cell_m: float) -> None:
+    import numpy as np
+    import scipy.ndimage as ndi
+
+    import citycov
+    from citycov import pipeline as P
+
+    scenario = citycov.load_scenario(ROOT / "data" / "guangzhou.toml")
+    inputs = P.read_inputs(scenario)
+    layers = P.build_layers(scenario, inputs, cell_m=cell_m, rule=scenario.accounting.zonal_rule)
+    active = ndi.binary_dilation(layers.index >= 0, iterations=2)
+    np.save(cache / "dem.npy", layers.dem.astype(np.float32))
+    np.save(cache / "env.npy", layers.env.astype(np.int8))
+    np.save(cache / "active.npy", active.astype(np.uint8))
+    inputs.sectors.to_pickle(cache / "sectors.pkl")
+    (cache / "grid.json").write_text(json.dumps({
+        "cell_m": layers.grid.cell_m, "transform": list(layers.grid.transform)[:6],
+        "shape": list(layers.grid.shape), "crs": layers.grid.crs.to_wkt(),
+        "active_cells": int(active.sum()), "cells": int(active.size)}))
+
+
+def issue_sectors(sectors):
+    """About 3,000 sites x 3 sectors on one LTE carrier, from the default's site positions."""
+    import numpy as np
+    import pandas as pd
+
+    sites = sectors.drop_duplicates("site_id").sort_values("site_id").reset_index(drop=True)
+    rng = np.random.default_rng(3000)
+    pick = np.sort(rng.choice(len(sites), size=min(3000, len(sites)), replace=False))
+    sites = sites.iloc[pick].reset_index(drop=True)
+    rows = []
+    for _, s in sites.iterrows():
+        for k, az in enumerate((0.0, 120.0, 240.0)):
+            r = s.copy()
+            r["sector_id"] = f"{s['site_id']}-L{k}"
+            r["operator"] = "bench"
+            r["technology"] = "4G"
+            r["freq_mhz"] = 1895.0
+            r["bandwidth_mhz"] = 20.0
+            r["eirp_dbm"] = 61.0
+            r["azimuth_deg"] = az
+            r["omni"] = False
+            r["height_m"] = max(float(s["height_m"]), 25.0)
+            rows.append(r)
+    return type(sectors)(pd.DataFrame(rows), geometry="geometry", crs=sectors.crs)
+
+
+def job(cache: Path, which: str, tile: int, out: Path) -> None:
+    import resource
+
+    import numpy as np
+    import pandas as pd
+    import pyproj
+    from affine import Affine
+
+    import citycov
+    from citycov import radio
+    from citycov.grid import GridSpec
+
+    meta = json.loads((cache / "grid.json").read_text())
+    grid = GridSpec(transform=Affine(*meta["transform"]), shape=tuple(meta["shape"]),
+                    crs=pyproj.CRS.from_wkt(meta["crs"]))
+    dem = np.load(cache / "dem.npy", mmap_mode="r")
+    env = np.load(cache / "env.npy", mmap_mode="r")
+    active = np.load(cache / "active.npy", mmap_mode="r")
+    sectors = pd.read_pickle(cache / "sectors.pkl")
+    if which == "issue":
+        sectors = issue_sectors(sectors)
+    scenario = citycov.load_scenario(ROOT / "data" / "guangzhou.toml")
+    cfg = scenario.radio
+    limit = radio.ReachLimit(cfg.reach_neighbours, cfg.reach_factor, cfg.reach_min_km) if cfg.reach_neighbours else None
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    t0 = time.perf_counter()
+    res = radio.cellular_coverage(sectors, dem, env, grid, cfg, progress=False, diffraction=cfg.diffraction,
+                                  active=active, tile_cells=tile, reach_limit=limit,
+                                  link=radio.LinkParams(loading=cfg.cell_loading, noise_figure_db=cfg.noise_figure_db))
+    wall = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    served = np.isfinite(res.best_dbm).any(axis=0) & (active != 0)
+    out.write_text(json.dumps({
+        "job": which, "sites": int(sectors["site_id"].nunique()), "sectors": len(sectors),
+        "carriers": len(res.carriers), "tile_cells": tile, "wall_s": round(wall, 2),
+        "peak_rss_gb": round(rss, 3), "rss_before_engine_gb": round(rss0, 3),
+        "active_cells": meta["active_cells"], "grid_cells": meta["cells"],
+        "served_share_of_active": round(float(served.sum() / max(meta["active_cells"], 1)), 4),
+        "diffraction": cfg.diffraction, "reach_limit": None if limit is None else vars(limit),
+    }))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", default="issue,default")
+    ap.add_argument("--cell-m", type=float, default=30.0)
+    ap.add_argument("--tile", type=int, default=0, help="tile side in cells (0: the engine's default)")
+    ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--_job", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--_out", type=Path, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    from citycov.radio import TILE_CELLS
+
+    tile = args.tile or TILE_CELLS
+    if args._job:
+        job(args.cache, args._job, tile, args._out)
+        return
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="citycov-p3-"))
+    if not (cache / "grid.json").exists():
+        t0 = time.perf_counter()
+        prepare(cache, args.cell_m)
+        print(f"prepared layers at {args.cell_m:g} m in {time.perf_counter() - t0:.0f} s ({cache})", flush=True)
+    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "load_average_at_start": list(os.getloadavg())},
+               "cell_m": args.cell_m, "targets": {"wall_s": TARGET_S, "peak_rss_gb": TARGET_RSS_GB}, "jobs": {}}
+    for which in args.jobs.split(","):
+        for attempt in ("warm-up", "measured"):
+            out = cache / f"{which}.json"
+            cmd = [sys.executable, __file__, "--_job", which, "--cache", str(cache), "--_out", str(out),
+                   "--tile", str(tile)]
+            subprocess.run(cmd, check=True)
+            if attempt == "measured":
+                r = json.loads(out.read_text())
+                r["meets_wall_target"] = r["wall_s"] <= TARGET_S
+                r["meets_rss_target"] = r["peak_rss_gb"] <= TARGET_RSS_GB
+                results["jobs"][which] = r
+                print(json.dumps(r), flush=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
