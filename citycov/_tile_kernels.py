@@ -31,7 +31,7 @@ from numba import njit, prange
 
 from citycov._radio_kernels import MIN_DIST_KM, MODEL_TR38901, model_loss_db
 from citycov._terrain_kernels import DIFF_KNIFE_EDGE, edges_loss_db, receiver_edges, receiver_samples
-from citycov.antenna import sector_gain_db
+from citycov.antenna import sector_gain_db, wrap_deg
 from citycov.antenna_files import cut_loss_db
 from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S
 
@@ -122,7 +122,11 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
     hata_a = np.zeros((n_sec, 4))
     hata_b = np.zeros(n_sec)
     inv_root_wavelength = np.zeros(n_sec)
+    k_h = np.empty(n_sec)  # 3GPP pattern: A = 12·(angle / beamwidth)², as 12 / beamwidth² per sector
+    k_v = np.empty(n_sec)
     for j in range(n_sec):
+        k_h[j] = 12.0 / (s_hbw_deg[j] * s_hbw_deg[j])
+        k_v[j] = 12.0 / (s_vbw_deg[j] * s_vbw_deg[j])
         inv_root_wavelength[j] = 1.0 / math.sqrt(SPEED_OF_LIGHT_M_S / (s_freq_mhz[j] * 1e6))
         if s_model[j] != MODEL_TR38901:
             hata_b[j] = 44.9 - 6.55 * math.log10(s_height_m[j])
@@ -176,29 +180,38 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
             elev = math.degrees(math.atan2(z_tx_m - z_rx, d_m))
             log_d_km = math.log10(d_m / 1000.0)
             extra = rx_loss_db[row, col] if has_rx_loss else 0.0
-            last_inv = -1.0
-            excess = 0.0
+            last_freq = -1.0
+            base = 0.0
             for j in range(n_sec):
                 if d_m > s_reach_m[j, env_c]:
                     continue
-                if s_model[j] == MODEL_TR38901:
-                    loss = model_loss_db(s_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, d_m / 1000.0, env_c)
-                else:
-                    loss = hata_a[j, env_c] + hata_b[j] * log_d_km
-                if g_p > -np.inf:
-                    if inv_root_wavelength[j] != last_inv:
+                if s_freq_mhz[j] != last_freq or s_model[j] != s_model[j - 1]:
+                    # median loss + terrain excess: once per run of sectors on one frequency
+                    if s_model[j] == MODEL_TR38901:
+                        base = model_loss_db(s_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, d_m / 1000.0, env_c)
+                    else:
+                        base = hata_a[j, env_c] + hata_b[j] * log_d_km
+                    if g_p > -np.inf:
                         excess = edges_loss_db(g_p, g_t, g_r, inv_root_wavelength[j])
                         if method == DIFF_KNIFE_EDGE:
                             excess -= edges_loss_db(s_p, s_t, s_r, inv_root_wavelength[j])
                         else:
                             excess -= smooth_db[j, m0] * (1.0 - w) + smooth_db[j, m1] * w
-                        excess = max(excess, 0.0)
-                        last_inv = inv_root_wavelength[j]
-                    loss += excess
-                gain = relative_gain_db(j, az, elev, s_azimuth_deg, s_omni, s_tilt_deg, s_hbw_deg, s_vbw_deg,
-                                        s_pattern, h_loss, v_loss, pattern_max_loss_db, front_to_back_db,
-                                        vertical_sidelobe_db)
-                store_slot(s_ref_eirp_dbm[j] + gain - loss - extra, j, row, col, i, c, s_tech, s_index, s_bit,
+                        base += max(excess, 0.0)
+                    base += extra
+                    last_freq = s_freq_mhz[j]
+                p = s_pattern[j]
+                if p >= 0:
+                    att = min(cut_loss_db(h_loss[p], az - s_azimuth_deg[j]) + cut_loss_db(v_loss[p], elev - s_tilt_deg[j]),
+                              pattern_max_loss_db[p])
+                else:
+                    y = elev - s_tilt_deg[j]
+                    att = min(y * y * k_v[j], vertical_sidelobe_db)
+                    if not s_omni[j]:
+                        x = wrap_deg(az - s_azimuth_deg[j])
+                        att += min(x * x * k_h[j], front_to_back_db)
+                    att = min(att, front_to_back_db)
+                store_slot(s_ref_eirp_dbm[j] - att - base, j, row, col, i, c, s_tech, s_index, s_bit,
                            s_slot, s_threshold_dbm, floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx,
                            car_sum)
 

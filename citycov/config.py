@@ -89,6 +89,7 @@ class RadioConfig:
     reach_factor: float = 3.0
     reach_min_km: float = 3.0
     tile_cells: int = 512
+    study_margin_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -492,7 +493,7 @@ def _parse_radio(r: _Reader, t: dict) -> RadioConfig:
     r.unknown(t, {"model", "rx_height_m", "k_factor", "floor_dbm", "max_range_km", "threshold_dbm",
                   "broadband_technologies", "front_to_back_db", "vertical_sidelobe_db",
                   "env_density_per_km2", "diffraction", "sinr", "cell_loading", "noise_figure_db",
-                  "reach_neighbours", "reach_factor", "reach_min_km", "tile_cells"}, where)
+                  "reach_neighbours", "reach_factor", "reach_min_km", "tile_cells", "study_margin_m"}, where)
     sinr = t.get("sinr", True)
     if not isinstance(sinr, bool):
         r.problems.append(f"{where}.sinr must be true or false, got {sinr!r}")
@@ -532,6 +533,8 @@ def _parse_radio(r: _Reader, t: dict) -> RadioConfig:
         reach_factor=r.number(t, "reach_factor", d.reach_factor, where, lo=1.0, hi=100.0, strict_lo=False),
         reach_min_km=r.number(t, "reach_min_km", d.reach_min_km, where, lo=0.0, hi=100.0),
         tile_cells=r.integer(t, "tile_cells", d.tile_cells, where, lo=16, hi=65536),
+        study_margin_m=(r.number(t, "study_margin_m", 0.0, where, lo=0.0, hi=1e6, strict_lo=False)
+                        if "study_margin_m" in t else None),
     )
 
 

@@ -335,12 +335,29 @@ def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: Ra
     speed tiers per technology (the uncertainty variants skip them: they only need levels)."""
     params = (radio_mod.LinkParams(loading=radio.cell_loading, noise_figure_db=radio.noise_figure_db)
               if link and radio.sinr else None)
+    limit = (radio_mod.ReachLimit(radio.reach_neighbours, radio.reach_factor, radio.reach_min_km)
+             if radio.reach_neighbours else None)
     cell = radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
-                                       progress=progress, diffraction=radio.diffraction, link=params)
+                                       progress=progress, diffraction=radio.diffraction, link=params,
+                                       active=study_area(layers, radio.study_margin_m), tile_cells=radio.tile_cells,
+                                       reach_limit=limit)
     valid = np.isfinite(layers.dem)
     wlan = (radio_mod.wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
             else np.full(layers.grid.shape, np.nan, dtype=np.float32))
     return Coverage(cell=cell, wlan_dbm=wlan)
+
+
+def study_area(layers: Layers, margin_m: float | None) -> np.ndarray | None:
+    """Cells the engine evaluates: those of a district and within ``margin_m`` of one (``None``:
+    every cell of the grid).  Terrain outside still shapes the rays."""
+    if margin_m is None:
+        return None
+    inside = layers.index >= 0
+    if margin_m <= 0:
+        return inside
+    from scipy.ndimage import distance_transform_edt
+
+    return distance_transform_edt(~inside) * layers.grid.cell_m <= margin_m
 
 
 def coverage_masks(scenario: Scenario, layers: Layers, cov: Coverage, *,

@@ -1,0 +1,189 @@
+"""The tiled engine: results independent of the tile size, ray wedges that hold every cell's
+nearest ray, the co-channel reach limit, the study-area mask, the receiver loss grid, MSI
+pattern files in the engine and the P.1812 exact mode."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyproj
+import pytest
+from scipy.ndimage import map_coordinates
+
+from citycov.antenna import sector_pattern_db
+from citycov.antenna_files import sector_pattern_msi
+from citycov.config import RadioConfig
+from citycov.errors import ModelError
+from citycov.propagation.p1812 import p1812
+from citycov.radio import LinkParams, P1812Params, ReachLimit, fan_size, fan_wedge, tile_windows
+from tests.test_engine import grid_of, rough_dem, run, sectors_at
+
+N = 120
+CELL = 30.0
+
+
+@pytest.fixture(scope="module")
+def scene():
+    dem = rough_dem(N, seed=11, relief_m=150.0)
+    grid = grid_of(N, CELL)
+    rows = []
+    for k, (dr, dc) in enumerate([(0, 0), (-1500, 900), (1200, -1400), (600, 1700)]):
+        for a, az in enumerate((0.0, 120.0, 240.0)):
+            rows.append({"site_id": f"S{k}", "azimuth_deg": az, "dx": dc, "dy": dr, "freq_mhz": 1800.0,
+                         "h_beamwidth_deg": 65.0, "v_beamwidth_deg": 10.0, "downtilt_deg": 3.0})
+        rows.append({"site_id": f"S{k}", "freq_mhz": 900.0, "dx": dc, "dy": dr, "technology": "3G"})
+    sectors = sectors_at(grid, (N // 2, N // 2), rows)
+    sectors["sector_id"] = [f"x{i}" for i in range(len(sectors))]
+    return dem, grid, sectors
+
+
+def _same(a, b):
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    np.testing.assert_allclose(np.nan_to_num(a, nan=0.0), np.nan_to_num(b, nan=0.0), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("diffraction", ["knife_edge", "deygout", "bullington"])
+def test_results_do_not_depend_on_tile_size(scene, diffraction):
+    dem, grid, sectors = scene
+    whole = run(sectors, dem, grid, diffraction=diffraction, tile_cells=4096, link=LinkParams())
+    tiled = run(sectors, dem, grid, diffraction=diffraction, tile_cells=17, link=LinkParams())
+    _same(whole.best_dbm, tiled.best_dbm)
+    np.testing.assert_array_equal(whole.best_sector, tiled.best_sector)
+    np.testing.assert_array_equal(whole.cover_bits, tiled.cover_bits)
+    for name in ("sinr_db", "margin_db", "throughput_mbps", "uplink_mbps"):
+        _same(getattr(whole, name), getattr(tiled, name))
+    np.testing.assert_array_equal(whole.speed_tier, tiled.speed_tier)
+    np.testing.assert_array_equal(whole.overlap, tiled.overlap)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_wedge_holds_every_cells_nearest_ray(seed):
+    """Brute force: for random sites and tiles, the nearest ray of every cell of the tile
+    within reach lies inside the wedge (so the kernel never needs its edge fallback)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        row0, col0 = rng.uniform(-50, 250, 2)
+        r0, c0 = rng.integers(0, 180, 2)
+        size = int(rng.integers(16, 80))
+        r1, c1 = r0 + size, c0 + size
+        reach = float(rng.uniform(20, 400))
+        n_rays, n_steps = fan_size(reach)
+        lo, n_wedge, steps = fan_wedge(row0, col0, int(r0), int(r1), int(c0), int(c1), n_rays, n_steps)
+        rr, cc = np.mgrid[r0:r1, c0:c1]
+        dr, dc = rr - row0, cc - col0
+        d = np.hypot(dr, dc)
+        keep = d <= reach
+        theta = np.arctan2(dc, -dr) % (2 * math.pi)
+        ray = (theta / (2 * math.pi) * n_rays + 0.5).astype(int) % n_rays
+        local = (ray - lo) % n_rays
+        assert (local[keep] < n_wedge).all()
+        if keep.any():
+            assert steps >= int(d[keep].max() - 0.5)
+
+
+def test_tile_windows_cover_the_grid_once():
+    seen = np.zeros((70, 45), dtype=int)
+    for r0, r1, c0, c1 in tile_windows(70, 45, 16):
+        seen[r0:r1, c0:c1] += 1
+    assert (seen == 1).all()
+    with pytest.raises(ModelError, match="tile_cells"):
+        list(tile_windows(10, 10, 4))
+
+
+def test_reach_limit_by_hand():
+    """Six sites 1 km apart on a line (plus one 10 km off): with neighbours = 2 and factor 3,
+    the cap of the site at 0 km is 3 × 2 km = 6 km; min_km floors it."""
+    x = np.array([0.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0, 15000.0])
+    y = np.zeros(7)
+    ids = np.array([f"s{i}" for i in range(7)])
+    carrier = np.zeros(7, dtype=np.int64)
+    cap = ReachLimit(neighbours=2, factor=3.0, min_km=1.0).limit_m(x, y, carrier, ids)
+    np.testing.assert_allclose(cap, [6000.0, 3000.0, 3000.0, 3000.0, 3000.0, 6000.0, 3.0 * 11000.0])
+    cap = ReachLimit(neighbours=2, factor=3.0, min_km=5.0).limit_m(x, y, carrier, ids)
+    np.testing.assert_allclose(cap[:6], [6000.0, 5000.0, 5000.0, 5000.0, 5000.0, 6000.0])
+    # another carrier with too few sites is not capped
+    carrier[:2] = 1
+    cap = ReachLimit(neighbours=2, factor=3.0, min_km=1.0).limit_m(x, y, carrier, ids)
+    assert np.isinf(cap[:2]).all()
+    with pytest.raises(ModelError, match="reach limit"):
+        ReachLimit(neighbours=2, factor=0.5)
+
+
+def test_reach_limit_stops_far_cells(scene):
+    dem, grid, sectors = scene
+    free = run(sectors, dem, grid)
+    capped = run(sectors, dem, grid, reach_limit=ReachLimit(neighbours=1, factor=1.0, min_km=0.5))
+    assert np.isfinite(capped.best_dbm).sum() < np.isfinite(free.best_dbm).sum()
+    assert not (np.isfinite(capped.best_dbm) & np.isnan(free.best_dbm)).any()
+    # a cap beyond every reach changes nothing
+    loose = run(sectors, dem, grid, reach_limit=ReachLimit(neighbours=1, factor=1.0, min_km=50.0))
+    _same(loose.best_dbm, free.best_dbm)
+
+
+def test_active_mask_and_receiver_loss(scene):
+    dem, grid, sectors = scene
+    base = run(sectors, dem, grid)
+    active = np.zeros(dem.shape, dtype=bool)
+    active[30:90, 20:70] = True
+    part = run(sectors, dem, grid, active=active)
+    assert np.isnan(part.best_dbm[:, ~active]).all()
+    _same(part.best_dbm[:, active], base.best_dbm[:, active])
+    lossy = run(sectors, dem, grid, rx_loss_db=np.full(dem.shape, 7.0), radio=RadioConfig(floor_dbm=-200.0,
+                                                                                             max_range_km=3.0))
+    ref = run(sectors, dem, grid, radio=RadioConfig(floor_dbm=-200.0, max_range_km=3.0))
+    served = np.isfinite(ref.best_dbm)
+    np.testing.assert_allclose(lossy.best_dbm[served], ref.best_dbm[served] - 7.0, atol=2e-4)
+
+
+def test_msi_pattern_in_engine_matches_3gpp_model():
+    """A sector whose MSI file is the 3GPP pattern exported at 1° steps gives the 3GPP
+    model's levels up to the linear interpolation between whole degrees."""
+    dem = np.full((N, N), 20.0, dtype=np.float32)
+    grid = grid_of(N, CELL)
+    common = {"azimuth_deg": 60.0, "h_beamwidth_deg": 65.0, "v_beamwidth_deg": 10.0, "downtilt_deg": 0.0}
+    model = run(sectors_at(grid, (60, 60), [common]), dem, grid)
+    pattern = sector_pattern_msi(gain_dbi=17.0, h_beamwidth_deg=65.0, v_beamwidth_deg=10.0, front_to_back_db=30.0)
+    with_file = sectors_at(grid, (60, 60), [{**common, "antenna_pattern": "kat"}])
+    msi = run(with_file, dem, grid, patterns={"kat": pattern})
+    served = np.isfinite(model.best_dbm)
+    diff = np.abs(msi.best_dbm[served] - model.best_dbm[served])
+    # 12·x² between whole degrees: at most 12·(0.5/65)²·... well under 0.1 dB in the main lobe
+    assert diff.max() < 0.1
+    # the back of the antenna is the file's front-to-back ratio below the front, as the model's
+    assert abs(float(np.nanmax(msi.best_dbm)) - float(np.nanmax(model.best_dbm))) < 1e-3
+    with pytest.raises(ModelError, match="antenna_pattern"):
+        run(with_file, dem, grid)
+    assert sector_pattern_db(0.0, 0.0) == 0.0
+
+
+def test_p1812_exact_mode_matches_public_function():
+    dem = rough_dem(80, seed=5, relief_m=90.0)
+    grid = grid_of(80, CELL)
+    sectors = sectors_at(grid, (40, 40), [{"freq_mhz": 700.0, "height_m": 40.0}])
+    res = run(sectors, dem, grid, mode="exact", exact_model="p1812", p1812=P1812Params(),
+              radio=RadioConfig(floor_dbm=-200.0, max_range_km=1.1))
+    assert res.sectors["model"].tolist() == ["p1812"]
+    eirp_ref = float(res.sectors["ref_signal_eirp_dbm"].iloc[0])
+    lon_lat = pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True)
+    x0, y0 = grid.xy(np.array([40]), np.array([40]))
+    lat = lon_lat.transform(x0[0], y0[0])[1]
+    z0 = float(dem[40, 40])
+    checked = 0
+    for row, col in [(40, 70), (10, 40), (60, 20), (75, 55), (20, 20)]:
+        d_cells = math.hypot(row - 40, col - 40)
+        if d_cells * CELL > 1100.0:
+            continue
+        n = max(2, math.ceil(d_cells - 1e-9))
+        t = np.arange(n + 1) / n
+        z = map_coordinates(dem.astype(np.float64), [40 + t * (row - 40), 40 + t * (col - 40)], order=1)
+        ref = p1812(t * d_cells * CELL / 1000.0, z, np.zeros(n + 1), np.full(n + 1, 4), freq_ghz=0.7, p=50.0,
+                    htg_m=40.0, hrg_m=1.5, pol=2, phi_t_deg=lat, phi_r_deg=lat,
+                    lam_t_deg=113.0, lam_r_deg=113.0, pl=50.0, dn=45.0, n0=325.0)
+        elev = math.degrees(math.atan2(z0 + 40.0 - float(dem[row, col]) - 1.5, d_cells * CELL))
+        gain = sector_pattern_db(0.0, elev, omni=True, v_beamwidth_deg=65.0, front_to_back_db=30.0,
+                                 vertical_sidelobe_db=30.0)
+        level = eirp_ref + gain - ref.lb_db
+        assert res.best_dbm[1, row, col] == pytest.approx(level, abs=0.1)
+        checked += 1
+    assert checked >= 3
