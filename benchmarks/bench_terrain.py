@@ -70,6 +70,7 @@ def median_time(fn, repeat: int) -> tuple[float, list[float]]:
 def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
     from citycov import _radio_kernels as K
     from citycov import _terrain_kernels as T
+    from citycov import _tile_kernels as TK
     from citycov.radio import DIFFRACTION_METHODS, HULL_TOLERANCE, fan_size
 
     row0 = col0 = 1800.0
@@ -85,14 +86,21 @@ def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
                  "pixels": int((np.hypot(*np.mgrid[-n_steps:n_steps + 1, -n_steps:n_steps + 1]) <= reach_cells).sum()),
                  "model": "COST-231 Hata (open) + terrain diffraction delta vs smooth earth, omni", "methods": {}}
     best = np.full((3, rows, cols), np.nan, dtype=np.float32)
-    idx = np.full((3, rows, cols), -1, dtype=np.int32)
-    cover = np.zeros((rows, cols), dtype=np.uint64)
-    car_top = np.full((2, rows, cols), -np.inf, dtype=np.float32)
-    car_idx = np.full((rows, cols), -1, dtype=np.int32)
-    car_sum = np.zeros((rows, cols), dtype=np.float32)
+    idx = np.full((3, rows, cols), -1, dtype=np.int16)
+    cover = np.zeros((rows, cols), dtype=np.uint8)
+    # the engine's tile state over the whole circle (one tile): k = 2 strongest levels, one carrier
+    r_lo, r_hi = int(row0 - reach_cells) - 1, int(row0 + reach_cells) + 2
+    c_lo, c_hi = int(col0 - reach_cells) - 1, int(col0 + reach_cells) + 2
+    th, tw = r_hi - r_lo, c_hi - c_lo
+    car_top = np.full((1, 2, th, tw), -np.inf, dtype=np.float32)
+    car_idx = np.full((1, th, tw), -1, dtype=np.int32)
+    car_sum = np.zeros((1, th, tw), dtype=np.float32)
+    active = np.ones(dem.shape, dtype=np.uint8)
+    dem32 = dem.astype(np.float32)  # the engine's terrain dtype
+    env8 = env.astype(np.int8)
 
     def fan():
-        return T.ray_fan(dem, row0, col0, z_tx, CELL_M, n_rays, n_steps, K_RE, HULL_TOLERANCE)
+        return T.ray_wedge(dem32, row0, col0, z_tx, CELL_M, n_rays, 0, n_rays, n_steps, K_RE, HULL_TOLERANCE)
 
     t_fan, _ = median_time(fan, repeat)
     out["radial_sweep_s"] = round(t_fan, 4)
@@ -104,12 +112,14 @@ def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
         smooth = T.smooth_earth_loss_db(zs, prev_s, top_s, hz_s, h_rx, CELL_M, K_RE, code, inv_root)
 
         def cells(code=code, smooth=smooth):
-            T.site_levels(dem, env, row0, col0, z_tx, CELL_M, h_rx, K_RE, code, zr, prev, top, hz, zs, prev_s,
-                          top_s, hz_s, smooth, np.array([K.MODEL_COST231]), np.array([f]), np.array([h_tx]),
-                          np.array([eirp]), np.zeros(1), np.array([True]), np.zeros(1), np.array([360.0]),
-                          np.array([10.0]), np.full((1, 4), radius_km * 1000.0), np.array([1]), np.array([0]),
-                          30.0, 30.0, -1e9, best, idx, np.zeros(1, dtype=np.int64), np.full(1, -1e9), cover,
-                          car_top, car_idx, car_sum)
+            TK.tile_site_levels(dem32, env8, active, row0, col0, z_tx, CELL_M, h_rx, K_RE, code, zr, prev, top, hz, 0,
+                                n_rays, zs, prev_s, top_s, hz_s, smooth, np.array([K.MODEL_COST231]), np.array([f]),
+                                np.array([h_tx]), np.array([eirp]), np.zeros(1), np.array([True]), np.zeros(1),
+                                np.array([360.0]), np.array([10.0]), np.full(1, -1), np.zeros((1, 360)),
+                                np.zeros((1, 360)), np.zeros(1), np.full((1, 4), radius_km * 1000.0), np.array([1]),
+                                np.array([0]), np.zeros(1, dtype=np.int64), 30.0, 30.0, np.zeros((0, 0), np.float32),
+                                r_lo, c_lo, -1e9, best, idx, np.zeros(1, dtype=np.int64), np.full(1, -1e9), cover,
+                                car_top, car_idx, car_sum)
 
         def whole(cells=cells, code=code):
             fan()
@@ -175,27 +185,23 @@ def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10
                     "jumps from 0 to J(0) = 6 dB"}
 
 
-def p2_exact(dem: np.ndarray, repeat: int, radii_km=(2.5, 5.0)) -> dict:
-    from citycov import _terrain_kernels as T
+def p2_exact(dem: np.ndarray, repeat: int, radii_km=(2.5, 5.0, 10.0)) -> dict:
+    """The engine's exact mode: ITM point to point on each cell's own profile
+    (:func:`citycov._exact_kernels.itm_loss_grid` over the window of the reach circle)."""
+    from citycov import _exact_kernels as X
 
     row0 = col0 = 1800.0
     h_tx, h_rx, f = 30.0, 1.5, 2100.0
-    rows, cols = dem.shape
     out: dict = {"itm": "climate 5, Ns 301, eps 15, sigma 0.005, vertical, mdvar 12, 50/50/50", "runs": {}}
-    best = np.full((3, rows, cols), np.nan, dtype=np.float32)
-    idx = np.full((3, rows, cols), -1, dtype=np.int32)
-    cover = np.zeros((rows, cols), dtype=np.uint64)
-    car_top = np.full((2, rows, cols), -np.inf, dtype=np.float32)
-    car_idx = np.full((rows, cols), -1, dtype=np.int32)
-    car_sum = np.zeros((rows, cols), dtype=np.float32)
-    loss = np.full((rows, cols), np.nan)
     for r_km in radii_km:
-        def job(r_km=r_km):
-            T.site_levels_itm(dem, row0, col0, dem[1800, 1800], CELL_M, h_rx, 5, 301.0, 1, 15.0, 0.005, 12, 50.0,
-                              50.0, 50.0, np.array([f]), np.array([h_tx]), np.array([50.0]), np.zeros(1),
-                              np.array([True]), np.zeros(1), np.array([360.0]), np.array([10.0]),
-                              np.array([r_km * 1000.0]), np.array([1]), np.array([0]), 30.0, 30.0, -1e9, best, idx,
-                              np.zeros(1, dtype=np.int64), np.full(1, -1e9), cover, car_top, car_idx, car_sum, loss)
+        reach = r_km * 1000.0 / CELL_M
+        lo = int(row0 - reach) - 1
+        size = int(2 * reach) + 4
+        loss = np.full((size, size), np.nan)
+
+        def job(r_km=r_km, reach=reach, lo=lo, loss=loss):
+            X.itm_loss_grid(dem, row0, col0, CELL_M, h_tx, h_rx, f, 5, 301.0, 1, 15.0, 0.005, 12, 50.0, 50.0, 50.0,
+                            reach, lo, lo, loss)
 
         t, _ = median_time(job, repeat if r_km <= 5 else 1)
         out["runs"][str(r_km)] = {"s": round(t, 3)}

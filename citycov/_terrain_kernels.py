@@ -25,12 +25,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from citycov._linkbudget_kernels import accumulate_level
-from citycov._radio_kernels import MIN_DIST_KM, MODEL_TR38901, bilinear, model_loss_db
-from citycov.antenna import sector_gain_db
-from citycov.propagation._itm_kernels import DELTA_H_MAX_SAMPLES, itm_p2p_full
+from citycov._radio_kernels import MIN_DIST_KM, bilinear
 from citycov.propagation.diffraction import knife_edge_db
-from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S
 
 DIFF_KNIFE_EDGE = 0
 """One knife edge at the receiver radial's running horizon (the first engine)."""
@@ -89,36 +85,78 @@ def build_ray(zr, prev, top, hz, turn_tol):
         hz[k] = h
 
 
+RAY_BLOCK = 8
+"""Rays built together: one cache line of float64 heights per sample across the block."""
+
+
 @njit(cache=True, parallel=True)
 def ray_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_radius_m, turn_tol_m_per_m, zr, prev,
                    top, hz):
     """Effective heights and persistent hulls of rays ``ray_lo .. ray_lo + n_wedge − 1`` (mod
-    ``n_rays``) of a fan of ``n_rays`` radials, written into ``zr`` (n_wedge, n_steps + 1) and
-    the int32 ``prev``, ``top``, ``hz`` of the same shape: the part of a fan that one tile of
-    the grid needs.  Row ``w`` is ray ``(ray_lo + w) % n_rays`` of the fan; a ray's samples do
-    not depend on the other rays, so a wedge equals those rows of the whole fan
-    (:func:`ray_fan`), and a shorter ``n_steps`` equals their first columns.  The engine
-    passes reshaped slices of one workspace, so that no tile pays for fresh pages."""
-    n_wedge = zr.shape[0]
-    n_steps = zr.shape[1] - 1
+    ``n_rays``) of a fan of ``n_rays`` radials, written into ``zr`` (n_steps + 1, n_wedge) and
+    the int32 ``prev``, ``top``, ``hz`` of the same shape (sample-major: column ``w`` is ray
+    ``(ray_lo + w) % n_rays``, so neighbouring cells, which use neighbouring rays at about the
+    same distance, read neighbouring memory).  A ray's samples do not depend on the other
+    rays, so a wedge equals those columns of the whole fan (:func:`ray_fan`), and a shorter
+    ``n_steps`` equals its first rows.  The engine passes reshaped slices of one workspace.
+
+    Rays are built :data:`RAY_BLOCK` at a time, sample by sample across the block, with the
+    monotone-chain state of each ray (see :func:`build_ray`, which this equals ray by ray)."""
+    n_wedge = zr.shape[1]
+    n_steps = zr.shape[0] - 1
     drop = 1.0 / (2.0 * earth_radius_m)
-    for w in prange(n_wedge):
-        drow, dcol = ray_direction((ray_lo + w) % n_rays, n_rays)
-        zr[w, 0] = z_tx_m
+    n_blocks = (n_wedge + RAY_BLOCK - 1) // RAY_BLOCK
+    for blk in prange(n_blocks):
+        w0 = blk * RAY_BLOCK
+        w1 = min(w0 + RAY_BLOCK, n_wedge)
+        nb = w1 - w0
+        drow = np.empty(RAY_BLOCK)
+        dcol = np.empty(RAY_BLOCK)
+        tt = np.zeros(RAY_BLOCK, dtype=np.int64)
+        hh = np.zeros(RAY_BLOCK, dtype=np.int64)
+        best = np.full(RAY_BLOCK, -np.inf)
+        for b in range(nb):
+            drow[b], dcol[b] = ray_direction((ray_lo + w0 + b) % n_rays, n_rays)
+            zr[0, w0 + b] = z_tx_m
+            prev[0, w0 + b] = -1
+            top[0, w0 + b] = 0
+            hz[0, w0 + b] = 0
+        tol = turn_tol_m_per_m * cell_m
         for k in range(1, n_steps + 1):
-            s = k * cell_m
-            zr[w, k] = bilinear(dem_m, row0 + k * drow, col0 + k * dcol) - s * s * drop
-        build_ray(zr[w], prev[w], top[w], hz[w], turn_tol_m_per_m * cell_m)
+            s2 = (k * cell_m) ** 2 * drop
+            for b in range(nb):
+                w = w0 + b
+                ze = bilinear(dem_m, row0 + k * drow[b], col0 + k * dcol[b]) - s2
+                zr[k, w] = ze
+                t = tt[b]
+                if not math.isnan(ze):
+                    while t != 0:
+                        a = prev[t, w]
+                        if (zr[t, w] - zr[a, w]) * (k - t) - (ze - zr[t, w]) * (t - a) <= tol * (t - a) * (k - t):
+                            t = a
+                        else:
+                            break
+                    prev[k, w] = t
+                    t = k
+                    e = (ze - z_tx_m) / k
+                    if e > best[b]:
+                        best[b] = e
+                        hh[b] = k
+                else:
+                    prev[k, w] = -1
+                tt[b] = t
+                top[k, w] = t
+                hz[k, w] = hh[b]
 
 
 @njit(cache=True)
 def ray_wedge(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, n_wedge, n_steps, earth_radius_m,
               turn_tol_m_per_m):
     """:func:`ray_wedge_into` into fresh arrays, returned as ``zr, prev, top, hz``."""
-    zr = np.empty((n_wedge, n_steps + 1))
-    prev = np.empty((n_wedge, n_steps + 1), dtype=np.int32)
-    top = np.empty((n_wedge, n_steps + 1), dtype=np.int32)
-    hz = np.empty((n_wedge, n_steps + 1), dtype=np.int32)
+    zr = np.empty((n_steps + 1, n_wedge))
+    prev = np.empty((n_steps + 1, n_wedge), dtype=np.int32)
+    top = np.empty((n_steps + 1, n_wedge), dtype=np.int32)
+    hz = np.empty((n_steps + 1, n_wedge), dtype=np.int32)
     ray_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_radius_m, turn_tol_m_per_m, zr, prev,
                    top, hz)
     return zr, prev, top, hz
@@ -128,7 +166,7 @@ def ray_wedge(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, n_wedge, n_step
 def ray_fan(dem_m, row0, col0, z_tx_m, cell_m, n_rays, n_steps, earth_radius_m, turn_tol_m_per_m):
     """Effective heights and persistent hulls of ``n_rays`` radials of ``n_steps`` samples.
 
-    Returns ``zr`` (n_rays, n_steps + 1) float64 (index 0: the antenna at ``z_tx_m``; NaN: no
+    Returns ``zr`` (n_steps + 1, n_rays) float64 (row 0: the antenna at ``z_tx_m``; NaN: no
     data), and int32 ``prev``, ``top``, ``hz`` of the same shape (see :func:`build_ray`;
     ``turn_tol_m_per_m`` is its tolerance as a slope, 0 for the exact hull).
     """
@@ -137,9 +175,10 @@ def ray_fan(dem_m, row0, col0, z_tx_m, cell_m, n_rays, n_steps, earth_radius_m, 
 
 
 @njit(cache=True, nogil=True)
-def receiver_edges(zr, prev, top, hz, kmax, d_cells, z_rx_eff, cell_m, method):
-    """Diffraction geometry of a receiver at ``d_cells`` on a ray whose samples 1..``kmax`` lie
-    before it; ``z_rx_eff`` is its effective height (ground + antenna − d²/2kR).
+def receiver_edges(zr, prev, top, hz, r, kmax, d_cells, z_rx_eff, cell_m, method):
+    """Diffraction geometry of a receiver at ``d_cells`` on ray (column) ``r`` of a fan whose
+    samples 1..``kmax`` lie before it; ``z_rx_eff`` is its effective height (ground + antenna
+    − d²/2kR).  Fan arrays are sample-major (n_steps + 1, n_rays), see :func:`ray_wedge_into`.
 
     Returns three values g with ν = g/√λ (λ in metres): Deygout's principal edge and the
     edges on its transmitter and receiver sides; Bullington's equivalent edge (others −inf);
@@ -149,47 +188,47 @@ def receiver_edges(zr, prev, top, hz, kmax, d_cells, z_rx_eff, cell_m, method):
     ninf = -np.inf
     if kmax < 1:
         return ninf, ninf, ninf
-    z_tx = zr[0]
+    z_tx = zr[0, r]
     d_m = d_cells * cell_m
     if method == DIFF_KNIFE_EDGE:
-        h_i = hz[kmax]
+        h_i = hz[kmax, r]
         if h_i < 1:
             return ninf, ninf, ninf
         d_h = h_i * cell_m
-        s_h = (zr[h_i] - z_tx) / d_h
+        s_h = (zr[h_i, r] - z_tx) / d_h
         s_rx = (z_rx_eff - z_tx) / d_m
         h = d_h * (s_h - s_rx)
         return h * math.sqrt(2.0 * d_m / (d_h * (d_m - d_h))), ninf, ninf
     # tangent from the receiver to the hull of samples 0..kmax
-    t = top[kmax]
+    t = top[kmax, r]
     while t != 0:
-        a = prev[t]
-        if (zr[t] - zr[a]) * (d_cells - a) <= (z_rx_eff - zr[a]) * (t - a):
+        a = prev[t, r]
+        if (zr[t, r] - zr[a, r]) * (d_cells - a) <= (z_rx_eff - zr[a, r]) * (t - a):
             t = a
         else:
             break
     if t == 0:
         return ninf, ninf, ninf
     if method == DIFF_BULLINGTON:
-        h_i = hz[kmax]  # the hull's first vertex: steepest ray from the transmitter
+        h_i = hz[kmax, r]  # the hull's first vertex: steepest ray from the transmitter
         x_t = h_i * cell_m
         x_r = t * cell_m
-        s_tim = (zr[h_i] - z_tx) / x_t
-        s_rim = (zr[t] - z_rx_eff) / (d_m - x_r)
+        s_tim = (zr[h_i, r] - z_tx) / x_t
+        s_rim = (zr[t, r] - z_rx_eff) / (d_m - x_r)
         d_b = (z_rx_eff - z_tx + s_rim * d_m) / (s_tim + s_rim)
         h_b = z_tx + s_tim * d_b - (z_tx * (d_m - d_b) + z_rx_eff * d_b) / d_m
         return h_b * math.sqrt(2.0 * d_m / (d_b * (d_m - d_b))), ninf, ninf
     # Deygout, walking the chain (receiver side first; ties go to the vertex nearer the
     # transmitter, as in the library's forward scan)
-    g_p, ip = _chain_max_g(zr, prev, t, 0, 0.0, z_tx, d_m, z_rx_eff, cell_m)
+    g_p, ip = _chain_max_g(zr, prev, r, t, 0, 0.0, z_tx, d_m, z_rx_eff, cell_m)
     x_p = ip * cell_m
-    g_t, _ = _chain_max_g(zr, prev, prev[ip], 0, 0.0, z_tx, x_p, zr[ip], cell_m)
-    g_r, _ = _chain_max_g(zr, prev, t, ip, x_p, zr[ip], d_m, z_rx_eff, cell_m)
+    g_t, _ = _chain_max_g(zr, prev, r, prev[ip, r], 0, 0.0, z_tx, x_p, zr[ip, r], cell_m)
+    g_r, _ = _chain_max_g(zr, prev, r, t, ip, x_p, zr[ip, r], d_m, z_rx_eff, cell_m)
     return g_p, g_t, g_r
 
 
 @njit(cache=True, nogil=True)
-def _chain_max_g(zr, prev, start, stop, x_a, z_a, x_b, z_b, cell_m):
+def _chain_max_g(zr, prev, r, start, stop, x_a, z_a, x_b, z_b, cell_m):
     """Largest g = h·√(2(d1+d2)/(d1·d2)) of the chain vertices start, prev[start], … (before
     ``stop``) over the line from (x_a, z_a) to (x_b, z_b); (−inf, −1) when there is none."""
     best = -np.inf
@@ -199,12 +238,12 @@ def _chain_max_g(zr, prev, start, stop, x_a, z_a, x_b, z_b, cell_m):
     while v != stop and v > 0:
         d1 = v * cell_m - x_a
         d2 = x_b - v * cell_m
-        h = zr[v] - (z_a + (z_b - z_a) * d1 / span)
+        h = zr[v, r] - (z_a + (z_b - z_a) * d1 / span)
         g = h * math.sqrt(2.0 * span / (d1 * d2))
         if g >= best:
             best = g
             best_v = v
-        v = prev[v]
+        v = prev[v, r]
     return best, best_v
 
 
@@ -235,7 +274,8 @@ def receiver_samples(d_cells):
 def smooth_ray(h_tx_m, cell_m, n_steps, earth_radius_m, turn_tol_m_per_m):
     """Effective heights and hull arrays of a ray over smooth earth (ground at 0, the antenna
     ``h_tx_m`` above it): the reference the empirical models already contain, so the engine
-    adds only the terrain loss in excess of it (the delta of P.1812's delta-Bullington)."""
+    adds only the terrain loss in excess of it (the delta of P.1812's delta-Bullington).
+    Returned as a one-ray fan: arrays (n_steps + 1, 1)."""
     zr = np.empty(n_steps + 1)
     zr[0] = h_tx_m
     drop = 1.0 / (2.0 * earth_radius_m)
@@ -246,7 +286,8 @@ def smooth_ray(h_tx_m, cell_m, n_steps, earth_radius_m, turn_tol_m_per_m):
     top = np.empty(n_steps + 1, dtype=np.int32)
     hz = np.empty(n_steps + 1, dtype=np.int32)
     build_ray(zr, prev, top, hz, turn_tol_m_per_m * cell_m)
-    return zr, prev, top, hz
+    return zr.reshape((n_steps + 1, 1)), prev.reshape((n_steps + 1, 1)), top.reshape((n_steps + 1, 1)), \
+        hz.reshape((n_steps + 1, 1))
 
 
 @njit(cache=True)
@@ -255,12 +296,12 @@ def smooth_earth_loss_db(zs, prev_s, top_s, hz_s, h_rx_m, cell_m, earth_radius_m
     wavelength) on the ray of :func:`smooth_ray`.  The engine interpolates it linearly in
     distance for Deygout and Bullington (it is 0 throughout the smooth-earth line of sight,
     and their per-cell chains beyond it are long); the knife edge evaluates it per cell."""
-    n_steps = zs.size - 1
+    n_steps = zs.shape[0] - 1
     drop = 1.0 / (2.0 * earth_radius_m)
     out = np.zeros((inv_root_wavelength.size, n_steps + 1))
     for m in range(1, n_steps + 1):
         s = m * cell_m
-        g_p, g_t, g_r = receiver_edges(zs, prev_s, top_s, hz_s, receiver_samples(float(m)), float(m),
+        g_p, g_t, g_r = receiver_edges(zs, prev_s, top_s, hz_s, 0, receiver_samples(float(m)), float(m),
                                        h_rx_m - s * s * drop, cell_m, method)
         for j in range(inv_root_wavelength.size):
             out[j, m] = edges_loss_db(g_p, g_t, g_r, inv_root_wavelength[j])
@@ -283,8 +324,8 @@ def diffraction_grid(dem_m, row0, col0, cell_m, h_rx_m, earth_radius_m, method, 
     antenna, from the fan of :func:`ray_fan` (fast mode's obstacle sets); ``out`` (rows, cols)
     is filled in place there, left as it is elsewhere."""
     nrows, ncols = dem_m.shape
-    n_rays = zr.shape[0]
-    n_steps = zr.shape[1] - 1
+    n_rays = zr.shape[1]
+    n_steps = zr.shape[0] - 1
     drop = 1.0 / (2.0 * earth_radius_m)
     r_lo = max(0, int(math.floor(row0 - reach_cells)))
     r_hi = min(nrows - 1, int(math.ceil(row0 + reach_cells)))
@@ -300,7 +341,7 @@ def diffraction_grid(dem_m, row0, col0, cell_m, h_rx_m, earth_radius_m, method, 
             d_m = max(d_cells * cell_m, MIN_DIST_KM * 1000.0)
             ray = nearest_ray(dr, dc, n_rays)
             kmax = min(receiver_samples(d_cells), n_steps)
-            g_p, g_t, g_r = receiver_edges(zr[ray], prev[ray], top[ray], hz[ray], kmax, d_m / cell_m,
+            g_p, g_t, g_r = receiver_edges(zr, prev, top, hz, ray, kmax, d_m / cell_m,
                                            dem_m[row, col] + h_rx_m - d_m * d_m * drop, cell_m, method)
             out[row, col] = edges_loss_db(g_p, g_t, g_r, inv_root_wavelength)
 
@@ -318,189 +359,3 @@ def line_profile(dem_m, row0, col0, row, col, d_m, pfl):
         t = i / n
         pfl[2 + i] = bilinear(dem_m, row0 + t * (row - row0), col0 + t * (col - col0))
     return n
-
-
-# ----------------------------------------------------------------------------- site kernels
-
-
-@njit(cache=True, nogil=True)
-def store_level(level, j, row, col, s_tech, s_index, s_bit, s_threshold_dbm, floor_dbm, best_dbm, best_idx,
-                cover_bits, car_top, car_idx, car_sum):
-    """Record sector j's level at one cell: network cover bit, best server of its technology,
-    and the best-server/interference state of its carrier (see :mod:`citycov._linkbudget_kernels`)."""
-    if level >= s_threshold_dbm[j]:
-        cover_bits[row, col] |= np.uint64(1) << np.uint64(s_bit[j])
-    if level < floor_dbm:
-        return
-    t = s_tech[j]
-    cur = best_dbm[t, row, col]
-    if math.isnan(cur) or level > cur:
-        best_dbm[t, row, col] = level
-        best_idx[t, row, col] = s_index[j]
-    accumulate_level(car_top, car_idx, car_sum, row, col, level, s_index[j])
-
-
-@njit(cache=True, parallel=True)
-def site_levels(dem_m, env, row0, col0, z_tx_m, cell_m, h_rx_m, earth_radius_m, method, zr, prev, top, hz,
-                zs, prev_s, top_s, hz_s, smooth_db, s_model, s_freq_mhz, s_height_m, s_ref_eirp_dbm, s_azimuth_deg,
-                s_omni, s_tilt_deg,
-                s_hbw_deg, s_vbw_deg, s_reach_m, s_tech, s_index, front_to_back_db, vertical_sidelobe_db,
-                floor_dbm, best_dbm, best_idx, s_bit, s_threshold_dbm, cover_bits, car_top, car_idx, car_sum):
-    """Fast terrain mode for the sectors of one site (one mast height): empirical median loss
-    + terrain diffraction in excess of smooth earth, 3GPP pattern; state updated in place.
-
-    Per cell: the nearest ray of the fan (:func:`ray_fan`), the receiver joined to that ray's
-    obstacle set (:func:`receiver_edges`, computed once per cell for all sectors), loss
-    J-sums per wavelength, minus the same method's loss over smooth earth for the same
-    receiver distance, floored at 0: per cell on the ray ``zs, prev_s, top_s, hz_s`` of
-    :func:`smooth_ray` for the knife edge, else from ``smooth_db`` (n_sectors, n_steps + 1,
-    :func:`smooth_earth_loss_db`) interpolated in distance.
-    ``s_reach_m`` (n_sectors, 4): reach per environment class; cells beyond are not touched.
-    """
-    nrows, ncols = dem_m.shape
-    n_rays = zr.shape[0]
-    n_steps = zr.shape[1] - 1
-    n_sec = s_model.size
-    drop = 1.0 / (2.0 * earth_radius_m)
-    hata_a = np.zeros((n_sec, 4))
-    hata_b = np.zeros(n_sec)
-    inv_root_wavelength = np.zeros(n_sec)
-    for j in range(n_sec):
-        inv_root_wavelength[j] = 1.0 / math.sqrt(SPEED_OF_LIGHT_M_S / (s_freq_mhz[j] * 1e6))
-        if s_model[j] != MODEL_TR38901:
-            hata_b[j] = 44.9 - 6.55 * math.log10(s_height_m[j])
-            for e in range(4):
-                hata_a[j, e] = model_loss_db(s_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, 1.0, e)
-    reach_env_m = np.zeros(4)
-    for j in range(n_sec):
-        for e in range(4):
-            reach_env_m[e] = max(reach_env_m[e], s_reach_m[j, e])
-    reach_cells = reach_env_m.max() / cell_m
-    r_lo = max(0, int(math.floor(row0 - reach_cells)))
-    r_hi = min(nrows - 1, int(math.ceil(row0 + reach_cells)))
-    c_lo = max(0, int(math.floor(col0 - reach_cells)))
-    c_hi = min(ncols - 1, int(math.ceil(col0 + reach_cells)))
-    for row in prange(r_lo, r_hi + 1):
-        dr = row - row0
-        # columns of this row inside the reach circle
-        half = reach_cells * reach_cells - dr * dr
-        if half < 0.0:
-            continue
-        half = math.sqrt(half)
-        ca = max(c_lo, int(math.ceil(col0 - half)))
-        cb = min(c_hi, int(math.floor(col0 + half)))
-        for col in range(ca, cb + 1):
-            z_ground = dem_m[row, col]
-            if math.isnan(z_ground):
-                continue
-            dc = col - col0
-            d_cells = math.sqrt(dr * dr + dc * dc)
-            env_c = env[row, col]
-            if d_cells * cell_m > reach_env_m[env_c]:
-                continue
-            d_m = max(d_cells * cell_m, MIN_DIST_KM * 1000.0)
-            dd = d_m / cell_m
-            z_rx = z_ground + h_rx_m
-            ray = nearest_ray(dr, dc, n_rays)
-            kmax = min(receiver_samples(d_cells), n_steps)
-            g_p, g_t, g_r = receiver_edges(zr[ray], prev[ray], top[ray], hz[ray], kmax, dd,
-                                           z_rx - d_m * d_m * drop, cell_m, method)
-            s_p = -np.inf
-            s_t = -np.inf
-            s_r = -np.inf
-            m0 = min(int(dd), n_steps)
-            m1 = min(m0 + 1, n_steps)
-            w = min(dd - m0, 1.0)
-            if g_p > -np.inf and method == DIFF_KNIFE_EDGE:
-                s_p, s_t, s_r = receiver_edges(zs, prev_s, top_s, hz_s, kmax, dd, h_rx_m - d_m * d_m * drop,
-                                               cell_m, method)
-            az = math.degrees(math.atan2(dc, -dr))
-            elev = math.degrees(math.atan2(z_tx_m - z_rx, d_m))
-            log_d_km = math.log10(d_m / 1000.0)
-            for j in range(n_sec):
-                if d_m > s_reach_m[j, env_c]:
-                    continue
-                if s_model[j] == MODEL_TR38901:
-                    loss = model_loss_db(s_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, d_m / 1000.0, env_c)
-                else:
-                    loss = hata_a[j, env_c] + hata_b[j] * log_d_km
-                if g_p > -np.inf:
-                    excess = edges_loss_db(g_p, g_t, g_r, inv_root_wavelength[j])
-                    if method == DIFF_KNIFE_EDGE:
-                        excess -= edges_loss_db(s_p, s_t, s_r, inv_root_wavelength[j])
-                    else:
-                        excess -= smooth_db[j, m0] * (1.0 - w) + smooth_db[j, m1] * w
-                    loss += max(excess, 0.0)
-                gain = sector_gain_db(az - s_azimuth_deg[j], elev, s_tilt_deg[j], s_hbw_deg[j], s_vbw_deg[j],
-                                      s_omni[j], front_to_back_db, vertical_sidelobe_db)
-                store_level(s_ref_eirp_dbm[j] + gain - loss, j, row, col, s_tech, s_index, s_bit,
-                            s_threshold_dbm, floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx, car_sum)
-
-
-@njit(cache=True, parallel=True)
-def site_levels_itm(dem_m, row0, col0, z_ground_tx, cell_m, h_rx_m, climate, n0, pol, epsilon, sigma, mdvar,
-                    time, location, situation, s_freq_mhz, s_height_m, s_ref_eirp_dbm, s_azimuth_deg, s_omni,
-                    s_tilt_deg, s_hbw_deg, s_vbw_deg, s_reach_m, s_tech, s_index, front_to_back_db,
-                    vertical_sidelobe_db, floor_dbm, best_dbm, best_idx, s_bit, s_threshold_dbm, cover_bits,
-                    car_top, car_idx, car_sum, loss_out):
-    """Exact mode: ITM point-to-point on each cell's own profile (:func:`line_profile`) for the
-    sectors of one site; state updated in place.  ``s_reach_m`` (n_sectors,).  Where ITM
-    refuses a path (NaN) the cell is left unserved by these sectors.  ``loss_out`` (rows,
-    cols) receives the basic loss of the last sector evaluated at each cell (NaN stays NaN
-    where none), for validation."""
-    nrows, ncols = dem_m.shape
-    n_sec = s_freq_mhz.size
-    reach_m = 0.0
-    for j in range(n_sec):
-        reach_m = max(reach_m, s_reach_m[j])
-    reach_cells = reach_m / cell_m
-    n_max = int(math.ceil(reach_cells)) + 4
-    r_lo = max(0, int(math.floor(row0 - reach_cells)))
-    r_hi = min(nrows - 1, int(math.ceil(row0 + reach_cells)))
-    c_lo = max(0, int(math.floor(col0 - reach_cells)))
-    c_hi = min(ncols - 1, int(math.ceil(col0 + reach_cells)))
-    for row in prange(r_lo, r_hi + 1):
-        pfl = np.empty(n_max + 3)
-        buf = np.empty(DELTA_H_MAX_SAMPLES)
-        for col in range(c_lo, c_hi + 1):
-            dr = row - row0
-            dc = col - col0
-            d_cells = math.sqrt(dr * dr + dc * dc)
-            if d_cells > reach_cells:
-                continue
-            z_ground = dem_m[row, col]
-            if math.isnan(z_ground):
-                continue
-            d_m = max(d_cells * cell_m, MIN_DIST_KM * 1000.0)
-            if d_cells * cell_m < d_m:  # the mast's own cell: a short path straight out
-                n = line_profile(dem_m, row0, col0, row0, col0 + d_m / cell_m, d_m, pfl)
-            else:
-                n = line_profile(dem_m, row0, col0, float(row), float(col), d_m, pfl)
-            bad = False
-            for i in range(n + 1):
-                if math.isnan(pfl[2 + i]):
-                    bad = True
-                    break
-            if bad:
-                continue
-            z_rx = z_ground + h_rx_m
-            az = math.degrees(math.atan2(dc, -dr))
-            last_f = -1.0
-            last_h = -1.0
-            loss = np.nan
-            for j in range(n_sec):
-                if d_m > s_reach_m[j]:
-                    continue
-                if s_freq_mhz[j] != last_f or s_height_m[j] != last_h:
-                    loss = itm_p2p_full(pfl[:n + 3], s_height_m[j], h_rx_m, climate, n0, s_freq_mhz[j], pol,
-                                        epsilon, sigma, mdvar, time, location, situation, buf)[0]
-                    last_f = s_freq_mhz[j]
-                    last_h = s_height_m[j]
-                    loss_out[row, col] = loss
-                if math.isnan(loss):
-                    continue
-                elev = math.degrees(math.atan2(z_ground_tx + s_height_m[j] - z_rx, d_m))
-                gain = sector_gain_db(az - s_azimuth_deg[j], elev, s_tilt_deg[j], s_hbw_deg[j], s_vbw_deg[j],
-                                      s_omni[j], front_to_back_db, vertical_sidelobe_db)
-                store_level(s_ref_eirp_dbm[j] + gain - loss, j, row, col, s_tech, s_index, s_bit,
-                            s_threshold_dbm, floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx, car_sum)

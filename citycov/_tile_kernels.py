@@ -30,13 +30,61 @@ import numpy as np
 from numba import njit, prange
 
 from citycov._radio_kernels import MIN_DIST_KM, MODEL_TR38901, model_loss_db
-from citycov._terrain_kernels import DIFF_KNIFE_EDGE, edges_loss_db, receiver_edges, receiver_samples
+from citycov._terrain_kernels import DIFF_KNIFE_EDGE, receiver_edges, receiver_samples
 from citycov.antenna import sector_gain_db, wrap_deg
 from citycov.antenna_files import cut_loss_db
+from citycov.propagation.diffraction import knife_edge_db
 from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S
 
 TWO_PI = 2.0 * math.pi
 LN10_OVER_10 = math.log(10.0) / 10.0
+J_NU_MIN = -0.78
+J_STEPS_PER_UNIT = 1024
+J_NU_MAX = 48.0
+_NU = J_NU_MIN + np.arange(int((J_NU_MAX - J_NU_MIN) * J_STEPS_PER_UNIT) + 2) / J_STEPS_PER_UNIT
+J_TABLE_DB = 6.9 + 20.0 * np.log10(np.sqrt((_NU - 0.1) ** 2 + 1.0) + _NU - 0.1)
+"""P.526 eq. 31 J(ν) at 1/1024 steps of ν from −0.78 to 48: linear interpolation between them is
+within 2e-6 dB of the formula (|J''| < 14 dB per unit², error ≤ h²/8·|J''|); beyond 48 the
+formula itself is used."""
+del _NU
+
+
+@njit(cache=True, nogil=True)
+def knife_edge_fast_db(nu):
+    """J(ν) of :func:`citycov.propagation.diffraction.knife_edge_db` from :data:`J_TABLE_DB`."""
+    if nu <= J_NU_MIN:
+        return 0.0
+    x = (nu - J_NU_MIN) * J_STEPS_PER_UNIT
+    i = int(x)
+    if i >= J_TABLE_DB.size - 1:
+        return knife_edge_db(nu)
+    return J_TABLE_DB[i] + (J_TABLE_DB[i + 1] - J_TABLE_DB[i]) * (x - i)
+
+
+@njit(cache=True, nogil=True)
+def edges_loss_fast_db(g_p, g_t, g_r, inv_root_wavelength):
+    """:func:`citycov._terrain_kernels.edges_loss_db` with the tabulated J(ν)."""
+    if g_p == -np.inf:
+        return 0.0
+    nu = g_p * inv_root_wavelength
+    if nu <= -0.78:
+        return 0.0
+    loss = knife_edge_fast_db(nu)
+    if g_t > -np.inf:
+        loss += knife_edge_fast_db(g_t * inv_root_wavelength)
+    if g_r > -np.inf:
+        loss += knife_edge_fast_db(g_r * inv_root_wavelength)
+    return loss
+
+
+@njit(cache=True, nogil=True)
+def elevation_deg(dz_m, d_m):
+    """atan(dz/d) in degrees; odd series to x⁹ for |x| ≤ 0.25 (error < 3e-8 rad), else atan."""
+    x = dz_m / d_m
+    if abs(x) > 0.25:
+        return math.degrees(math.atan(x))
+    x2 = x * x
+    return math.degrees(x * (1.0 - x2 * (1.0 / 3.0 - x2 * (0.2 - x2 * (1.0 / 7.0 - x2 / 9.0)))))
 
 
 @njit(cache=True, nogil=True)
@@ -113,9 +161,9 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
     """
     th = car_idx.shape[1]
     tw = car_idx.shape[2]
-    n_wedge = zr.shape[0]
-    n_steps = zr.shape[1] - 1
-    n_smooth = zs.size - 1
+    n_wedge = zr.shape[1]
+    n_steps = zr.shape[0] - 1
+    n_smooth = zs.shape[0] - 1
     n_sec = s_model.size
     drop = 1.0 / (2.0 * earth_radius_m)
     has_rx_loss = rx_loss_db.shape[0] > 0
@@ -165,7 +213,7 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
             if ray >= n_wedge:  # outside the wedge by rounding: the nearest edge ray
                 ray = n_wedge - 1 if ray - n_wedge < n_rays - ray else 0
             kmax = min(receiver_samples(d_cells), n_steps)
-            g_p, g_t, g_r = receiver_edges(zr[ray], prev[ray], top[ray], hz[ray], kmax, dd,
+            g_p, g_t, g_r = receiver_edges(zr, prev, top, hz, ray, kmax, dd,
                                            z_rx - d_m * d_m * drop, cell_m, method)
             s_p = -np.inf
             s_t = -np.inf
@@ -174,10 +222,10 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
             m1 = min(m0 + 1, n_smooth)
             w = min(dd - m0, 1.0)
             if g_p > -np.inf and method == DIFF_KNIFE_EDGE:
-                s_p, s_t, s_r = receiver_edges(zs, prev_s, top_s, hz_s, min(kmax, n_smooth), dd,
+                s_p, s_t, s_r = receiver_edges(zs, prev_s, top_s, hz_s, 0, min(kmax, n_smooth), dd,
                                                h_rx_m - d_m * d_m * drop, cell_m, method)
             az = math.degrees(theta)
-            elev = math.degrees(math.atan2(z_tx_m - z_rx, d_m))
+            elev = elevation_deg(z_tx_m - z_rx, d_m)
             log_d_km = math.log10(d_m / 1000.0)
             extra = rx_loss_db[row, col] if has_rx_loss else 0.0
             last_freq = -1.0
@@ -192,9 +240,9 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
                     else:
                         base = hata_a[j, env_c] + hata_b[j] * log_d_km
                     if g_p > -np.inf:
-                        excess = edges_loss_db(g_p, g_t, g_r, inv_root_wavelength[j])
+                        excess = edges_loss_fast_db(g_p, g_t, g_r, inv_root_wavelength[j])
                         if method == DIFF_KNIFE_EDGE:
-                            excess -= edges_loss_db(s_p, s_t, s_r, inv_root_wavelength[j])
+                            excess -= edges_loss_fast_db(s_p, s_t, s_r, inv_root_wavelength[j])
                         else:
                             excess -= smooth_db[j, m0] * (1.0 - w) + smooth_db[j, m1] * w
                         base += max(excess, 0.0)
@@ -202,8 +250,8 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
                     last_freq = s_freq_mhz[j]
                 p = s_pattern[j]
                 if p >= 0:
-                    att = min(cut_loss_db(h_loss[p], az - s_azimuth_deg[j]) + cut_loss_db(v_loss[p], elev - s_tilt_deg[j]),
-                              pattern_max_loss_db[p])
+                    att = min(cut_loss_db(h_loss[p], az - s_azimuth_deg[j])
+                              + cut_loss_db(v_loss[p], elev - s_tilt_deg[j]), pattern_max_loss_db[p])
                 else:
                     y = elev - s_tilt_deg[j]
                     att = min(y * y * k_v[j], vertical_sidelobe_db)

@@ -100,6 +100,12 @@ class CellularResult:
     """float32: uplink Mbit/s over the same coupling loss (UE power-limited link budget)."""
     speed_tier: np.ndarray | None = None
     """int8: class k of the highest speed tier met (FCC BDC 5/1, 7/1, 35/3 by default), 0 none, −1 not served."""
+    serving_dbm: np.ndarray | None = None
+    """float32: level of the serving sector on the carrier that gives the best download (the
+    carrier of ``sinr_db`` and the speeds; ``best_dbm`` is the strongest over all carriers)."""
+    serving_sector: np.ndarray | None = None
+    """int16/int32: row of ``sectors`` of that serving sector, −1 none.  With ``sectors``'
+    ``ref_signal_eirp_dbm`` and ``bandwidth_mhz`` it gives the coupling loss and bandwidth."""
 
     def network_mask(self, operator: str | None, technology: str) -> np.ndarray:
         """Bool grid: covered (at the nominal threshold) by ``technology`` of ``operator``
@@ -561,7 +567,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     if reach_limit is not None and n:
         reach_m = np.minimum(reach_m, reach_limit.limit_m(x, y, carrier_of, table["site_id"].to_numpy())[:, None])
     groups = _site_groups(table, height, freq)
-    links = _LinkRasters(n_tech, rows, cols) if link is not None else None
+    links = _LinkRasters(n_tech, rows, cols, best_sector.dtype.type) if link is not None else None
     capacity = link.capacity if link is not None else 2
     carrier_bw = np.array([float(bandwidth[carrier_of == c].max()) for c in range(len(carriers))])
     g_first = np.array([g[0] for g in groups], dtype=np.int64)
@@ -597,7 +603,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                     reach_cells = float(reach_m[fast].max()) / grid.cell_m
                     n_rays, n_steps = fan_size(reach_cells)
                     ray_lo, n_wedge, steps = fan_wedge(row_f[i0], col_f[i0], tr0, tr1, tc0, tc1, n_rays, n_steps)
-                    zr, prev, top, hz = work.views(n_wedge, steps + 1)
+                    zr, prev, top, hz = work.views(steps + 1, n_wedge)
                     T.ray_wedge_into(dem_k, row_f[i0], col_f[i0], z_tx, grid.cell_m, n_rays, ray_lo, k_re,
                                      hull_tolerance, zr, prev, top, hz)
                     key = (int(g), n_steps)
@@ -648,7 +654,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     out_table = pd.DataFrame({
         "sector_index": np.arange(n), "sector_id": table["sector_id"].to_numpy(),
         "site_id": table["site_id"].to_numpy(), "operator": table["operator"].to_numpy(),
-        "technology": tech, "freq_mhz": freq,
+        "technology": tech, "freq_mhz": freq, "bandwidth_mhz": bandwidth,
         "model": [exact_model if exact[i] else names[m] for i, m in enumerate(models)],
         "carrier": carrier_of,
         "ref_signal_eirp_dbm": np.round(ref_eirp, 2),
@@ -665,8 +671,10 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
 class _LinkRasters:
     """Per-technology SINR/throughput rasters, merged carrier by carrier (the best carrier wins)."""
 
-    def __init__(self, n_tech: int, rows: int, cols: int) -> None:
+    def __init__(self, n_tech: int, rows: int, cols: int, index_dtype: type = np.int32) -> None:
         shape = (n_tech, rows, cols)
+        self.serving_dbm = np.full(shape, np.nan, dtype=np.float32)
+        self.serving_sector = np.full(shape, -1, dtype=index_dtype)
         self.sinr_db = np.full(shape, np.nan, dtype=np.float32)
         self.margin_db = np.full(shape, np.nan, dtype=np.float32)
         self.overlap = np.zeros(shape, dtype=np.int8)
@@ -700,6 +708,8 @@ class _LinkRasters:
         cur_down = self.throughput_mbps[t][win]
         cur_sinr = self.sinr_db[t][win]
         better = served & (np.isnan(cur_down) | (down > cur_down) | ((down == cur_down) & (sinr > cur_sinr)))
+        self.serving_dbm[t][win][better] = best[better]
+        self.serving_sector[t][win][better] = car_idx[better]
         self.sinr_db[t][win][better] = sinr[better]
         self.margin_db[t][win][better] = margin[better]
         self.overlap[t][win][better] = count[better]
@@ -716,7 +726,8 @@ class _LinkRasters:
                 LK.speed_tier_grid(self.throughput_mbps[t, band].astype(np.float64).reshape(-1),
                                    self.uplink_mbps[t, band].astype(np.float64).reshape(-1), down_mbps, up_mbps,
                                    tiers[t, band].reshape(-1))
-        return {"sinr_db": self.sinr_db, "margin_db": self.margin_db, "overlap": self.overlap,
+        return {"serving_dbm": self.serving_dbm, "serving_sector": self.serving_sector,
+                "sinr_db": self.sinr_db, "margin_db": self.margin_db, "overlap": self.overlap,
                 "throughput_mbps": self.throughput_mbps, "uplink_mbps": self.uplink_mbps, "speed_tier": tiers}
 
 

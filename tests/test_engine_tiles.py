@@ -29,7 +29,7 @@ def scene():
     grid = grid_of(N, CELL)
     rows = []
     for k, (dr, dc) in enumerate([(0, 0), (-1500, 900), (1200, -1400), (600, 1700)]):
-        for a, az in enumerate((0.0, 120.0, 240.0)):
+        for az in (0.0, 120.0, 240.0):
             rows.append({"site_id": f"S{k}", "azimuth_deg": az, "dx": dc, "dy": dr, "freq_mhz": 1800.0,
                          "h_beamwidth_deg": 65.0, "v_beamwidth_deg": 10.0, "downtilt_deg": 3.0})
         rows.append({"site_id": f"S{k}", "freq_mhz": 900.0, "dx": dc, "dy": dr, "technology": "3G"})
@@ -187,3 +187,57 @@ def test_p1812_exact_mode_matches_public_function():
         assert res.best_dbm[1, row, col] == pytest.approx(level, abs=0.1)
         checked += 1
     assert checked >= 3
+
+
+def test_blocked_fan_equals_ray_by_ray_hull():
+    """The sample-major, block-built fan equals :func:`build_ray` run on each ray's heights."""
+    from citycov import _terrain_kernels as T
+
+    dem = rough_dem(90, seed=2).astype(np.float64)
+    dem[40:44, 60:63] = np.nan
+    n_rays, n_steps = fan_size(40.0)
+    zr, prev, top, hz = T.ray_fan(dem, 45.3, 44.8, float(dem[45, 45]) + 30.0, CELL, n_rays, n_steps,
+                                  4 / 3 * 6_371_000.0, 1e-4)
+    assert zr.shape == (n_steps + 1, n_rays)
+    assert np.isnan(zr).any()
+    for r in range(0, n_rays, 7):
+        p = np.empty(n_steps + 1, np.int32)
+        t = np.empty(n_steps + 1, np.int32)
+        h = np.empty(n_steps + 1, np.int32)
+        T.build_ray(np.ascontiguousarray(zr[:, r]), p, t, h, 1e-4 * CELL)
+        np.testing.assert_array_equal(prev[:, r], p)
+        np.testing.assert_array_equal(top[:, r], t)
+        np.testing.assert_array_equal(hz[:, r], h)
+    # a wedge is those columns of the whole fan, and a shorter one their first rows
+    w = T.ray_wedge(dem, 45.3, 44.8, float(dem[45, 45]) + 30.0, CELL, n_rays, n_rays - 5, 12, 20,
+                    4 / 3 * 6_371_000.0, 1e-4)
+    cols = (np.arange(12) + n_rays - 5) % n_rays
+    np.testing.assert_array_equal(w[0], zr[:21, cols])
+    np.testing.assert_array_equal(w[1], prev[:21, cols])
+
+
+def test_serving_rasters_name_the_carrier_of_the_speeds(scene):
+    """With one carrier per technology the serving level and sector are the best server's;
+    the coupling loss from them reproduces the uplink budget of the link parameters."""
+    dem, grid, sectors = scene
+    link = LinkParams()
+    res = run(sectors, dem, grid, link=link)
+    served = res.serving_sector >= 0
+    assert served.any()
+    np.testing.assert_array_equal(res.serving_sector, res.best_sector)
+    _same(res.serving_dbm, res.best_dbm)
+    t = 1  # 4G, 10 MHz
+    sel = served[t]
+    ref = res.sectors["ref_signal_eirp_dbm"].to_numpy()
+    # the table's EIRP column is rounded to 0.01 dB; the engine uses the exact value
+    coupling = ref[res.serving_sector[t][sel]] - res.serving_dbm[t][sel]
+    bw = res.sectors["bandwidth_mhz"].to_numpy()[res.serving_sector[t][sel]]
+    noise = -174.0 + 10 * np.log10(np.minimum(bw, link.ul_bandwidth_max_mhz) * 1e6) + link.bs_noise_figure_db \
+        + link.ul_interference_margin_db
+    ul_sinr = link.ue_eirp_dbm + link.bs_gain_dbi - coupling - noise
+    se = np.where(ul_sinr < link.uplink.sinr_min_db, 0.0,
+                  np.minimum(link.uplink.alpha * np.log2(1 + 10 ** (ul_sinr / 10)), link.uplink.max_se_bps_hz))
+    clear = np.abs(ul_sinr - link.uplink.sinr_min_db) > 0.02  # the table's EIRP is rounded to 0.01 dB
+    assert clear.mean() > 0.99
+    np.testing.assert_allclose(res.uplink_mbps[t][sel][clear], (se * np.minimum(bw, link.ul_bandwidth_max_mhz))[clear],
+                               atol=0.02)
