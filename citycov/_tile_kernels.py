@@ -35,6 +35,7 @@ from citycov.antenna import sector_gain_db, wrap_deg
 from citycov.antenna_files import cut_loss_db
 from citycov.propagation.diffraction import knife_edge_db
 from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S
+from citycov.propagation.p2108 import terrestrial_clutter_db
 
 TWO_PI = 2.0 * math.pi
 LN10_OVER_10 = math.log(10.0) / 10.0
@@ -262,6 +263,24 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
                 store_slot(s_ref_eirp_dbm[j] - att - base, j, row, col, i, c, s_tech, s_index, s_bit,
                            s_slot, s_threshold_dbm, floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx,
                            car_sum)
+
+
+@njit(cache=True, parallel=True)
+def add_clutter_p2108(loss_db, env, row0, col0, t_row0, t_col0, cell_m, freq_ghz, location_percent, env_in_clutter):
+    """Add ITU-R P.2108 §3.2 terrestrial clutter loss (receiver end, not exceeded for
+    ``location_percent`` % of locations) to the tile window ``loss_db`` of an exact-mode site,
+    at the cells whose environment class ``e`` has ``env_in_clutter[e]``.  Paths shorter than
+    the model's 0.25 km minimum take the 0.25 km value; the loss is capped at its 2 km value
+    (eq. 6).  NaN losses stay NaN."""
+    th, tw = loss_db.shape
+    cap = terrestrial_clutter_db(freq_ghz, 2.0, location_percent)
+    for i in prange(th):
+        row = t_row0 + i
+        for c in range(tw):
+            if math.isnan(loss_db[i, c]) or not env_in_clutter[env[row, t_col0 + c]]:
+                continue
+            d_km = max(math.sqrt((row - row0) ** 2 + (t_col0 + c - col0) ** 2) * cell_m / 1000.0, 0.25)
+            loss_db[i, c] += min(terrestrial_clutter_db(freq_ghz, d_km, location_percent), cap)
 
 
 @njit(cache=True, parallel=True)

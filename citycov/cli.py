@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -42,23 +43,33 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option("--lang", type=click.Choice(LANGS), default=None,
               help="Language of map.html and report.html (default: the scenario's [report].lang).")
+@click.option("--cell-m", type=click.FloatRange(min=1.0, max=10_000.0), default=None,
+              help="Analysis cell size in metres, overriding [grid].cell_m (recorded in the provenance).")
 @click.pass_context
-def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: bool, lang: str | None) -> None:
+def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: bool, lang: str | None,
+        cell_m: float | None) -> None:
     """Run SCENARIO (default: the embedded Guangzhou scenario) and write the report.
 
     \b
     Example:
         citycov run                       # Guangzhou default into out/
         citycov run my_city.toml --out results/
+        citycov run --cell-m 100            # a quicker look at 100 m
     """
     t0 = time.perf_counter()
     try:
         sc = load_scenario(scenario)
+        if cell_m is not None:
+            sc = replace(sc, grid=replace(sc.grid, cell_m=cell_m))
         results = pipeline.run(sc, progress=not (no_progress or ctx.obj["quiet"]))
         paths = outputs.write_outputs(results, out_dir, lang=lang)
     except CitycovError as exc:
         click.echo(f"citycov: error: {exc}", err=True)
         sys.exit(1)
+    except KeyboardInterrupt:
+        # outputs are staged and moved into place only when complete: nothing partial is left
+        click.echo(f"citycov: interrupted; nothing was written to {out_dir}", err=True)
+        sys.exit(130)
     city = results.city
     click.echo(f"{sc.name}: wireless broadband {city['wireless_pct']:.2f}% of residents, "
                f"FTTH {city['ftth_pct']:.2f}% of households ({time.perf_counter() - t0:.1f} s)")

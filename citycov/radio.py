@@ -103,6 +103,8 @@ class CellularResult:
     serving_dbm: np.ndarray | None = None
     """float32: level of the serving sector on the carrier that gives the best download (the
     carrier of ``sinr_db`` and the speeds; ``best_dbm`` is the strongest over all carriers)."""
+    notes: tuple[str, ...] = ()
+    """What the engine did beyond the model itself (reach limit, study area, tiles), for the provenance."""
     serving_sector: np.ndarray | None = None
     """int16/int32: row of ``sectors`` of that serving sector, −1 none.  With ``sectors``'
     ``ref_signal_eirp_dbm`` and ``bandwidth_mhz`` it gives the coupling loss and bandwidth."""
@@ -223,6 +225,8 @@ class P1812Params:
 
 
 EXACT_MODELS = ("itm", "p1812")
+CLUTTER_ENV = np.array([True, True, True, False])
+"""Environment classes whose receivers stand in clutter for P.2108 (dense urban, urban, suburban)."""
 
 
 @dataclass(frozen=True)
@@ -436,7 +440,8 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                       hull_tolerance: float = HULL_TOLERANCE, tile_cells: int = TILE_CELLS,
                       active: np.ndarray | None = None, rx_loss_db: np.ndarray | None = None,
                       patterns: Mapping[str, AntennaPattern] | None = None,
-                      reach_limit: ReachLimit | None = None) -> CellularResult:
+                      reach_limit: ReachLimit | None = None,
+                      exact_clutter_percent: float | None = None) -> CellularResult:
     """Best-server reference-signal level, SINR and speed per technology over ``grid``.
 
     Parameters
@@ -482,6 +487,11 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     reach_limit
         Optional cap on each sector's reach from the density of its carrier's sites
         (:class:`ReachLimit`).
+    exact_clutter_percent
+        Exact mode only: add ITU-R P.2108 §3.2 terrestrial clutter loss, not exceeded at this
+        percentage of locations, at receivers in the dense urban, urban and suburban classes
+        (ITM and P.1812 over bare terrain hold no clutter; the empirical models of the fast
+        mode already do, so it is not added there).  0.5-67 GHz; ``None``: none.
 
     Returns
     -------
@@ -496,6 +506,8 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     if diffraction not in DIFFRACTION_METHODS:
         raise ModelError(f"diffraction: unknown method {diffraction!r}; expected one of {sorted(DIFFRACTION_METHODS)}")
     method = DIFFRACTION_METHODS[diffraction]
+    if exact_clutter_percent is not None and not 0.0 < exact_clutter_percent < 100.0:
+        raise ModelError(f"exact_clutter_percent must be in (0, 100), got {exact_clutter_percent}")
     if exact_model not in EXACT_MODELS:
         raise ModelError(f"exact_model: unknown model {exact_model!r}; expected one of {list(EXACT_MODELS)}")
     x = sectors.geometry.x.to_numpy()
@@ -564,8 +576,16 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     carrier_keys = [(str(o), str(t), float(f)) for o, t, f in zip(operators, tech, freq, strict=True)]
     carriers = tuple(sorted(set(carrier_keys), key=lambda c: (TECH_INDEX[c[1]], c[0], c[2])))
     carrier_of = np.array([carriers.index(c) for c in carrier_keys], dtype=np.int64) if n else np.zeros(0, np.int64)
+    notes = [f"tiles of {tile_cells} x {tile_cells} cells"]
+    if active is not None:
+        notes.append(f"evaluated {int(active_k.sum()):,} of {active_k.size:,} cells (study area)")
     if reach_limit is not None and n:
-        reach_m = np.minimum(reach_m, reach_limit.limit_m(x, y, carrier_of, table["site_id"].to_numpy())[:, None])
+        cap = reach_limit.limit_m(x, y, carrier_of, table["site_id"].to_numpy())
+        capped = cap < reach_m.max(axis=1)
+        reach_m = np.minimum(reach_m, cap[:, None])
+        notes.append(f"reach limit ({reach_limit.neighbours} co-channel neighbours x {reach_limit.factor:g}, at least "
+                     f"{reach_limit.min_km:g} km): {int(capped.sum()):,} of {n:,} sectors capped"
+                     + (f", median cap {np.median(cap[capped]) / 1000.0:.1f} km" if capped.any() else ""))
     groups = _site_groups(table, height, freq)
     links = _LinkRasters(n_tech, rows, cols, best_sector.dtype.type) if link is not None else None
     capacity = link.capacity if link is not None else 2
@@ -636,6 +656,14 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                                           freq[sub[0]], p1812.time_percent, p1812.location_percent, p1812.delta_n,
                                           p1812.n0, float(site_lat[i0]), p1812.pol, p1812.zone,
                                           p1812.clutter_height_m, sub_reach, tr0, tc0, loss)
+                    if exact_clutter_percent is not None:
+                        f_ghz = freq[sub[0]] / 1000.0
+                        if not 0.5 <= f_ghz <= 67.0:
+                            raise ModelError(f"P.2108 clutter loss covers 0.5-67 GHz; exact-mode sectors "
+                                             f"{[str(v) for v in table['sector_id'].to_numpy()[sub][:5]]} use "
+                                             f"{freq[sub[0]]:g} MHz")
+                        TK.add_clutter_p2108(loss, env_k, row_f[i0], col_f[i0], tr0, tc0, grid.cell_m, f_ghz,
+                                             float(exact_clutter_percent), CLUTTER_ENV)
                     TK.tile_levels_from_loss(
                         loss, dem_k, active_k, row_f[i0], col_f[i0], z_tx, grid.cell_m, radio.rx_height_m,
                         ref_eirp[sub], azimuth_grid[sub], omni[sub], tilt[sub], hbw[sub], vbw[sub], s_pattern[sub],
@@ -665,7 +693,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     return CellularResult(best_dbm=best_dbm, best_sector=best_sector, sectors=out_table,
                           dropped_outside=int((~inside).sum()), extrapolation=extrapolation,
                           cover_bits=cover_bits, networks=networks, carriers=carriers,
-                          diffraction=diffraction, **extra)
+                          diffraction=diffraction, notes=tuple(notes), **extra)
 
 
 class _LinkRasters:

@@ -241,3 +241,32 @@ def test_serving_rasters_name_the_carrier_of_the_speeds(scene):
     assert clear.mean() > 0.99
     np.testing.assert_allclose(res.uplink_mbps[t][sel][clear], (se * np.minimum(bw, link.ul_bandwidth_max_mhz))[clear],
                                atol=0.02)
+
+
+def test_p2108_clutter_in_exact_mode_by_hand():
+    """Exact mode with P.2108 §3.2 at 50 % of locations: urban receivers lose exactly the
+    recommendation's clutter loss (worked by hand at 1 km), open ones nothing."""
+    dem = np.full((70, 70), 10.0, dtype=np.float32)
+    grid = grid_of(70, CELL)
+    sectors = sectors_at(grid, (30, 30), [{"freq_mhz": 2000.0}])
+    radio = RadioConfig(floor_dbm=-200.0, max_range_km=1.2)
+    env_urban = np.full(dem.shape, 1)
+    bare = run(sectors, dem, grid, mode="exact", radio=radio, env_class=1)
+    from citycov.radio import cellular_coverage
+
+    cl = cellular_coverage(sectors, dem, env_urban, grid, radio, progress=False, mode="exact",
+                           exact_clutter_percent=50.0)
+    open_ = cellular_coverage(sectors, dem, np.full(dem.shape, 3), grid, radio, progress=False, mode="exact",
+                              exact_clutter_percent=50.0)
+    _same(open_.best_dbm, bare.best_dbm)
+    # 2 GHz, d = 1.02 km (34 cells east), p = 50 %: Ll = -2·log10(10^(-5·log10 2 - 12.5) + 10^-16.5)
+    f, d = 2.0, 34 * CELL / 1000.0
+    ll = -2 * math.log10(10 ** (-5 * math.log10(f) - 12.5) + 10 ** -16.5)
+    ls = 32.98 + 23.9 * math.log10(d) + 3 * math.log10(f)
+    want = -5 * math.log10(10 ** (-0.2 * ll) + 10 ** (-0.2 * ls))  # Q^-1(0.5) = 0
+    got = bare.best_dbm[1, 30, 30 + 34] - cl.best_dbm[1, 30, 30 + 34]
+    assert got == pytest.approx(want, abs=1e-3)
+    assert 15.0 < want < 40.0
+    with pytest.raises(ModelError, match="exact_clutter_percent"):
+        cellular_coverage(sectors, dem, env_urban, grid, radio, progress=False, mode="exact",
+                          exact_clutter_percent=100.0)

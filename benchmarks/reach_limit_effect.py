@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""What the co-channel reach limit changes: the Guangzhou default's network on a coarser grid,
+engine run without a limit and with each candidate limit, compared cell by cell.
+
+Measured per technology over the study area (districts + 1 km): the share of cells served
+and covered at the threshold, and over cells served in both runs the SINR difference (mean,
+95th percentile and max of |ΔSINR|) and the share of cells whose speed tier changes.  Also
+the engine wall time of each run (the limit's purpose).  Accuracy, not speed, is the point:
+timings here share the machine with whatever else runs.
+
+Writes ``benchmarks/results/reach_limit.json``.
+
+usage: python benchmarks/reach_limit_effect.py [--cell-m 100] [--factors 2,3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "reach_limit.json"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cell-m", type=float, default=100.0)
+    ap.add_argument("--factors", default="2,3")
+    ap.add_argument("--neighbours", type=int, default=6)
+    args = ap.parse_args()
+
+    import citycov
+    from citycov import pipeline as P
+    from citycov import radio as R
+    from citycov.config import TECHNOLOGIES
+
+    sc = citycov.load_scenario(ROOT / "data" / "guangzhou.toml")
+    inputs = P.read_inputs(sc)
+    layers = P.build_layers(sc, inputs, cell_m=args.cell_m, rule=sc.accounting.zonal_rule)
+    area = P.study_area(layers, sc.radio.study_margin_m)
+    link = R.LinkParams(loading=sc.radio.cell_loading, noise_figure_db=sc.radio.noise_figure_db)
+
+    def engine(limit):
+        t0 = time.perf_counter()
+        res = R.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, sc.radio, progress=False,
+                                  diffraction=sc.radio.diffraction, link=link, active=area, reach_limit=limit,
+                                  tile_cells=sc.radio.tile_cells)
+        return res, time.perf_counter() - t0
+
+    ref, t_ref = engine(None)
+    out = {"cell_m": args.cell_m, "cells_in_study_area": int(area.sum()), "diffraction": sc.radio.diffraction,
+           "no_limit": {"engine_s": round(t_ref, 1)}, "limits": {}}
+    for factor in [float(f) for f in args.factors.split(",")]:
+        lim = R.ReachLimit(args.neighbours, factor, sc.radio.reach_min_km)
+        res, t = engine(lim)
+        per_tech = {}
+        for i, tech in enumerate(TECHNOLOGIES):
+            thr = sc.radio.threshold_dbm[tech]
+            a_srv, b_srv = np.isfinite(ref.best_dbm[i]) & area, np.isfinite(res.best_dbm[i]) & area
+            a_cov = a_srv & (np.nan_to_num(ref.best_dbm[i], nan=-999) >= thr)
+            b_cov = b_srv & (np.nan_to_num(res.best_dbm[i], nan=-999) >= thr)
+            both = np.isfinite(ref.sinr_db[i]) & np.isfinite(res.sinr_db[i]) & area
+            d = np.abs(res.sinr_db[i][both].astype(np.float64) - ref.sinr_db[i][both])
+            signed = (res.sinr_db[i][both].astype(np.float64) - ref.sinr_db[i][both])
+            per_tech[tech] = {
+                "served_share_no_limit": round(float(a_srv.sum() / area.sum()), 5),
+                "served_share_limited": round(float(b_srv.sum() / area.sum()), 5),
+                "covered_share_no_limit": round(float(a_cov.sum() / area.sum()), 5),
+                "covered_share_limited": round(float(b_cov.sum() / area.sum()), 5),
+                "covered_cells_lost": int((a_cov & ~b_cov).sum()),
+                "sinr_abs_diff_db": {"mean": round(float(d.mean()), 4), "p95": round(float(np.percentile(d, 95)), 3),
+                                     "max": round(float(d.max()), 3)},
+                "sinr_mean_signed_diff_db": round(float(signed.mean()), 4),
+                "speed_tier_changed_share": round(float((res.speed_tier[i] != ref.speed_tier[i])[area].mean()), 5),
+            }
+        out["limits"][f"neighbours={args.neighbours},factor={factor:g},min_km={sc.radio.reach_min_km:g}"] = {
+            "engine_s": round(t, 1), "speed_up": round(t_ref / t, 2), "per_technology": per_tech}
+        print(json.dumps(out["limits"], indent=1)[-1500:], flush=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
