@@ -1,14 +1,15 @@
 """Scenario files: TOML turned into frozen dataclasses, every problem reported at once.
 
-A scenario names the inputs, the analysis grid, the radio parameters, the fibre rule and
-the targets.  Relative paths are relative to the scenario file.  Unknown keys are errors
-(a typo must not silently fall back to a default).  Errors name the key path, e.g.
-``gz.toml: [radio].rx_height_m must be > 0, got -5``.
+A scenario names the inputs, the analysis grid, the radio parameters, the fibre rule, the
+service definitions (radio presets) and the targets.  Relative paths are relative to the
+scenario file.  Unknown keys are errors (a typo must not silently fall back to a default).
+Errors name the key path, e.g. ``gz.toml: [radio].rx_height_m must be > 0, got -5``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,6 +19,7 @@ from typing import Any
 
 from citycov.crs import GCJ02, parse_crs
 from citycov.errors import CitycovError, InputFileError, ScenarioError
+from citycov.presets import RadioPreset, load_preset
 
 TECHNOLOGIES = ("3G", "4G", "5G")
 METRICS = {
@@ -38,8 +40,14 @@ ZONAL_RULE_NAMES = ("fraction", "centroid", "all_touched")
 RADIO_MODELS = ("auto", "okumura_hata", "cost231_hata", "tr38901")
 VECTOR_INPUTS = ("districts", "sectors", "wlan", "fibre_nodes", "fibre_routes", "premises", "villages", "claims",
                  "measurements", "opencellid")
-RASTER_INPUTS = ("population", "terrain")
+RASTER_INPUTS = ("population", "terrain", "clutter")
 TABLE_INPUTS = ("census", "household_sizes")
+FOLDER_INPUTS = ("antenna_patterns",)
+CLUTTER_LOSS_RANGE_DB = (-20.0, 80.0)
+"""Accepted receiver-end loss per clutter class, dB (negative: less loss than the model's median)."""
+SERVICE_METRICS = {"3G": ("rscp_dbm", "speed"), "4G": ("rsrp_dbm", "speed"), "5G": ("rsrp_dbm", "speed")}
+"""Metrics the services step evaluates per cellular technology: the engine's levels are
+reference-signal levels (3G CPICH RSCP, 4G RSRP, 5G SS-RSRP), and speeds come from its SINR."""
 REQUIRED_INPUTS = ("districts", "population", "terrain")
 """Also required: [inputs.sectors] or [inputs.opencellid] (or both: the tables are joined)."""
 
@@ -57,6 +65,14 @@ class InputSpec:
     options: dict[str, str] = field(default_factory=dict)
     vintage: str = ""
     note: str = ""
+
+
+@dataclass(frozen=True)
+class ClutterInput(InputSpec):
+    """``[inputs.clutter]``: a raster of integer clutter classes and ``loss_db``, the loss (dB)
+    at the receiver per class code, added to every sector's path to a cell of that class."""
+
+    loss_db: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -148,6 +164,18 @@ class VerificationConfig:
 
 
 @dataclass(frozen=True)
+class ServicesConfig:
+    """``[services]``: the radio presets (service definitions) evaluated after the base run,
+    loaded and validated (see :mod:`citycov.presets`)."""
+
+    presets: tuple[RadioPreset, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.presets]
+
+
+@dataclass(frozen=True)
 class Target:
     metric: str
     threshold: float
@@ -172,6 +200,7 @@ class Scenario:
     accounting: AccountingConfig = field(default_factory=AccountingConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     verification: VerificationConfig | None = None
+    services: ServicesConfig = field(default_factory=ServicesConfig)
 
 
 DEFAULT_TARGETS = (
@@ -267,8 +296,8 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     Examples
     --------
     >>> sc = load_scenario()          # the embedded Guangzhou default
-    >>> sc.grid.cell_m
-    100.0
+    >>> sc.grid.crs
+    'auto'
     """
     scenario_path = Path(path) if path is not None else default_scenario_path()
     if not scenario_path.is_file():
@@ -285,7 +314,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 def _parse(doc: dict, source: Path) -> Scenario:
     r = _Reader(str(source))
     r.unknown(doc, {"name", "description", "inputs", "grid", "radio", "wlan", "fibre", "households", "accounting",
-                    "targets", "report", "verification"}, "top level")
+                    "targets", "report", "verification", "services"}, "top level")
     name = r.string(doc, "name", source.stem, "top level")
     description = r.string(doc, "description", "", "top level")
 
@@ -337,6 +366,7 @@ def _parse(doc: dict, source: Path) -> Scenario:
                           basemap=r.string(rep, "basemap", "none", "[report]", BASEMAPS))
 
     verification = _parse_verification(r, doc, inputs)
+    services = _parse_services(r, r.table(doc, "services"), source.parent, radio)
 
     targets = _parse_targets(r, doc.get("targets"))
     uses_ftth = any(t.metric in ("ftth_households", "village_broadband") for t in targets)
@@ -357,7 +387,7 @@ def _parse(doc: dict, source: Path) -> Scenario:
         raise ScenarioError(f"{source}: " + "; ".join(r.problems))
     return Scenario(name=name, source=source, inputs=inputs, grid=grid, radio=radio, wlan=wlan,
                     fibre=fibre, targets=targets, description=description, households=households,
-                    accounting=accounting, report=report, verification=verification)
+                    accounting=accounting, report=report, verification=verification, services=services)
 
 
 def _parse_accounting(r: _Reader, t: dict) -> AccountingConfig:
@@ -404,11 +434,13 @@ _INPUT_OPTIONS = {
     "opencellid": {"min_samples"},
     "population": {"units"},
     "terrain": set(),
+    "clutter": set(),
+    "antenna_patterns": set(),
 }
 
 
 def _parse_inputs(r: _Reader, table: dict, base: Path) -> dict[str, InputSpec]:
-    r.unknown(table, set(VECTOR_INPUTS + RASTER_INPUTS + TABLE_INPUTS), "[inputs]")
+    r.unknown(table, set(VECTOR_INPUTS + RASTER_INPUTS + TABLE_INPUTS + FOLDER_INPUTS), "[inputs]")
     for key in REQUIRED_INPUTS:
         if key not in table:
             r.problems.append(f"[inputs.{key}] is required")
@@ -425,20 +457,28 @@ def _parse_inputs(r: _Reader, table: dict, base: Path) -> dict[str, InputSpec]:
             r.problems.append(f"{where} must be a table or a path string, got {entry!r}")
             continue
         allowed = {"path", "synthetic", "vintage", "note"} | _INPUT_OPTIONS[key]
-        if key in VECTOR_INPUTS:
+        if key in VECTOR_INPUTS or key == "clutter":
             allowed.add("crs")
+        if key == "clutter":
+            allowed.add("loss_db")
         r.unknown(entry, allowed, where)
+        loss_db = _parse_clutter_losses(r, entry.get("loss_db"), where) if key == "clutter" else {}
         raw_path = entry.get("path")
         if not isinstance(raw_path, str) or not raw_path:
             r.problems.append(f"{where}.path must be a non-empty string")
             continue
         path = (base / raw_path).resolve() if not Path(raw_path).is_absolute() else Path(raw_path)
-        if not path.exists():
+        if key in FOLDER_INPUTS:
+            if not path.is_dir():
+                r.problems.append(f"{where}.path: folder not found: {path}")
+        elif not path.exists():
             r.problems.append(f"{where}.path: file not found: {path}")
         crs = None
         if "crs" in entry:
             try:
                 crs = parse_crs(entry["crs"], where=f"{where}.crs")
+                if key == "clutter" and crs == GCJ02:
+                    r.problems.append(f"{where}.crs cannot be gcj02: give the raster's EPSG code")
             except CitycovError as exc:
                 r.problems.append(str(exc))
         synthetic = entry.get("synthetic", False)
@@ -451,9 +491,86 @@ def _parse_inputs(r: _Reader, table: dict, base: Path) -> dict[str, InputSpec]:
                 r.problems.append(f"{where}.{k} must be a column name (string), got {v!r}")
         vintage = r.string(entry, "vintage", "", where)
         note = r.string(entry, "note", "", where)
-        specs[key] = InputSpec(name=key, path=path, crs=crs, synthetic=synthetic, options=options,
-                               vintage=vintage, note=note)
+        if key == "clutter":
+            specs[key] = ClutterInput(name=key, path=path, crs=crs, synthetic=synthetic, options=options,
+                                      vintage=vintage, note=note, loss_db=loss_db)
+        else:
+            specs[key] = InputSpec(name=key, path=path, crs=crs, synthetic=synthetic, options=options,
+                                   vintage=vintage, note=note)
     return specs
+
+
+def _parse_clutter_losses(r: _Reader, raw: Any, where: str) -> dict[int, float]:
+    """``loss_db = { "<class code>" = <dB>, ... }``: integer class codes (TOML keys are text)
+    to a loss in :data:`CLUTTER_LOSS_RANGE_DB`."""
+    lo, hi = CLUTTER_LOSS_RANGE_DB
+    if raw is None:
+        r.problems.append(f'{where}.loss_db is required: a table of class code = loss in dB, e.g. '
+                          f'loss_db = {{ "10" = 12.0, "50" = 18.0 }}')
+        return {}
+    if not isinstance(raw, dict) or not raw:
+        r.problems.append(f"{where}.loss_db must be a non-empty table of class code = loss in dB, got {raw!r}")
+        return {}
+    out: dict[int, float] = {}
+    bad_codes = []
+    for code, value in raw.items():
+        if not re.fullmatch(r"\s*[+-]?\d+\s*", code):
+            bad_codes.append(code)
+            continue
+        key = int(code)
+        if key in out:
+            r.problems.append(f"{where}.loss_db: class {key} given twice")
+            continue
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if not ok or not lo <= value <= hi:
+            r.problems.append(f"{where}.loss_db.{code} must be a number in [{lo:g}, {hi:g}] dB, got {value!r}")
+            continue
+        out[key] = float(value)
+    if bad_codes:
+        r.problems.append(f"{where}.loss_db: class codes must be whole numbers (the raster's values), "
+                          f"got {bad_codes}")
+    return out
+
+
+def _parse_services(r: _Reader, t: dict, base: Path, radio: RadioConfig) -> ServicesConfig:
+    """``[services].presets``: shipped preset names or preset files (relative to the scenario),
+    each loaded and checked against what the services step can evaluate."""
+    where = "[services]"
+    r.unknown(t, {"presets"}, where)
+    raw = t.get("presets", [])
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
+        r.problems.append(f"{where}.presets must be a list of preset names or .toml paths, got {raw!r}")
+        return ServicesConfig()
+    presets: list[RadioPreset] = []
+    for entry in raw:
+        text = entry.strip()
+        is_path = text.endswith(".toml") or "/" in text or "\\" in text
+        target: str | Path = ((base / text).resolve() if not Path(text).is_absolute() else Path(text)) if is_path \
+            else text
+        try:
+            preset = load_preset(target)
+        except CitycovError as exc:
+            r.problems.append(f"{where}.presets: {exc}")
+            continue
+        presets.append(preset)
+    seen: set[str] = set()
+    for preset in presets:
+        at = f"{where}.presets: {preset.name!r}"
+        if preset.name in seen:
+            r.problems.append(f"{at} is listed twice")
+        seen.add(preset.name)
+        if preset.technology not in SERVICE_METRICS:
+            continue  # trunking / dtv: field-strength services, evaluated by the broadcast step
+        allowed = SERVICE_METRICS[preset.technology]
+        if preset.metric not in allowed:
+            r.problems.append(f"{at} ({preset.technology}) has metric {preset.metric!r}; the engine's "
+                              f"{preset.technology} rasters support {list(allowed)}")
+        if preset.metric == "speed" and not radio.sinr:
+            r.problems.append(f"{at} (metric 'speed') needs [radio].sinr = true (SINR and serving rasters)")
+        if preset.freq_mhz is not None:
+            r.problems.append(f"{at} restricts freq_mhz to {list(preset.freq_mhz)}; the services step evaluates "
+                              "every carrier of the technology and cannot apply a band restriction")
+    return ServicesConfig(presets=tuple(presets))
 
 
 def _parse_verification(r: _Reader, doc: dict, inputs: dict[str, InputSpec]) -> VerificationConfig | None:

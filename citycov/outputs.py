@@ -27,6 +27,8 @@ OUTPUT_FILES = ("districts.csv", "districts.json", "districts.geojson", "targets
                 "gaps.geojson", "gaps.gpkg", NETWORK_GPKG, "map.html", "report.html")
 OUTPUT_FOLDERS = ("figures",)
 CLAIM_FILES = ("claims_hexes.geojson", "claims_summary.csv", "challenged_areas.geojson")
+SERVICE_FILES = ("services.csv",)
+"""Written when the scenario has ``[services]`` presets."""
 LINK_FILES = ("sinr_db.tif", "throughput_mbps.tif", "speed_tier.tif")
 
 
@@ -94,6 +96,9 @@ def write_outputs(results: Results, out_dir: str | Path, *, lang: str | None = N
         _write_vectors(results, staging)
         claim_files = _write_claims(results, staging)
         claim_files += [n for n in LINK_FILES if (staging / n).is_file()]
+        if results.services is not None:
+            report.service_rows(results).to_csv(staging / "services.csv", index=False)
+            claim_files.append("services.csv")
         saved = load_saved_run(staging)
         lang = lang or results.scenario.report.lang
         maps.write_map(saved, staging / "map.html", lang=lang, basemap=basemap or results.scenario.report.basemap)
@@ -101,7 +106,7 @@ def write_outputs(results: Results, out_dir: str | Path, *, lang: str | None = N
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in (*OUTPUT_FILES, *claim_files):
             os.replace(staging / name, out_dir / name)
-        for name in (*CLAIM_FILES, "calibration.json"):
+        for name in (*CLAIM_FILES, "calibration.json", *SERVICE_FILES):
             if name not in claim_files and (out_dir / name).exists():
                 os.replace(out_dir / name, staging / name)  # stale from an earlier run: remove with staging
         for name in OUTPUT_FOLDERS:

@@ -1,8 +1,9 @@
 """``run(scenario) -> Results``: the one top-to-bottom path from input files to figures.
 
-Read and validate (once) → layers on the analysis grid → cellular and WLAN coverage → FTTH →
-accounting per district → targets → uncertainty variants (cell-edge probability, zonal
-rule, ±1 resolution step, alternative model) → gaps.  Nothing here writes files.
+Read and validate (once) → layers on the analysis grid (population, terrain, clutter) →
+cellular and WLAN coverage → FTTH → accounting per district → service presets → targets →
+uncertainty variants (cell-edge probability, zonal rule, ±1 resolution step, alternative
+model) → gaps.  Nothing here writes files.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from statistics import NormalDist
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -26,7 +28,9 @@ from citycov import fibre as fibre_mod
 from citycov import gaps as gaps_mod
 from citycov import population as pop_mod
 from citycov import radio as radio_mod
+from citycov import service as service_mod
 from citycov.accounting import CITY_ID
+from citycov.antenna_files import AntennaPattern
 from citycov.claims import ClaimsResult, verify_claims
 from citycov.config import TECHNOLOGIES, InputSpec, RadioConfig, Scenario
 from citycov.crs import WGS84, parse_crs, require_projected, utm_crs_for
@@ -42,10 +46,13 @@ from citycov.io import (
     read_sectors,
     read_wlan,
 )
+from citycov.io.antenna_patterns import check_pattern_names, read_pattern_folder
 from citycov.io.claims import read_claims
+from citycov.io.clutter import read_clutter
 from citycov.io.measurements import MeasurementSet, read_measurements
 from citycov.io.opencellid import read_opencellid
 from citycov.io.vector import read_vector
+from citycov.presets import RadioPreset
 from citycov.provenance import InputRecord, record_for, software_versions
 from citycov.targets import TargetResult, evaluate_targets
 
@@ -69,6 +76,8 @@ class Inputs:
     household_sizes: np.ndarray | None = None
     claims: gpd.GeoDataFrame | None = None
     measurements: MeasurementSet | None = None
+    patterns: dict[str, AntennaPattern] | None = None
+    """Antenna patterns by name (file stem) of ``[inputs.antenna_patterns]``."""
     records: list[InputRecord] = field(default_factory=list)
 
 
@@ -88,6 +97,11 @@ class Layers:
     terrain_record: InputRecord
     population_input: np.ndarray
     crosscheck_rel: float
+    rx_loss_db: np.ndarray | None = None
+    """float32: clutter loss at the receiver (dB) of each cell, NaN where the raster has no class."""
+    clutter_valid: np.ndarray | None = None
+    """bool: cells with a clutter class (the engine evaluates no other cell)."""
+    clutter_record: InputRecord | None = None
 
 
 @dataclass
@@ -121,6 +135,11 @@ class Results:
     software: dict[str, str] = field(default_factory=dict)
     network_wgs84: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     claims: ClaimsResult | None = None
+    services: pd.DataFrame | None = None
+    """Residents and households covered per (preset, environment) and area (``[services]``)."""
+    service_provenance: dict[str, Any] = field(default_factory=dict)
+    """``presets``: each evaluated preset's provenance (citation, file, SHA-256, rule, margins);
+    ``skipped``: preset name -> why it was not evaluated here."""
 
     @property
     def synthetic_inputs(self) -> list[str]:
@@ -231,6 +250,13 @@ def read_inputs(scenario: Scenario) -> Inputs:
     if duplicated.any():
         raise SiteTableError(f"sector_id values appear in both [inputs.sectors] and [inputs.opencellid]: "
                              f"{sorted(inputs.sectors.loc[duplicated, 'sector_id'].astype(str))[:5]}")
+    if "antenna_patterns" in spec_in:
+        a = spec_in["antenna_patterns"]
+        found = read_pattern_folder(a.path, synthetic=a.synthetic, vintage=a.vintage, note=a.note)
+        inputs.patterns = found.patterns
+        inputs.records.extend(found.records)
+    check_pattern_names(inputs.sectors, inputs.patterns,
+                        source=str(spec_in["sectors"].path) if "sectors" in spec_in else "sectors")
     from citycov.io.fibre import read_premises
 
     optional = {  # input name -> (Inputs attribute, reader)
@@ -276,6 +302,11 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
     pop = read_population(p_spec.path, grid, declared_synthetic=p_spec.synthetic,
                           units=p_spec.options.get("units", "count"))
     dem = read_dem(t_spec.path, grid, study_mask=study, declared_synthetic=t_spec.synthetic)
+    clutter = None
+    if "clutter" in scenario.inputs:
+        c_spec = scenario.inputs["clutter"]
+        clutter = read_clutter(c_spec.path, grid, loss_db=c_spec.loss_db, study_mask=study, crs=c_spec.crs,
+                               declared_synthetic=c_spec.synthetic)
     sizes = (inputs.household_sizes if inputs.household_sizes is not None
              else scenario.households.persons_per_household)
     hh = pop_mod.households(pop.values, sizes, index)
@@ -289,7 +320,10 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
     return Layers(grid=grid, weights=weights, city_weights=city_weights, index=index, population=pop.values,
                   households=hh, dem=dem.values, env=env,
                   population_record=_labelled(pop.record, p_spec), terrain_record=_labelled(dem.record, t_spec),
-                  population_input=population_input, crosscheck_rel=crosscheck)
+                  population_input=population_input, crosscheck_rel=crosscheck,
+                  rx_loss_db=None if clutter is None else clutter.loss_db,
+                  clutter_valid=None if clutter is None else clutter.valid,
+                  clutter_record=None if clutter is None else _labelled(clutter.record, scenario.inputs["clutter"]))
 
 
 def _city_weights(inputs: Inputs, grid: GridSpec, rule: str) -> pop_mod.ZonalWeights | None:
@@ -327,24 +361,40 @@ def _source_district_totals(layer, districts: Districts) -> np.ndarray:
 class Coverage:
     cell: radio_mod.CellularResult
     wlan_dbm: np.ndarray
+    link: radio_mod.LinkParams | None = None
+    """The link parameters of the SINR and speed rasters (``None``: not computed)."""
+
+
+def link_params(radio: RadioConfig) -> radio_mod.LinkParams:
+    """The engine's link-budget parameters from ``[radio]`` (loading, noise figure)."""
+    return radio_mod.LinkParams(loading=radio.cell_loading, noise_figure_db=radio.noise_figure_db)
 
 
 def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: RadioConfig, *,
                    progress: bool = False, link: bool = True) -> Coverage:
     """Cellular and WLAN levels; with ``link`` (and ``[radio].sinr``) also SINR, throughput and
-    speed tiers per technology (the uncertainty variants skip them: they only need levels)."""
-    params = (radio_mod.LinkParams(loading=radio.cell_loading, noise_figure_db=radio.noise_figure_db)
-              if link and radio.sinr else None)
+    speed tiers per technology (the uncertainty variants skip them: they only need levels).
+    The clutter loss of ``layers`` and the antenna patterns of ``inputs`` apply to every run."""
+    params = link_params(radio) if link and radio.sinr else None
     limit = (radio_mod.ReachLimit(radio.reach_neighbours, radio.reach_factor, radio.reach_min_km)
              if radio.reach_neighbours else None)
     cell = radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
                                        progress=progress, diffraction=radio.diffraction, link=params,
-                                       active=study_area(layers, radio.study_margin_m), tile_cells=radio.tile_cells,
-                                       reach_limit=limit)
+                                       active=engine_cells(layers, radio.study_margin_m), tile_cells=radio.tile_cells,
+                                       reach_limit=limit, rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns)
     valid = np.isfinite(layers.dem)
     wlan = (radio_mod.wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
             else np.full(layers.grid.shape, np.nan, dtype=np.float32))
-    return Coverage(cell=cell, wlan_dbm=wlan)
+    return Coverage(cell=cell, wlan_dbm=wlan, link=params)
+
+
+def engine_cells(layers: Layers, margin_m: float | None) -> np.ndarray | None:
+    """Cells the engine evaluates: the study area and margin (:func:`study_area`), less the
+    cells outside the study area that the clutter raster does not cover (``None``: all)."""
+    active = study_area(layers, margin_m)
+    if layers.clutter_valid is None:
+        return active
+    return layers.clutter_valid if active is None else active & layers.clutter_valid
 
 
 def study_area(layers: Layers, margin_m: float | None) -> np.ndarray | None:
@@ -481,6 +531,11 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
             fibre = fibre_coverage(scenario, inputs, layers)
             table = account(scenario, inputs, layers, masks, fibre)
             networks = _networks(scenario, inputs, layers, cov, masks)
+        services = None
+        service_prov: dict[str, Any] = {}
+        if scenario.services.presets:
+            with _step("service presets", timings):
+                services, service_prov = service_coverage(scenario, inputs, layers, cov)
         band = variants_long = None
         variant_notes: dict[str, str] = {}
         if acc_cfg.uncertainty:
@@ -515,7 +570,8 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
     if acc_cfg.rescale_to_census and inputs.census is not None:
         f = table["census_factor"].iloc[:-1]
         notes.append(f"population rescaled per district to the census table (factors {f.min():.4f}-{f.max():.4f})")
-    records = [inputs.records[0], layers.population_record, layers.terrain_record, *inputs.records[1:]]
+    records = [inputs.records[0], layers.population_record, layers.terrain_record,
+               *([layers.clutter_record] if layers.clutter_record is not None else []), *inputs.records[1:]]
     return Results(
         scenario=scenario, grid=layers.grid, districts=inputs.districts, table=table,
         target_results=target_results,
@@ -527,8 +583,135 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
         warnings=warn_texts, extrapolation=cov.cell.extrapolation, networks=networks, band=band,
         variants=variants_long, variant_notes=variant_notes, gaps=gaps, accounting_notes=notes,
         started_utc=started, software=software_versions(), network_wgs84=_network_wgs84(inputs),
-        claims=claims,
+        claims=claims, services=services, service_provenance=service_prov,
     )
+
+
+SERVICE_COLUMNS = ("area_id", "name", "preset", "technology", "metric", "environment", "cell_edge_probability",
+                   "population_covered", "population", "population_pct", "households_covered", "households",
+                   "households_pct")
+SERVICE_LEVELS = {
+    "level": "best_dbm: the strongest reference-signal level over every carrier of the technology "
+             "(as the scenario's own coverage masks)",
+    "speed": "serving_dbm, sinr_db: level and SINR of the serving sector on the carrier with the best download; "
+             "coupling loss = its ref_signal_eirp_dbm (sectors.csv, 0.01 dB) - serving_dbm; bandwidth_mhz of "
+             "that sector",
+}
+
+
+def service_coverage(scenario: Scenario, inputs: Inputs, layers: Layers,
+                     cov: Coverage) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Residents and households covered per district and city by each ``[services]`` preset in
+    each of its environments (:func:`citycov.service.evaluate_preset` on the base run).
+
+    σ per cell is ``[accounting].shadow_sigma_db`` of its environment class; presets that fix
+    no cell-edge probability use ``[accounting].cell_edge_probability``.  Presets of
+    technology ``trunking`` / ``dtv`` are field-strength services, skipped here (the broadcast
+    step evaluates them).  Only cells inside a district are evaluated (no other cell is
+    counted); the zonal sums are those of :func:`citycov.accounting.network_table`.
+
+    Returns
+    -------
+    (table, provenance)
+        ``table``: one row per area × preset × environment with ``population_covered``,
+        ``population``, ``population_pct``, ``households_covered``, ``households``,
+        ``households_pct``; ``provenance``: ``{"presets": [...], "skipped": {name: reason}}``.
+    """
+    sigma_by_class = np.array([scenario.accounting.shadow_sigma_db[name] for name in ENV_NAMES])
+    counted = layers.weights.in_district() | (layers.index >= 0)
+    masks: dict[tuple[str, str], np.ndarray] = {}
+    described: list[tuple[RadioPreset, str]] = []
+    records: list[dict[str, Any]] = []
+    skipped: dict[str, str] = {}
+    for preset in scenario.services.presets:
+        if preset.technology not in TECHNOLOGIES:
+            skipped[preset.name] = (f"{preset.technology} ({preset.metric}) service: evaluated by the broadcast "
+                                    "step, not from the cellular rasters")
+            log.info("service preset %s: %s", preset.name, skipped[preset.name])
+            continue
+        t = TECHNOLOGIES.index(preset.technology)
+        rasters, source = _service_rasters(cov, t, preset)
+        sel = counted & np.isfinite(rasters["level_dbm"])
+        picked = {k: v[sel] for k, v in rasters.items()}
+        result = service_mod.evaluate_preset(preset, sigma_db=sigma_by_class[layers.env[sel]],
+                                             link=cov.link if preset.metric == "speed" else None,
+                                             cell_edge_probability=scenario.accounting.cell_edge_probability,
+                                             **picked)
+        notes = _preset_notes(scenario, layers, preset)
+        for env_name, covered in result.masks.items():
+            full = np.zeros(layers.grid.shape, dtype=bool)
+            full[sel] = covered
+            masks[(preset.name, env_name)] = full
+            described.append((preset, env_name))
+        record = dict(result.provenance)
+        record["evaluated"] = {"technology_band": preset.technology, "rasters": source,
+                               "cells_evaluated": int(sel.sum()), "grid_cell_m": layers.grid.cell_m,
+                               "notes": notes}
+        records.append(record)
+        log.info("service preset %s (%s, %s): %d served cells in the districts evaluated", preset.name,
+                 preset.technology, preset.metric, int(sel.sum()))
+    if not masks:
+        return pd.DataFrame(columns=list(SERVICE_COLUMNS)), {"presets": records, "skipped": skipped}
+    factor = census_factor(scenario, inputs, layers)
+    args = (inputs.districts, layers.weights, layers.city_weights)
+    people = acc.network_table(*args, layers.population, masks, factor)
+    homes = acc.network_table(*args, layers.households, masks, factor)
+    table = pd.DataFrame({
+        "area_id": people["area_id"],
+        "name": people["area_id"].map(dict(zip([*inputs.districts.ids, CITY_ID],
+                                               [*inputs.districts.frame["name"], "City total"], strict=True))),
+        "preset": people["technology"], "environment": people["operator"],
+        "population_covered": people["population_covered"], "population": people["population"],
+        "population_pct": people["coverage_pct"],
+        "households_covered": homes["population_covered"].to_numpy(), "households": homes["population"].to_numpy(),
+        "households_pct": homes["coverage_pct"].to_numpy(),
+    })
+    by_name = {p.name: p for p, _ in described}
+    table.insert(3, "technology", table["preset"].map(lambda n: by_name[n].technology))
+    table.insert(4, "metric", table["preset"].map(lambda n: by_name[n].metric))
+    probability = {r["preset"]: r["service"]["cell_edge_probability"] for r in records}
+    table.insert(6, "cell_edge_probability", table["preset"].map(probability))
+    return table, {"presets": records, "skipped": skipped}
+
+
+def _service_rasters(cov: Coverage, t: int, preset: RadioPreset) -> tuple[dict[str, np.ndarray], str]:
+    """The outdoor rasters of technology band ``t`` that ``preset`` needs, and their description."""
+    cell = cov.cell
+    if preset.metric != "speed":
+        return {"level_dbm": cell.best_dbm[t]}, SERVICE_LEVELS["level"]
+    missing = [n for n in ("serving_dbm", "serving_sector", "sinr_db") if getattr(cell, n, None) is None]
+    missing += [c for c in ("ref_signal_eirp_dbm", "bandwidth_mhz") if c not in cell.sectors.columns]
+    if missing or cov.link is None:
+        raise ModelError(f"service preset {preset.name!r} (metric speed): the engine returned no {missing or 'link'} "
+                         "rasters; [radio].sinr = true is needed")
+    sector = cell.serving_sector[t]
+    served = sector >= 0
+    eirp = cell.sectors["ref_signal_eirp_dbm"].to_numpy(dtype=np.float64)
+    bandwidth = cell.sectors["bandwidth_mhz"].to_numpy(dtype=np.float64)
+    level = np.where(served, cell.serving_dbm[t], np.nan)
+    pick = np.where(served, sector, 0)
+    if not len(eirp):
+        eirp = bandwidth = np.full(1, np.nan)
+    return {"level_dbm": level, "sinr_db": cell.sinr_db[t],
+            "coupling_loss_db": np.where(served, eirp[pick] - level, np.nan),
+            "bandwidth_mhz": np.where(served, bandwidth[pick], np.nan)}, SERVICE_LEVELS["speed"]
+
+
+def _preset_notes(scenario: Scenario, layers: Layers, preset: RadioPreset) -> list[str]:
+    """Where the run departs from what the preset asks for (each also a CitycovWarning)."""
+    notes = []
+    if preset.max_cell_m is not None and layers.grid.cell_m > preset.max_cell_m:
+        notes.append(f"the preset asks for cells of at most {preset.max_cell_m:g} m; the grid has "
+                     f"{layers.grid.cell_m:g} m")
+    if abs(preset.rx_height_m - scenario.radio.rx_height_m) > 1e-9:
+        notes.append(f"the preset's receiver is at {preset.rx_height_m:g} m; the engine ran at "
+                     f"[radio].rx_height_m = {scenario.radio.rx_height_m:g} m")
+    if preset.model is not None and preset.model != scenario.radio.model:
+        notes.append(f"the preset names model {preset.model!r}; the engine ran [radio].model = "
+                     f"{scenario.radio.model!r}")
+    for text in notes:
+        warnings.warn(f"service preset {preset.name!r}: {text}", CitycovWarning, stacklevel=3)
+    return notes
 
 
 def _link_rasters(cell: radio_mod.CellularResult) -> dict[str, np.ndarray]:

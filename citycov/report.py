@@ -1,5 +1,5 @@
-"""Report content: the district, target, network and uncertainty tables, the provenance
-record, the Markdown report and the GeoTIFFs.
+"""Report content: the district, target, network, service and uncertainty tables, the
+provenance record, the Markdown report and the GeoTIFFs.
 
 Everything here renders finished :class:`~citycov.pipeline.Results`; ``outputs`` decides
 where and how atomically the files land.
@@ -21,7 +21,7 @@ from citycov.accounting import CITY_ID, FIELD_DEFINITIONS, METRIC_COLUMNS
 from citycov.config import METRICS, TECHNOLOGIES
 from citycov.gaps import top_gaps_per_district
 from citycov.linkbudget import FCC_BDC_TIERS as SPEED_TIERS
-from citycov.pipeline import Results
+from citycov.pipeline import SERVICE_COLUMNS, Results
 from citycov.population import ZONAL_RULES
 from citycov.provenance import file_sha256
 
@@ -99,6 +99,7 @@ def provenance(results: Results) -> dict[str, Any]:
             "radio": _plain(sc.radio.__dict__), "wlan": _plain(sc.wlan.__dict__),
             "fibre": _plain(sc.fibre.__dict__), "households": _plain(sc.households.__dict__),
             "accounting": _plain(sc.accounting.__dict__), "report": _plain(sc.report.__dict__),
+            "services": {"presets": sc.services.names},
         },
         "models": {
             "cellular": "Okumura-Hata 150-1500 MHz, COST-231 Hata 1500-2000 MHz, TR 38.901 UMa/RMa NLOS above "
@@ -129,7 +130,34 @@ def provenance(results: Results) -> dict[str, Any]:
         "timings_s": {k: round(v, 3) for k, v in results.timings_s.items()},
         "warnings": results.warnings,
         "verification": results.claims.provenance() if results.claims is not None else None,
+        "services": _json_safe(results.service_provenance) if results.service_provenance else None,
     }
+
+
+def service_rows(results: Results) -> pd.DataFrame:
+    """``services.csv``: one row per area × preset × environment (empty with the columns when the
+    scenario has no ``[services]``)."""
+    if results.services is None:
+        return pd.DataFrame(columns=list(SERVICE_COLUMNS))
+    out = results.services[list(SERVICE_COLUMNS)].copy()
+    for col in ("population_covered", "population", "households_covered", "households"):
+        out[col] = out[col].round(3)
+    for col in ("population_pct", "households_pct"):
+        out[col] = out[col].round(4)
+    return out
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON data: numpy scalars as Python numbers, NaN and ±inf as None."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _ftth_rule_text(results: Results) -> str:
@@ -216,6 +244,7 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
                          f"{r['coverage_pct']:.2f} |")
         lines.append("")
         lines.append("Per district and operator: `networks.csv`.")
+    lines += _service_lines(results)
     lines += ["", "## Conservation check (residents)", "",
               "| district | source raster | on the grid | difference | census factor |", "|---|---:|---:|---:|---:|"]
     t = results.table
@@ -281,6 +310,31 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in results.warnings]
     lines += ["", "Step timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in prov["timings_s"].items()), ""]
     return "\n".join(lines)
+
+
+def _service_lines(results: Results) -> list[str]:
+    """The "Service coverage" section: city figures per preset and environment, skipped presets."""
+    prov = results.service_provenance
+    if results.services is None and not prov.get("skipped"):
+        return []
+    lines = ["", "## Service coverage (city, [services] presets)", ""]
+    if results.services is not None and len(results.services):
+        lines += ["| preset | technology | metric | environment | cell-edge p | residents covered | % | "
+                  "households covered | % |", "|---|---|---|---|---:|---:|---:|---:|---:|"]
+        city = results.services[results.services["area_id"] == CITY_ID]
+        for _, r in city.iterrows():
+            lines.append(f"| {r['preset']} | {r['technology']} | {r['metric']} | {r['environment']} | "
+                         f"{r['cell_edge_probability']:.0%} | {r['population_covered']:,.0f} | "
+                         f"{_fmt(r['population_pct'])} | {r['households_covered']:,.0f} | "
+                         f"{_fmt(r['households_pct'])} |")
+        lines += ["", "Per district: `services.csv`. Each preset's source, file SHA-256, rule and margins: "
+                  "`districts.json` (provenance.services)."]
+        for record in prov.get("presets", []):
+            for note in record.get("evaluated", {}).get("notes", []):
+                lines.append(f"- {record['preset']}: {note}.")
+    for name, reason in prov.get("skipped", {}).items():
+        lines.append(f"- {name}: not evaluated here ({reason}).")
+    return lines
 
 
 def _fmt(value: float) -> str:

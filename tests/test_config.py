@@ -14,7 +14,7 @@ from .conftest import write_scenario
 def test_default_scenario_loads_with_the_seed_targets():
     sc = load_scenario()
     assert sc.source == default_scenario_path().resolve()
-    assert sc.grid.cell_m == 100.0 and sc.grid.crs == "auto"
+    assert sc.grid.cell_m == 30.0 and sc.grid.crs == "auto"
     assert {t.metric: t.threshold for t in sc.targets} == {"wireless_population": 0.8, "ftth_households": 0.5,
                                                            "urban_area_3g": 0.95, "village_broadband": 0.95}
     assert sc.accounting.zonal_rule == "fraction" and sc.accounting.rescale_to_census

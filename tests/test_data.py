@@ -21,9 +21,16 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 @pytest.fixture(scope="module")
 def default():
+    """The default scenario on the shipped population raster's own 100 m grid (the default
+    analysis grid is 30 m; the data are checked at their native resolution)."""
     sc = load_scenario()
-    grid, districts = build_grid(sc)
+    grid, districts = build_grid(sc, cell_m=100.0)
     return sc, grid, districts
+
+
+def test_default_grid_is_30_m_utm():
+    grid, _ = build_grid(load_scenario())
+    assert grid.crs.to_epsg() == 32649 and grid.cell_m == 30.0 and grid.shape == (5261, 3727)
 
 
 def test_eleven_districts_in_wgs84_with_attribution(default):

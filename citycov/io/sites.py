@@ -7,6 +7,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyproj
 
 from citycov.errors import SiteTableError, raise_problems
@@ -34,6 +35,8 @@ SECTOR_OPTIONAL = {
     "tx_power_dbm": "transmitter power, dBm, when eirp_dbm is absent",
     "antenna_gain_dbi": "antenna boresight gain, dBi, when eirp_dbm is absent",
     "feeder_loss_db": "feeder and connector losses, dB (default 0)",
+    "antenna_pattern": "name of an antenna pattern file (its stem) in [inputs.antenna_patterns]; "
+                       "blank = the 3GPP sector model of the beamwidth columns",
 }
 WLAN_COLUMNS = {
     "ap_id": "access-point identifier (text, unique)",
@@ -56,7 +59,8 @@ def read_sectors(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None
     -------
     GeoDataFrame of points in ``to_crs`` (or the file CRS) with numeric columns as float64,
     ``eirp_dbm`` filled from transmitter power, gain and losses where needed, and
-    ``omni`` (bool) true where ``azimuth_deg`` is blank.
+    ``omni`` (bool) true where ``azimuth_deg`` is blank, and the optional ``antenna_pattern``
+    as stripped text (``""`` where blank: the 3GPP sector model).
     """
     frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column)
     check = TableChecker(frame, path)
@@ -90,10 +94,21 @@ def read_sectors(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None
     out["technology"] = out["technology"].astype(str).str.strip()
     for col in ("site_id", "sector_id", "operator"):
         out[col] = out[col].astype(str).str.strip()
+    if "antenna_pattern" in out.columns:
+        out["antenna_pattern"] = _name_text(out["antenna_pattern"])
     out["omni"] = ~np.isfinite(out["azimuth_deg"].to_numpy())
     if to_crs is not None:
         out = out.to_crs(to_crs)
     return out
+
+
+def _name_text(column: pd.Series) -> np.ndarray:
+    """A name column as stripped text, ``""`` where blank; a CSV column of numeric names
+    (read as numbers, floats when some are blank) gives ``"742215"``, not ``"742215.0"``."""
+    if pd.api.types.is_float_dtype(column):
+        return np.array(["" if not np.isfinite(v) else (str(int(v)) if float(v).is_integer() else repr(float(v)))
+                         for v in column.to_numpy(dtype=np.float64)], dtype=object)
+    return column.astype("string").fillna("").str.strip().to_numpy(dtype=object)
 
 
 def read_wlan(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None = None,

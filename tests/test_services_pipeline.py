@@ -1,0 +1,139 @@
+"""``[services]``: radio presets evaluated on the base run, counted per district, written out.
+
+The tiny scenario has one omni 900 MHz LTE site (61 dBm EIRP, 20 MHz) in a 10 km square of
+uniform population (10 residents and 4 households per 100 m cell, suburban class, σ = 8 dB).
+With a single sector there is no interference, so the SINR is the level over the noise of one
+subcarrier, and the FCC 5/1 Mbit/s rule can be recomputed here from the level alone with the
+TR 36.942 formulas written out below (independently of :mod:`citycov.service`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import citycov
+from citycov.errors import ScenarioError
+from citycov.presets import load_preset
+
+from .conftest import make_tiny
+
+FAST = "[accounting]\nuncertainty = false\n"
+LTE = 1
+
+
+def services_scenario(folder, presets: str, *, radio: str = ""):
+    return make_tiny(folder, extra=f"[services]\npresets = {presets}\n" + FAST, radio=radio)
+
+
+def fcc_covered_cells(level_dbm: np.ndarray, extra_loss_db: float, extra_sigma_db: float) -> int:
+    """Cells meeting 5/1 Mbit/s at 90 % (σ = 8 dB suburban), no interference, 20 MHz LTE:
+
+    N = −174 + 10·log10(15 kHz) + 7 dB;  M = Φ⁻¹(0.9)·√(8² + σ_env²)
+    down = 20·min(0.6·log2(1 + 10^((S − N − L − M)/10)), 4.4), 0 below −10 dB SINR
+    up = 20·min(0.4·log2(1 + 10^(SINR_ul/10)), 2.0), SINR_ul = 23 + 17 − (EIRP_RS − S + L + M)
+         − (−174 + 10·log10(20 MHz) + 5 + 3), 0 below −10 dB
+    """
+    s = level_dbm[np.isfinite(level_dbm)].astype(np.float64)
+    noise = -174.0 + 10.0 * math.log10(15e3) + 7.0
+    margin = NormalDist().inv_cdf(0.9) * math.hypot(8.0, extra_sigma_db)
+    sinr = s - noise - extra_loss_db - margin
+    down = np.where(sinr < -10.0, 0.0, 20.0 * np.minimum(0.6 * np.log2(1.0 + 10.0 ** (sinr / 10.0)), 4.4))
+    eirp_rs = round(61.0 - 10.0 * math.log10(1200), 2)  # as sectors.csv stores it
+    ul = 23.0 + 17.0 - (eirp_rs - s + extra_loss_db + margin) - (-174.0 + 10.0 * math.log10(20e6) + 5.0 + 3.0)
+    up = np.where(ul < -10.0, 0.0, 20.0 * np.minimum(0.4 * np.log2(1.0 + 10.0 ** (ul / 10.0)), 2.0))
+    return int(((down >= 5.0) & (up >= 1.0)).sum())
+
+
+def test_fcc_and_ofcom_presets_write_services_csv_with_provenance(tmp_path):
+    tiny = services_scenario(tmp_path / "t", '["fcc-bdc-4g-5-1", "ofcom-4g-outdoor"]')
+    res = citycov.run(citycov.load_scenario(tiny.scenario))
+    paths = citycov.write_outputs(res, tmp_path / "out")
+    table = pd.read_csv(paths["services.csv"], dtype={"area_id": str})
+    assert list(table.columns[:7]) == ["area_id", "name", "preset", "technology", "metric", "environment",
+                                       "cell_edge_probability"]
+    fcc = table[table["preset"] == "fcc-bdc-4g-5-1"].pivot(index="area_id", columns="environment",
+                                                            values="population_covered")
+    assert sorted(fcc.index) == ["1", "city"]
+    assert (fcc["outdoor_stationary"] >= fcc["in_vehicle"]).all()
+    assert fcc.loc["city", "in_vehicle"] > 0
+
+    # by hand: 10 residents and 4 households per cell, every served cell inside the district
+    serving = res.rasters["best_dbm"][LTE]  # one sector: the serving level is the best level
+    inside = res.rasters["district_index"] >= 0
+    level = np.where(inside, serving, np.nan)
+    for env, loss, sigma in (("outdoor_stationary", 0.0, 0.0), ("in_vehicle", 9.0, 5.0)):
+        cells = fcc_covered_cells(level, loss, sigma)
+        assert fcc.loc["city", env] == pytest.approx(10.0 * cells, abs=10.0), env  # ±1 cell at a threshold
+    city = table[(table["area_id"] == "city")].set_index(["preset", "environment"])
+    assert city.loc[("fcc-bdc-4g-5-1", "outdoor_stationary"), "cell_edge_probability"] == 0.9
+    assert city.loc[("fcc-bdc-4g-5-1", "outdoor_stationary"), "population"] == pytest.approx(100_000.0)
+    assert city.loc[("fcc-bdc-4g-5-1", "outdoor_stationary"), "households_covered"] == pytest.approx(
+        fcc.loc["city", "outdoor_stationary"] / 2.5)
+
+    # Ofcom fixes no probability: the scenario's 50 % applies, margin 0, RSRP ≥ −105 dBm is
+    # exactly the scenario's own 4G threshold, so the residents covered equal population_cellular
+    ofcom = city.loc[("ofcom-4g-outdoor", "outdoor")]
+    assert ofcom["cell_edge_probability"] == 0.5
+    assert ofcom["population_covered"] == pytest.approx(res.table.loc["city", "population_cellular"])
+    assert ofcom["population_covered"] == pytest.approx(10.0 * int((np.nan_to_num(level, nan=-999) >= -105).sum()))
+
+    doc = json.loads(paths["districts.json"].read_text(encoding="utf-8"))
+    records = {r["preset"]: r for r in doc["provenance"]["services"]["presets"]}
+    for name in ("fcc-bdc-4g-5-1", "ofcom-4g-outdoor"):
+        preset = load_preset(name)
+        assert records[name]["sha256"] == hashlib.sha256(Path(preset.origin).read_bytes()).hexdigest()
+        assert records[name]["file"] == preset.origin
+    assert records["fcc-bdc-4g-5-1"]["service"]["environments"]["in_vehicle"]["margin_db"]["min"] == pytest.approx(
+        NormalDist().inv_cdf(0.9) * math.hypot(8.0, 5.0))
+    assert records["ofcom-4g-outdoor"]["service"]["cell_edge_probability_from"] == "caller"
+    assert doc["provenance"]["parameters"]["services"]["presets"] == ["fcc-bdc-4g-5-1", "ofcom-4g-outdoor"]
+    report = paths["report.md"].read_text(encoding="utf-8")
+    assert "## Service coverage" in report and "| fcc-bdc-4g-5-1 | 4G | speed | in_vehicle | 90% |" in report
+
+
+def test_broadcast_presets_are_left_to_the_broadcast_step(tmp_path, caplog):
+    tiny = services_scenario(tmp_path / "t", '["dtv-dtmb-uhf"]')
+    with caplog.at_level("INFO", logger="citycov"):
+        res = citycov.run(citycov.load_scenario(tiny.scenario))
+    assert "dtv-dtmb-uhf" in res.service_provenance["skipped"]
+    assert any("evaluated by the broadcast step" in m for m in caplog.messages)
+    assert len(res.services) == 0
+    paths = citycov.write_outputs(res, tmp_path / "out")
+    assert pd.read_csv(paths["services.csv"]).empty
+    assert "dtv-dtmb-uhf: not evaluated here" in paths["report.md"].read_text(encoding="utf-8")
+
+
+def test_preset_problems_are_listed_at_load(tmp_path):
+    tiny = services_scenario(tmp_path / "t", '["fcc-bdc-4g-5-I", "ofcom-4g-outdoor", "nope"]')
+    with pytest.raises(ScenarioError) as info:
+        citycov.load_scenario(tiny.scenario)
+    msg = str(info.value)
+    assert "unknown preset 'fcc-bdc-4g-5-I'" in msg and "unknown preset 'nope'" in msg
+    assert "shipped presets: ['dtv-dtmb-uhf', 'fcc-bdc-4g-5-1'" in msg
+
+    tiny = services_scenario(tmp_path / "u", '["fcc-bdc-4g-5-1", "fcc-bdc-4g-5-1"]', radio="sinr = false")
+    with pytest.raises(ScenarioError) as info:
+        citycov.load_scenario(tiny.scenario)
+    msg = str(info.value)
+    assert "'fcc-bdc-4g-5-1' is listed twice" in msg
+    assert "'fcc-bdc-4g-5-1' (metric 'speed') needs [radio].sinr = true" in msg
+
+
+def test_preset_file_relative_to_the_scenario(tmp_path):
+    tiny = services_scenario(tmp_path / "t", '["presets/my-rsrp.toml"]')
+    (tiny.folder / "presets").mkdir()
+    text = Path(load_preset("ofcom-4g-outdoor").origin).read_text(encoding="utf-8")
+    text = text.replace('name = "ofcom-4g-outdoor"', 'name = "my-rsrp"').replace("technology = \"4G\"",
+                                                                                 "technology = \"3G\"")
+    (tiny.folder / "presets" / "my-rsrp.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"'my-rsrp' \(3G\) has metric 'rsrp_dbm'; the engine's 3G rasters "
+                                            r"support \['rscp_dbm', 'speed'\]"):
+        citycov.load_scenario(tiny.scenario)
