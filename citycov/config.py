@@ -35,11 +35,14 @@ TARGET_SCOPES = ("districts", "city")
 FIBRE_RULES = ("drop_distance", "premises", "capacity")
 REPORT_LANGS = ("en", "zh")
 DIFFRACTION_METHODS = ("knife_edge", "deygout", "bullington")
+ENGINE_MODES = ("fast", "exact")
+EXACT_MODELS = ("itm", "p1812")
+BROADCAST_MODELS = ("preset", "p1812", "itm")
 BASEMAPS = ("none", "osm")
 ZONAL_RULE_NAMES = ("fraction", "centroid", "all_touched")
 RADIO_MODELS = ("auto", "okumura_hata", "cost231_hata", "tr38901")
 VECTOR_INPUTS = ("districts", "sectors", "wlan", "fibre_nodes", "fibre_routes", "premises", "villages", "claims",
-                 "measurements", "opencellid")
+                 "measurements", "opencellid", "broadcast")
 RASTER_INPUTS = ("population", "terrain", "clutter")
 TABLE_INPUTS = ("census", "household_sizes")
 FOLDER_INPUTS = ("antenna_patterns",)
@@ -106,6 +109,9 @@ class RadioConfig:
     reach_min_km: float = 3.0
     tile_cells: int = 512
     study_margin_m: float | None = None
+    mode: dict[str, str] = field(default_factory=lambda: {"3G": "fast", "4G": "fast", "5G": "fast"})
+    exact_model: str = "itm"
+    exact_clutter_percent: float | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,20 @@ class VerificationConfig:
 
 
 @dataclass(frozen=True)
+class BroadcastConfig:
+    """``[broadcast]``: how the broadcast step evaluates the trunking and DTV presets of
+    ``[services]`` from ``[inputs.broadcast]``: on its own grid of ``cell_m``, with the
+    preset's model (``"preset"``, P.1812 when the preset names none) or the one named,
+    each transmitter out to ``reach_km[service]``, and the location variability
+    ``location_sigma_db`` of the cell-edge margin (5.5 dB: ITU-R P.1546/P.1812 at UHF)."""
+
+    cell_m: float = 200.0
+    model: str = "preset"
+    reach_km: dict[str, float] = field(default_factory=lambda: {"dtv": 60.0, "trunking": 30.0})
+    location_sigma_db: float = 5.5
+
+
+@dataclass(frozen=True)
 class ServicesConfig:
     """``[services]``: the radio presets (service definitions) evaluated after the base run,
     loaded and validated (see :mod:`citycov.presets`)."""
@@ -201,6 +221,7 @@ class Scenario:
     report: ReportConfig = field(default_factory=ReportConfig)
     verification: VerificationConfig | None = None
     services: ServicesConfig = field(default_factory=ServicesConfig)
+    broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
 
 
 DEFAULT_TARGETS = (
@@ -314,7 +335,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 def _parse(doc: dict, source: Path) -> Scenario:
     r = _Reader(str(source))
     r.unknown(doc, {"name", "description", "inputs", "grid", "radio", "wlan", "fibre", "households", "accounting",
-                    "targets", "report", "verification", "services"}, "top level")
+                    "targets", "report", "verification", "services", "broadcast"}, "top level")
     name = r.string(doc, "name", source.stem, "top level")
     description = r.string(doc, "description", "", "top level")
 
@@ -367,6 +388,11 @@ def _parse(doc: dict, source: Path) -> Scenario:
 
     verification = _parse_verification(r, doc, inputs)
     services = _parse_services(r, r.table(doc, "services"), source.parent, radio)
+    broadcast = _parse_broadcast(r, r.table(doc, "broadcast"))
+    wanted = sorted({p.technology for p in services.presets if p.technology in ("dtv", "trunking")})
+    if wanted and "broadcast" not in inputs:
+        r.problems.append(f"[services].presets include {wanted} services, which need [inputs.broadcast] "
+                          "(the transmitters)")
 
     targets = _parse_targets(r, doc.get("targets"))
     uses_ftth = any(t.metric in ("ftth_households", "village_broadband") for t in targets)
@@ -387,7 +413,8 @@ def _parse(doc: dict, source: Path) -> Scenario:
         raise ScenarioError(f"{source}: " + "; ".join(r.problems))
     return Scenario(name=name, source=source, inputs=inputs, grid=grid, radio=radio, wlan=wlan,
                     fibre=fibre, targets=targets, description=description, households=households,
-                    accounting=accounting, report=report, verification=verification, services=services)
+                    accounting=accounting, report=report, verification=verification, services=services,
+                    broadcast=broadcast)
 
 
 def _parse_accounting(r: _Reader, t: dict) -> AccountingConfig:
@@ -428,6 +455,7 @@ _INPUT_OPTIONS = {
     "sectors": {"lon_column", "lat_column"},
     "wlan": {"lon_column", "lat_column"},
     "fibre_nodes": {"lon_column", "lat_column"},
+    "broadcast": {"lon_column", "lat_column"},
     "fibre_routes": set(),
     "claims": set(),
     "measurements": set(),
@@ -532,6 +560,31 @@ def _parse_clutter_losses(r: _Reader, raw: Any, where: str) -> dict[int, float]:
     return out
 
 
+def _parse_broadcast(r: _Reader, t: dict) -> BroadcastConfig:
+    where = "[broadcast]"
+    d = BroadcastConfig()
+    r.unknown(t, {"cell_m", "model", "reach_km", "location_sigma_db"}, where)
+    reach = dict(d.reach_km)
+    raw = t.get("reach_km", {})
+    if not isinstance(raw, dict):
+        r.problems.append(f"{where}.reach_km must be a table {{ dtv = km, trunking = km }}, got {raw!r}")
+        raw = {}
+    for key, value in raw.items():
+        if key not in reach:
+            r.problems.append(f"{where}.reach_km: unknown service {key!r}; expected {sorted(reach)}")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value <= 300.0:
+            r.problems.append(f"{where}.reach_km.{key} must be a number in (0, 300] km, got {value!r}")
+        else:
+            reach[key] = float(value)
+    return BroadcastConfig(
+        cell_m=r.number(t, "cell_m", d.cell_m, where, lo=0.0, hi=5000.0),
+        model=r.string(t, "model", d.model, where, BROADCAST_MODELS),
+        reach_km=reach,
+        location_sigma_db=r.number(t, "location_sigma_db", d.location_sigma_db, where, lo=0.0, hi=20.0,
+                                   strict_lo=False),
+    )
+
+
 def _parse_services(r: _Reader, t: dict, base: Path, radio: RadioConfig) -> ServicesConfig:
     """``[services].presets``: shipped preset names or preset files (relative to the scenario),
     each loaded and checked against what the services step can evaluate."""
@@ -610,7 +663,8 @@ def _parse_radio(r: _Reader, t: dict) -> RadioConfig:
     r.unknown(t, {"model", "rx_height_m", "k_factor", "floor_dbm", "max_range_km", "threshold_dbm",
                   "broadband_technologies", "front_to_back_db", "vertical_sidelobe_db",
                   "env_density_per_km2", "diffraction", "sinr", "cell_loading", "noise_figure_db",
-                  "reach_neighbours", "reach_factor", "reach_min_km", "tile_cells", "study_margin_m"}, where)
+                  "reach_neighbours", "reach_factor", "reach_min_km", "tile_cells", "study_margin_m", "mode",
+                  "exact_model", "exact_clutter_percent"}, where)
     sinr = t.get("sinr", True)
     if not isinstance(sinr, bool):
         r.problems.append(f"{where}.sinr must be true or false, got {sinr!r}")
@@ -652,7 +706,28 @@ def _parse_radio(r: _Reader, t: dict) -> RadioConfig:
         tile_cells=r.integer(t, "tile_cells", d.tile_cells, where, lo=16, hi=65536),
         study_margin_m=(r.number(t, "study_margin_m", 0.0, where, lo=0.0, hi=1e6, strict_lo=False)
                         if "study_margin_m" in t else None),
+        mode=_parse_modes(r, t.get("mode", "fast"), where),
+        exact_model=r.string(t, "exact_model", d.exact_model, where, EXACT_MODELS),
+        exact_clutter_percent=(r.number(t, "exact_clutter_percent", 50.0, where, lo=0.0, hi=100.0)
+                               if "exact_clutter_percent" in t else None),
     )
+
+
+def _parse_modes(r: _Reader, raw: Any, where: str) -> dict[str, str]:
+    """``mode``: "fast" / "exact" for every technology, or a table per technology (others fast)."""
+    modes = {t: "fast" for t in TECHNOLOGIES}
+    if isinstance(raw, str):
+        raw = {t: raw for t in TECHNOLOGIES}
+    if not isinstance(raw, dict):
+        r.problems.append(f"{where}.mode must be \"fast\", \"exact\" or a table per technology, got {raw!r}")
+        return modes
+    for tech, value in raw.items():
+        if tech not in TECHNOLOGIES or value not in ENGINE_MODES:
+            r.problems.append(f"{where}.mode: expected technology in {list(TECHNOLOGIES)} -> one of "
+                              f"{list(ENGINE_MODES)}, got {tech!r} = {value!r}")
+            continue
+        modes[tech] = value
+    return modes
 
 
 def _parse_targets(r: _Reader, raw: Any) -> tuple[Target, ...]:

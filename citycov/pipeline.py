@@ -47,6 +47,7 @@ from citycov.io import (
     read_wlan,
 )
 from citycov.io.antenna_patterns import check_pattern_names, read_pattern_folder
+from citycov.io.broadcast import read_transmitters
 from citycov.io.claims import read_claims
 from citycov.io.clutter import read_clutter
 from citycov.io.measurements import MeasurementSet, read_measurements
@@ -78,6 +79,8 @@ class Inputs:
     measurements: MeasurementSet | None = None
     patterns: dict[str, AntennaPattern] | None = None
     """Antenna patterns by name (file stem) of ``[inputs.antenna_patterns]``."""
+    broadcast: gpd.GeoDataFrame | None = None
+    """Trunking and DTV transmitters of ``[inputs.broadcast]``."""
     records: list[InputRecord] = field(default_factory=list)
 
 
@@ -265,6 +268,7 @@ def read_inputs(scenario: Scenario) -> Inputs:
         "fibre_routes": ("routes", lambda f: read_fibre_routes(f.path, crs=f.crs, to_crs=crs)),
         "premises": ("premises", lambda f: read_premises(f.path, crs=f.crs, to_crs=crs, **f.options)),
         "villages": ("villages", lambda f: read_vector(f.path, crs=f.crs, **f.options).to_crs(crs)),
+        "broadcast": ("broadcast", lambda f: read_transmitters(f.path, crs=f.crs, to_crs=crs, **f.options)),
     }
     for name, (attr, reader) in optional.items():
         if name in spec_in:
@@ -381,7 +385,9 @@ def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: Ra
     cell = radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
                                        progress=progress, diffraction=radio.diffraction, link=params,
                                        active=engine_cells(layers, radio.study_margin_m), tile_cells=radio.tile_cells,
-                                       reach_limit=limit, rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns)
+                                       reach_limit=limit, rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns,
+                                       mode=radio.mode, exact_model=radio.exact_model,
+                                       exact_clutter_percent=radio.exact_clutter_percent)
     valid = np.isfinite(layers.dem)
     wlan = (radio_mod.wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
             else np.full(layers.grid.shape, np.nan, dtype=np.float32))
@@ -623,11 +629,9 @@ def service_coverage(scenario: Scenario, inputs: Inputs, layers: Layers,
     described: list[tuple[RadioPreset, str]] = []
     records: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
+    broadcast_presets = [p for p in scenario.services.presets if p.technology not in TECHNOLOGIES]
     for preset in scenario.services.presets:
         if preset.technology not in TECHNOLOGIES:
-            skipped[preset.name] = (f"{preset.technology} ({preset.metric}) service: evaluated by the broadcast "
-                                    "step, not from the cellular rasters")
-            log.info("service preset %s: %s", preset.name, skipped[preset.name])
             continue
         t = TECHNOLOGIES.index(preset.technology)
         rasters, source = _service_rasters(cov, t, preset)
@@ -650,8 +654,68 @@ def service_coverage(scenario: Scenario, inputs: Inputs, layers: Layers,
         records.append(record)
         log.info("service preset %s (%s, %s): %d served cells in the districts evaluated", preset.name,
                  preset.technology, preset.metric, int(sel.sum()))
-    if not masks:
+    tables = []
+    if masks:
+        tables.append(_service_table(scenario, inputs, layers, masks, described, records))
+    if broadcast_presets:
+        b_table, b_records = broadcast_services(scenario, inputs, broadcast_presets)
+        tables.append(b_table)
+        records.extend(b_records)
+    if not tables:
         return pd.DataFrame(columns=list(SERVICE_COLUMNS)), {"presets": records, "skipped": skipped}
+    return pd.concat(tables, ignore_index=True), {"presets": records, "skipped": skipped}
+
+
+def broadcast_services(scenario: Scenario, inputs: Inputs,
+                       presets: list[RadioPreset]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Trunking and DTV presets from the ``[inputs.broadcast]`` transmitters on the broadcast
+    grid (``[broadcast].cell_m``): strongest field strength (DTV) or received level
+    (trunking) per cell (:func:`citycov.broadcast.broadcast_coverage`, exact mode), then the
+    preset's threshold and cell-edge margin z·σ with σ = ``[broadcast].location_sigma_db``,
+    then residents and households covered per district and city on that grid."""
+    from citycov import broadcast as broadcast_mod
+
+    cfg = scenario.broadcast
+    layers = build_layers(scenario, inputs, cell_m=cfg.cell_m, rule=scenario.accounting.zonal_rule)
+    area = study_area(layers, scenario.radio.study_margin_m)
+    counted = layers.weights.in_district() | (layers.index >= 0)
+    masks: dict[tuple[str, str], np.ndarray] = {}
+    described: list[tuple[RadioPreset, str]] = []
+    records: list[dict[str, Any]] = []
+    for preset in presets:
+        model = cfg.model if cfg.model != "preset" else (preset.model if preset.model in ("p1812", "itm")
+                                                         else "p1812")
+        res = broadcast_mod.broadcast_coverage(
+            inputs.broadcast, layers.dem, layers.grid, service=preset.technology, model=model,
+            rx_height_m=preset.rx_height_m, reach_km=cfg.reach_km[preset.technology],
+            time_percent=preset.time_percent if preset.time_percent is not None else 50.0,
+            location_percent=50.0, active=area)
+        grid_value = res.field_dbuv_m if preset.metric == "field_strength_dbuv_m" else res.rx_level_dbm
+        sel = counted & np.isfinite(grid_value)
+        key = "field_dbuv_m" if preset.metric == "field_strength_dbuv_m" else "level_dbm"
+        result = service_mod.evaluate_preset(preset, sigma_db=np.full(int(sel.sum()), cfg.location_sigma_db),
+                                             cell_edge_probability=scenario.accounting.cell_edge_probability,
+                                             **{key: grid_value[sel]})
+        for env_name, covered in result.masks.items():
+            full = np.zeros(layers.grid.shape, dtype=bool)
+            full[sel] = covered
+            masks[(preset.name, env_name)] = full
+            described.append((preset, env_name))
+        record = dict(result.provenance)
+        record["evaluated"] = {"technology_band": preset.technology, "rasters": f"broadcast {key} ({model})",
+                               "cells_evaluated": int(sel.sum()), "grid_cell_m": layers.grid.cell_m,
+                               "broadcast": res.provenance,
+                               "notes": [f"location variability sigma {cfg.location_sigma_db:g} dB "
+                                         "([broadcast].location_sigma_db) for the cell-edge margin"]}
+        records.append(record)
+        log.info("broadcast preset %s (%s): %d cells with a signal in the districts", preset.name,
+                 preset.technology, int(sel.sum()))
+    return _service_table(scenario, inputs, layers, masks, described, records), records
+
+
+def _service_table(scenario: Scenario, inputs: Inputs, layers: Layers, masks: dict[tuple[str, str], np.ndarray],
+                   described: list[tuple[RadioPreset, str]], records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Population and households covered per area for each (preset, environment) mask."""
     factor = census_factor(scenario, inputs, layers)
     args = (inputs.districts, layers.weights, layers.city_weights)
     people = acc.network_table(*args, layers.population, masks, factor)
@@ -671,7 +735,7 @@ def service_coverage(scenario: Scenario, inputs: Inputs, layers: Layers,
     table.insert(4, "metric", table["preset"].map(lambda n: by_name[n].metric))
     probability = {r["preset"]: r["service"]["cell_edge_probability"] for r in records}
     table.insert(6, "cell_edge_probability", table["preset"].map(probability))
-    return table, {"presets": records, "skipped": skipped}
+    return table
 
 
 def _service_rasters(cov: Coverage, t: int, preset: RadioPreset) -> tuple[dict[str, np.ndarray], str]:

@@ -45,7 +45,7 @@ def test_report_lists_all_districts_and_the_city_with_both_targets(guangzhou_out
     doc = json.loads((out / "districts.json").read_text(encoding="utf-8"))
     assert set(doc["provenance"]["synthetic_inputs"]) == {"population", "terrain", "sectors", "wlan",
                                                           "fibre_nodes", "fibre_routes", "villages", "claims",
-                                                          "measurements"}
+                                                          "measurements", "broadcast"}
     assert "SYNTHETIC DATA" in (out / "map.html").read_text(encoding="utf-8")
     assert "report:" in proc.stdout and "map:" in proc.stdout
 
@@ -92,3 +92,19 @@ def test_demo_finds_the_synthetic_overclaim(guangzhou_out):
     cal = json.loads((out / "calibration.json").read_text(encoding="utf-8"))
     assert cal["cv"]["after"]["rmse_db"] < cal["cv"]["before"]["rmse_db"]
     assert "id='claims'" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_service_presets_cellular_and_broadcast(guangzhou_out):
+    """The default's [services]: FCC speed presets (outdoor and in-vehicle), Ofcom's -105 dBm,
+    trunking talk-out and DTMB fixed reception, per district and for the city."""
+    out, _ = guangzhou_out
+    services = pd.read_csv(out / "services.csv", dtype={"area_id": str})
+    assert set(services["preset"]) == {"fcc-bdc-4g-5-1", "fcc-bdc-5g-7-1", "ofcom-4g-outdoor", "trunking-800",
+                                       "dtv-dtmb-uhf"}
+    city = services[services["area_id"] == "city"].set_index(["preset", "environment"])["population_pct"]
+    assert city[("fcc-bdc-4g-5-1", "outdoor_stationary")] >= city[("fcc-bdc-4g-5-1", "in_vehicle")]
+    assert (services["population_pct"].between(0, 100)).all()
+    assert len(services[services["preset"] == "dtv-dtmb-uhf"]) == 12
+    doc = json.loads((out / "districts.json").read_text(encoding="utf-8"))
+    names = {p["preset"] for p in doc["provenance"]["services"]["presets"]}
+    assert {"trunking-800", "dtv-dtmb-uhf"} <= names

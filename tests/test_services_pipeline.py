@@ -99,16 +99,44 @@ def test_fcc_and_ofcom_presets_write_services_csv_with_provenance(tmp_path):
     assert "## Service coverage" in report and "| fcc-bdc-4g-5-1 | 4G | speed | in_vehicle | 90% |" in report
 
 
-def test_broadcast_presets_are_left_to_the_broadcast_step(tmp_path, caplog):
-    tiny = services_scenario(tmp_path / "t", '["dtv-dtmb-uhf"]')
-    with caplog.at_level("INFO", logger="citycov"):
-        res = citycov.run(citycov.load_scenario(tiny.scenario))
-    assert "dtv-dtmb-uhf" in res.service_provenance["skipped"]
-    assert any("evaluated by the broadcast step" in m for m in caplog.messages)
-    assert len(res.services) == 0
+def broadcast_scenario(folder, presets: str, *, erp_w: float, with_input: bool = True):
+    """The tiny square with one omni trunking transmitter (851 MHz, 40 m mast) at its centre."""
+    extra = ""
+    if with_input:
+        extra = ('[inputs.broadcast]\npath = "broadcast.csv"\ncrs = "EPSG:32649"\nlon_column = "x"\n'
+                 'lat_column = "y"\n\n[broadcast]\ncell_m = 200\nreach_km = { trunking = 12 }\n')
+    tiny = make_tiny(folder, extra=f"[services]\npresets = {presets}\n" + FAST + extra)
+    pd.DataFrame({"tx_id": ["T1"], "service": ["trunking"], "operator": ["City"], "freq_mhz": [851.0125],
+                  "erp_w": [erp_w], "height_m": [40.0], "x": [tiny.centre[0]], "y": [tiny.centre[1]]}
+                 ).to_csv(folder / "broadcast.csv", index=False)
+    return tiny
+
+
+def test_trunking_preset_from_the_broadcast_transmitters(tmp_path):
+    """Talk-out at -103 dBm, 95 % of locations (margin 1.645 x 5.5 dB = 9.05 dB) on flat ground:
+    a 100 W site covers the whole 10 km square (5 km from the mast the free-space level is
+    about -51 dBm, and P.1812 over flat ground stays within tens of dB of it); a 10 mW one
+    (12.15 dBm e.i.r.p., free space -92.9 dBm at 5 km, less over the ground) covers only part."""
+    strong = broadcast_scenario(tmp_path / "a", '["trunking-800"]', erp_w=100.0)
+    res = citycov.run(citycov.load_scenario(strong.scenario))
+    city = res.services[res.services["area_id"] == "city"]
+    assert city["preset"].tolist() == ["trunking-800"] and city["technology"].tolist() == ["trunking"]
+    assert float(city["population_pct"].iloc[0]) == pytest.approx(100.0, abs=0.5)
+    rec = next(r for r in res.service_provenance["presets"] if r["preset"] == "trunking-800")
+    assert rec["evaluated"]["grid_cell_m"] == 200.0
+    assert rec["evaluated"]["broadcast"]["model"] == "p1812"
+    weak = broadcast_scenario(tmp_path / "b", '["trunking-800"]', erp_w=0.01)
+    res = citycov.run(citycov.load_scenario(weak.scenario))
+    city = res.services[res.services["area_id"] == "city"]
+    assert 1.0 < float(city["population_pct"].iloc[0]) < 90.0
     paths = citycov.write_outputs(res, tmp_path / "out")
-    assert pd.read_csv(paths["services.csv"]).empty
-    assert "dtv-dtmb-uhf: not evaluated here" in paths["report.md"].read_text(encoding="utf-8")
+    assert "trunking-800" in set(pd.read_csv(paths["services.csv"])["preset"])
+
+
+def test_broadcast_preset_without_transmitters_is_refused(tmp_path):
+    tiny = broadcast_scenario(tmp_path / "t", '["dtv-dtmb-uhf"]', erp_w=100.0, with_input=False)
+    with pytest.raises(ScenarioError, match=r"need \[inputs.broadcast\]"):
+        citycov.load_scenario(tiny.scenario)
 
 
 def test_preset_problems_are_listed_at_load(tmp_path):
