@@ -105,7 +105,8 @@ def relative_gain_db(j, az_deg, elev_deg, s_azimuth_deg, s_omni, s_tilt_deg, s_h
 def store_slot(level, j, row, col, i, c, s_tech, s_index, s_bit, s_slot, s_threshold_dbm, floor_dbm, best_dbm,
                best_idx, cover_bits, car_top, car_idx, car_sum):
     """Record sector j's level at grid cell (row, col) = tile cell (i, c): cover bit, best
-    server of its technology, and the carrier slot's k strongest / serving / summed power."""
+    server of its technology, and the carrier slot's k strongest / serving / summed power
+    (slot −1: none kept)."""
     if level >= s_threshold_dbm[j]:
         cover_bits[row, col] = cover_bits[row, col] | (np.uint64(1) << np.uint64(s_bit[j]))
     if level < floor_dbm:
@@ -116,6 +117,8 @@ def store_slot(level, j, row, col, i, c, s_tech, s_index, s_bit, s_slot, s_thres
         best_dbm[t, row, col] = level
         best_idx[t, row, col] = s_index[j]
     s = s_slot[j]
+    if s < 0:  # no carrier state kept (levels only, e.g. the uncertainty variants)
+        return
     car_sum[s, i, c] += math.exp(level * LN10_OVER_10)
     if level > car_top[s, 0, i, c]:
         car_idx[s, i, c] = s_index[j]

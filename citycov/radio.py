@@ -541,9 +541,6 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         bad = table["sector_id"].to_numpy()[np.isnan(z_ground)]
         raise RasterError(f"terrain: no elevation under sectors {[str(b) for b in bad[:10]]}; "
                           "the DEM must cover every site")
-    extrapolation = model_extrapolation(models[~exact], height[~exact], reach_m[~exact])
-    for text in extrapolation:
-        log.info("model extrapolation: %s", text)
 
     rows, cols = grid.shape
     n_tech = len(TECHNOLOGIES)
@@ -586,6 +583,9 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         notes.append(f"reach limit ({reach_limit.neighbours} co-channel neighbours x {reach_limit.factor:g}, at least "
                      f"{reach_limit.min_km:g} km): {int(capped.sum()):,} of {n:,} sectors capped"
                      + (f", median cap {np.median(cap[capped]) / 1000.0:.1f} km" if capped.any() else ""))
+    extrapolation = model_extrapolation(models[~exact], height[~exact], reach_m[~exact])
+    for text in extrapolation:
+        log.info("model extrapolation: %s", text)
     groups = _site_groups(table, height, freq)
     links = _LinkRasters(n_tech, rows, cols, best_sector.dtype.type) if link is not None else None
     capacity = link.capacity if link is not None else 2
@@ -605,11 +605,15 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
             near = np.flatnonzero(_rect_distance(g_row, g_col, tr0, tr1, tc0, tc1) <= g_reach)
             if near.size == 0:
                 continue
-            present = np.unique(np.concatenate([carrier_of[groups[g]] for g in near]))
-            slot_of = np.full(len(carriers), -1, dtype=np.int64)
-            slot_of[present] = np.arange(present.size)
-            s_slot = slot_of[carrier_of]
             th, tw = tr1 - tr0, tc1 - tc0
+            if links is not None:
+                present = np.unique(np.concatenate([carrier_of[groups[g]] for g in near]))
+                slot_of = np.full(len(carriers), -1, dtype=np.int64)
+                slot_of[present] = np.arange(present.size)
+                s_slot = slot_of[carrier_of]
+            else:  # levels only: no per-carrier state
+                present = np.zeros(0, dtype=np.int64)
+                s_slot = np.full(n, -1, dtype=np.int64)
             car_top = np.full((present.size, capacity, th, tw), -np.inf, dtype=np.float32)
             car_idx = np.full((present.size, th, tw), -1, dtype=np.int32)
             car_sum = np.zeros((present.size, th, tw), dtype=np.float32)

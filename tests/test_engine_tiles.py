@@ -270,3 +270,15 @@ def test_p2108_clutter_in_exact_mode_by_hand():
     with pytest.raises(ModelError, match="exact_clutter_percent"):
         cellular_coverage(sectors, dem, env_urban, grid, radio, progress=False, mode="exact",
                           exact_clutter_percent=100.0)
+
+
+def test_levels_only_run_equals_the_full_run(scene):
+    """``link=None`` keeps no carrier state (the uncertainty variants' fast path) but gives the
+    same levels, servers and cover bits."""
+    dem, grid, sectors = scene
+    full = run(sectors, dem, grid, link=LinkParams())
+    bare = run(sectors, dem, grid, link=None)
+    _same(full.best_dbm, bare.best_dbm)
+    np.testing.assert_array_equal(full.best_sector, bare.best_sector)
+    np.testing.assert_array_equal(full.cover_bits, bare.cover_bits)
+    assert bare.sinr_db is None and bare.serving_dbm is None
