@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
 """P3: the engine over Guangzhou at 30 m, wall time and peak RSS, in fresh processes.
 
-Setup (not timed): the embedded default's inputs are read and its layers built at 30 m
-(terrain reprojected to the grid, environment classes from the population grid, the
-study-area mask), then saved as ``.npy`` files in a cache folder.  Each measured job is a
-fresh Python process that loads them (memory-mapped, so they count in the RSS only as far
-as the engine touches them) plus the sector table, and calls
+Setup (not timed): the embedded default's inputs are read and its layers built at 30 m (terrain
+reprojected to the grid, environment classes from the population grid, and the evaluated cells:
+those of the districts, 8.27 M, dilated by 2 cells; the issue's "about 8.3 M cells"; the default
+run itself evaluates 1 km around the districts), then saved as ``.npy`` files in a cache folder.
+Each measured job is a fresh Python process that loads them (memory-mapped, so they count in the
+RSS only as far as the engine touches them) plus the sector table, and calls
 :func:`citycov.radio.cellular_coverage` once with SINR and speed tiers, knife-edge terrain
 diffraction and the default's reach limit.  Wall time counts the engine call only; peak
 RSS (``ru_maxrss``) is the whole process.  A warm-up job first fills the Numba cache.
 
 Jobs
 ----
-``issue``   about 3,000 sites x 3 sectors on one carrier (the issue's P3 job): the 3,000
-            sites of the default with the most sectors... drawn deterministically from the
-            default's sites, three sectors each (azimuths 0/120/240, 1,895 MHz LTE).
+``issue``   about 3,000 sites x 3 sectors on one carrier (the issue's P3 job): 3,000 of the
+            default's 3,605 site positions drawn with a fixed seed, three sectors each
+            (azimuths 0/120/240, 1,895 MHz LTE, 61 dBm EIRP, masts of at least 25 m).
 ``default`` the default network as shipped: 3,605 sites, 25,410 sectors on 12 carriers.
 
 Writes ``benchmarks/results/guangzhou30.json``.

@@ -189,6 +189,11 @@ class ServicesConfig:
     loaded and validated (see :mod:`citycov.presets`)."""
 
     presets: tuple[RadioPreset, ...] = ()
+    indoor_probability: float | None = None
+    """With a value, every cellular preset is also evaluated indoors: ITU-R P.2109 building
+    entry loss not exceeded in that share of buildings, at the serving frequency, horizontal
+    incidence (environment ``indoor_p2109``)."""
+    indoor_building_class: str = "traditional"
 
     @property
     def names(self) -> list[str]:
@@ -589,7 +594,12 @@ def _parse_services(r: _Reader, t: dict, base: Path, radio: RadioConfig) -> Serv
     """``[services].presets``: shipped preset names or preset files (relative to the scenario),
     each loaded and checked against what the services step can evaluate."""
     where = "[services]"
-    r.unknown(t, {"presets"}, where)
+    r.unknown(t, {"presets", "indoor_probability", "indoor_building_class"}, where)
+    indoor_p = (r.number(t, "indoor_probability", 0.5, where, lo=0.0, hi=1.0) if "indoor_probability" in t
+                else None)
+    if indoor_p is not None and indoor_p >= 1.0:
+        r.problems.append(f"{where}.indoor_probability must be < 1, got {indoor_p}")
+    indoor_class = r.string(t, "indoor_building_class", "traditional", where, ("traditional", "thermally_efficient"))
     raw = t.get("presets", [])
     if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
         r.problems.append(f"{where}.presets must be a list of preset names or .toml paths, got {raw!r}")
@@ -623,7 +633,7 @@ def _parse_services(r: _Reader, t: dict, base: Path, radio: RadioConfig) -> Serv
         if preset.freq_mhz is not None:
             r.problems.append(f"{at} restricts freq_mhz to {list(preset.freq_mhz)}; the services step evaluates "
                               "every carrier of the technology and cannot apply a band restriction")
-    return ServicesConfig(presets=tuple(presets))
+    return ServicesConfig(presets=tuple(presets), indoor_probability=indoor_p, indoor_building_class=indoor_class)
 
 
 def _parse_verification(r: _Reader, doc: dict, inputs: dict[str, InputSpec]) -> VerificationConfig | None:

@@ -637,10 +637,16 @@ def service_coverage(scenario: Scenario, inputs: Inputs, layers: Layers,
         rasters, source = _service_rasters(cov, t, preset)
         sel = counted & np.isfinite(rasters["level_dbm"])
         picked = {k: v[sel] for k, v in rasters.items()}
+        indoor = None
+        if scenario.services.indoor_probability is not None:
+            sector = cov.cell.serving_sector[t] if preset.metric == "speed" else cov.cell.best_sector[t]
+            f_mhz = cov.cell.sectors["freq_mhz"].to_numpy(dtype=np.float64)[sector[sel]]
+            indoor = service_mod.indoor_loss_db(f_mhz, probability=scenario.services.indoor_probability,
+                                                building_class=scenario.services.indoor_building_class)
         result = service_mod.evaluate_preset(preset, sigma_db=sigma_by_class[layers.env[sel]],
                                              link=cov.link if preset.metric == "speed" else None,
                                              cell_edge_probability=scenario.accounting.cell_edge_probability,
-                                             **picked)
+                                             indoor_loss_db=indoor, **picked)
         notes = _preset_notes(scenario, layers, preset)
         for env_name, covered in result.masks.items():
             full = np.zeros(layers.grid.shape, dtype=bool)

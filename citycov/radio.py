@@ -91,13 +91,12 @@ class CellularResult:
     sinr_db: np.ndarray | None = None
     """float32 (3, rows, cols): SINR (dB) of the best carrier per technology, NaN = not served."""
     margin_db: np.ndarray | None = None
-    """float32: serving minus second-best level on that carrier (+inf: one sector only)."""
+    """float16 (resolution 0.03 dB below 64 dB): serving minus second-best level on that
+    carrier (+inf: one sector only)."""
     overlap: np.ndarray | None = None
     """int8: sectors of that carrier within ``overlap_db`` of the server (saturates at capacity)."""
     throughput_mbps: np.ndarray | None = None
     """float32: downlink Mbit/s of one user, attenuated Shannon (TR 36.942) × bandwidth."""
-    uplink_mbps: np.ndarray | None = None
-    """float32: uplink Mbit/s over the same coupling loss (UE power-limited link budget)."""
     speed_tier: np.ndarray | None = None
     """int8: class k of the highest speed tier met (FCC BDC 5/1, 7/1, 35/3 by default), 0 none, −1 not served."""
     serving_dbm: np.ndarray | None = None
@@ -108,6 +107,27 @@ class CellularResult:
     serving_sector: np.ndarray | None = None
     """int16/int32: row of ``sectors`` of that serving sector, −1 none.  With ``sectors``'
     ``ref_signal_eirp_dbm`` and ``bandwidth_mhz`` it gives the coupling loss and bandwidth."""
+
+    link: LinkParams | None = None
+    """The link-budget parameters of the SINR and speed rasters (None: not computed)."""
+    sector_ref_eirp_dbm: np.ndarray | None = None
+    """Exact reference-signal EIRP per sector (``sectors`` holds it rounded to 0.01 dB)."""
+    sector_bandwidth_mhz: np.ndarray | None = None
+    """Bandwidth of each sector's carrier (its widest sector), MHz."""
+
+    @property
+    def uplink_mbps(self) -> np.ndarray | None:
+        """float32 (3, rows, cols): uplink Mbit/s of the serving carrier over the same coupling
+        loss (UE power-limited link budget, :func:`uplink_budget_mbps`), NaN = not served;
+        derived on access from ``serving_dbm`` and ``serving_sector`` (not stored)."""
+        if self.serving_sector is None or self.link is None:
+            return None
+        out = np.full(self.serving_dbm.shape, np.nan, dtype=np.float32)
+        served = self.serving_sector >= 0
+        idx = self.serving_sector[served].astype(np.int64)
+        out[served] = uplink_budget_mbps(self.sector_ref_eirp_dbm[idx] - self.serving_dbm[served],
+                                         self.sector_bandwidth_mhz[idx], self.link)
+        return out
 
     def network_mask(self, operator: str | None, technology: str) -> np.ndarray:
         """Bool grid: covered (at the nominal threshold) by ``technology`` of ``operator``
@@ -697,21 +717,39 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     return CellularResult(best_dbm=best_dbm, best_sector=best_sector, sectors=out_table,
                           dropped_outside=int((~inside).sum()), extrapolation=extrapolation,
                           cover_bits=cover_bits, networks=networks, carriers=carriers,
-                          diffraction=diffraction, notes=tuple(notes), **extra)
+                          diffraction=diffraction, notes=tuple(notes), link=link if links is not None else None,
+                          sector_ref_eirp_dbm=ref_eirp, sector_bandwidth_mhz=carrier_bw[carrier_of] if n else
+                          np.zeros(0), **extra)
+
+
+def uplink_budget_mbps(coupling_loss_db: np.ndarray, bandwidth_mhz: np.ndarray | float,
+                       link: LinkParams) -> np.ndarray:
+    """Uplink Mbit/s over a coupling loss (reference-signal EIRP − serving level, i.e. path loss −
+    antenna pattern): UE EIRP + BS gain − coupling − (noise in min(B, B_ul,max) + BS noise figure
+    + interference margin), through the uplink Shannon bound × that bandwidth.  NaN stays NaN."""
+    ul_bw = np.minimum(bandwidth_mhz, link.ul_bandwidth_max_mhz)
+    ul_noise = (LK.THERMAL_NOISE_DBM_HZ + 10.0 * np.log10(ul_bw * 1e6) + link.bs_noise_figure_db
+                + link.ul_interference_margin_db)
+    ul_sinr = link.ue_eirp_dbm + link.bs_gain_dbi - np.asarray(coupling_loss_db, dtype=np.float64) - ul_noise
+    return LK.spectral_efficiency_ufunc(ul_sinr, link.uplink.alpha, link.uplink.sinr_min_db,
+                                        link.uplink.max_se_bps_hz) * ul_bw
 
 
 class _LinkRasters:
-    """Per-technology SINR/throughput rasters, merged carrier by carrier (the best carrier wins)."""
+    """Per-technology SINR/throughput rasters, merged carrier by carrier (the best carrier wins).
+
+    Uplink speeds are not kept as a raster (:attr:`CellularResult.uplink_mbps` derives them
+    from the serving level and sector); the speed tier is decided as each carrier merges."""
 
     def __init__(self, n_tech: int, rows: int, cols: int, index_dtype: type = np.int32) -> None:
         shape = (n_tech, rows, cols)
         self.serving_dbm = np.full(shape, np.nan, dtype=np.float32)
         self.serving_sector = np.full(shape, -1, dtype=index_dtype)
         self.sinr_db = np.full(shape, np.nan, dtype=np.float32)
-        self.margin_db = np.full(shape, np.nan, dtype=np.float32)
+        self.margin_db = np.full(shape, np.nan, dtype=np.float16)
         self.overlap = np.zeros(shape, dtype=np.int8)
         self.throughput_mbps = np.full(shape, np.nan, dtype=np.float32)
-        self.uplink_mbps = np.full(shape, np.nan, dtype=np.float32)
+        self.speed_tier = np.full(shape, -1, dtype=np.int8)
 
     def add_carrier(self, t: int, car_top: np.ndarray, car_idx: np.ndarray, car_sum: np.ndarray, link: LinkParams,
                     technology: str, bandwidth_mhz: float, ref_eirp: np.ndarray,
@@ -729,38 +767,29 @@ class _LinkRasters:
         down = np.where(served, LK.spectral_efficiency_ufunc(sinr.astype(np.float64), link.downlink.alpha,
                                                              link.downlink.sinr_min_db, link.downlink.max_se_bps_hz)
                         * bandwidth_mhz, np.nan)
-        # uplink over the same coupling loss (path loss − pattern): reference EIRP − level
-        ul_bw = min(bandwidth_mhz, link.ul_bandwidth_max_mhz)
-        coupling = np.where(served, ref_eirp[np.maximum(car_idx, 0)] - best, np.nan)
-        ul_noise = (LK.THERMAL_NOISE_DBM_HZ + 10.0 * math.log10(ul_bw * 1e6) + link.bs_noise_figure_db
-                    + link.ul_interference_margin_db)
-        ul_sinr = link.ue_eirp_dbm + link.bs_gain_dbi - coupling - ul_noise
-        up = LK.spectral_efficiency_ufunc(ul_sinr, link.uplink.alpha, link.uplink.sinr_min_db,
-                                          link.uplink.max_se_bps_hz) * ul_bw
         cur_down = self.throughput_mbps[t][win]
         cur_sinr = self.sinr_db[t][win]
         better = served & (np.isnan(cur_down) | (down > cur_down) | ((down == cur_down) & (sinr > cur_sinr)))
+        if not better.any():
+            return
+        # uplink over the same coupling loss: reference EIRP − level (exact EIRP, float32 level)
+        up = uplink_budget_mbps(ref_eirp[car_idx[better]] - best[better], bandwidth_mhz, link)
+        tier = np.empty(up.size, dtype=np.int8)
+        LK.speed_tier_grid(down[better].astype(np.float32).astype(np.float64), up.astype(np.float32).astype(np.float64),
+                           np.array([s.down_mbps for s in link.tiers]), np.array([s.up_mbps for s in link.tiers]),
+                           tier)
         self.serving_dbm[t][win][better] = best[better]
         self.serving_sector[t][win][better] = car_idx[better]
         self.sinr_db[t][win][better] = sinr[better]
         self.margin_db[t][win][better] = margin[better]
         self.overlap[t][win][better] = count[better]
         self.throughput_mbps[t][win][better] = down[better]
-        self.uplink_mbps[t][win][better] = up[better]
+        self.speed_tier[t][win][better] = tier
 
     def finish(self, link: LinkParams) -> dict[str, np.ndarray]:
-        tiers = np.empty(self.throughput_mbps.shape, dtype=np.int8)
-        down_mbps = np.array([s.down_mbps for s in link.tiers])
-        up_mbps = np.array([s.up_mbps for s in link.tiers])
-        for t in range(tiers.shape[0]):  # a row band at a time: no float64 copy of whole planes
-            for r0 in range(0, tiers.shape[1], 256):
-                band = slice(r0, r0 + 256)
-                LK.speed_tier_grid(self.throughput_mbps[t, band].astype(np.float64).reshape(-1),
-                                   self.uplink_mbps[t, band].astype(np.float64).reshape(-1), down_mbps, up_mbps,
-                                   tiers[t, band].reshape(-1))
         return {"serving_dbm": self.serving_dbm, "serving_sector": self.serving_sector,
                 "sinr_db": self.sinr_db, "margin_db": self.margin_db, "overlap": self.overlap,
-                "throughput_mbps": self.throughput_mbps, "uplink_mbps": self.uplink_mbps, "speed_tier": tiers}
+                "throughput_mbps": self.throughput_mbps, "speed_tier": self.speed_tier}
 
 
 def model_extrapolation(models: np.ndarray, height_m: np.ndarray, reach_m: np.ndarray) -> tuple[str, ...]:

@@ -391,6 +391,10 @@ def speed_service(level_dbm: Any, sinr_db: Any, *, technology: str, bandwidth_mh
 # building entry loss
 
 
+INDOOR_ENVIRONMENT = "indoor_p2109"
+"""Name of the environment :func:`evaluate_preset` adds for a building entry loss."""
+
+
 def indoor_loss_db(freq_mhz: Any, *, probability: float, building_class: str = "traditional",
                    elevation_deg: Any = 0.0) -> float | np.ndarray:
     """ITU-R P.2109 building entry loss (dB) not exceeded with ``probability`` (0..1), i.e. in
@@ -431,7 +435,7 @@ class EnvironmentCoverage:
     """Coverage of a preset in one of its environments."""
 
     name: str
-    extra_loss_db: float
+    extra_loss_db: float | np.ndarray
     extra_sigma_db: float
     margin_db: float | np.ndarray
     """z·√(σ² + σ_env²) (dB), scalar or per cell."""
@@ -458,7 +462,8 @@ class PresetCoverage:
 
 def evaluate_preset(preset: RadioPreset, *, sigma_db: Any, level_dbm: Any = None, field_dbuv_m: Any = None,
                     sinr_db: Any = None, coupling_loss_db: Any = None, bandwidth_mhz: Any = None,
-                    link: LinkParams | None = None, cell_edge_probability: float | None = None) -> PresetCoverage:
+                    link: LinkParams | None = None, cell_edge_probability: float | None = None,
+                    indoor_loss_db: Any = None) -> PresetCoverage:
     """Coverage of ``preset`` in each of its environments, from the outdoor rasters of the
     preset's technology (e.g. ``result.best_dbm[TECHNOLOGIES.index("4G")]``).
 
@@ -477,6 +482,10 @@ def evaluate_preset(preset: RadioPreset, *, sigma_db: Any, level_dbm: Any = None
     cell_edge_probability
         Used when the preset fixes none (e.g. Ofcom: the scenario's ``[accounting]`` value);
         the preset's own value wins otherwise.
+    indoor_loss_db
+        Optional building entry loss (dB, scalar or per cell, e.g. :func:`indoor_loss_db` at
+        the serving frequency): adds an environment :data:`INDOOR_ENVIRONMENT` with that loss
+        on top of the preset's own environments (no extra σ).
 
     Raises
     ------
@@ -529,28 +538,32 @@ def evaluate_preset(preset: RadioPreset, *, sigma_db: Any, level_dbm: Any = None
     raise_problems(ModelError, f"evaluate_preset({preset.name!r})", problems)
 
     envs: dict[str, EnvironmentCoverage] = {}
-    for env in preset.environments:
-        margin = environment_margin_db(p, sigma_db, env.extra_sigma_db)
+    environments = [(e.name, e.extra_loss_db, e.extra_sigma_db) for e in preset.environments]
+    if indoor_loss_db is not None:
+        environments.append((INDOOR_ENVIRONMENT, indoor_loss_db, 0.0))
+    for name, extra_loss_db, extra_sigma_db in environments:
+        margin = environment_margin_db(p, sigma_db, extra_sigma_db)
         speed = None
         if metric == "speed":
             speed = speed_service(level_dbm, sinr_db, technology=preset.technology, bandwidth_mhz=bandwidth_mhz,
                                   coupling_loss_db=coupling_loss_db, link=link, min_down_mbps=preset.min_down_mbps,
-                                  min_up_mbps=preset.min_up_mbps, extra_loss_db=env.extra_loss_db,
+                                  min_up_mbps=preset.min_up_mbps, extra_loss_db=extra_loss_db,
                                   margin_db=margin, loading=loading)
             covered = speed.covered
         elif metric == "field_strength_dbuv_m":
             covered = field_strength_service(field_dbuv_m, threshold_dbuv_m=preset.threshold,
-                                             extra_loss_db=env.extra_loss_db, margin_db=margin)
+                                             extra_loss_db=extra_loss_db, margin_db=margin)
         else:
-            covered = level_service(level_dbm, threshold_dbm=preset.threshold, extra_loss_db=env.extra_loss_db,
+            covered = level_service(level_dbm, threshold_dbm=preset.threshold, extra_loss_db=extra_loss_db,
                                     margin_db=margin)
-        envs[env.name] = EnvironmentCoverage(env.name, env.extra_loss_db, env.extra_sigma_db, margin, covered, speed)
+        envs[name] = EnvironmentCoverage(name, extra_loss_db, extra_sigma_db, margin, covered, speed)
 
     service: dict[str, Any] = {
         "metric": metric, "unit": preset.threshold_unit, "cell_edge_probability": p,
         "cell_edge_probability_from": p_from, "z": NormalDist().inv_cdf(p), "margin_formula": MARGIN_FORMULA,
         "sigma_db": _summary(np.asarray(sigma_db, dtype=np.float64)),
-        "environments": {e.name: {"extra_loss_db": e.extra_loss_db, "extra_sigma_db": e.extra_sigma_db,
+        "environments": {e.name: {"extra_loss_db": _summary(np.asarray(e.extra_loss_db, dtype=np.float64)),
+                                  "extra_sigma_db": e.extra_sigma_db,
                                   "margin_db": _summary(e.margin_db)} for e in envs.values()},
     }
     if metric == "speed":

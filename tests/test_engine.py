@@ -370,7 +370,7 @@ def test_inputs_unchanged_and_output_contract():
     assert np.array_equal(dem, dem_before)
     assert sec.equals(sec_before)
     assert res.best_dbm.shape == (3, n, n) and res.best_dbm.dtype == np.float32
-    for name, dtype in (("sinr_db", np.float32), ("margin_db", np.float32), ("overlap", np.int8),
+    for name, dtype in (("sinr_db", np.float32), ("margin_db", np.float16), ("overlap", np.int8),
                         ("throughput_mbps", np.float32), ("uplink_mbps", np.float32), ("speed_tier", np.int8)):
         arr = getattr(res, name)
         assert arr.shape == (3, n, n) and arr.dtype == dtype, name

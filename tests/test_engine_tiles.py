@@ -282,3 +282,29 @@ def test_levels_only_run_equals_the_full_run(scene):
     np.testing.assert_array_equal(full.best_sector, bare.best_sector)
     np.testing.assert_array_equal(full.cover_bits, bare.cover_bits)
     assert bare.sinr_db is None and bare.serving_dbm is None
+
+
+def test_hata_best_server_equals_the_log10_kernel():
+    """The tabulated, gather-free best-server kernel (benchmark P4) gives the levels and servers
+    of the plain math.log10 kernel (float32 levels: within 1e-4 dB)."""
+    from citycov import _radio_kernels as K
+
+    rng = np.random.default_rng(4)
+    n, shape = 60, (180, 150)
+    r0 = rng.integers(0, shape[0], n).astype(np.int64)
+    c0 = rng.integers(0, shape[1], n).astype(np.int64)
+    hb = rng.uniform(25, 45, n)
+    a = np.array([K.model_loss_db(K.MODEL_COST231, 1840.0, h, 1.5, 1.0, 1) for h in hb])
+    b = 44.9 - 6.55 * np.log10(hb)
+    eirp = rng.uniform(25, 35, n)
+    reach = rng.uniform(5, 40, n)
+    fast = np.full(shape, -np.inf, dtype=np.float32)
+    fi = np.full(shape, -1, dtype=np.int32)
+    ref = np.full(shape, -np.inf, dtype=np.float32)
+    ri = np.full(shape, -1, dtype=np.int32)
+    K.hata_best_server(r0, c0, eirp, a, b, reach, 30.0, fast, fi)
+    K.hata_best_server_log10(r0, c0, eirp, a, b, reach, 30.0, ref, ri)
+    np.testing.assert_array_equal(np.isfinite(fast), np.isfinite(ref))
+    seen = np.isfinite(ref)
+    np.testing.assert_allclose(fast[seen], ref[seen], atol=1e-4)
+    assert (fi[seen] == ri[seen]).mean() > 0.999

@@ -20,7 +20,7 @@ import citycov.service
 from citycov.errors import ModelError, ScenarioError
 from citycov.linkbudget import ServerAccumulator
 from citycov.presets import load_preset
-from citycov.radio import LinkParams, _LinkRasters, carrier_noise_dbm
+from citycov.radio import LinkParams, _LinkRasters, carrier_noise_dbm, uplink_budget_mbps
 from citycov.service import (
     INDOOR_BUILDING_CLASSES,
     environment_margin_db,
@@ -256,9 +256,16 @@ def test_speed_matches_the_engine_at_zero_loss():
     out = speed_service(server.best_dbm, links.sinr_db[1], technology="4G", bandwidth_mhz=10.0,
                         coupling_loss_db=coupling, link=link, min_down_mbps=5.0, min_up_mbps=1.0)
     np.testing.assert_array_equal(out.down_mbps.astype(np.float32), links.throughput_mbps[1])
-    np.testing.assert_allclose(out.up_mbps.astype(np.float32), links.uplink_mbps[1], rtol=1e-6)
+    # the engine keeps no uplink raster: it derives it from the serving level and sector
+    served = links.serving_sector[1] >= 0
+    engine_up = np.full(shape, np.nan)
+    engine_up[served] = uplink_budget_mbps(ref_eirp[links.serving_sector[1][served]] - links.serving_dbm[1][served],
+                                           10.0, link)
+    np.testing.assert_allclose(out.up_mbps.astype(np.float32), engine_up.astype(np.float32), rtol=1e-6)
     assert np.isnan(out.down_mbps[0, 0]) and not out.covered[0, 0]
-    np.testing.assert_array_equal(out.covered, (links.throughput_mbps[1] >= 5.0) & (links.uplink_mbps[1] >= 1.0))
+    np.testing.assert_array_equal(out.covered, (links.throughput_mbps[1] >= 5.0) & (engine_up >= 1.0))
+    # and its speed tier is class 1 (5/1) or better exactly where the preset's rule holds
+    np.testing.assert_array_equal(links.speed_tier[1] >= 1, out.covered)
 
 
 def test_speed_lists_every_bad_argument():

@@ -165,3 +165,23 @@ def test_preset_file_relative_to_the_scenario(tmp_path):
     with pytest.raises(ScenarioError, match=r"'my-rsrp' \(3G\) has metric 'rsrp_dbm'; the engine's 3G rasters "
                                             r"support \['rscp_dbm', 'speed'\]"):
         citycov.load_scenario(tiny.scenario)
+
+
+def test_indoor_environment_uses_p2109_at_the_serving_frequency(tmp_path):
+    """``indoor_probability = 0.5``: Ofcom indoors = RSRP − BEL ≥ −105 dBm, with BEL the P.2109
+    median for traditional buildings at the 900 MHz carrier, horizontal incidence."""
+    from citycov.propagation.p2109 import p2109_building_entry_loss_db
+
+    tiny = make_tiny(tmp_path / "t", extra='[services]\npresets = ["ofcom-4g-outdoor"]\nindoor_probability = 0.5\n'
+                     + FAST)
+    res = citycov.run(citycov.load_scenario(tiny.scenario))
+    city = res.services[res.services["area_id"] == "city"].set_index("environment")
+    assert set(city.index) == {"outdoor", "indoor_p2109"}
+    bel = float(p2109_building_entry_loss_db(0.9, 0.0, 50.0, 1))  # class 1: traditional
+    assert 10.0 < bel < 20.0
+    level = np.where(res.rasters["district_index"] >= 0, res.rasters["best_dbm"][LTE], np.nan)
+    want = 10.0 * int((np.nan_to_num(level, nan=-999) - bel >= -105.0).sum())
+    assert city.loc["indoor_p2109", "population_covered"] == pytest.approx(want, abs=10.0)
+    assert city.loc["indoor_p2109", "population_covered"] < city.loc["outdoor", "population_covered"]
+    rec = res.service_provenance["presets"][0]["service"]["environments"]["indoor_p2109"]
+    assert rec["extra_loss_db"]["min"] == pytest.approx(bel, abs=1e-6)
