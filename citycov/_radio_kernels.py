@@ -278,14 +278,7 @@ def hata_best_server(site_row, site_col, eirp_dbm, a_db, b_db, reach_cells, cell
     r_max = 0
     for s in range(n):
         r_max = max(r_max, int(reach_cells[s]))
-    table = log_distance_table(r_max * r_max + 1, cell_m)
-    # log10 by (|row offset|, |column offset|): each half-row of a site's disc reads one
-    # contiguous row of it (forwards right of the site, backwards left), so the column loops
-    # vectorise without gathers
-    quad = np.empty((r_max + 1, r_max + 1), dtype=np.float32)
-    for i in range(r_max + 1):
-        for j in range(r_max + 1):
-            quad[i, j] = table[i * i + j * j] if i * i + j * j <= r_max * r_max + 1 else np.float32(0.0)
+    table = log_distance_table(r_max * r_max + 1, cell_m).astype(np.float32)
     for row in prange(nrows):
         brow = best_dbm[row]
         irow = best_idx[row]
@@ -300,16 +293,11 @@ def hata_best_server(site_row, site_col, eirp_dbm, a_db, b_db, reach_cells, cell
             c_hi = min(ncols - 1, sc + w)
             e = np.float32(eirp_dbm[s] - a_db[s])
             b = np.float32(b_db[s])
+            dr2 = dr * dr
             si = np.int32(s)
-            q = quad[abs(dr)]
-            for col in range(max(c_lo, sc), c_hi + 1):  # right half: offset col − sc
-                level = e - b * q[col - sc]
-                cur = brow[col]
-                better = level > cur
-                brow[col] = level if better else cur
-                irow[col] = si if better else irow[col]
-            for col in range(c_lo, min(sc - 1, c_hi) + 1):  # left half: offset sc − col
-                level = e - b * q[sc - col]
+            for col in range(c_lo, c_hi + 1):
+                dc = col - sc
+                level = e - b * table[dr2 + dc * dc]
                 cur = brow[col]
                 better = level > cur
                 brow[col] = level if better else cur
