@@ -96,6 +96,7 @@ def write_outputs(results: Results, out_dir: str | Path, *, lang: str | None = N
         _write_vectors(results, staging)
         claim_files = _write_claims(results, staging)
         claim_files += [n for n in LINK_FILES if (staging / n).is_file()]
+        claim_files += sorted(p.name for p in staging.glob("broadcast_*.tif"))
         if results.services is not None:
             report.service_rows(results).to_csv(staging / "services.csv", index=False)
             claim_files.append("services.csv")
@@ -106,7 +107,8 @@ def write_outputs(results: Results, out_dir: str | Path, *, lang: str | None = N
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in (*OUTPUT_FILES, *claim_files):
             os.replace(staging / name, out_dir / name)
-        for name in (*CLAIM_FILES, "calibration.json", *SERVICE_FILES):
+        stale_broadcast = [p.name for p in out_dir.glob("broadcast_*.tif")]
+        for name in (*CLAIM_FILES, "calibration.json", *SERVICE_FILES, *stale_broadcast):
             if name not in claim_files and (out_dir / name).exists():
                 os.replace(out_dir / name, staging / name)  # stale from an earlier run: remove with staging
         for name in OUTPUT_FOLDERS:

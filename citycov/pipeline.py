@@ -140,6 +140,9 @@ class Results:
     claims: ClaimsResult | None = None
     services: pd.DataFrame | None = None
     """Residents and households covered per (preset, environment) and area (``[services]``)."""
+    broadcast_rasters: dict[str, tuple[GridSpec, np.ndarray, str]] = field(default_factory=dict)
+    """Per broadcast preset: its grid, the strongest field strength (DTV, dBµV/m) or received
+    level (trunking, dBm) per cell, and the unit (written as ``broadcast_<preset>.tif``)."""
     service_provenance: dict[str, Any] = field(default_factory=dict)
     """``presets``: each evaluated preset's provenance (citation, file, SHA-256, rule, margins);
     ``skipped``: preset name -> why it was not evaluated here."""
@@ -589,7 +592,8 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
         warnings=warn_texts, extrapolation=cov.cell.extrapolation, networks=networks, band=band,
         variants=variants_long, variant_notes=variant_notes, gaps=gaps, accounting_notes=notes,
         started_utc=started, software=software_versions(), network_wgs84=_network_wgs84(inputs),
-        claims=claims, services=services, service_provenance=service_prov,
+        claims=claims, services=services, broadcast_rasters=service_prov.pop("broadcast_rasters", {}),
+        service_provenance=service_prov,
     )
 
 
@@ -664,16 +668,19 @@ def service_coverage(scenario: Scenario, inputs: Inputs, layers: Layers,
     if masks:
         tables.append(_service_table(scenario, inputs, layers, masks, described, records))
     if broadcast_presets:
-        b_table, b_records = broadcast_services(scenario, inputs, broadcast_presets)
+        b_table, b_records, b_rasters = broadcast_services(scenario, inputs, broadcast_presets)
         tables.append(b_table)
         records.extend(b_records)
+    prov: dict[str, Any] = {"presets": records, "skipped": skipped}
+    if broadcast_presets:
+        prov["broadcast_rasters"] = b_rasters
     if not tables:
-        return pd.DataFrame(columns=list(SERVICE_COLUMNS)), {"presets": records, "skipped": skipped}
-    return pd.concat(tables, ignore_index=True), {"presets": records, "skipped": skipped}
+        return pd.DataFrame(columns=list(SERVICE_COLUMNS)), prov
+    return pd.concat(tables, ignore_index=True), prov
 
 
-def broadcast_services(scenario: Scenario, inputs: Inputs,
-                       presets: list[RadioPreset]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+def broadcast_services(scenario: Scenario, inputs: Inputs, presets: list[RadioPreset]
+                       ) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, tuple[GridSpec, np.ndarray, str]]]:
     """Trunking and DTV presets from the ``[inputs.broadcast]`` transmitters on the broadcast
     grid (``[broadcast].cell_m``): strongest field strength (DTV) or received level
     (trunking) per cell (:func:`citycov.broadcast.broadcast_coverage`, exact mode), then the
@@ -688,6 +695,7 @@ def broadcast_services(scenario: Scenario, inputs: Inputs,
     masks: dict[tuple[str, str], np.ndarray] = {}
     described: list[tuple[RadioPreset, str]] = []
     records: list[dict[str, Any]] = []
+    rasters: dict[str, tuple[GridSpec, np.ndarray, str]] = {}
     for preset in presets:
         model = cfg.model if cfg.model != "preset" else (preset.model if preset.model in ("p1812", "itm")
                                                          else "p1812")
@@ -697,6 +705,8 @@ def broadcast_services(scenario: Scenario, inputs: Inputs,
             time_percent=preset.time_percent if preset.time_percent is not None else 50.0,
             location_percent=50.0, active=area)
         grid_value = res.field_dbuv_m if preset.metric == "field_strength_dbuv_m" else res.rx_level_dbm
+        rasters[preset.name] = (layers.grid, grid_value.astype(np.float32),
+                                "dBuV/m" if preset.metric == "field_strength_dbuv_m" else "dBm")
         sel = counted & np.isfinite(grid_value)
         key = "field_dbuv_m" if preset.metric == "field_strength_dbuv_m" else "level_dbm"
         result = service_mod.evaluate_preset(preset, sigma_db=np.full(int(sel.sum()), cfg.location_sigma_db),
@@ -716,7 +726,7 @@ def broadcast_services(scenario: Scenario, inputs: Inputs,
         records.append(record)
         log.info("broadcast preset %s (%s): %d cells with a signal in the districts", preset.name,
                  preset.technology, int(sel.sum()))
-    return _service_table(scenario, inputs, layers, masks, described, records), records
+    return _service_table(scenario, inputs, layers, masks, described, records), records, rasters
 
 
 def _service_table(scenario: Scenario, inputs: Inputs, layers: Layers, masks: dict[tuple[str, str], np.ndarray],

@@ -385,6 +385,11 @@ def write_rasters(results: Results, folder: Path) -> None:
         _write_cog(folder / "speed_tier.tif", r["speed_tier"].astype("int8"), grid, dtype="int8", nodata=-1,
                    descriptions=[f"{t} speed tier (0 none, k = highest tier met)" for t in TECHNOLOGIES],
                    tags={"tiers": names, **tags})
+    for name, (b_grid, values, unit) in results.broadcast_rasters.items():
+        what = "field strength" if unit == "dBuV/m" else "received level (0 dBi)"
+        _write_cog(folder / f"broadcast_{name}.tif", values[None], b_grid, dtype="float32", nodata=np.nan,
+                   descriptions=[f"{name}: strongest transmitter's {what} ({unit})"],
+                   tags={"units": unit, "preset": name, **tags})
     _write_cog(folder / "coverage.tif", cov, grid, dtype="uint8", nodata=255,
                descriptions=["wireless broadband coverage (1 covered, 0 not)", "FTTH passed (1 passed, 0 not)"],
                tags=tags)

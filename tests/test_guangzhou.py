@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -105,6 +106,12 @@ def test_service_presets_cellular_and_broadcast(guangzhou_out):
     assert city[("fcc-bdc-4g-5-1", "outdoor_stationary")] >= city[("fcc-bdc-4g-5-1", "in_vehicle")]
     assert (services["population_pct"].between(0, 100)).all()
     assert len(services[services["preset"] == "dtv-dtmb-uhf"]) == 12
+    import rasterio
+
+    with rasterio.open(out / "broadcast_dtv-dtmb-uhf.tif") as src:
+        assert src.tags()["units"] == "dBuV/m" and src.res == (200.0, 200.0)
+        field = src.read(1)
+    assert 60.0 < float(np.nanmedian(field)) < 140.0  # kW-class UHF transmitters over a city
     doc = json.loads((out / "districts.json").read_text(encoding="utf-8"))
     names = {p["preset"] for p in doc["provenance"]["services"]["presets"]}
     assert {"trunking-800", "dtv-dtmb-uhf"} <= names

@@ -131,6 +131,15 @@ def test_trunking_preset_from_the_broadcast_transmitters(tmp_path):
     assert 1.0 < float(city["population_pct"].iloc[0]) < 90.0
     paths = citycov.write_outputs(res, tmp_path / "out")
     assert "trunking-800" in set(pd.read_csv(paths["services.csv"])["preset"])
+    import rasterio
+
+    with rasterio.open(tmp_path / "out" / "broadcast_trunking-800.tif") as src:
+        assert src.crs.to_epsg() == 32649 and src.res == (200.0, 200.0)
+        assert src.tags()["units"] == "dBm" and src.tags()["SYNTHETIC_INPUTS"]
+        level = src.read(1)
+    _grid, values, unit = res.broadcast_rasters["trunking-800"]
+    np.testing.assert_array_equal(level, values)
+    assert unit == "dBm" and -75.0 < np.nanmax(level) < -55.0  # 12 dBm e.i.r.p., about 100-150 m away
 
 
 def test_broadcast_preset_without_transmitters_is_refused(tmp_path):
