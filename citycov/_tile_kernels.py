@@ -188,6 +188,11 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
     for j in range(n_sec):
         for e in range(4):
             reach_env_m[e] = max(reach_env_m[e], s_reach_m[j, e])
+    # the principal edge's g below which ν = g/√λ ≤ −0.78 at every frequency: the terrain
+    # adds nothing there, so neither the smooth-earth reference nor J(ν) is needed
+    g_clear = -np.inf
+    if n_sec > 0:
+        g_clear = -0.78 / inv_root_wavelength.min()
     reach_cells = reach_env_m.max() / cell_m
     r_lo = max(t_row0, int(math.floor(row0 - reach_cells)))
     r_hi = min(t_row0 + th - 1, int(math.ceil(row0 + reach_cells)))
@@ -219,6 +224,8 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
             kmax = min(receiver_samples(d_cells), n_steps)
             g_p, g_t, g_r = receiver_edges(zr, prev, top, hz, ray, kmax, dd,
                                            z_rx - d_m * d_m * drop, cell_m, method)
+            if g_p <= g_clear:  # ν ≤ −0.78 at every frequency of the site: no terrain loss, no excess
+                g_p = -np.inf
             s_p = -np.inf
             s_t = -np.inf
             s_r = -np.inf
