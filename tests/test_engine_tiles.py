@@ -16,7 +16,8 @@ from citycov.antenna_files import sector_pattern_msi
 from citycov.config import RadioConfig
 from citycov.errors import ModelError
 from citycov.propagation.p1812 import p1812
-from citycov.radio import LinkParams, P1812Params, ReachLimit, fan_size, fan_wedge, tile_windows
+from citycov.radio import LinkParams, P1812Params
+from citycov.tiles import ReachLimit, fan_size, fan_wedge, tile_windows
 from tests.test_engine import grid_of, rough_dem, run, sectors_at
 
 N = 120
