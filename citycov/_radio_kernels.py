@@ -266,12 +266,14 @@ def log_distance_table(max_d2, cell_m):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath={"contract", "arcp", "reassoc", "nsz"})
 def hata_best_server(site_row, site_col, eirp_dbm, a_db, b_db, reach_cells, cell_m, best_dbm, best_idx):
     """Best server of Hata-class sectors (loss = A + B·log10(d_km)) without terrain, sites on cell
     centres (int ``site_row``/``site_col``).  Each site touches only the cells within its
     ``reach_cells``; log10 comes from :func:`log_distance_table` (float32, like the output),
-    and the update is branch-free so that the column loop vectorises.  ``best_dbm`` (float32,
+    and the update is branch-free so that the column loop vectorises.  Fast-math contraction and
+    reassociation only (no NaN/inf assumptions: −inf marks an empty cell); levels may differ from
+    the unfused arithmetic by an ulp of float32.  ``best_dbm`` (float32,
     −inf = none) and ``best_idx`` (int32) are updated in place; ties keep the earlier site."""
     nrows, ncols = best_dbm.shape
     n = site_row.size
