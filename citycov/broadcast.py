@@ -38,10 +38,11 @@ from citycov import _exact_kernels as X
 from citycov._linkbudget_kernels import FIELD_STRENGTH_OFFSET_DB
 from citycov._radio_kernels import MIN_DIST_KM, bilinear
 from citycov.antenna import sector_pattern_db
+from citycov.crs import grid_north_offset_deg
 from citycov.errors import CitycovWarning, CRSError, ModelError, RasterError, SiteTableError
 from citycov.grid import GridSpec
 from citycov.io.broadcast import SERVICES
-from citycov.radio import ItmParams, P1812Params, _grid_north_offset_deg
+from citycov.radio import ItmParams, P1812Params
 
 MODELS = {
     "p1812": "ITU-R P.1812-6 point-to-area, delta-Bullington diffraction (citycov.propagation.p1812)",
@@ -251,7 +252,7 @@ def broadcast_coverage(transmitters: gpd.GeoDataFrame, dem_m: np.ndarray, grid: 
                           "cell of the grid edge); the DEM must cover every transmitter")
     to_geo = pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True)
     lon, lat = (np.asarray(a, dtype=np.float64) for a in to_geo.transform(x, y))
-    north = _grid_north_offset_deg(x, y, grid.crs)
+    north = grid_north_offset_deg(x, y, grid.crs)
 
     freq = table["freq_mhz"].to_numpy(dtype=np.float64)
     eirp = table["eirp_dbm"].to_numpy(dtype=np.float64)

@@ -160,3 +160,13 @@ def to_crs(frame: gpd.GeoDataFrame, crs: pyproj.CRS, *, where: str) -> gpd.GeoDa
     if frame.crs is None:
         raise CRSError(f"{where}: no CRS; set one in the file or declare crs = ... in the scenario")
     return frame.to_crs(crs)
+
+
+def grid_north_offset_deg(x: np.ndarray, y: np.ndarray, crs: pyproj.CRS) -> np.ndarray:
+    """Grid azimuth of true north at each point of projected ``crs`` (meridian convergence),
+    degrees clockwise: add it to a true-north azimuth to get a grid azimuth."""
+    to_geo = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+    to_grid = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+    lon, lat = to_geo.transform(x, y)
+    xn, yn = to_grid.transform(lon, np.asarray(lat) + 0.001)
+    return np.degrees(np.arctan2(np.asarray(xn) - x, np.asarray(yn) - y))

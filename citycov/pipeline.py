@@ -103,6 +103,8 @@ class Layers:
     rx_loss_db: np.ndarray | None = None
     """float32: clutter loss at the receiver (dB) of each cell, NaN where the raster has no class."""
     clutter_valid: np.ndarray | None = None
+    active: np.ndarray | None = None
+    """Cells the engine evaluates (:func:`engine_cells`), computed once per grid; None: all."""
     """bool: cells with a clutter class (the engine evaluates no other cell)."""
     clutter_record: InputRecord | None = None
 
@@ -324,13 +326,14 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
     ours = weights.sums(pop.values)
     crosscheck = (float(np.max(np.abs(ours - check) / np.maximum(np.abs(check), 1e-9))) if check is not None
                   else float("nan"))
-    return Layers(grid=grid, weights=weights, city_weights=city_weights, index=index, population=pop.values,
-                  households=hh, dem=dem.values, env=env,
-                  population_record=_labelled(pop.record, p_spec), terrain_record=_labelled(dem.record, t_spec),
-                  population_input=population_input, crosscheck_rel=crosscheck,
-                  rx_loss_db=None if clutter is None else clutter.loss_db,
-                  clutter_valid=None if clutter is None else clutter.valid,
-                  clutter_record=None if clutter is None else _labelled(clutter.record, scenario.inputs["clutter"]))
+    layers = Layers(grid=grid, weights=weights, city_weights=city_weights, index=index, population=pop.values,
+                    households=hh, dem=dem.values, env=env,
+                    population_record=_labelled(pop.record, p_spec), terrain_record=_labelled(dem.record, t_spec),
+                    population_input=population_input, crosscheck_rel=crosscheck,
+                    rx_loss_db=None if clutter is None else clutter.loss_db,
+                    clutter_valid=None if clutter is None else clutter.valid,
+                    clutter_record=None if clutter is None else _labelled(clutter.record, scenario.inputs["clutter"]))
+    return replace(layers, active=engine_cells(layers, scenario.radio.study_margin_m))
 
 
 def _city_weights(inputs: Inputs, grid: GridSpec, rule: str) -> pop_mod.ZonalWeights | None:
@@ -387,7 +390,7 @@ def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: Ra
              if radio.reach_neighbours else None)
     cell = radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
                                        progress=progress, diffraction=radio.diffraction, link=params,
-                                       active=engine_cells(layers, radio.study_margin_m), tile_cells=radio.tile_cells,
+                                       active=layers.active, tile_cells=radio.tile_cells,
                                        reach_limit=limit, rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns,
                                        mode=radio.mode, exact_model=radio.exact_model,
                                        exact_clutter_percent=radio.exact_clutter_percent)
@@ -690,7 +693,7 @@ def broadcast_services(scenario: Scenario, inputs: Inputs, presets: list[RadioPr
 
     cfg = scenario.broadcast
     layers = build_layers(scenario, inputs, cell_m=cfg.cell_m, rule=scenario.accounting.zonal_rule)
-    area = study_area(layers, scenario.radio.study_margin_m)
+    area = layers.active
     counted = layers.weights.in_district() | (layers.index >= 0)
     masks: dict[tuple[str, str], np.ndarray] = {}
     described: list[tuple[RadioPreset, str]] = []

@@ -49,6 +49,7 @@ from citycov import _tile_kernels as TK
 from citycov import linkbudget as lb
 from citycov.antenna_files import AntennaPattern
 from citycov.config import TECHNOLOGIES, RadioConfig, WlanConfig
+from citycov.crs import grid_north_offset_deg
 from citycov.errors import CitycovWarning, ModelError, RasterError
 from citycov.grid import GridSpec
 from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S, fspl_db
@@ -178,15 +179,6 @@ def environment_classes(population: np.ndarray, grid: GridSpec, thresholds: dict
     env[density >= thresholds["urban"]] = 1
     env[density >= thresholds["dense_urban"]] = 0
     return env
-
-
-def _grid_north_offset_deg(x: np.ndarray, y: np.ndarray, crs: pyproj.CRS) -> np.ndarray:
-    """Grid azimuth of true north at each point (meridian convergence), degrees."""
-    to_geo = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
-    to_grid = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
-    lon, lat = to_geo.transform(x, y)
-    xn, yn = to_grid.transform(lon, np.asarray(lat) + 0.001)
-    return np.degrees(np.arctan2(np.asarray(xn) - x, np.asarray(yn) - y))
 
 
 def _inside(grid: GridSpec, x: np.ndarray, y: np.ndarray, what: str, ids: np.ndarray) -> np.ndarray:
@@ -437,6 +429,12 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     height = table["height_m"].to_numpy(dtype=np.float64)
     bandwidth = table["bandwidth_mhz"].to_numpy(dtype=np.float64)
     exact = _engine_modes(mode, tech, table["sector_id"].to_numpy(), exact_sectors)
+    if exact_clutter_percent is not None:
+        out_of_range = exact & ((freq < 500.0) | (freq > 67_000.0))
+        if out_of_range.any():
+            raise ModelError(f"P.2108 clutter loss covers 0.5-67 GHz; exact-mode sectors "
+                             f"{[str(v) for v in table['sector_id'].to_numpy()[out_of_range][:5]]} use "
+                             f"{sorted(set(freq[out_of_range].tolist()))[:5]} MHz")
     models = select_models(freq, radio.model, sector_ids=table["sector_id"].to_numpy())
     ref_eirp = table["eirp_dbm"].to_numpy(dtype=np.float64) + reference_signal_offset_db(tech, bandwidth)
     reach_m = np.array([
@@ -446,7 +444,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     if exact.any():  # ITM is never below free space by more than the 6 dB of a ground reflection
         fs_km = 10.0 ** ((ref_eirp - radio.floor_dbm + 6.0 - 32.4478 - 20.0 * np.log10(freq)) / 20.0)
         reach_m[exact] = 1000.0 * np.minimum(fs_km[exact], radio.max_range_km)[:, None]
-    north = _grid_north_offset_deg(x, y, grid.crs) if n else np.zeros(0)
+    north = grid_north_offset_deg(x, y, grid.crs) if n else np.zeros(0)
     site_lat = (np.asarray(pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True).transform(x, y)[1])
                 if n else np.zeros(0))
     azimuth_grid = np.nan_to_num(table["azimuth_deg"].to_numpy(dtype=np.float64), nan=0.0) + north
@@ -511,8 +509,6 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     tiles = list(tile_windows(rows, cols, tile_cells))
     smooth_cache: dict[tuple[int, int], tuple] = {}
     work = FanWorkspace()
-    kernel_args = dict(front_to_back_db=radio.front_to_back_db, vertical_sidelobe_db=radio.vertical_sidelobe_db,
-                       floor_dbm=radio.floor_dbm)
     bar = tqdm(total=len(tiles), desc="cellular tiles", unit="tile", disable=not progress, mininterval=1.0)
     with bar:
         for (tr0, tr1, tc0, tc1) in tiles:
@@ -537,7 +533,6 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                 i0 = idx[0]
                 z_tx = z_ground[i0] + height[i0]
                 fast = idx[~exact[idx]]
-                common = (s_pattern, h_loss, v_loss, pattern_cap)
                 if fast.size:
                     reach_cells = float(reach_m[fast].max()) / grid.cell_m
                     n_rays, n_steps = fan_size(reach_cells)
@@ -558,10 +553,10 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                         dem_k, env_k, active_k, row_f[i0], col_f[i0], z_tx, grid.cell_m, radio.rx_height_m, k_re,
                         method, zr, prev, top, hz, ray_lo, n_rays, zs, prev_s, top_s, hz_s, smooth, models[fast],
                         freq[fast], height[fast], ref_eirp[fast], azimuth_grid[fast], omni[fast], tilt[fast],
-                        hbw[fast], vbw[fast], common[0][fast], h_loss, v_loss, pattern_cap, reach_m[fast],
-                        tech_idx[fast], fast, s_slot[fast], kernel_args["front_to_back_db"],
-                        kernel_args["vertical_sidelobe_db"], rx_loss_k, tr0, tc0, kernel_args["floor_dbm"],
-                        best_dbm, best_sector, s_bit[fast], s_thr[fast], cover_bits, car_top, car_idx, car_sum)
+                        hbw[fast], vbw[fast], s_pattern[fast], h_loss, v_loss, pattern_cap, reach_m[fast],
+                        tech_idx[fast], fast, s_slot[fast], radio.front_to_back_db, radio.vertical_sidelobe_db,
+                        rx_loss_k, tr0, tc0, radio.floor_dbm, best_dbm, best_sector, s_bit[fast], s_thr[fast],
+                        cover_bits, car_top, car_idx, car_sum)
                 ex = idx[exact[idx]]
                 for sub in _same_frequency(ex, freq):
                     loss = np.full((th, tw), np.nan)
@@ -576,19 +571,14 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                                           p1812.n0, float(site_lat[i0]), p1812.pol, p1812.zone,
                                           p1812.clutter_height_m, sub_reach, tr0, tc0, loss)
                     if exact_clutter_percent is not None:
-                        f_ghz = freq[sub[0]] / 1000.0
-                        if not 0.5 <= f_ghz <= 67.0:
-                            raise ModelError(f"P.2108 clutter loss covers 0.5-67 GHz; exact-mode sectors "
-                                             f"{[str(v) for v in table['sector_id'].to_numpy()[sub][:5]]} use "
-                                             f"{freq[sub[0]]:g} MHz")
-                        TK.add_clutter_p2108(loss, env_k, row_f[i0], col_f[i0], tr0, tc0, grid.cell_m, f_ghz,
-                                             float(exact_clutter_percent), CLUTTER_ENV)
+                        TK.add_clutter_p2108(loss, env_k, row_f[i0], col_f[i0], tr0, tc0, grid.cell_m,
+                                             freq[sub[0]] / 1000.0, float(exact_clutter_percent), CLUTTER_ENV)
                     TK.tile_levels_from_loss(
                         loss, dem_k, active_k, row_f[i0], col_f[i0], z_tx, grid.cell_m, radio.rx_height_m,
                         ref_eirp[sub], azimuth_grid[sub], omni[sub], tilt[sub], hbw[sub], vbw[sub], s_pattern[sub],
                         h_loss, v_loss, pattern_cap, np.ascontiguousarray(reach_m[sub, 0]), tech_idx[sub], sub,
-                        s_slot[sub], kernel_args["front_to_back_db"], kernel_args["vertical_sidelobe_db"], rx_loss_k,
-                        tr0, tc0, kernel_args["floor_dbm"], best_dbm, best_sector, s_bit[sub], s_thr[sub],
+                        s_slot[sub], radio.front_to_back_db, radio.vertical_sidelobe_db, rx_loss_k,
+                        tr0, tc0, radio.floor_dbm, best_dbm, best_sector, s_bit[sub], s_thr[sub],
                         cover_bits, car_top, car_idx, car_sum)
             if links is not None:
                 win = (slice(tr0, tr1), slice(tc0, tc1))
