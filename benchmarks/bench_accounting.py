@@ -17,12 +17,12 @@ import time
 import numpy as np
 from rasterio.features import rasterize
 
-from citycov import accounting as acc
 from citycov import load_scenario
-from citycov import population as pop_mod
+from citycov.accounting import districts as acc
+from citycov.accounting import population as pop_mod
 from citycov.grid import GridSpec
 from citycov.io import read_population
-from citycov.pipeline import read_inputs
+from citycov.pipeline.run import read_inputs
 
 
 def main() -> None:

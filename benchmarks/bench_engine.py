@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from citycov import _radio_kernels as K
+from citycov.engine import _radio_kernels
 
 CELL_M = 100.0
 K_RE = 4.0 / 3.0 * 6_371_000.0
@@ -115,7 +115,7 @@ def main() -> None:
     dem = make_dem(n)
     env = np.ones((n, n), dtype=np.int64)
     row0 = col0 = n / 2.0
-    z_ground = K.bilinear(dem, row0, col0)
+    z_ground = _radio_kernels.bilinear(dem, row0, col0)
     z_tx = z_ground + 30.0
     sec = {"freq": np.full(3, 1840.0), "height": np.full(3, 30.0), "ref": np.full(3, 30.2),
            "az": np.array([0.0, 120.0, 240.0]), "tilt": np.full(3, 4.0), "hbw": np.full(3, 65.0),
@@ -126,9 +126,9 @@ def main() -> None:
     def run_numba():
         best = np.full((3, n, n), np.nan, dtype=np.float32)
         idx = np.full((3, n, n), -1, dtype=np.int32)
-        slope, dist = K.horizon_fan(dem, row0, col0, z_tx, CELL_M, n_rays, n_steps, K_RE)
-        K.site_coverage(dem, env, row0, col0, z_ground, z_tx, CELL_M, 1.5, K_RE, slope, dist,
-                        np.full(3, K.MODEL_COST231), sec["freq"], sec["height"], sec["ref"], sec["az"],
+        slope, dist = _radio_kernels.horizon_fan(dem, row0, col0, z_tx, CELL_M, n_rays, n_steps, K_RE)
+        _radio_kernels.site_coverage(dem, env, row0, col0, z_ground, z_tx, CELL_M, 1.5, K_RE, slope, dist,
+                        np.full(3, _radio_kernels.MODEL_COST231), sec["freq"], sec["height"], sec["ref"], sec["az"],
                         np.zeros(3, dtype=np.bool_), sec["tilt"], sec["hbw"], sec["vbw"],
                         np.repeat(sec["reach_m"][:, None], 4, axis=1), np.ones(3, dtype=np.int64),
                         np.arange(3), 30.0, 30.0, -1e9, best, idx, np.zeros(3, dtype=np.int64),

@@ -7,7 +7,7 @@ those of the districts, 8.27 M, dilated by 2 cells; the issue's "about 8.3 M cel
 run itself evaluates 1 km around the districts), then saved as ``.npy`` files in a cache folder.
 Each measured job is a fresh Python process that loads them (memory-mapped, so they count in the
 RSS only as far as the engine touches them) plus the sector table, and calls
-:func:`citycov.radio.cellular_coverage` once with SINR and speed tiers, knife-edge terrain
+:func:`citycov.engine.cellular.cellular_coverage` once with SINR and speed tiers, knife-edge terrain
 diffraction and the default's reach limit.  Wall time counts the engine call only; peak
 RSS (``ru_maxrss``) is the whole process.  A warm-up job first fills the Numba cache.
 
@@ -46,7 +46,7 @@ def prepare(cache: Path, cell_m: float) -> None:
     import scipy.ndimage as ndi
 
     import citycov
-    from citycov import pipeline as P
+    from citycov.pipeline import run as P
 
     scenario = citycov.load_scenario(ROOT / "data" / "guangzhou.toml")
     inputs = P.read_inputs(scenario)
@@ -97,7 +97,7 @@ def job(cache: Path, which: str, tile: int, out: Path) -> None:
     from affine import Affine
 
     import citycov
-    from citycov import radio
+    from citycov.engine import cellular as radio
     from citycov.grid import GridSpec
 
     meta = json.loads((cache / "grid.json").read_text())
@@ -139,7 +139,7 @@ def main() -> None:
     ap.add_argument("--_job", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_out", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    from citycov.radio import TILE_CELLS
+    from citycov.engine.cellular import TILE_CELLS
 
     tile = args.tile or TILE_CELLS
     if args._job:

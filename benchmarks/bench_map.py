@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from citycov.maps import write_map
-from citycov.report_html import write_report
-from citycov.saved import load_saved_run
+from citycov.outputs.maps import write_map
+from citycov.outputs.report_html import write_report
+from citycov.outputs.saved import load_saved_run
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]

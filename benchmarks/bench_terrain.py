@@ -68,10 +68,8 @@ def median_time(fn, repeat: int) -> tuple[float, list[float]]:
 
 
 def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
-    from citycov import _radio_kernels as K
-    from citycov import _terrain_kernels as T
-    from citycov import _tile_kernels as TK
-    from citycov.radio import DIFFRACTION_METHODS, HULL_TOLERANCE, fan_size
+    from citycov.engine import _radio_kernels, _terrain_kernels, _tile_kernels
+    from citycov.engine.cellular import DIFFRACTION_METHODS, HULL_TOLERANCE, fan_size
 
     row0 = col0 = 1800.0
     h_tx, h_rx, f = 30.0, 1.5, 2100.0
@@ -100,20 +98,20 @@ def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
     env8 = env.astype(np.int8)
 
     def fan():
-        return T.ray_wedge(dem32, row0, col0, z_tx, CELL_M, n_rays, 0, n_rays, n_steps, K_RE, HULL_TOLERANCE)
+        return _terrain_kernels.ray_wedge(dem32, row0, col0, z_tx, CELL_M, n_rays, 0, n_rays, n_steps, K_RE, HULL_TOLERANCE)
 
     t_fan, _ = median_time(fan, repeat)
     out["radial_sweep_s"] = round(t_fan, 4)
     out["radial_sweep_samples_per_s"] = round(n_rays * n_steps / t_fan)
     zr, prev, top, hz = fan()
-    zs, prev_s, top_s, hz_s = T.smooth_ray(h_tx, CELL_M, n_steps, K_RE, HULL_TOLERANCE)
+    zs, prev_s, top_s, hz_s = _terrain_kernels.smooth_ray(h_tx, CELL_M, n_steps, K_RE, HULL_TOLERANCE)
     inv_root = np.array([1.0 / math.sqrt(299_792_458.0 / (f * 1e6))])
     for name, code in sorted(DIFFRACTION_METHODS.items()):
-        smooth = T.smooth_earth_loss_db(zs, prev_s, top_s, hz_s, h_rx, CELL_M, K_RE, code, inv_root)
+        smooth = _terrain_kernels.smooth_earth_loss_db(zs, prev_s, top_s, hz_s, h_rx, CELL_M, K_RE, code, inv_root)
 
         def cells(code=code, smooth=smooth):
-            TK.tile_site_levels(dem32, env8, active, row0, col0, z_tx, CELL_M, h_rx, K_RE, code, zr, prev, top, hz, 0,
-                                n_rays, zs, prev_s, top_s, hz_s, smooth, np.array([K.MODEL_COST231]), np.array([f]),
+            _tile_kernels.tile_site_levels(dem32, env8, active, row0, col0, z_tx, CELL_M, h_rx, K_RE, code, zr, prev, top, hz, 0,
+                                n_rays, zs, prev_s, top_s, hz_s, smooth, np.array([_radio_kernels.MODEL_COST231]), np.array([f]),
                                 np.array([h_tx]), np.array([eirp]), np.zeros(1), np.array([True]), np.zeros(1),
                                 np.array([360.0]), np.array([10.0]), np.full(1, -1), np.zeros((1, 360)),
                                 np.zeros((1, 360)), np.zeros(1), np.full((1, 4), radius_km * 1000.0), np.array([1]),
@@ -123,8 +121,8 @@ def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
 
         def whole(cells=cells, code=code):
             fan()
-            zs_prev_top_hz = T.smooth_ray(h_tx, CELL_M, n_steps, K_RE, HULL_TOLERANCE)
-            T.smooth_earth_loss_db(*zs_prev_top_hz, h_rx, CELL_M, K_RE, code, inv_root)
+            zs_prev_top_hz = _terrain_kernels.smooth_ray(h_tx, CELL_M, n_steps, K_RE, HULL_TOLERANCE)
+            _terrain_kernels.smooth_earth_loss_db(*zs_prev_top_hz, h_rx, CELL_M, K_RE, code, inv_root)
             cells()
 
         t_cells, _ = median_time(cells, repeat)
@@ -145,15 +143,15 @@ def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10
     within ``radius_km`` of the benchmark site; 1800 MHz, 30 m / 1.5 m."""
     from scipy.ndimage import map_coordinates
 
-    from citycov import _terrain_kernels as T
+    from citycov.engine import _terrain_kernels
+    from citycov.engine.cellular import DIFFRACTION_METHODS, fan_size
     from citycov.propagation.diffraction import multi_knife_edge_loss_curved_db
-    from citycov.radio import DIFFRACTION_METHODS, fan_size
 
     row0 = col0 = 1800
     h_tx, h_rx, f = 30.0, 1.5, 1800.0
     reach = radius_km * 1000.0 / CELL_M
     n_rays, n_steps = fan_size(reach)
-    zr, prev, top, hz = T.ray_fan(dem, float(row0), float(col0), dem[row0, col0] + h_tx, CELL_M, n_rays, n_steps,
+    zr, prev, top, hz = _terrain_kernels.ray_fan(dem, float(row0), float(col0), dem[row0, col0] + h_tx, CELL_M, n_rays, n_steps,
                                   K_RE, tol)
     rng = np.random.default_rng(0)
     rr = rng.uniform(-reach, reach, 3 * n_cells).round().astype(int)
@@ -163,7 +161,7 @@ def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10
     out = {}
     for method in ("deygout", "bullington"):
         grid = np.full(dem.shape, np.nan)
-        T.diffraction_grid(dem, float(row0), float(col0), CELL_M, h_rx, K_RE, DIFFRACTION_METHODS[method], zr, prev,
+        _terrain_kernels.diffraction_grid(dem, float(row0), float(col0), CELL_M, h_rx, K_RE, DIFFRACTION_METHODS[method], zr, prev,
                            top, hz, reach, 1.0 / math.sqrt(299_792_458.0 / (f * 1e6)), grid)
         err = []
         for row, col in zip(rr, cc, strict=True):
@@ -187,8 +185,8 @@ def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10
 
 def p2_exact(dem: np.ndarray, repeat: int, radii_km=(2.5, 5.0, 10.0)) -> dict:
     """The engine's exact mode: ITM point to point on each cell's own profile
-    (:func:`citycov._exact_kernels.itm_loss_grid` over the window of the reach circle)."""
-    from citycov import _exact_kernels as X
+    (:func:`citycov.engine._exact_kernels.itm_loss_grid` over the window of the reach circle)."""
+    from citycov.engine import _exact_kernels
 
     row0 = col0 = 1800.0
     h_tx, h_rx, f = 30.0, 1.5, 2100.0
@@ -200,7 +198,7 @@ def p2_exact(dem: np.ndarray, repeat: int, radii_km=(2.5, 5.0, 10.0)) -> dict:
         loss = np.full((size, size), np.nan)
 
         def job(r_km=r_km, reach=reach, lo=lo, loss=loss):
-            X.itm_loss_grid(dem, row0, col0, CELL_M, h_tx, h_rx, f, 5, 301.0, 1, 15.0, 0.005, 12, 50.0, 50.0, 50.0,
+            _exact_kernels.itm_loss_grid(dem, row0, col0, CELL_M, h_tx, h_rx, f, 5, 301.0, 1, 15.0, 0.005, 12, 50.0, 50.0, 50.0,
                             reach, lo, lo, loss)
 
         t, _ = median_time(job, repeat if r_km <= 5 else 1)
@@ -222,14 +220,14 @@ def p2_exact(dem: np.ndarray, repeat: int, radii_km=(2.5, 5.0, 10.0)) -> dict:
 
 def p4_best_server(repeat: int, n_sites: int = 3000, shape=(2900, 2900), reach_m: float = 5000.0,
                    cell_m: float = 30.0) -> dict:
-    from citycov import _radio_kernels as K
+    from citycov.engine import _radio_kernels
 
     rng = np.random.default_rng(1)
     rows, cols = shape
     r0 = rng.integers(0, rows, n_sites).astype(np.int64)
     c0 = rng.integers(0, cols, n_sites).astype(np.int64)
     hb = rng.uniform(25, 45, n_sites)
-    a_db = np.array([K.model_loss_db(K.MODEL_COST231, 1840.0, h, 1.5, 1.0, 1) for h in hb])
+    a_db = np.array([_radio_kernels.model_loss_db(_radio_kernels.MODEL_COST231, 1840.0, h, 1.5, 1.0, 1) for h in hb])
     b_db = 44.9 - 6.55 * np.log10(hb)
     eirp = np.full(n_sites, 30.0)
     reach = np.full(n_sites, reach_m / cell_m)
@@ -238,12 +236,12 @@ def p4_best_server(repeat: int, n_sites: int = 3000, shape=(2900, 2900), reach_m
 
     def job():
         best.fill(-np.inf)
-        K.hata_best_server(r0, c0, eirp, a_db, b_db, reach, cell_m, best, idx)
+        _radio_kernels.hata_best_server(r0, c0, eirp, a_db, b_db, reach, cell_m, best, idx)
 
     t, _ = median_time(job, repeat)
-    evals = int(K.hata_best_server_count(r0, c0, reach, rows, cols))
+    evals = int(_radio_kernels.hata_best_server_count(r0, c0, reach, rows, cols))
     # reference: the plain math.log10 per pixel, same loop
-    t_ref, _ = median_time(lambda: K.hata_best_server_log10(r0, c0, eirp, a_db, b_db, reach, cell_m, best, idx),
+    t_ref, _ = median_time(lambda: _radio_kernels.hata_best_server_log10(r0, c0, eirp, a_db, b_db, reach, cell_m, best, idx),
                            max(1, repeat // 2))
     best_ref = best.copy()
     job()
@@ -263,7 +261,7 @@ import numpy as np, pyproj, geopandas as gpd
 from affine import Affine
 from citycov.config import RadioConfig
 from citycov.grid import GridSpec
-from citycov.radio import cellular_coverage
+from citycov.engine.cellular import cellular_coverage
 t1 = time.perf_counter()
 n = 41
 grid = GridSpec(crs=pyproj.CRS("EPSG:32649"), transform=Affine(100.0, 0, 500000.0, 0, -100.0, 2554100.0), shape=(n, n))
@@ -332,7 +330,7 @@ def main() -> None:
                       f"Signal-Server ITM 18.1 s -> {m['ratio_vs_signal_server_itm_18_1s']}x faster; "
                       f"Hata 2.72 s -> {m['ratio_vs_signal_server_hata_2_72s']}x; target 0.18 s")
         if "P1" in which:
-            from citycov.radio import HULL_TOLERANCE
+            from citycov.engine.cellular import HULL_TOLERANCE
 
             result["P1"]["deviation_vs_full_profile"] = devs = [deviation_vs_full_profile(dem, tol)
                                                                 for tol in (0.0, HULL_TOLERANCE)]

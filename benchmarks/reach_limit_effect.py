@@ -34,9 +34,9 @@ def main() -> None:
     args = ap.parse_args()
 
     import citycov
-    from citycov import pipeline as P
-    from citycov import radio as R
     from citycov.config import TECHNOLOGIES
+    from citycov.engine import cellular as R
+    from citycov.pipeline import run as P
 
     sc = citycov.load_scenario(ROOT / "data" / "guangzhou.toml")
     inputs = P.read_inputs(sc)

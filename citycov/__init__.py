@@ -7,8 +7,8 @@ results, :func:`write_outputs` writes the report, tables, rasters and map atomic
 from citycov._version import __version__
 from citycov.config import Scenario, load_scenario
 from citycov.errors import CitycovError, CitycovWarning
-from citycov.outputs import write_outputs
-from citycov.pipeline import Results, run
+from citycov.outputs.write import write_outputs
+from citycov.pipeline.run import Results, run
 
 __all__ = [
     "CitycovError",

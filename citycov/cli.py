@@ -15,12 +15,14 @@ from pathlib import Path
 
 import click
 
-from citycov import maps, outputs, pipeline, report_html
 from citycov._version import __version__
 from citycov.config import BASEMAPS, load_scenario
 from citycov.errors import CitycovError
-from citycov.i18n import LANGS
-from citycov.saved import load_saved_run
+from citycov.outputs import maps, report_html
+from citycov.outputs import write as outputs
+from citycov.outputs.i18n import LANGS
+from citycov.outputs.saved import load_saved_run
+from citycov.pipeline import run as pipeline
 
 
 @click.group()

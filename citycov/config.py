@@ -19,7 +19,7 @@ from typing import Any
 
 from citycov.crs import GCJ02, parse_crs
 from citycov.errors import CitycovError, InputFileError, ScenarioError
-from citycov.presets import RadioPreset, load_preset
+from citycov.presets.radio import RadioPreset, load_preset
 
 TECHNOLOGIES = ("3G", "4G", "5G")
 METRICS = {
@@ -186,7 +186,7 @@ class BroadcastConfig:
 @dataclass(frozen=True)
 class ServicesConfig:
     """``[services]``: the radio presets (service definitions) evaluated after the base run,
-    loaded and validated (see :mod:`citycov.presets`)."""
+    loaded and validated (see :mod:`citycov.presets.radio`)."""
 
     presets: tuple[RadioPreset, ...] = ()
     indoor_probability: float | None = None

@@ -172,7 +172,7 @@ which itself uses a synthetic network. It describes no real operator's claim and
   network-located fixes (accuracy 80-400 m) and negative speeds.
 
 Read them with `citycov.io.claims.read_claims` and `citycov.io.measurements.read_measurements`,
-then `citycov.challenge.classify_tests` / `evaluate_challenges` with the `fcc-2022` preset and
+then `citycov.verification.challenge.classify_tests` / `evaluate_challenges` with the `fcc-2022` preset and
 `as_of = "{as_of}"`.
 """
 
@@ -193,8 +193,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from citycov import load_scenario
-    from citycov.pipeline import build_layers, read_inputs
-    from citycov.radio import TECH_INDEX, cellular_coverage
+    from citycov.engine.cellular import TECH_INDEX, cellular_coverage
+    from citycov.pipeline.run import build_layers, read_inputs
 
     t0 = time.perf_counter()
     scenario = load_scenario(REPO / "data" / "guangzhou.toml")

@@ -12,10 +12,10 @@ import pytest
 import shapely
 
 import citycov
-from citycov.accounting import CITY_ID
+from citycov.accounting.districts import CITY_ID
+from citycov.accounting.population import exactextract_sums, zonal_weights
 from citycov.grid import GridSpec
 from citycov.io.boundaries import Districts
-from citycov.population import exactextract_sums, zonal_weights
 
 from .conftest import UTM49, X0, Y0, make_tiny
 

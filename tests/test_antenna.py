@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from citycov.antenna import sector_pattern_db
+from citycov.engine.antenna import sector_pattern_db
 
 A_M = 30.0  # front_to_back_db default
 H_BW = 65.0  # h_beamwidth_deg default

@@ -12,17 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from citycov.antenna import sector_pattern_db
-from citycov.antenna_files import (
-    cut_loss_db,
-    format_msi,
-    parse_msi,
-    pattern_gain_db,
-    read_msi,
-    sector_pattern_msi,
-    write_msi,
-)
+from citycov.engine.antenna import sector_pattern_db, sector_pattern_msi
 from citycov.errors import CitycovWarning, InputFileError
+from citycov.io.msi import cut_loss_db, format_msi, parse_msi, pattern_gain_db, read_msi, write_msi
 
 ANGLES = np.arange(360)
 H_LOSS = np.minimum(ANGLES, 360 - ANGLES) / 10.0

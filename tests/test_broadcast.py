@@ -1,4 +1,4 @@
-"""Broadcast / trunking coverage (:mod:`citycov.broadcast`) and its table reader (:mod:`citycov.io.broadcast`).
+"""Broadcast / trunking coverage (:mod:`citycov.engine.broadcast`) and its table reader (:mod:`citycov.io.broadcast`).
 
 References never come from the engine: free space is worked by hand from E = √(30·P)/d, and the
 P.1812 and ITM cells are checked against the validated point-to-point wrappers on profiles built
@@ -19,13 +19,13 @@ import pyproj
 import pytest
 from scipy.ndimage import map_coordinates
 
-from citycov.broadcast import BroadcastResult, broadcast_coverage
+from citycov.engine.broadcast import BroadcastResult, broadcast_coverage
+from citycov.engine.cellular import ItmParams, P1812Params
 from citycov.errors import CitycovWarning, CRSError, ModelError, RasterError, SiteTableError
 from citycov.grid import GridSpec
 from citycov.io.broadcast import read_transmitters
 from citycov.propagation.itm import itm_p2p
 from citycov.propagation.p1812 import p1812
-from citycov.radio import ItmParams, P1812Params
 
 REPO = Path(__file__).resolve().parent.parent
 UTM49 = pyproj.CRS("EPSG:32649")
@@ -361,7 +361,7 @@ def test_reach_disc_bounds_the_work(tmp_path):
     print(f"0.5 km: {t1 - t0:.3f} s, 1.45 km: {t2 - t1:.3f} s")
 
 
-@pytest.mark.parametrize("name", ["citycov.broadcast", "citycov.io.broadcast"])
+@pytest.mark.parametrize("name", ["citycov.engine.broadcast", "citycov.io.broadcast"])
 def test_docstring_examples(name, monkeypatch):
     monkeypatch.chdir(REPO)  # the reader's example opens the shipped table by its repository path
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

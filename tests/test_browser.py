@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from citycov import i18n
 from citycov.cli import cli
+from citycov.outputs import i18n
 
 from .test_maps import XSS_SITE, make_run
 

@@ -9,7 +9,10 @@ import pyproj
 import pytest
 import shapely
 
-from citycov.calibration import (
+from citycov.engine.cellular import CellularResult
+from citycov.errors import CitycovWarning
+from citycov.grid import GridSpec
+from citycov.verification.calibration import (
     POOLED,
     CalibrationError,
     fit_calibration,
@@ -17,9 +20,6 @@ from citycov.calibration import (
     load_calibration,
     sample_model,
 )
-from citycov.errors import CitycovWarning
-from citycov.grid import GridSpec
-from citycov.radio import CellularResult
 
 TRUE = {"outdoor_stationary": (-4.0, -8.0), "in_vehicle": (-12.0, 3.0)}  # offset dB, slope dB/decade
 OFFSET_TOL_DB = 0.6

@@ -13,7 +13,8 @@ import pyproj
 import pytest
 import shapely
 
-from citycov.challenge import (
+from citycov.errors import ScenarioError
+from citycov.verification.challenge import (
     STATUS,
     ChallengeError,
     binomial_min_negatives,
@@ -27,7 +28,6 @@ from citycov.challenge import (
     list_challenge_presets,
     load_challenge_preset,
 )
-from citycov.errors import ScenarioError
 
 UTM49 = pyproj.CRS.from_epsg(32649)
 TZ = "Asia/Shanghai"

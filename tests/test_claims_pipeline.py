@@ -14,7 +14,7 @@ import shapely
 
 import citycov
 from citycov.errors import ScenarioError
-from citycov.verification import CITY_ID
+from citycov.verification.partition import CITY_ID
 
 from .conftest import UTM49, X0, Y0, make_tiny
 

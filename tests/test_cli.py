@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 import citycov
-from citycov import maps, outputs
+from citycov.outputs import maps
+from citycov.outputs import write as outputs
 
 from .conftest import make_tiny, sector_row
 

@@ -12,9 +12,9 @@ import pytest
 import rasterio
 
 from citycov import load_scenario
+from citycov.accounting.population import district_index, district_sums
 from citycov.io import read_population, read_sectors
-from citycov.pipeline import build_grid
-from citycov.population import district_index, district_sums
+from citycov.pipeline.run import build_grid
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

@@ -9,10 +9,10 @@ import pytest
 
 MODULES = [
     "citycov.crs",
-    "citycov.linkbudget",
-    "citycov.antenna_files",
-    "citycov.presets",
-    "citycov.antenna",
+    "citycov.engine.linkbudget",
+    "citycov.io.msi",
+    "citycov.presets.radio",
+    "citycov.engine.antenna",
     "citycov.config",
     "citycov.propagation.free_space",
     "citycov.propagation.hata",

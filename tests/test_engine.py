@@ -13,13 +13,9 @@ import pytest
 from affine import Affine
 from scipy.ndimage import map_coordinates
 
-from citycov import _terrain_kernels as T
 from citycov.config import RadioConfig
-from citycov.errors import ModelError
-from citycov.grid import GridSpec
-from citycov.propagation.diffraction import multi_knife_edge_loss_curved_db
-from citycov.propagation.itm import itm_p2p
-from citycov.radio import (
+from citycov.engine import _terrain_kernels
+from citycov.engine.cellular import (
     DIFFRACTION_METHODS,
     ItmParams,
     LinkParams,
@@ -27,6 +23,10 @@ from citycov.radio import (
     cellular_coverage,
     fan_size,
 )
+from citycov.errors import ModelError
+from citycov.grid import GridSpec
+from citycov.propagation.diffraction import multi_knife_edge_loss_curved_db
+from citycov.propagation.itm import itm_p2p
 
 UTM49 = pyproj.CRS("EPSG:32649")
 X0, Y0 = 500_000.0, 2_550_000.0
@@ -81,7 +81,7 @@ def j_textbook(nu: float) -> float:
 def fan_for(dem, row0, col0, h_tx, cell_m, reach_cells, tol=0.0):
     n_rays, n_steps = fan_size(reach_cells)
     z_tx = float(dem[int(row0), int(col0)]) + h_tx
-    return T.ray_fan(np.asarray(dem, np.float64), row0, col0, z_tx, cell_m, n_rays, n_steps, K_RE, tol)
+    return _terrain_kernels.ray_fan(np.asarray(dem, np.float64), row0, col0, z_tx, cell_m, n_rays, n_steps, K_RE, tol)
 
 
 # ----------------------------------------------------------------------------- fast mode vs library
@@ -96,7 +96,7 @@ def test_radial_loss_equals_library_on_extracted_profile(method):
     row0 = col0 = 60
     zr, prev, top, hz = fan_for(dem, row0, col0, h_tx, cell, 60.0)
     out = np.full((n, n), np.nan)
-    T.diffraction_grid(dem, float(row0), float(col0), cell, h_rx, K_RE, DIFFRACTION_METHODS[method], zr, prev, top,
+    _terrain_kernels.diffraction_grid(dem, float(row0), float(col0), cell, h_rx, K_RE, DIFFRACTION_METHODS[method], zr, prev, top,
                        hz, 60.0, 1.0 / math.sqrt(C / (f * 1e6)), out)
     got, want = [], []
     for m in range(1, 61):
@@ -117,7 +117,7 @@ def fast_mode_deviation(dem, cell_m, h_tx, h_rx, freq_mhz, reach_cells, method="
     row0 = col0 = n // 2
     zr, prev, top, hz = fan_for(dem, row0, col0, h_tx, cell_m, reach_cells)
     out = np.full(dem.shape, np.nan)
-    T.diffraction_grid(dem, float(row0), float(col0), cell_m, h_rx, K_RE, DIFFRACTION_METHODS[method], zr, prev,
+    _terrain_kernels.diffraction_grid(dem, float(row0), float(col0), cell_m, h_rx, K_RE, DIFFRACTION_METHODS[method], zr, prev,
                        top, hz, reach_cells, 1.0 / math.sqrt(C / (freq_mhz * 1e6)), out)
     errs = []
     for row, col in zip(*np.nonzero(np.isfinite(out)), strict=True):
@@ -159,7 +159,7 @@ def test_persistent_hull_matches_batch_hull():
     prev = np.empty(z.size, np.int32)
     top = np.empty(z.size, np.int32)
     hz = np.empty(z.size, np.int32)
-    T.build_ray(z, prev, top, hz, 0.0)
+    _terrain_kernels.build_ray(z, prev, top, hz, 0.0)
     for k in (1, 2, 17, 100, 200):
         chain = [k]
         while chain[-1] != 0:

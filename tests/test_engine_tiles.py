@@ -11,13 +11,12 @@ import pyproj
 import pytest
 from scipy.ndimage import map_coordinates
 
-from citycov.antenna import sector_pattern_db
-from citycov.antenna_files import sector_pattern_msi
 from citycov.config import RadioConfig
+from citycov.engine.antenna import sector_pattern_db, sector_pattern_msi
+from citycov.engine.cellular import LinkParams, P1812Params
+from citycov.engine.tiles import ReachLimit, fan_size, fan_wedge, tile_windows
 from citycov.errors import ModelError
 from citycov.propagation.p1812 import p1812
-from citycov.radio import LinkParams, P1812Params
-from citycov.tiles import ReachLimit, fan_size, fan_wedge, tile_windows
 from tests.test_engine import grid_of, rough_dem, run, sectors_at
 
 N = 120
@@ -192,12 +191,12 @@ def test_p1812_exact_mode_matches_public_function():
 
 def test_blocked_fan_equals_ray_by_ray_hull():
     """The sample-major, block-built fan equals :func:`build_ray` run on each ray's heights."""
-    from citycov import _terrain_kernels as T
+    from citycov.engine import _terrain_kernels
 
     dem = rough_dem(90, seed=2).astype(np.float64)
     dem[40:44, 60:63] = np.nan
     n_rays, n_steps = fan_size(40.0)
-    zr, prev, top, hz = T.ray_fan(dem, 45.3, 44.8, float(dem[45, 45]) + 30.0, CELL, n_rays, n_steps,
+    zr, prev, top, hz = _terrain_kernels.ray_fan(dem, 45.3, 44.8, float(dem[45, 45]) + 30.0, CELL, n_rays, n_steps,
                                   4 / 3 * 6_371_000.0, 1e-4)
     assert zr.shape == (n_steps + 1, n_rays)
     assert np.isnan(zr).any()
@@ -205,12 +204,12 @@ def test_blocked_fan_equals_ray_by_ray_hull():
         p = np.empty(n_steps + 1, np.int32)
         t = np.empty(n_steps + 1, np.int32)
         h = np.empty(n_steps + 1, np.int32)
-        T.build_ray(np.ascontiguousarray(zr[:, r]), p, t, h, 1e-4 * CELL)
+        _terrain_kernels.build_ray(np.ascontiguousarray(zr[:, r]), p, t, h, 1e-4 * CELL)
         np.testing.assert_array_equal(prev[:, r], p)
         np.testing.assert_array_equal(top[:, r], t)
         np.testing.assert_array_equal(hz[:, r], h)
     # a wedge is those columns of the whole fan, and a shorter one their first rows
-    w = T.ray_wedge(dem, 45.3, 44.8, float(dem[45, 45]) + 30.0, CELL, n_rays, n_rays - 5, 12, 20,
+    w = _terrain_kernels.ray_wedge(dem, 45.3, 44.8, float(dem[45, 45]) + 30.0, CELL, n_rays, n_rays - 5, 12, 20,
                     4 / 3 * 6_371_000.0, 1e-4)
     cols = (np.arange(12) + n_rays - 5) % n_rays
     np.testing.assert_array_equal(w[0], zr[:21, cols])
@@ -253,7 +252,7 @@ def test_p2108_clutter_in_exact_mode_by_hand():
     radio = RadioConfig(floor_dbm=-200.0, max_range_km=1.2)
     env_urban = np.full(dem.shape, 1)
     bare = run(sectors, dem, grid, mode="exact", radio=radio, env_class=1)
-    from citycov.radio import cellular_coverage
+    from citycov.engine.cellular import cellular_coverage
 
     cl = cellular_coverage(sectors, dem, env_urban, grid, radio, progress=False, mode="exact",
                            exact_clutter_percent=50.0)
@@ -288,14 +287,14 @@ def test_levels_only_run_equals_the_full_run(scene):
 def test_hata_best_server_equals_the_log10_kernel():
     """The tabulated, gather-free best-server kernel (benchmark P4) gives the levels and servers
     of the plain math.log10 kernel (float32 levels: within 1e-4 dB)."""
-    from citycov import _radio_kernels as K
+    from citycov.engine import _radio_kernels
 
     rng = np.random.default_rng(4)
     n, shape = 60, (180, 150)
     r0 = rng.integers(0, shape[0], n).astype(np.int64)
     c0 = rng.integers(0, shape[1], n).astype(np.int64)
     hb = rng.uniform(25, 45, n)
-    a = np.array([K.model_loss_db(K.MODEL_COST231, 1840.0, h, 1.5, 1.0, 1) for h in hb])
+    a = np.array([_radio_kernels.model_loss_db(_radio_kernels.MODEL_COST231, 1840.0, h, 1.5, 1.0, 1) for h in hb])
     b = 44.9 - 6.55 * np.log10(hb)
     eirp = rng.uniform(25, 35, n)
     reach = rng.uniform(5, 40, n)
@@ -303,8 +302,8 @@ def test_hata_best_server_equals_the_log10_kernel():
     fi = np.full(shape, -1, dtype=np.int32)
     ref = np.full(shape, -np.inf, dtype=np.float32)
     ri = np.full(shape, -1, dtype=np.int32)
-    K.hata_best_server(r0, c0, eirp, a, b, reach, 30.0, fast, fi)
-    K.hata_best_server_log10(r0, c0, eirp, a, b, reach, 30.0, ref, ri)
+    _radio_kernels.hata_best_server(r0, c0, eirp, a, b, reach, 30.0, fast, fi)
+    _radio_kernels.hata_best_server_log10(r0, c0, eirp, a, b, reach, 30.0, ref, ri)
     np.testing.assert_array_equal(np.isfinite(fast), np.isfinite(ref))
     seen = np.isfinite(ref)
     np.testing.assert_allclose(fast[seen], ref[seen], atol=1e-4)

@@ -1,4 +1,4 @@
-"""Exact-mode grid kernels (:mod:`citycov._exact_kernels`) against the validated public models.
+"""Exact-mode grid kernels (:mod:`citycov.engine._exact_kernels`) against the validated public models.
 
 Reference values never come from the grid kernels: each cell's profile is rebuilt here with
 NumPy/SciPy (straight line from the transmitter, n = ceil(d / cell) intervals, at least 2,
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import map_coordinates
 
-from citycov._exact_kernels import itm_loss_grid, p1812_loss_grid
+from citycov.engine._exact_kernels import itm_loss_grid, p1812_loss_grid
 from citycov.propagation.itm import itm_p2p
 from citycov.propagation.p1812 import p1812
 
@@ -28,7 +28,7 @@ TOL_DB = 0.1  # the exact mode's tolerance against the point-to-point models
 CELL_M = 30.0
 N_CELLS = 60
 TX = (12.3, 20.7)  # transmitter's grid position (row, col)
-MIN_PATH_M = 20.0  # the engine's shortest path (citycov._radio_kernels.MIN_DIST_KM)
+MIN_PATH_M = 20.0  # the engine's shortest path (citycov.engine._radio_kernels.MIN_DIST_KM)
 LAT_DEG, LON_DEG = 23.1, 113.3
 M_PER_DEG = 111_195.0
 SENTINEL = -999.0

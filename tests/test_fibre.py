@@ -12,9 +12,9 @@ import pyproj
 import pytest
 import shapely
 
-from citycov._fibre_kernels import cell_node_pairs, greedy_capacity
+from citycov.accounting._fibre_kernels import cell_node_pairs, greedy_capacity
+from citycov.accounting.fibre import CapacityResult, capacity_passed, premises_passed
 from citycov.errors import CitycovWarning, CRSError, RasterError, SiteTableError
-from citycov.fibre import CapacityResult, capacity_passed, premises_passed
 from citycov.grid import GridSpec
 from citycov.io.fibre import PREMISES_COLUMNS, read_premises
 

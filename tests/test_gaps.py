@@ -29,9 +29,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import citycov.gaps
+import citycov.accounting.gaps
+from citycov.accounting.gaps import GAP_COLUMNS, find_gaps, top_gaps_per_district, write_gaps
 from citycov.errors import CitycovError, CRSError, GridError, RasterError
-from citycov.gaps import GAP_COLUMNS, find_gaps, top_gaps_per_district, write_gaps
 from citycov.grid import GridSpec
 
 UTM49 = pyproj.CRS("EPSG:32649")
@@ -329,7 +329,7 @@ def test_write_gaps_without_crs_raises(tmp_path):
 
 
 def test_docstring_examples():
-    result = doctest.testmod(citycov.gaps, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(citycov.accounting.gaps, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
 

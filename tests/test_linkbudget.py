@@ -14,8 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from citycov.errors import ModelError
-from citycov.linkbudget import (
+from citycov.engine.linkbudget import (
     DOWNLINK_TR36942,
     FCC_BDC_TIERS,
     UPLINK_TR36942,
@@ -36,6 +35,7 @@ from citycov.linkbudget import (
     throughput_mbps,
     uplink_sinr_db,
 )
+from citycov.errors import ModelError
 
 # ---------------------------------------------------------------------------------------- noise
 

@@ -12,13 +12,13 @@ import shapely
 from click.testing import CliRunner
 
 import citycov
-from citycov import i18n
 from citycov.cli import cli
 from citycov.errors import InputFileError, ScenarioError
-from citycov.maps import render_map
-from citycov.report_html import render_report
-from citycov.saved import load_saved_run
-from citycov.web_assets import AssetError, inline_assets
+from citycov.outputs import i18n
+from citycov.outputs.maps import render_map
+from citycov.outputs.report_html import render_report
+from citycov.outputs.saved import load_saved_run
+from citycov.outputs.web_assets import AssetError, inline_assets
 
 from .conftest import UTM49, X0, Y0, make_tiny, sector_row
 
@@ -182,8 +182,8 @@ def test_failed_render_leaves_previous_map_in_place(saved_out, tmp_path, monkeyp
     def boom(*_a, **_k):
         raise RuntimeError("render failed")
 
-    monkeypatch.setattr("citycov.maps.inline_assets", boom)
-    from citycov.maps import write_map
+    monkeypatch.setattr("citycov.outputs.maps.inline_assets", boom)
+    from citycov.outputs.maps import write_map
 
     with pytest.raises(RuntimeError):
         write_map(run, target)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from citycov.engine.linkbudget import FCC_BDC_TIERS
 from citycov.errors import InputFileError, ScenarioError
-from citycov.linkbudget import FCC_BDC_TIERS
-from citycov.presets import RadioPreset, list_presets, load_preset
+from citycov.presets.radio import RadioPreset, list_presets, load_preset
 
 SHIPPED = ["dtv-dtmb-uhf", "fcc-bdc-4g-5-1", "fcc-bdc-5g-35-3", "fcc-bdc-5g-7-1", "ofcom-4g-outdoor", "trunking-800"]
 
@@ -167,7 +167,7 @@ def test_threshold_must_fit_its_metric(tmp_path):
 
 def test_name_must_match_the_shipped_file(tmp_path, monkeypatch):
     (tmp_path / "other.toml").write_text(MINIMAL, encoding="utf-8")
-    import citycov.preset_files as preset_files
+    import citycov.presets.files as preset_files
 
     monkeypatch.setattr(preset_files, "shipped_folder", lambda _folder: tmp_path)
     with pytest.raises(ScenarioError, match="name = 'mine' must match the file name 'other'"):

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from citycov import _radio_kernels as K
+from citycov.engine import _radio_kernels
+from citycov.engine.cellular import environment_classes, reference_signal_offset_db, select_models
 from citycov.errors import ModelError
-from citycov.radio import environment_classes, reference_signal_offset_db, select_models
 
 
 def test_reference_signal_offsets():
@@ -24,8 +24,8 @@ def test_reference_signal_offsets():
 def test_model_selection_by_band_and_refusal():
     ids = np.array(["a", "b", "c"])
     freq = np.array([900.0, 1800.0, 3500.0])
-    assert list(select_models(freq, "auto", sector_ids=ids)) == [K.MODEL_OKUMURA_HATA, K.MODEL_COST231,
-                                                                 K.MODEL_TR38901]
+    assert list(select_models(freq, "auto", sector_ids=ids)) == [_radio_kernels.MODEL_OKUMURA_HATA, _radio_kernels.MODEL_COST231,
+                                                                 _radio_kernels.MODEL_TR38901]
     with pytest.raises(ModelError, match=r"covers 150-1500 MHz but sectors \['b', 'c'\]"):
         select_models(freq, "okumura_hata", sector_ids=ids)
 
@@ -40,32 +40,32 @@ def test_environment_classes_from_density():
 
 
 def test_reach_is_where_loss_meets_budget():
-    d = K.reach_km(K.MODEL_OKUMURA_HATA, 900.0, 30.0, 1.5, 140.0, 20.0, 2)
-    assert K.model_loss_db(K.MODEL_OKUMURA_HATA, 900.0, 30.0, 1.5, d, 2) == pytest.approx(140.0, abs=1e-6)
-    assert K.reach_km(K.MODEL_OKUMURA_HATA, 900.0, 30.0, 1.5, 400.0, 20.0, 2) == 20.0
+    d = _radio_kernels.reach_km(_radio_kernels.MODEL_OKUMURA_HATA, 900.0, 30.0, 1.5, 140.0, 20.0, 2)
+    assert _radio_kernels.model_loss_db(_radio_kernels.MODEL_OKUMURA_HATA, 900.0, 30.0, 1.5, d, 2) == pytest.approx(140.0, abs=1e-6)
+    assert _radio_kernels.reach_km(_radio_kernels.MODEL_OKUMURA_HATA, 900.0, 30.0, 1.5, 400.0, 20.0, 2) == 20.0
     # more loss tolerated -> longer reach; open land reaches further than urban
-    assert K.reach_km(K.MODEL_COST231, 1800.0, 30.0, 1.5, 150.0, 20.0, 1) > K.reach_km(
-        K.MODEL_COST231, 1800.0, 30.0, 1.5, 140.0, 20.0, 1)
-    assert K.reach_km(K.MODEL_COST231, 1800.0, 30.0, 1.5, 140.0, 20.0, 3) > K.reach_km(
-        K.MODEL_COST231, 1800.0, 30.0, 1.5, 140.0, 20.0, 1)
+    assert _radio_kernels.reach_km(_radio_kernels.MODEL_COST231, 1800.0, 30.0, 1.5, 150.0, 20.0, 1) > _radio_kernels.reach_km(
+        _radio_kernels.MODEL_COST231, 1800.0, 30.0, 1.5, 140.0, 20.0, 1)
+    assert _radio_kernels.reach_km(_radio_kernels.MODEL_COST231, 1800.0, 30.0, 1.5, 140.0, 20.0, 3) > _radio_kernels.reach_km(
+        _radio_kernels.MODEL_COST231, 1800.0, 30.0, 1.5, 140.0, 20.0, 1)
 
 
 def test_bilinear_hand_case():
     g = np.array([[0.0, 10.0], [20.0, 30.0]])
-    assert K.bilinear(g, 0.5, 0.5) == pytest.approx(15.0)
-    assert K.bilinear(g, 0.0, 1.0) == pytest.approx(10.0)
-    assert math.isnan(K.bilinear(g, -0.1, 0.0))
+    assert _radio_kernels.bilinear(g, 0.5, 0.5) == pytest.approx(15.0)
+    assert _radio_kernels.bilinear(g, 0.0, 1.0) == pytest.approx(10.0)
+    assert math.isnan(_radio_kernels.bilinear(g, -0.1, 0.0))
 
 
 def test_horizon_fan_flat_and_ridge():
     dem = np.full((41, 41), 10.0)
     k_re = 4 / 3 * 6_371_000.0
-    slope, dist = K.horizon_fan(dem, 20.0, 20.0, 40.0, 100.0, 16, 15, k_re)
+    slope, dist = _radio_kernels.horizon_fan(dem, 20.0, 20.0, 40.0, 100.0, 16, 15, k_re)
     assert slope.shape == (16, 16) and dist.shape == (16, 16)
     # flat ground: the steepest sample is always the last one (below the radio horizon)
     assert np.allclose(dist[:, 1:], np.arange(1, 16) * 100.0)
     dem[:, 25] = 110.0  # ridge 500 m east
-    slope, dist = K.horizon_fan(dem, 20.0, 20.0, 40.0, 100.0, 16, 15, k_re)
+    slope, dist = _radio_kernels.horizon_fan(dem, 20.0, 20.0, 40.0, 100.0, 16, 15, k_re)
     east = 4  # ray 4 of 16 points east
     assert dist[east, 15] == pytest.approx(500.0)
     assert slope[east, 15] == pytest.approx((110.0 - 500.0**2 / (2 * k_re) - 40.0) / 500.0)
@@ -80,11 +80,11 @@ def test_site_coverage_touches_only_cells_within_reach_and_keeps_inputs():
     k_re = 4 / 3 * 6_371_000.0
     dem_before = dem.copy()
     reach_m = np.array([[1500.0, 1500.0, 1500.0, 1500.0]])
-    slope, dist = K.horizon_fan(dem, 50.0, 50.0, 40.0, 100.0, 64, 15, k_re)
+    slope, dist = _radio_kernels.horizon_fan(dem, 50.0, 50.0, 40.0, 100.0, 64, 15, k_re)
     best = np.full((3, n, n), np.nan, dtype=np.float32)
     idx = np.full((3, n, n), -1, dtype=np.int32)
-    K.site_coverage(dem, env, 50.0, 50.0, 10.0, 40.0, 100.0, 1.5, k_re, slope, dist,
-                    np.array([K.MODEL_OKUMURA_HATA]), np.array([900.0]), np.array([30.0]), np.array([30.0]),
+    _radio_kernels.site_coverage(dem, env, 50.0, 50.0, 10.0, 40.0, 100.0, 1.5, k_re, slope, dist,
+                    np.array([_radio_kernels.MODEL_OKUMURA_HATA]), np.array([900.0]), np.array([30.0]), np.array([30.0]),
                     np.array([0.0]), np.array([True]), np.array([0.0]), np.array([360.0]), np.array([65.0]),
                     reach_m, np.array([1]), np.array([7]), 30.0, 30.0, -200.0, best, idx, np.array([0]),
                     np.array([-105.0]), np.zeros((n, n), dtype=np.uint64))
@@ -103,11 +103,11 @@ def test_stronger_sector_wins_best_server():
     dem = np.full((n, n), 0.0)
     env = np.full((n, n), 1, dtype=np.int64)
     k_re = 4 / 3 * 6_371_000.0
-    slope, dist = K.horizon_fan(dem, 20.0, 20.0, 30.0, 100.0, 64, 20, k_re)
+    slope, dist = _radio_kernels.horizon_fan(dem, 20.0, 20.0, 30.0, 100.0, 64, 20, k_re)
     best = np.full((3, n, n), np.nan, dtype=np.float32)
     idx = np.full((3, n, n), -1, dtype=np.int32)
-    two = np.array([K.MODEL_COST231, K.MODEL_COST231])
-    K.site_coverage(dem, env, 20.0, 20.0, 0.0, 30.0, 100.0, 1.5, k_re, slope, dist, two,
+    two = np.array([_radio_kernels.MODEL_COST231, _radio_kernels.MODEL_COST231])
+    _radio_kernels.site_coverage(dem, env, 20.0, 20.0, 0.0, 30.0, 100.0, 1.5, k_re, slope, dist, two,
                     np.array([1800.0, 1800.0]), np.array([30.0, 30.0]), np.array([20.0, 30.0]),
                     np.array([90.0, 270.0]), np.array([False, False]), np.array([0.0, 0.0]),
                     np.array([65.0, 65.0]), np.array([10.0, 10.0]), np.full((2, 4), 2000.0),

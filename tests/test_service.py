@@ -1,4 +1,4 @@
-"""Service coverage (citycov.service): margins, threshold rules, speeds in a reception environment.
+"""Service coverage (citycov.accounting.services): margins, threshold rules, speeds in a reception environment.
 
 Expected values are worked by hand in the comments (dB sums, linear power sums, the attenuated
 Shannon bound of 3GPP TR 36.942 Annex A.2), or come from published numbers: z(0.90) = 1.2816 and
@@ -16,12 +16,8 @@ import math
 import numpy as np
 import pytest
 
-import citycov.service
-from citycov.errors import ModelError, ScenarioError
-from citycov.linkbudget import ServerAccumulator
-from citycov.presets import load_preset
-from citycov.radio import LinkParams, _LinkRasters, carrier_noise_dbm, uplink_budget_mbps
-from citycov.service import (
+import citycov.accounting.services
+from citycov.accounting.services import (
     INDOOR_BUILDING_CLASSES,
     environment_margin_db,
     evaluate_preset,
@@ -31,6 +27,10 @@ from citycov.service import (
     service_sinr_db,
     speed_service,
 )
+from citycov.engine.cellular import LinkParams, _LinkRasters, carrier_noise_dbm, uplink_budget_mbps
+from citycov.engine.linkbudget import ServerAccumulator
+from citycov.errors import ModelError, ScenarioError
+from citycov.presets.radio import load_preset
 
 Z90 = 1.2816  # normal table, Φ⁻¹(0.90) = 1.28155
 Z95 = 1.6449  # normal table, Φ⁻¹(0.95) = 1.64485
@@ -293,7 +293,7 @@ def test_speed_cannot_rescale_a_zero_engine_loading():
 
 
 def test_speed_needs_a_link_with_the_engine_fields():
-    with pytest.raises(ModelError, match=r"link must have the fields of citycov.radio.LinkParams; missing \["):
+    with pytest.raises(ModelError, match=r"link must have the fields of citycov.engine.cellular.LinkParams; missing \["):
         _speed(-90.0, 10.0, link=object())
 
 
@@ -415,5 +415,5 @@ def test_preset_sigma_shape_and_probability_errors():
 
 
 def test_docstring_examples():
-    result = doctest.testmod(citycov.service, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(citycov.accounting.services, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

@@ -4,7 +4,7 @@ The tiny scenario has one omni 900 MHz LTE site (61 dBm EIRP, 20 MHz) in a 10 km
 uniform population (10 residents and 4 households per 100 m cell, suburban class, σ = 8 dB).
 With a single sector there is no interference, so the SINR is the level over the noise of one
 subcarrier, and the FCC 5/1 Mbit/s rule can be recomputed here from the level alone with the
-TR 36.942 formulas written out below (independently of :mod:`citycov.service`).
+TR 36.942 formulas written out below (independently of :mod:`citycov.accounting.services`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 
 import citycov
 from citycov.errors import ScenarioError
-from citycov.presets import load_preset
+from citycov.presets.radio import load_preset
 
 from .conftest import make_tiny
 

@@ -10,10 +10,10 @@ import pyproj
 import pytest
 import shapely
 
-from citycov.challenge import ChallengeResult, load_challenge_preset
 from citycov.errors import RasterError
 from citycov.grid import GridSpec
-from citycov.verification import CITY_ID, FIELDS, claim_mask, grid_h3_cells, verify
+from citycov.verification.challenge import ChallengeResult, load_challenge_preset
+from citycov.verification.partition import CITY_ID, FIELDS, claim_mask, grid_h3_cells, verify
 
 UTM49 = pyproj.CRS.from_epsg(32649)
 X0, Y0 = 500_000.0, 2_550_000.0

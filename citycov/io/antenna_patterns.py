@@ -2,7 +2,7 @@
 
 The name of a pattern is its file stem (``KATHREIN_80010622_1800.msi`` -> ``KATHREIN_80010622_1800``);
 a sector table names it in its ``antenna_pattern`` column.  Every file is parsed by
-:func:`citycov.antenna_files.read_msi`; the problems of all files are reported in one error.
+:func:`citycov.io.msi.read_msi`; the problems of all files are reported in one error.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from citycov.antenna_files import AntennaPattern, read_msi
 from citycov.errors import CitycovError, InputFileError, ScenarioError, SiteTableError
+from citycov.io.msi import AntennaPattern, read_msi
 from citycov.provenance import InputRecord, record_for
 
 PATTERN_SUFFIXES = (".msi", ".pln", ".txt")
@@ -36,7 +36,7 @@ def read_pattern_folder(folder: str | Path, *, synthetic: bool = False, vintage:
     Returns
     -------
     PatternSet
-        ``patterns``: file stem -> :class:`~citycov.antenna_files.AntennaPattern`; ``records``:
+        ``patterns``: file stem -> :class:`~citycov.io.msi.AntennaPattern`; ``records``:
         one :class:`~citycov.provenance.InputRecord` per file, named ``antenna_pattern:<stem>``.
 
     Raises

@@ -3,7 +3,7 @@
 A clutter raster (e.g. ESA WorldCover, a national land-cover map, an operator's clutter
 layer) holds one integer class per cell.  The scenario gives a loss in dB per class code
 (``[inputs.clutter].loss_db``); the engine adds that loss to every sector's path to a cell
-(:func:`citycov.radio.cellular_coverage`, ``rx_loss_db``).
+(:func:`citycov.engine.cellular.cellular_coverage`, ``rx_loss_db``).
 
 * Classes are moved to the analysis grid by nearest neighbour (codes are never averaged).
 * A study-area cell without a class (nodata, or outside the raster) is an error naming how

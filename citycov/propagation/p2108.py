@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit, vectorize
 
 from citycov.errors import ModelError
-from citycov.propagation._broadcast import as_float_arrays, finish
+from citycov.propagation._arrays import as_float_arrays, finish
 from citycov.propagation._stats import inverse_normal_cdf
 from citycov.propagation.diffraction import knife_edge_db
 

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 from citycov.errors import ModelError
-from citycov.propagation._broadcast import as_float_arrays, check_range, finish
+from citycov.propagation._arrays import as_float_arrays, check_range, finish
 from citycov.propagation._stats import inverse_normal_cdf
 
 P2109_FREQ_GHZ = (0.08, 100.0)

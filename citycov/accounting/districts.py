@@ -1,0 +1,163 @@
+"""District accounting: every headline figure as a numerator over a denominator, per district
+and for the city, under one zonal rule; coverage by network; uncertainty bands.
+
+Nothing here reads files or runs the radio engine: it takes finished grids (population,
+households, coverage masks) and sparse zonal weights, and returns tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from citycov.accounting.population import ZonalWeights
+from citycov.io.boundaries import Districts
+
+CITY_ID = "city"
+
+# metric -> (numerator column, denominator column, percentage column)
+METRIC_COLUMNS = {
+    "wireless_population": ("population_covered", "population", "wireless_pct"),
+    "ftth_households": ("households_passed", "households", "ftth_pct"),
+    "urban_area_3g": ("urban_area_3g_km2", "urban_area_km2", "urban_3g_pct"),
+    "village_broadband": ("villages_covered", "villages", "village_broadband_pct"),
+}
+FIELD_DEFINITIONS = {
+    "population": "residents on the grid (zonal rule; × census factor when rescaled)",
+    "population_covered": "residents in cells with wireless broadband (cellular ≥ its threshold or WLAN)",
+    "wireless_pct": "100 × population_covered / population",
+    "population_cellular": "residents in cells with any broadband cellular technology ≥ its threshold",
+    "population_wlan": "residents in cells with WLAN ≥ its threshold",
+    "households": "population / persons per household",
+    "households_passed": "households passed by fibre under [fibre].rule",
+    "ftth_pct": "100 × households_passed / households",
+    "urban_area_km2": "area of urban cells (residents/km² ≥ [radio].env_density_per_km2.urban)",
+    "urban_area_3g_km2": "urban area covered by 3G or better (any operator)",
+    "urban_3g_pct": "100 × urban_area_3g_km2 / urban_area_km2",
+    "villages": "village and town points in the district",
+    "villages_covered": "of which in a cell with wireless broadband or passed by fibre",
+    "village_broadband_pct": "100 × villages_covered / villages",
+    "population_input": "residents of the source population raster in the district (fractional overlap, "
+                        "before resampling): the conservation check",
+    "census_factor": "census figure / grid population (1 when not rescaled)",
+}
+
+
+@dataclass(frozen=True)
+class Grids:
+    """Per-cell inputs of the accounting, all on one grid."""
+
+    population: np.ndarray
+    households: np.ndarray
+    wireless: np.ndarray
+    cellular: np.ndarray
+    wlan: np.ndarray
+    g3_or_better: np.ndarray
+    urban: np.ndarray
+    households_passed: np.ndarray | None
+    cell_area_km2: float
+
+
+def district_table(districts: Districts, weights: ZonalWeights, city_weights: ZonalWeights | None, grids: Grids, *,
+                   census_factor: np.ndarray, premises: tuple[np.ndarray, np.ndarray] | None = None,
+                   villages: tuple[np.ndarray, np.ndarray] | None = None,
+                   population_input: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per district plus the city (index ``area_id``) with numerators, denominators
+    and percentages of every metric.
+
+    ``premises``: (households, ready households) per district, replacing the grid's FTTH
+    figures (rule "premises").  ``villages``: (villages, covered villages) per district.
+    ``census_factor`` multiplies every resident and household figure of a district.
+    ``city_weights`` (weights of the union of the districts) is needed only when the rule
+    counts a cell in several districts (``all_touched``); otherwise the city is the sum of
+    its districts.
+    """
+    n = len(districts)
+
+    def both(values: np.ndarray, mask: np.ndarray | None = None, scale: bool = True) -> np.ndarray:
+        d = weights.sums(values, mask) * (census_factor if scale else 1.0)
+        # rescaled figures: the city is the sum of the rescaled districts
+        rescaled = scale and not np.allclose(census_factor, 1.0)
+        city = d.sum() if rescaled or city_weights is None else city_weights.sums(values, mask)[0]
+        return np.append(d, city)
+
+    pop = grids.population
+    cols: dict[str, np.ndarray] = {
+        "population": both(pop),
+        "population_covered": both(pop, grids.wireless),
+        "population_cellular": both(pop, grids.cellular),
+        "population_wlan": both(pop, grids.wlan),
+        "households": both(grids.households),
+    }
+    if premises is not None:
+        hh, ready = premises
+        cols["households"] = np.append(hh, hh.sum())
+        cols["households_passed"] = np.append(ready, ready.sum())
+    elif grids.households_passed is not None:
+        cols["households_passed"] = both(grids.households_passed)
+    else:
+        cols["households_passed"] = np.zeros(n + 1)
+    ones = np.full(pop.shape, grids.cell_area_km2, dtype=np.float32)
+    cols["urban_area_km2"] = both(ones, grids.urban, scale=False)
+    cols["urban_area_3g_km2"] = both(ones, grids.urban & grids.g3_or_better, scale=False)
+    if villages is not None:
+        cols["villages"] = np.append(villages[0], villages[0].sum())
+        cols["villages_covered"] = np.append(villages[1], villages[1].sum())
+    else:
+        cols["villages"] = np.zeros(n + 1)
+        cols["villages_covered"] = np.zeros(n + 1)
+    cols["area_km2"] = both(ones, scale=False)
+    if population_input is not None:
+        cols["population_input"] = np.append(population_input, population_input.sum())
+    cols["census_factor"] = np.append(census_factor, np.nan)
+    table = pd.DataFrame(cols)
+    frame = districts.frame
+    table.insert(0, "area_id", [*frame["district_id"], CITY_ID])
+    table.insert(1, "name", [*frame["name"], "City total"])
+    table.insert(2, "name_zh", [*frame["name_zh"], "全市"])
+    table = table.set_index("area_id")
+    for num, den, pct in METRIC_COLUMNS.values():
+        table[pct] = 100.0 * table[num] / table[den].where(table[den] > 0)
+    return table
+
+
+def network_table(districts: Districts, weights: ZonalWeights, city_weights: ZonalWeights | None,
+                  population: np.ndarray,
+                  masks: dict[tuple[str, str], np.ndarray], census_factor: np.ndarray) -> pd.DataFrame:
+    """Population covered per district by (technology, operator); operator "any" is the union."""
+    rows = []
+    ids = [*districts.frame["district_id"], CITY_ID]
+    total_d = weights.sums(population) * census_factor
+    union = city_weights is not None and np.allclose(census_factor, 1.0)
+    total = np.append(total_d, city_weights.sums(population)[0] if union else total_d.sum())
+    for (tech, operator), mask in masks.items():
+        cov_d = weights.sums(population, mask) * census_factor
+        city = city_weights.sums(population, mask)[0] if union else cov_d.sum()
+        cov = np.append(cov_d, city)
+        for area_id, c, t in zip(ids, cov, total, strict=True):
+            rows.append({"area_id": area_id, "technology": tech, "operator": operator, "population_covered": c,
+                         "population": t, "coverage_pct": 100.0 * c / t if t > 0 else np.nan})
+    return pd.DataFrame(rows)
+
+
+def band_table(point: pd.DataFrame, variants: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Uncertainty band of every metric share per area: the min and max over the point estimate
+    and every variant.  Returns (band: area_id, metric, point, low, high; long table of all
+    variant values: area_id, metric, variant, value)."""
+    long_rows = []
+    for name, table in {"point": point, **variants}.items():
+        for metric, (num, den, _) in METRIC_COLUMNS.items():
+            for area_id in point.index:
+                if area_id not in table.index:
+                    continue
+                d = float(table.loc[area_id, den])
+                value = float(table.loc[area_id, num]) / d if d > 0 else np.nan
+                long_rows.append({"area_id": area_id, "metric": metric, "variant": name, "value": value})
+    long = pd.DataFrame(long_rows)
+    point_values = long[long["variant"] == "point"].set_index(["area_id", "metric"])["value"]
+    grouped = long.groupby(["area_id", "metric"], sort=False)["value"]
+    band = pd.DataFrame({"low": grouped.min(), "high": grouped.max()})
+    band["point"] = point_values
+    return band.reset_index()[["area_id", "metric", "point", "low", "high"]], long

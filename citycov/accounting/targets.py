@@ -1,0 +1,63 @@
+"""Targets (80% wireless, 50% FTTH, 3G urban area, village broadband) and their evaluation:
+value, pass/fail, gap in persons, households, km² or villages, and the verdict across the
+uncertainty band."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from citycov.accounting.districts import CITY_ID, METRIC_COLUMNS
+from citycov.config import METRIC_UNITS, Target
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """One target for one area: value (share), pass/fail, the gap, and the uncertainty band."""
+
+    target: Target
+    area_id: str
+    value: float
+    passed: bool
+    gap: float
+    gap_unit: str
+    low: float = float("nan")
+    high: float = float("nan")
+    verdict: str = ""
+
+
+def evaluate_targets(targets: tuple[Target, ...], table: pd.DataFrame,
+                     band: pd.DataFrame | None = None) -> list[TargetResult]:
+    """Value, pass/fail and gap of every target on every area of its scope; with ``band``
+    (columns area_id, metric, low, high), the range and whether the target is met across it."""
+    out = []
+    for target in targets:
+        num_col, den_col, _ = METRIC_COLUMNS[target.metric]
+        unit = METRIC_UNITS[target.metric]
+        areas = table.index if target.scope == "districts" else [CITY_ID]
+        for area_id in areas:
+            num = float(table.loc[area_id, num_col])
+            den = float(table.loc[area_id, den_col])
+            value = num / den if den > 0 else float("nan")
+            passed = den > 0 and value >= target.threshold - 1e-12
+            needed = target.threshold * den - num
+            gap = max(0.0, needed) if den > 0 else 0.0
+            if unit != "km²":
+                gap = max(0.0, float(np.ceil(gap - 1e-9)))
+            gap = abs(gap)  # no negative zero
+            low = high = float("nan")
+            verdict = ""
+            if band is not None:
+                sel = band[(band["area_id"] == area_id) & (band["metric"] == target.metric)]
+                if len(sel):
+                    low, high = float(sel["low"].iloc[0]), float(sel["high"].iloc[0])
+                    if low >= target.threshold - 1e-12:
+                        verdict = "met across the band"
+                    elif high < target.threshold - 1e-12:
+                        verdict = "missed across the band"
+                    else:
+                        verdict = "undecided"
+            out.append(TargetResult(target, str(area_id), value, bool(passed), gap, unit, low, high, verdict))
+    return out

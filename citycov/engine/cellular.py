@@ -1,0 +1,718 @@
+"""The coverage engine: sector tables and a DEM in, best-server level rasters out.
+
+Per sector: EIRP of the reference signal + 3GPP antenna pattern − (empirical median loss
++ terrain diffraction loss).  The empirical model is chosen by band (``"auto"``):
+Okumura-Hata for 150-1500 MHz, COST-231 Hata for 1500-2000 MHz and TR 38.901 (UMa in
+urban classes, RMa elsewhere, NLOS) above 2000 MHz.  The environment class of each cell
+(dense urban / urban / suburban / open) comes from the population density, because the
+default has no clutter raster.
+
+Fast terrain mode (default): terrain enters along radials from each site, one sample per
+cell and one ray per perimeter cell (:mod:`citycov.engine._terrain_kernels`).  Each ray keeps its
+obstacle set incrementally: the upper convex hull of the antenna and the samples, earth
+curvature (k·R) folded in, stored persistently so that every cell joins the hull of the
+samples before it without rescanning the profile.  From it the cell's diffraction loss is
+Deygout (principal edge + one each side), Bullington's equivalent edge, or the single knife
+edge at the running horizon (``diffraction=``).  The loss added to the empirical model is
+that loss minus the same method's loss over smooth earth, floored at 0 (the delta of
+P.1812's delta-Bullington): flat ground adds nothing, since the empirical models already
+contain average ground.  Exact mode runs ITM point to point on each cell's own profile.
+
+Per carrier (operator, technology, frequency) the engine keeps the strongest levels and the
+summed power per cell, which give SINR against the carrier's other sectors scaled by the
+loading, the margin over the second-best sector, the overlap count, and, through the
+attenuated Shannon bound of TR 36.942, downlink/uplink throughput and the speed tier.
+
+Levels are the per-reference-signal received power: RSRP (4G, per resource element),
+SS-RSRP (5G) and CPICH RSCP (3G).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+from tqdm import tqdm
+
+from citycov.config import TECHNOLOGIES, RadioConfig, WlanConfig
+from citycov.crs import grid_north_offset_deg
+from citycov.engine import _exact_kernels, _linkbudget_kernels, _radio_kernels, _terrain_kernels, _tile_kernels
+from citycov.engine import linkbudget as lb
+from citycov.engine.tiles import TILE_CELLS, FanWorkspace, ReachLimit, fan_size, fan_wedge, rect_distance, tile_windows
+from citycov.errors import CitycovWarning, ModelError, RasterError
+from citycov.grid import GridSpec
+from citycov.io.msi import AntennaPattern
+from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S, fspl_db
+
+log = logging.getLogger(__name__)
+
+EARTH_RADIUS_M = 6_371_000.0
+TECH_INDEX = {t: i for i, t in enumerate(TECHNOLOGIES)}
+MODEL_CODES = {"okumura_hata": _radio_kernels.MODEL_OKUMURA_HATA, "cost231_hata": _radio_kernels.MODEL_COST231,
+               "tr38901": _radio_kernels.MODEL_TR38901}
+MODEL_FREQ_MHZ = {"okumura_hata": (150.0, 1500.0), "cost231_hata": (1500.0, 2000.0),
+                  "tr38901": (500.0, 100_000.0)}
+SUBCARRIER_KHZ = {"4G": 15.0, "5G": 30.0}
+OCCUPANCY = {"4G": 0.9, "5G": 0.98}
+CPICH_FRACTION_DB = -10.0
+"""3G: the pilot (CPICH) carries 10% of the cell power, the usual planning assumption."""
+ENV_CLASSES = ("dense_urban", "urban", "suburban", "open")
+
+
+@dataclass(frozen=True)
+class CellularResult:
+    """Best-server rasters and the sector table they index.
+
+    ``best_dbm``: float32 (3, rows, cols), one band per technology in ``TECHNOLOGIES``
+    order, NaN where no sector reaches ``floor_dbm``.  ``best_sector``: int32, same shape,
+    the row of ``sectors`` serving each cell, −1 for none.
+    """
+
+    best_dbm: np.ndarray
+    best_sector: np.ndarray
+    sectors: pd.DataFrame
+    dropped_outside: int
+    extrapolation: tuple[str, ...] = ()
+    cover_bits: np.ndarray | None = None
+    networks: tuple[tuple[str, str], ...] = ()
+    """(operator, technology) of each bit of ``cover_bits``."""
+    carriers: tuple[tuple[str, str, float], ...] = ()
+    """(operator, technology, freq_mhz) of each carrier (the ``carrier`` column of ``sectors``)."""
+    diffraction: str = "deygout"
+    sinr_db: np.ndarray | None = None
+    """float32 (3, rows, cols): SINR (dB) of the best carrier per technology, NaN = not served."""
+    margin_db: np.ndarray | None = None
+    """float16 (resolution 0.03 dB below 64 dB): serving minus second-best level on that
+    carrier (+inf: one sector only)."""
+    overlap: np.ndarray | None = None
+    """int8: sectors of that carrier within ``overlap_db`` of the server (saturates at capacity)."""
+    throughput_mbps: np.ndarray | None = None
+    """float32: downlink Mbit/s of one user, attenuated Shannon (TR 36.942) × bandwidth."""
+    speed_tier: np.ndarray | None = None
+    """int8: class k of the highest speed tier met (FCC BDC 5/1, 7/1, 35/3 by default), 0 none, −1 not served."""
+    serving_dbm: np.ndarray | None = None
+    """float32: level of the serving sector on the carrier that gives the best download (the
+    carrier of ``sinr_db`` and the speeds; ``best_dbm`` is the strongest over all carriers)."""
+    notes: tuple[str, ...] = ()
+    """What the engine did beyond the model itself (reach limit, study area, tiles), for the provenance."""
+    serving_sector: np.ndarray | None = None
+    """int16/int32: row of ``sectors`` of that serving sector, −1 none.  With ``sectors``'
+    ``ref_signal_eirp_dbm`` and ``bandwidth_mhz`` it gives the coupling loss and bandwidth."""
+
+    link: LinkParams | None = None
+    """The link-budget parameters of the SINR and speed rasters (None: not computed)."""
+    sector_ref_eirp_dbm: np.ndarray | None = None
+    """Exact reference-signal EIRP per sector (``sectors`` holds it rounded to 0.01 dB)."""
+    sector_bandwidth_mhz: np.ndarray | None = None
+    """Bandwidth of each sector's carrier (its widest sector), MHz."""
+
+    @property
+    def uplink_mbps(self) -> np.ndarray | None:
+        """float32 (3, rows, cols): uplink Mbit/s of the serving carrier over the same coupling
+        loss (UE power-limited link budget, :func:`uplink_budget_mbps`), NaN = not served;
+        derived on access from ``serving_dbm`` and ``serving_sector`` (not stored)."""
+        if self.serving_sector is None or self.link is None:
+            return None
+        out = np.full(self.serving_dbm.shape, np.nan, dtype=np.float32)
+        served = self.serving_sector >= 0
+        idx = self.serving_sector[served].astype(np.int64)
+        out[served] = uplink_budget_mbps(self.sector_ref_eirp_dbm[idx] - self.serving_dbm[served],
+                                         self.sector_bandwidth_mhz[idx], self.link)
+        return out
+
+    def network_mask(self, operator: str | None, technology: str) -> np.ndarray:
+        """Bool grid: covered (at the nominal threshold) by ``technology`` of ``operator``
+        (``None``: any operator)."""
+        bits = np.uint64(0)
+        for k, (op, tech) in enumerate(self.networks):
+            if tech == technology and (operator is None or op == operator):
+                bits |= np.uint64(1) << np.uint64(k)
+        return (self.cover_bits & bits) != 0
+
+
+def reference_signal_offset_db(technology: np.ndarray, bandwidth_mhz: np.ndarray) -> np.ndarray:
+    """dB from total EIRP to the reference signal: −10·log10(subcarriers) for 4G/5G, −10 dB for 3G.
+
+    Subcarriers = 12 · floor(occupancy · bandwidth / (12 · spacing)), giving 1200 for
+    LTE 20 MHz and 3264 for NR 100 MHz at 30 kHz.
+    """
+    out = np.full(len(technology), CPICH_FRACTION_DB)
+    for tech in ("4G", "5G"):
+        sel = technology == tech
+        n_rb = np.floor(OCCUPANCY[tech] * bandwidth_mhz[sel] * 1e3 / (12.0 * SUBCARRIER_KHZ[tech]))
+        out[sel] = -10.0 * np.log10(np.maximum(12.0 * n_rb, 1.0))
+    return out
+
+
+def select_models(freq_mhz: np.ndarray, model: str, *, sector_ids: np.ndarray) -> np.ndarray:
+    """Model code per sector; ``"auto"`` picks by band.  Refuses frequencies outside a forced model."""
+    if model == "auto":
+        return np.where(freq_mhz <= 1500.0, _radio_kernels.MODEL_OKUMURA_HATA,
+                        np.where(freq_mhz <= 2000.0, _radio_kernels.MODEL_COST231, _radio_kernels.MODEL_TR38901)).astype(np.int64)
+    if model not in MODEL_CODES:
+        raise ModelError(f"unknown radio model {model!r}; expected one of {[*sorted(MODEL_CODES), 'auto']}")
+    lo, hi = MODEL_FREQ_MHZ[model]
+    bad = (freq_mhz < lo) | (freq_mhz > hi)
+    if bad.any():
+        raise ModelError(f"[radio].model = {model!r} covers {lo:g}-{hi:g} MHz but sectors "
+                         f"{[str(s) for s in sector_ids[bad][:10]]} use {sorted(set(freq_mhz[bad].tolist()))[:5]} MHz; "
+                         "use model = \"auto\"")
+    return np.full(freq_mhz.shape, MODEL_CODES[model], dtype=np.int64)
+
+
+def environment_classes(population: np.ndarray, grid: GridSpec, thresholds: dict[str, float]) -> np.ndarray:
+    """Environment class per cell from residents per km²: 0 dense urban, 1 urban, 2 suburban, 3 open."""
+    density = population / grid.cell_area_km2
+    env = np.full(population.shape, 3, dtype=np.int64)
+    env[density >= thresholds["suburban"]] = 2
+    env[density >= thresholds["urban"]] = 1
+    env[density >= thresholds["dense_urban"]] = 0
+    return env
+
+
+def _inside(grid: GridSpec, x: np.ndarray, y: np.ndarray, what: str, ids: np.ndarray) -> np.ndarray:
+    row, col = grid.rowcol(x, y)
+    inside = grid.contains(row, col)
+    if (~inside).any():
+        warnings.warn(f"{(~inside).sum()} {what} outside the analysis grid were dropped "
+                      f"(first: {[str(i) for i in ids[~inside][:5]]})", CitycovWarning, stacklevel=3)
+    return inside
+
+
+DIFFRACTION_METHODS = {"knife_edge": _terrain_kernels.DIFF_KNIFE_EDGE, "deygout": _terrain_kernels.DIFF_DEYGOUT, "bullington": _terrain_kernels.DIFF_BULLINGTON}
+"""Terrain diffraction of the fast mode: one knife edge at the running horizon, Deygout (principal
+edge + one each side) or Bullington's equivalent edge, each on the ray's obstacle set."""
+HULL_TOLERANCE = 1e-4
+"""Default obstacle-set tolerance (slope, m/m): over smooth ground the earth's curvature makes
+every sample a hull vertex; merging turns below 1e-4 keeps chains short (segments of ~1.7 km
+over flat land) and moves the chain by at most ~4 cm there."""
+ENGINE_MODES = ("fast", "exact")
+"""``fast``: empirical model + terrain diffraction along radials; ``exact``: ITM point-to-point
+on each cell's own profile."""
+NOISE_BANDWIDTH_KHZ = {"3G": 3840.0, "4G": SUBCARRIER_KHZ["4G"], "5G": SUBCARRIER_KHZ["5G"]}
+"""Bandwidth of the reference-signal level: one subcarrier (RSRP per RE), the 3.84 Mchip/s
+chip rate for 3G CPICH (whose interference is scaled by the pilot fraction, see ``carrier_noise_dbm``)."""
+
+
+@dataclass(frozen=True)
+class ItmParams:
+    """ITM point-to-point parameters of the exact mode (see :func:`citycov.propagation.itm.itm_p2p`)."""
+
+    climate: int = 5
+    n0: float = 301.0
+    pol: int = 1
+    epsilon: float = 15.0
+    sigma: float = 0.005
+    mdvar: int = 12
+    time: float = 50.0
+    location: float = 50.0
+    situation: float = 50.0
+
+
+@dataclass(frozen=True)
+class P1812Params:
+    """ITU-R P.1812-6 parameters of the exact mode (see :func:`citycov.propagation.p1812.p1812`).
+
+    ``pol``: 1 horizontal, 2 vertical (P.1812's codes); ``zone``: 1 sea, 3 coastal land, 4
+    inland on every profile point; ``clutter_height_m``: representative clutter height on
+    every intermediate point (0: open ground).  The path latitude is the site's."""
+
+    time_percent: float = 50.0
+    location_percent: float = 50.0
+    delta_n: float = 45.0
+    n0: float = 325.0
+    pol: int = 2
+    zone: int = 4
+    clutter_height_m: float = 0.0
+
+
+EXACT_MODELS = ("itm", "p1812")
+CLUTTER_ENV = np.array([True, True, True, False])
+"""Environment classes whose receivers stand in clutter for P.2108 (dense urban, urban, suburban)."""
+
+
+@dataclass(frozen=True)
+class LinkParams:
+    """Link-budget parameters of SINR, throughput and speed tiers (3GPP TR 36.942 defaults)."""
+
+    loading: float = 0.5
+    noise_figure_db: float = 7.0
+    overlap_db: float = 5.0
+    capacity: int = 4
+    downlink: lb.ShannonParams = lb.DOWNLINK_TR36942
+    uplink: lb.ShannonParams = lb.UPLINK_TR36942
+    ue_eirp_dbm: float = 23.0
+    bs_gain_dbi: float = 17.0
+    bs_noise_figure_db: float = 5.0
+    ul_interference_margin_db: float = 3.0
+    ul_bandwidth_max_mhz: float = 20.0
+    tiers: tuple[lb.SpeedTier, ...] = lb.FCC_BDC_TIERS
+
+
+def carrier_noise_dbm(technology: str, noise_figure_db: float) -> float:
+    """Noise (dBm) in the bandwidth of the technology's reference-signal level.
+
+    4G/5G: one subcarrier.  3G: the 3.84 MHz channel lowered by the 10 % CPICH share, so that
+    S/(loading·ΣI + N) over CPICH levels equals the ratio of the full cell powers."""
+    noise = _linkbudget_kernels.THERMAL_NOISE_DBM_HZ + 10.0 * math.log10(NOISE_BANDWIDTH_KHZ[technology] * 1e3) + noise_figure_db
+    return noise + (CPICH_FRACTION_DB if technology == "3G" else 0.0)
+
+
+def _engine_modes(mode: str | Mapping[str, str], tech: np.ndarray, sector_ids: np.ndarray,
+                  exact_sectors: Collection[str] | None) -> np.ndarray:
+    """Bool per sector: evaluated in exact (ITM) mode."""
+    if isinstance(mode, str):
+        per_tech = {t: mode for t in TECHNOLOGIES}
+    else:
+        per_tech = {t: "fast" for t in TECHNOLOGIES} | dict(mode)
+    bad = {t: m for t, m in per_tech.items() if m not in ENGINE_MODES or t not in TECHNOLOGIES}
+    if bad:
+        raise ModelError(f"mode: expected one of {list(ENGINE_MODES)} per technology in {list(TECHNOLOGIES)}, "
+                         f"got {bad}")
+    exact = np.array([per_tech[t] == "exact" for t in tech], dtype=bool)
+    if exact_sectors:
+        wanted = {str(s) for s in exact_sectors}
+        known = {str(s) for s in sector_ids}
+        missing = sorted(wanted - known)
+        if missing:
+            raise ModelError(f"exact_sectors: unknown sector ids {missing[:10]}")
+        exact |= np.isin(sector_ids.astype(str), list(wanted))
+    return exact
+
+
+def _site_groups(table: pd.DataFrame, height: np.ndarray, freq: np.ndarray) -> list[np.ndarray]:
+    """Sector indices per (site, mast height), each sorted by frequency (the kernels reuse a
+    frequency's diffraction loss across the run of sectors that share it)."""
+    if not len(table):
+        return []
+    key = pd.Series(list(zip(table["site_id"].astype(str), np.round(height, 1), strict=True)), dtype=object)
+    groups = []
+    for idx in key.groupby(key, sort=False).indices.values():
+        idx = np.asarray(idx, dtype=np.int64)
+        groups.append(idx[np.argsort(freq[idx], kind="stable")])
+    return groups
+
+
+def _same_frequency(idx: np.ndarray, freq: np.ndarray) -> list[np.ndarray]:
+    return [idx[freq[idx] == f] for f in np.unique(freq[idx])] if idx.size else []
+
+
+def _bits_dtype(n_networks: int) -> type:
+    for dtype, bits in ((np.uint8, 8), (np.uint16, 16), (np.uint32, 32)):
+        if n_networks <= bits:
+            return dtype
+    return np.uint64
+
+
+def _pattern_tables(table: pd.DataFrame, patterns: Mapping[str, AntennaPattern] | None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per sector the index of its MSI pattern (−1: 3GPP model), and the patterns' cuts and caps."""
+    n = len(table)
+    names = (table["antenna_pattern"].fillna("").astype(str).to_numpy() if "antenna_pattern" in table
+             else np.full(n, "", dtype=object))
+    used = sorted({name for name in names if name})
+    patterns = dict(patterns or {})
+    missing = [name for name in used if name not in patterns]
+    if missing:
+        bad = [str(s) for s in table["sector_id"].to_numpy()[np.isin(names, missing)][:10]]
+        raise ModelError(f"antenna_pattern: no pattern file named {missing[:10]} (sectors {bad}); "
+                         f"known: {sorted(patterns)[:20]}")
+    index = {name: k for k, name in enumerate(used)}
+    s_pattern = np.array([index.get(name, -1) for name in names], dtype=np.int64)
+    h = np.zeros((max(len(used), 1), 360))
+    v = np.zeros((max(len(used), 1), 360))
+    cap = np.zeros(max(len(used), 1))
+    for name, k in index.items():
+        p = patterns[name]
+        h[k], v[k], cap[k] = p.h_loss_db, p.v_loss_db, p.max_loss_db
+    return s_pattern, h, v, cap
+
+
+def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec,
+                      radio: RadioConfig, *, progress: bool = True, mode: str | Mapping[str, str] = "fast",
+                      diffraction: str | None = None, exact_sectors: Collection[str] | None = None,
+                      itm: ItmParams = ItmParams(), p1812: P1812Params = P1812Params(), exact_model: str = "itm",
+                      link: LinkParams | None = LinkParams(),
+                      hull_tolerance: float = HULL_TOLERANCE, tile_cells: int = TILE_CELLS,
+                      active: np.ndarray | None = None, rx_loss_db: np.ndarray | None = None,
+                      patterns: Mapping[str, AntennaPattern] | None = None,
+                      reach_limit: ReachLimit | None = None,
+                      exact_clutter_percent: float | None = None) -> CellularResult:
+    """Best-server reference-signal level, SINR and speed per technology over ``grid``.
+
+    Parameters
+    ----------
+    sectors
+        Validated sectors (``citycov.io.read_sectors``) in ``grid.crs``.
+    dem_m
+        Terrain on the grid (float32 metres, NaN = no data; those cells stay uncovered).
+    env
+        Environment class per cell (int, 0..3), see :func:`environment_classes`.
+    mode
+        ``"fast"`` (empirical model + terrain diffraction along radials) or ``"exact"`` (ITM
+        point-to-point on each cell's own profile), for all sectors or per technology
+        (``{"3G": "exact"}``; technologies not named stay fast).
+    diffraction
+        Fast mode's terrain diffraction, one of :data:`DIFFRACTION_METHODS`; by default
+        ``radio.diffraction`` where the configuration has it, else ``"knife_edge"`` (the
+        first engine's behaviour, kept until the scenario files choose).
+    hull_tolerance
+        Fast mode: obstacle-set vertices where the terrain turns by less than this slope
+        (m/m) are dropped (0: the exact upper hull, as the propagation library builds it).
+    exact_sectors
+        Sector ids evaluated in exact mode whatever ``mode`` says (broadcast, trunking, checks).
+    exact_model
+        Model of the exact mode: ``"itm"`` (Longley-Rice point to point) or ``"p1812"``.
+    itm, p1812
+        Parameters of the exact mode's model.
+    link
+        SINR/throughput parameters; ``None`` skips the carrier rasters (faster, less memory).
+    tile_cells
+        Side of the square tiles the grid is processed in (cells).  Per tile only the sites
+        whose reach touches it run, each on the wedge of its ray fan that covers the tile, and
+        the per-carrier state (k strongest levels, summed power) exists for that tile only, so
+        memory is the output rasters plus one tile's state.  Results do not depend on it.
+    active
+        Bool grid of the cells to evaluate (default: all); the others stay unserved, but
+        their terrain still shapes the rays (for example the study area and a margin).
+    rx_loss_db
+        Optional float grid of a loss at the receiver added to every sector (clutter).
+    patterns
+        Antenna patterns by name (:func:`citycov.io.msi.read_msi`) for sectors whose
+        ``antenna_pattern`` column names one; the others use the 3GPP sector model.
+    reach_limit
+        Optional cap on each sector's reach from the density of its carrier's sites
+        (:class:`ReachLimit`).
+    exact_clutter_percent
+        Exact mode only: add ITU-R P.2108 §3.2 terrestrial clutter loss, not exceeded at this
+        percentage of locations, at receivers in the dense urban, urban and suburban classes
+        (ITM and P.1812 over bare terrain hold no clutter; the empirical models of the fast
+        mode already do, so it is not added there).  0.5-67 GHz; ``None``: none.
+
+    Returns
+    -------
+    CellularResult
+        Level and serving sector per technology; with ``link``, per technology also the SINR,
+        margin over the second-best sector of the serving carrier, overlap count, down/up
+        throughput and speed-tier class of the best carrier (highest download) at each cell.
+        A carrier is (operator, technology, freq_mhz); its sectors interfere with each other.
+    """
+    if diffraction is None:
+        diffraction = str(getattr(radio, "diffraction", "knife_edge"))
+    if diffraction not in DIFFRACTION_METHODS:
+        raise ModelError(f"diffraction: unknown method {diffraction!r}; expected one of {sorted(DIFFRACTION_METHODS)}")
+    method = DIFFRACTION_METHODS[diffraction]
+    if exact_clutter_percent is not None and not 0.0 < exact_clutter_percent < 100.0:
+        raise ModelError(f"exact_clutter_percent must be in (0, 100), got {exact_clutter_percent}")
+    if exact_model not in EXACT_MODELS:
+        raise ModelError(f"exact_model: unknown model {exact_model!r}; expected one of {list(EXACT_MODELS)}")
+    x = sectors.geometry.x.to_numpy()
+    y = sectors.geometry.y.to_numpy()
+    ids = sectors["sector_id"].to_numpy()
+    inside = _inside(grid, x, y, "sectors", ids)
+    table = sectors.loc[inside].reset_index(drop=True)
+    x, y = x[inside], y[inside]
+    n = len(table)
+    tech = table["technology"].to_numpy()
+    freq = table["freq_mhz"].to_numpy(dtype=np.float64)
+    height = table["height_m"].to_numpy(dtype=np.float64)
+    bandwidth = table["bandwidth_mhz"].to_numpy(dtype=np.float64)
+    exact = _engine_modes(mode, tech, table["sector_id"].to_numpy(), exact_sectors)
+    if exact_clutter_percent is not None:
+        out_of_range = exact & ((freq < 500.0) | (freq > 67_000.0))
+        if out_of_range.any():
+            raise ModelError(f"P.2108 clutter loss covers 0.5-67 GHz; exact-mode sectors "
+                             f"{[str(v) for v in table['sector_id'].to_numpy()[out_of_range][:5]]} use "
+                             f"{sorted(set(freq[out_of_range].tolist()))[:5]} MHz")
+    models = select_models(freq, radio.model, sector_ids=table["sector_id"].to_numpy())
+    ref_eirp = table["eirp_dbm"].to_numpy(dtype=np.float64) + reference_signal_offset_db(tech, bandwidth)
+    reach_m = np.array([
+        [1000.0 * _radio_kernels.reach_km(models[i], freq[i], height[i], radio.rx_height_m, ref_eirp[i] - radio.floor_dbm,
+                             radio.max_range_km, e) for e in range(len(ENV_CLASSES))]
+        for i in range(n)]).reshape(n, len(ENV_CLASSES))
+    if exact.any():  # ITM is never below free space by more than the 6 dB of a ground reflection
+        fs_km = 10.0 ** ((ref_eirp - radio.floor_dbm + 6.0 - 32.4478 - 20.0 * np.log10(freq)) / 20.0)
+        reach_m[exact] = 1000.0 * np.minimum(fs_km[exact], radio.max_range_km)[:, None]
+    north = grid_north_offset_deg(x, y, grid.crs) if n else np.zeros(0)
+    site_lat = (np.asarray(pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True).transform(x, y)[1])
+                if n else np.zeros(0))
+    azimuth_grid = np.nan_to_num(table["azimuth_deg"].to_numpy(dtype=np.float64), nan=0.0) + north
+    row_f, col_f = grid.fractional_rowcol(x, y)
+    z_ground = np.array([_radio_kernels.bilinear(dem_m, row_f[i], col_f[i]) for i in range(n)])
+    if np.isnan(z_ground).any():
+        bad = table["sector_id"].to_numpy()[np.isnan(z_ground)]
+        raise RasterError(f"terrain: no elevation under sectors {[str(b) for b in bad[:10]]}; "
+                          "the DEM must cover every site")
+
+    rows, cols = grid.shape
+    n_tech = len(TECHNOLOGIES)
+    best_dbm = np.full((n_tech, rows, cols), np.nan, dtype=np.float32)
+    best_sector = np.full((n_tech, rows, cols), -1, dtype=np.int16 if n < 32_000 else np.int32)
+    dem_k = np.ascontiguousarray(dem_m, dtype=np.float64 if dem_m.dtype == np.float64 else np.float32)
+    env_k = np.ascontiguousarray(env, dtype=np.int8)
+    active_k = (np.ones((rows, cols), dtype=np.uint8) if active is None
+                else np.ascontiguousarray(active, dtype=np.uint8))
+    if active_k.shape != (rows, cols) or env_k.shape != (rows, cols) or dem_k.shape != (rows, cols):
+        raise RasterError(f"terrain, environment and active grids must have the grid's shape {(rows, cols)}, got "
+                          f"{dem_k.shape}, {env_k.shape}, {active_k.shape}")
+    rx_loss_k = (np.zeros((0, 0), dtype=np.float32) if rx_loss_db is None
+                 else np.ascontiguousarray(rx_loss_db, dtype=np.float32))
+    k_re = radio.k_factor * EARTH_RADIUS_M
+    tech_idx = np.array([TECH_INDEX[t] for t in tech], dtype=np.int64)
+    tilt = table["downtilt_deg"].to_numpy(dtype=np.float64)
+    hbw = table["h_beamwidth_deg"].to_numpy(dtype=np.float64)
+    vbw = table["v_beamwidth_deg"].to_numpy(dtype=np.float64)
+    omni = table["omni"].to_numpy(dtype=np.bool_)
+    s_pattern, h_loss, v_loss, pattern_cap = _pattern_tables(table, patterns)
+    operators = table["operator"].to_numpy()
+    networks = tuple(sorted({(str(o), str(t)) for o, t in zip(operators, tech, strict=True)}))
+    if len(networks) > 64:
+        raise ModelError(f"{len(networks)} operator x technology networks; at most 64 are supported")
+    bit_of = {net: k for k, net in enumerate(networks)}
+    s_bit = np.array([bit_of[(str(o), str(t))] for o, t in zip(operators, tech, strict=True)], dtype=np.int64)
+    s_thr = np.array([radio.threshold_dbm[t] for t in tech], dtype=np.float64)
+    cover_bits = np.zeros((rows, cols), dtype=_bits_dtype(len(networks)))
+    carrier_keys = [(str(o), str(t), float(f)) for o, t, f in zip(operators, tech, freq, strict=True)]
+    carriers = tuple(sorted(set(carrier_keys), key=lambda c: (TECH_INDEX[c[1]], c[0], c[2])))
+    carrier_of = np.array([carriers.index(c) for c in carrier_keys], dtype=np.int64) if n else np.zeros(0, np.int64)
+    notes = [f"tiles of {tile_cells} x {tile_cells} cells"]
+    if active is not None:
+        notes.append(f"evaluated {int(active_k.sum()):,} of {active_k.size:,} cells (study area)")
+    if reach_limit is not None and n:
+        cap = reach_limit.limit_m(x, y, carrier_of, table["site_id"].to_numpy())
+        capped = cap < reach_m.max(axis=1)
+        reach_m = np.minimum(reach_m, cap[:, None])
+        notes.append(f"reach limit ({reach_limit.neighbours} co-channel neighbours x {reach_limit.factor:g}, at least "
+                     f"{reach_limit.min_km:g} km): {int(capped.sum()):,} of {n:,} sectors capped"
+                     + (f", median cap {np.median(cap[capped]) / 1000.0:.1f} km" if capped.any() else ""))
+    extrapolation = model_extrapolation(models[~exact], height[~exact], reach_m[~exact])
+    for text in extrapolation:
+        log.info("model extrapolation: %s", text)
+    groups = _site_groups(table, height, freq)
+    links = _LinkRasters(n_tech, rows, cols, best_sector.dtype.type) if link is not None else None
+    capacity = link.capacity if link is not None else 2
+    carrier_bw = np.array([float(bandwidth[carrier_of == c].max()) for c in range(len(carriers))])
+    g_first = np.array([g[0] for g in groups], dtype=np.int64)
+    g_row, g_col = row_f[g_first], col_f[g_first]
+    g_reach = np.array([reach_m[g].max() / grid.cell_m for g in groups])
+    tiles = list(tile_windows(rows, cols, tile_cells))
+    smooth_cache: dict[tuple[int, int], tuple] = {}
+    work = FanWorkspace()
+    bar = tqdm(total=len(tiles), desc="cellular tiles", unit="tile", disable=not progress, mininterval=1.0)
+    with bar:
+        for (tr0, tr1, tc0, tc1) in tiles:
+            bar.update(1)
+            near = np.flatnonzero(rect_distance(g_row, g_col, tr0, tr1, tc0, tc1) <= g_reach)
+            if near.size == 0:
+                continue
+            th, tw = tr1 - tr0, tc1 - tc0
+            if links is not None:
+                present = np.unique(np.concatenate([carrier_of[groups[g]] for g in near]))
+                slot_of = np.full(len(carriers), -1, dtype=np.int64)
+                slot_of[present] = np.arange(present.size)
+                s_slot = slot_of[carrier_of]
+            else:  # levels only: no per-carrier state
+                present = np.zeros(0, dtype=np.int64)
+                s_slot = np.full(n, -1, dtype=np.int64)
+            car_top = np.full((present.size, capacity, th, tw), -np.inf, dtype=np.float32)
+            car_idx = np.full((present.size, th, tw), -1, dtype=np.int32)
+            car_sum = np.zeros((present.size, th, tw), dtype=np.float32)
+            for g in near:
+                idx = groups[g]
+                i0 = idx[0]
+                z_tx = z_ground[i0] + height[i0]
+                fast = idx[~exact[idx]]
+                if fast.size:
+                    reach_cells = float(reach_m[fast].max()) / grid.cell_m
+                    n_rays, n_steps = fan_size(reach_cells)
+                    ray_lo, n_wedge, steps = fan_wedge(row_f[i0], col_f[i0], tr0, tr1, tc0, tc1, n_rays, n_steps)
+                    zr, prev, top, hz = work.views(steps + 1, n_wedge)
+                    _terrain_kernels.ray_wedge_into(dem_k, row_f[i0], col_f[i0], z_tx, grid.cell_m, n_rays, ray_lo, k_re,
+                                     hull_tolerance, zr, prev, top, hz)
+                    key = (int(g), n_steps)
+                    if key not in smooth_cache:
+                        if len(smooth_cache) > 256:
+                            smooth_cache.clear()
+                        zs_prev_top_hz = _terrain_kernels.smooth_ray(height[i0], grid.cell_m, n_steps, k_re, hull_tolerance)
+                        smooth_cache[key] = (*zs_prev_top_hz, _terrain_kernels.smooth_earth_loss_db(
+                            *zs_prev_top_hz, radio.rx_height_m, grid.cell_m, k_re, method,
+                            1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (freq[fast] * 1e6))))
+                    zs, prev_s, top_s, hz_s, smooth = smooth_cache[key]
+                    _tile_kernels.tile_site_levels(
+                        dem_k, env_k, active_k, row_f[i0], col_f[i0], z_tx, grid.cell_m, radio.rx_height_m, k_re,
+                        method, zr, prev, top, hz, ray_lo, n_rays, zs, prev_s, top_s, hz_s, smooth, models[fast],
+                        freq[fast], height[fast], ref_eirp[fast], azimuth_grid[fast], omni[fast], tilt[fast],
+                        hbw[fast], vbw[fast], s_pattern[fast], h_loss, v_loss, pattern_cap, reach_m[fast],
+                        tech_idx[fast], fast, s_slot[fast], radio.front_to_back_db, radio.vertical_sidelobe_db,
+                        rx_loss_k, tr0, tc0, radio.floor_dbm, best_dbm, best_sector, s_bit[fast], s_thr[fast],
+                        cover_bits, car_top, car_idx, car_sum)
+                ex = idx[exact[idx]]
+                for sub in _same_frequency(ex, freq):
+                    loss = np.full((th, tw), np.nan)
+                    sub_reach = float(reach_m[sub, 0].max()) / grid.cell_m
+                    if exact_model == "itm":
+                        _exact_kernels.itm_loss_grid(dem_k, row_f[i0], col_f[i0], grid.cell_m, height[i0], radio.rx_height_m,
+                                        freq[sub[0]], itm.climate, itm.n0, itm.pol, itm.epsilon, itm.sigma, itm.mdvar,
+                                        itm.time, itm.location, itm.situation, sub_reach, tr0, tc0, loss)
+                    else:
+                        _exact_kernels.p1812_loss_grid(dem_k, row_f[i0], col_f[i0], grid.cell_m, height[i0], radio.rx_height_m,
+                                          freq[sub[0]], p1812.time_percent, p1812.location_percent, p1812.delta_n,
+                                          p1812.n0, float(site_lat[i0]), p1812.pol, p1812.zone,
+                                          p1812.clutter_height_m, sub_reach, tr0, tc0, loss)
+                    if exact_clutter_percent is not None:
+                        _tile_kernels.add_clutter_p2108(loss, env_k, row_f[i0], col_f[i0], tr0, tc0, grid.cell_m,
+                                             freq[sub[0]] / 1000.0, float(exact_clutter_percent), CLUTTER_ENV)
+                    _tile_kernels.tile_levels_from_loss(
+                        loss, dem_k, active_k, row_f[i0], col_f[i0], z_tx, grid.cell_m, radio.rx_height_m,
+                        ref_eirp[sub], azimuth_grid[sub], omni[sub], tilt[sub], hbw[sub], vbw[sub], s_pattern[sub],
+                        h_loss, v_loss, pattern_cap, np.ascontiguousarray(reach_m[sub, 0]), tech_idx[sub], sub,
+                        s_slot[sub], radio.front_to_back_db, radio.vertical_sidelobe_db, rx_loss_k,
+                        tr0, tc0, radio.floor_dbm, best_dbm, best_sector, s_bit[sub], s_thr[sub],
+                        cover_bits, car_top, car_idx, car_sum)
+            if links is not None:
+                win = (slice(tr0, tr1), slice(tc0, tc1))
+                for slot, c in enumerate(present):
+                    _op, t, _f = carriers[c]
+                    links.add_carrier(TECH_INDEX[t], car_top[slot], car_idx[slot], car_sum[slot], link, t,
+                                      float(carrier_bw[c]), ref_eirp, win)
+            del car_top, car_idx, car_sum
+    names = {v: k for k, v in MODEL_CODES.items()}
+    out_table = pd.DataFrame({
+        "sector_index": np.arange(n), "sector_id": table["sector_id"].to_numpy(),
+        "site_id": table["site_id"].to_numpy(), "operator": table["operator"].to_numpy(),
+        "technology": tech, "freq_mhz": freq, "bandwidth_mhz": bandwidth,
+        "model": [exact_model if exact[i] else names[m] for i, m in enumerate(models)],
+        "carrier": carrier_of,
+        "ref_signal_eirp_dbm": np.round(ref_eirp, 2),
+        "reach_urban_km": np.round(reach_m[:, 1] / 1000.0, 3), "reach_open_km": np.round(reach_m[:, 3] / 1000.0, 3),
+        "ground_m": np.round(z_ground, 1),
+    })
+    extra = links.finish(link) if links is not None else {}
+    return CellularResult(best_dbm=best_dbm, best_sector=best_sector, sectors=out_table,
+                          dropped_outside=int((~inside).sum()), extrapolation=extrapolation,
+                          cover_bits=cover_bits, networks=networks, carriers=carriers,
+                          diffraction=diffraction, notes=tuple(notes), link=link if links is not None else None,
+                          sector_ref_eirp_dbm=ref_eirp, sector_bandwidth_mhz=carrier_bw[carrier_of] if n else
+                          np.zeros(0), **extra)
+
+
+def uplink_budget_mbps(coupling_loss_db: np.ndarray, bandwidth_mhz: np.ndarray | float,
+                       link: LinkParams) -> np.ndarray:
+    """Uplink Mbit/s over a coupling loss (reference-signal EIRP − serving level, i.e. path loss −
+    antenna pattern): UE EIRP + BS gain − coupling − (noise in min(B, B_ul,max) + BS noise figure
+    + interference margin), through the uplink Shannon bound × that bandwidth.  NaN stays NaN."""
+    ul_bw = np.minimum(bandwidth_mhz, link.ul_bandwidth_max_mhz)
+    ul_noise = (_linkbudget_kernels.THERMAL_NOISE_DBM_HZ + 10.0 * np.log10(ul_bw * 1e6) + link.bs_noise_figure_db
+                + link.ul_interference_margin_db)
+    ul_sinr = link.ue_eirp_dbm + link.bs_gain_dbi - np.asarray(coupling_loss_db, dtype=np.float64) - ul_noise
+    return _linkbudget_kernels.spectral_efficiency_ufunc(ul_sinr, link.uplink.alpha, link.uplink.sinr_min_db,
+                                        link.uplink.max_se_bps_hz) * ul_bw
+
+
+class _LinkRasters:
+    """Per-technology SINR/throughput rasters, merged carrier by carrier (the best carrier wins).
+
+    Uplink speeds are not kept as a raster (:attr:`CellularResult.uplink_mbps` derives them
+    from the serving level and sector); the speed tier is decided as each carrier merges."""
+
+    def __init__(self, n_tech: int, rows: int, cols: int, index_dtype: type = np.int32) -> None:
+        shape = (n_tech, rows, cols)
+        self.serving_dbm = np.full(shape, np.nan, dtype=np.float32)
+        self.serving_sector = np.full(shape, -1, dtype=index_dtype)
+        self.sinr_db = np.full(shape, np.nan, dtype=np.float32)
+        self.margin_db = np.full(shape, np.nan, dtype=np.float16)
+        self.overlap = np.zeros(shape, dtype=np.int8)
+        self.throughput_mbps = np.full(shape, np.nan, dtype=np.float32)
+        self.speed_tier = np.full(shape, -1, dtype=np.int8)
+
+    def add_carrier(self, t: int, car_top: np.ndarray, car_idx: np.ndarray, car_sum: np.ndarray, link: LinkParams,
+                    technology: str, bandwidth_mhz: float, ref_eirp: np.ndarray,
+                    win: tuple[slice, slice] = (slice(None), slice(None))) -> None:
+        """Merge one carrier's best-server state of the window ``win`` of the grid."""
+        rows, cols = car_idx.shape
+        best = np.empty((rows, cols), dtype=np.float32)
+        margin = np.empty((rows, cols), dtype=np.float32)
+        count = np.empty((rows, cols), dtype=np.int32)
+        sinr = np.empty((rows, cols), dtype=np.float32)
+        _linkbudget_kernels.finish_sinr(car_top, car_idx, car_sum, float(link.loading),
+                       carrier_noise_dbm(technology, link.noise_figure_db), float(link.overlap_db),
+                       best, margin, count, sinr)
+        served = car_idx >= 0
+        down = np.where(served, _linkbudget_kernels.spectral_efficiency_ufunc(sinr.astype(np.float64), link.downlink.alpha,
+                                                             link.downlink.sinr_min_db, link.downlink.max_se_bps_hz)
+                        * bandwidth_mhz, np.nan)
+        cur_down = self.throughput_mbps[t][win]
+        cur_sinr = self.sinr_db[t][win]
+        better = served & (np.isnan(cur_down) | (down > cur_down) | ((down == cur_down) & (sinr > cur_sinr)))
+        if not better.any():
+            return
+        # uplink over the same coupling loss: reference EIRP − level (exact EIRP, float32 level)
+        up = uplink_budget_mbps(ref_eirp[car_idx[better]] - best[better], bandwidth_mhz, link)
+        tier = np.empty(up.size, dtype=np.int8)
+        _linkbudget_kernels.speed_tier_grid(down[better].astype(np.float32).astype(np.float64), up.astype(np.float32).astype(np.float64),
+                           np.array([s.down_mbps for s in link.tiers]), np.array([s.up_mbps for s in link.tiers]),
+                           tier)
+        self.serving_dbm[t][win][better] = best[better]
+        self.serving_sector[t][win][better] = car_idx[better]
+        self.sinr_db[t][win][better] = sinr[better]
+        self.margin_db[t][win][better] = margin[better]
+        self.overlap[t][win][better] = count[better]
+        self.throughput_mbps[t][win][better] = down[better]
+        self.speed_tier[t][win][better] = tier
+
+    def finish(self, link: LinkParams) -> dict[str, np.ndarray]:
+        return {"serving_dbm": self.serving_dbm, "serving_sector": self.serving_sector,
+                "sinr_db": self.sinr_db, "margin_db": self.margin_db, "overlap": self.overlap,
+                "throughput_mbps": self.throughput_mbps, "speed_tier": self.speed_tier}
+
+
+def model_extrapolation(models: np.ndarray, height_m: np.ndarray, reach_m: np.ndarray) -> tuple[str, ...]:
+    """Describe where the engine evaluates models outside their published domain.
+
+    The engine opts into extrapolation explicitly (it calls the kernels, not the checked
+    public functions); this text goes into every report's provenance.
+    """
+    notes = []
+    hata = models != _radio_kernels.MODEL_TR38901
+    if hata.any():
+        notes.append(f"Okumura-Hata/COST-231 ({int(hata.sum())} sectors) are evaluated below their 1 km minimum "
+                     "distance for the cells next to each mast")
+        low = hata & ((height_m < 30.0) | (height_m > 200.0))
+        if low.any():
+            notes.append(f"{int(low.sum())} Hata-family sectors have antenna heights outside Hata's 30-200 m "
+                         f"domain ({height_m[low].min():g}-{height_m[low].max():g} m); the formula is extrapolated")
+    tr = models == _radio_kernels.MODEL_TR38901
+    if tr.any():
+        far = tr & (reach_m.max(axis=1) > 5000.0)
+        beyond = f", and {int(far.sum())} of them beyond the 5 km NLOS maximum" if far.any() else ""
+        notes.append(f"TR 38.901 ({int(tr.sum())} sectors) is evaluated below its 10 m minimum distance next to "
+                     f"each mast{beyond}")
+    return tuple(notes)
+
+
+def wlan_coverage(aps: gpd.GeoDataFrame, valid: np.ndarray, grid: GridSpec, wlan: WlanConfig) -> np.ndarray:
+    """Best WLAN level (dBm, float32, NaN = none) per cell with the log-distance model of ``wlan``.
+
+    Reach of each access point: where the level falls to the threshold, capped at
+    ``wlan.max_range_m``.
+    """
+    x = aps.geometry.x.to_numpy()
+    y = aps.geometry.y.to_numpy()
+    inside = _inside(grid, x, y, "WLAN access points", aps["ap_id"].to_numpy())
+    freq = aps["freq_mhz"].to_numpy(dtype=np.float64)[inside]
+    eirp = aps["eirp_dbm"].to_numpy(dtype=np.float64)[inside]
+    l1m = np.array([fspl_db(f, 0.001) for f in freq])
+    reach = np.minimum(10.0 ** ((eirp - wlan.threshold_dbm - l1m) / (10.0 * wlan.path_loss_exponent)),
+                       wlan.max_range_m)
+    row_f, col_f = grid.fractional_rowcol(x[inside], y[inside])
+    best = np.full(grid.shape, np.nan, dtype=np.float32)
+    _radio_kernels.wlan_coverage(row_f, col_f, aps["height_m"].to_numpy(dtype=np.float64)[inside], eirp, freq, reach,
+                    grid.cell_m, wlan.rx_height_m, wlan.path_loss_exponent, valid, best)
+    return best

@@ -1,0 +1,440 @@
+"""``map.html``: a folium map of a finished run, offline, in English or Chinese.
+
+Renders a :class:`~citycov.outputs.saved.SavedRun` (what ``citycov run`` wrote), so ``citycov map OUT``
+re-renders without recomputing.  Layers, each in the layer control and each with a legend:
+districts by wireless and by FTTH coverage (outline = pass/fail, popup = every target with
+its band and gap), raster overlays (signal classes, covered/not covered, best server, speed
+tier when present) as PNG images at display resolution, ranked gap polygons, clustered sites,
+WLAN access points, fibre routes and access nodes.  A title block names the scenario, the run
+and the data, with a banner when any input is synthetic.  All JavaScript and CSS is inlined
+(:mod:`citycov.outputs.web_assets`); the optional OpenStreetMap basemap is the only network use.
+
+Every string that comes from input data is HTML-escaped before it reaches the page.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import folium
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.plugins import FastMarkerCluster
+from folium.template import Template
+from pyproj import Transformer
+from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+from citycov.config import BASEMAPS
+from citycov.crs import WGS84
+from citycov.errors import ScenarioError
+from citycov.outputs.atomic import write_text_atomic
+from citycov.outputs.i18n import check_lang, district_name, metric_label, pct_label, text, unit_label, verdict_label
+from citycov.outputs.saved import Raster, SavedRun
+from citycov.outputs.web_assets import asset_versions, inline_assets
+
+PASS_COLOUR = "#1a9850"
+FAIL_COLOUR = "#d73027"
+MAX_OVERLAY_PX = 1600
+MAX_GAPS = 300
+PCT_BINS = (0.0, 50.0, 80.0, 90.0, 95.0, 100.0001)
+PCT_COLOURS = ("#fee5d9", "#fcae91", "#c6dbef", "#6baed6", "#2171b5")
+LEVEL_CLASSES = ((-85.0, "#1a9850"), (-95.0, "#91cf60"), (-105.0, "#d9ef8b"), (-115.0, "#fdae61"),
+                 (-1e9, "#d73027"))
+SERVER_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                  "#bcbd22", "#17becf", "#393b79", "#637939")
+SPEED_COLOURS = ("#d73027", "#fdae61", "#a6d96a", "#1a9850", "#006837", "#00441b")
+WEB_MERCATOR = "EPSG:3857"
+OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "&copy; OpenStreetMap contributors"
+
+
+def _e(value: object) -> str:
+    """HTML-escape any value from input data."""
+    return html.escape(str(value), quote=True)
+
+
+def _hex_rgba(colour: str, alpha: int) -> tuple[int, int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16), alpha
+
+
+def _overlay(raster: Raster, band: int, colours: dict[int, tuple[int, int, int, int]],
+             classify) -> tuple[np.ndarray, list[list[float]]]:
+    """Band ``band`` of ``raster`` as an RGBA image in Web Mercator at display resolution.
+
+    ``classify`` maps the band's values to small integer classes (0 = transparent) before
+    resampling (nearest neighbour), so no class is invented by interpolation.
+    """
+    classes = classify(raster.data[band]).astype(np.uint8)
+    rows, cols = classes.shape
+    left, bottom, right, top = raster.bounds
+    transform, width, height = calculate_default_transform(raster.crs, WEB_MERCATOR, cols, rows, left, bottom,
+                                                           right, top)
+    scale = max(1.0, max(width, height) / MAX_OVERLAY_PX)
+    transform, width, height = calculate_default_transform(
+        raster.crs, WEB_MERCATOR, cols, rows, left, bottom, right, top,
+        dst_width=max(1, int(width / scale)), dst_height=max(1, int(height / scale)))
+    dst = np.zeros((height, width), dtype=np.uint8)
+    reproject(classes, dst, src_transform=raster.transform, src_crs=raster.crs, dst_transform=transform,
+              dst_crs=WEB_MERCATOR, resampling=Resampling.nearest, src_nodata=0, dst_nodata=0)
+    rgba = np.zeros((height, width, 4), dtype=np.uint8)
+    for value, colour in colours.items():
+        rgba[dst == value] = colour
+    to_ll = Transformer.from_crs(WEB_MERCATOR, WGS84, always_xy=True)
+    west, north = to_ll.transform(transform.c, transform.f)
+    east, south = to_ll.transform(transform.c + width * transform.a, transform.f + height * transform.e)
+    return rgba, [[south, west], [north, east]]
+
+
+def _legend_rows(rows: list[tuple[str, str]], title: str, *, outline: bool = False) -> str:
+    items = "".join(
+        f"<div><i style='{'border:3px solid ' + c + ';background:none' if outline else 'background:' + c}'></i>"
+        f"{_e(label)}</div>" for c, label in rows)
+    return f"<div class='t'>{_e(title)}</div>{items}"
+
+
+def _pct_colour(value: float) -> str:
+    if not np.isfinite(value):
+        return "#cccccc"
+    for lo, hi, colour in zip(PCT_BINS[:-1], PCT_BINS[1:], PCT_COLOURS, strict=True):
+        if lo <= value < hi:
+            return colour
+    return PCT_COLOURS[-1]
+
+
+def _pct_legend(title: str, lang: str) -> str:
+    rows = [(c, f"{lo:g}-{min(hi, 100):g}%") for lo, hi, c in zip(PCT_BINS[:-1], PCT_BINS[1:], PCT_COLOURS,
+                                                                    strict=True)]
+    rows += [(PASS_COLOUR, text("meets_target", lang)), (FAIL_COLOUR, text("below_target", lang))]
+    body = _legend_rows(rows[:5], title)
+    return body + "".join(f"<div><i style='border:3px solid {c};background:none'></i>{_e(label)}</div>"
+                          for c, label in rows[5:])
+
+
+def _district_popup(run: SavedRun, area_id: str, name: str, lang: str) -> str:
+    """Every target of one district: value, band, verdict, result and gap (all escaped)."""
+    row = run.districts.set_index("area_id").loc[area_id]
+    head = (f"<b>{_e(name)}</b><br>{_e(text('population', lang))}: {float(row['population']):,.0f}"
+            f" · {_e(text('households', lang))}: {float(row['households']):,.0f}")
+    rows = []
+    for _, t in run.targets[run.targets["area_id"] == area_id].iterrows():
+        ok = bool(t["passed"]) if not pd.isna(t["passed"]) else False
+        verdict_text = verdict_label(t["verdict"], lang)
+        band = (f"{pct_label(t['band_low_pct'])}–{pct_label(t['band_high_pct'])}"
+                if not pd.isna(t["band_low_pct"]) else "-")
+        rows.append(
+            f"<tr><td>{_e(metric_label(t['metric'], lang))} ≥ {float(t['threshold_pct']):g}%</td>"
+            f"<td class='value' data-metric='{_e(t['metric'])}'>{_e(pct_label(t['value_pct']))}</td>"
+            f"<td>{_e(band)}</td><td>{_e(verdict_text)}</td>"
+            f"<td class='{'pass' if ok else 'fail'}'>{_e(text('pass' if ok else 'fail', lang))}</td>"
+            f"<td>{float(t['gap']):,.0f} {_e(unit_label(str(t['gap_unit']), lang))}</td></tr>")
+    header = "".join(f"<th>{_e(text(k, lang))}</th>" for k in ("target", "value", "band", "verdict", "result", "gap"))
+    return (f"<div class='citycov-popup' data-area='{_e(area_id)}'>{head}<table><tr>{header}</tr>{''.join(rows)}"
+            "</table></div>")
+
+
+def _js(value: str) -> str:
+    """``value`` as a JavaScript string literal that cannot close the surrounding script."""
+    return json.dumps(value).replace("</", "<\\/")
+
+
+def _bind(layer: folium.Element, bindings: list[str], *, popup: str | None = None, tooltip: str | None = None) -> None:
+    """Queue popup/tooltip bindings (HTML already escaped) for the map's closing script.
+
+    folium's own Popup and Tooltip put the text in JavaScript template literals (and need
+    jQuery); these bindings pass JSON strings, so ``${...}`` or backticks in data stay text.
+    """
+    if popup is not None:
+        bindings.append(f"{layer.get_name()}.bindPopup({_js(popup)}, {{maxWidth: 560}});")
+    if tooltip is not None:
+        bindings.append(f"{layer.get_name()}.bindTooltip({_js(tooltip)}, {{sticky: true}});")
+
+
+def _district_layer(run: SavedRun, fmap: folium.Map, *, metric: str, pct_col: str, title: str, lang: str,
+                    show: bool, bindings: list[str]) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name=title, show=show)
+    targets = run.targets[run.targets["metric"] == metric].set_index("area_id")
+    by_id = run.districts.set_index("area_id")
+    frame = run.boundaries.copy()
+    frame["geometry"] = frame.geometry.simplify(0.0003, preserve_topology=True)
+    for _, d in frame.iterrows():
+        did = str(d["district_id"])
+        if did not in by_id.index:
+            continue
+        pct = float(by_id.loc[did, pct_col])
+        name = district_name(by_id.loc[did, "name"], by_id.loc[did, "name_zh"], lang)
+        passed = bool(targets.loc[did, "passed"]) if did in targets.index else None
+        outline = "#333333" if passed is None else (PASS_COLOUR if passed else FAIL_COLOUR)
+        style = {"fillColor": _pct_colour(pct), "color": outline, "weight": 3, "fillOpacity": 0.55}
+        gj = folium.GeoJson({"type": "Feature", "properties": {"district_id": did},
+                             "geometry": _geo(d.geometry)},
+                            style_function=lambda _f, s=style: s,
+                            highlight_function=lambda _f: {"weight": 5, "fillOpacity": 0.7})
+        _bind(gj, bindings, popup=_district_popup(run, did, name, lang), tooltip=f"{_e(name)}: {pct:.2f}%")
+        gj.add_to(group)
+    group.add_to(fmap)
+    return group
+
+
+def _site_popups(sectors: pd.DataFrame, lang: str) -> list[list[object]]:
+    """[lat, lon, title, body] per site: plain text, one sector per body line (the page builds
+    the popup from text nodes, so nothing here is ever parsed as HTML)."""
+    rows = []
+    for site_id, grp in sectors.groupby("site_id", sort=False):
+        lines = []
+        for r in grp.itertuples():
+            az = "omni" if pd.isna(getattr(r, "azimuth_deg", np.nan)) else f"{r.azimuth_deg:g}°"
+            lines.append(f"{r.sector_id} {r.operator} {r.technology} {r.freq_mhz:g} MHz az {az} "
+                         f"tilt {getattr(r, 'downtilt_deg', 0):g}° h {r.height_m:g} m EIRP {r.eirp_dbm:g} dBm")
+        g = grp.geometry.iloc[0]
+        rows.append([round(g.y, 6), round(g.x, 6), f"{text('site', lang)} {site_id}", "\n".join(lines)])
+    return rows
+
+
+_CIRCLE_CALLBACK = ("function callback(row) {{ var m = L.circleMarker(new L.LatLng(row[0], row[1]), "
+                    "{{radius: 5, color: '{colour}', weight: 1, fillOpacity: 0.8}}); "
+                    "m.bindPopup(function () {{ return citycovTextPopup(row[2], row[3]); }}); return m; }}")
+
+
+def _geo(geom) -> dict:
+    """GeoJSON of ``geom`` with coordinates on a 1e-5° grid (about 1 m), to keep the page small."""
+    return shapely.set_precision(geom, 1e-5).__geo_interface__
+
+
+def _points(rows: list[list[object]], name: str, colour: str, hidden: list[str]) -> FastMarkerCluster:
+    """Clustered circle markers; hidden at first (FastMarkerCluster always adds itself to the map,
+    so the closing script removes the layers listed in ``hidden``)."""
+    cluster = FastMarkerCluster(rows, name=name, callback=_CIRCLE_CALLBACK.format(colour=colour),
+                                options={"maxClusterRadius": 50})  # no chunkedLoading: hiding a layer mid-load fails
+    hidden.append(cluster.get_name())
+    return cluster
+
+
+def _title_block(run: SavedRun, lang: str) -> str:
+    prov = run.provenance
+    city = run.city
+    banner = ""
+    if run.synthetic_inputs:
+        banner = (f"<div class='citycov-banner'>{_e(text('synthetic_banner', lang))}: "
+                  f"{_e(', '.join(run.synthetic_inputs))}</div>")
+    vintages = sorted({str(i.get("vintage") or "") for i in prov.get("inputs", []) if i.get("vintage")})
+    software = prov.get("software", {})
+    libs = asset_versions()
+    return (
+        f"<div class='citycov-title' id='citycov-title'>{banner}<h1>{_e(run.scenario_name)}</h1>"
+        f"{_e(text('run', lang))}: {_e(prov.get('run_started_utc', ''))} UTC · "
+        f"{_e(text('software', lang))}: citycov {_e(software.get('citycov', ''))} "
+        f"(Leaflet {_e(libs['leaflet'])})<br>"
+        f"{_e(text('layer_wireless', lang))}: <b>{float(city['wireless_pct']):.2f}%</b> · "
+        f"{_e(text('layer_ftth', lang))}: <b>{float(city['ftth_pct']):.2f}%</b><br>"
+        f"<small>{_e(text('data', lang))}: {_e('; '.join(vintages))}</small></div>")
+
+
+class _Script(MacroElement):
+    """Raw JavaScript emitted in the map's script section, in child order."""
+
+    _template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
+
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self._name = "CitycovScript"
+        self.code = code
+
+
+def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = None) -> str:
+    """The complete, self-contained ``map.html`` text of ``run``."""
+    lang = check_lang(lang or run.default_lang)
+    basemap = basemap or run.default_basemap
+    bounds = run.boundaries.total_bounds
+    fmap = folium.Map(location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2], zoom_start=9,
+                      tiles=None, control_scale=True, prefer_canvas=False)
+    fmap.options.update({"maxZoom": 18, "minZoom": 3})  # folium sets these only with a tile layer
+    fmap.default_js = [("leaflet", "leaflet.js")]
+    fmap.default_css = [("leaflet_css", "leaflet.css")]
+    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    if basemap not in BASEMAPS:
+        raise ScenarioError(f"basemap must be one of {list(BASEMAPS)}, got {basemap!r}")
+    legends: list[tuple[str, object, str]] = []
+    bindings: list[str] = []
+    hidden: list[str] = []
+
+    outline = folium.GeoJson(_geo(run.boundaries.geometry.union_all().simplify(0.0003)),
+                             name=text("layer_outline", lang), style_function=lambda _f: {
+                                 "color": "#222222", "weight": 2, "fill": False}, interactive=False)
+    outline.add_to(fmap)
+
+    title = text("layer_wireless", lang)
+    layer = _district_layer(run, fmap, metric="wireless_population", pct_col="wireless_pct", title=title,
+                            lang=lang, show=True, bindings=bindings)
+    legends.append(("wireless", layer, _pct_legend(title, lang)))
+    title = text("layer_ftth", lang)
+    layer = _district_layer(run, fmap, metric="ftth_households", pct_col="ftth_pct", title=title, lang=lang,
+                            show=False, bindings=bindings)
+    legends.append(("ftth", layer, _pct_legend(title, lang)))
+
+    # Rasters: signal classes (best over technologies), covered / not covered, best server, speed tier.
+    floor = LEVEL_CLASSES
+    level_colours = {i + 1: _hex_rgba(c, 170) for i, (_, c) in enumerate(floor)}
+
+    def level_classes(_band: np.ndarray) -> np.ndarray:
+        best = np.nanmax(np.where(np.isfinite(run.level.data), run.level.data, -np.inf), axis=0)
+        out = np.zeros(best.shape, dtype=np.uint8)
+        for i, (lo, _) in enumerate(reversed(floor)):
+            out[best >= lo] = len(floor) - i
+        out[~np.isfinite(best)] = 0
+        return out
+
+    rgba, box = _overlay(run.level, 0, level_colours, level_classes)
+    title = text("layer_rsrp", lang)
+    layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
+    layer.add_to(fmap)
+    rows = [(c, f"≥ {lo:g} dBm" if lo > -1e8 else f"{text('below_floor', lang)} {floor[-2][0]:g} dBm")
+            for lo, c in floor]
+    legends.append(("rsrp", layer, _legend_rows(rows, title)))
+
+    cov_colours = {1: _hex_rgba(FAIL_COLOUR, 150), 2: _hex_rgba(PASS_COLOUR, 110)}
+    rgba, box = _overlay(run.coverage, 0, cov_colours, lambda b: np.where(b == 255, 0, np.where(b == 1, 2, 1)))
+    title = text("layer_covered", lang)
+    layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
+    layer.add_to(fmap)
+    legends.append(("covered", layer, _legend_rows([(PASS_COLOUR, text("covered", lang)),
+                                                    (FAIL_COLOUR, text("not_covered", lang))], title)))
+
+    band = next((i for i, d in enumerate(run.serving.descriptions) if d.startswith("4G")), 0)
+    server_colours = {i + 1: _hex_rgba(c, 150) for i, c in enumerate(SERVER_PALETTE)}
+    rgba, box = _overlay(run.serving, band, server_colours,
+                         lambda b: np.where(b < 0, 0, (b % len(SERVER_PALETTE)) + 1))
+    title = text("layer_server", lang)
+    layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
+    layer.add_to(fmap)
+    legends.append(("server", layer, _legend_rows([(c, "") for c in SERVER_PALETTE[:6]], title)
+                    + f"<div>{_e(text('serving_sectors', lang))}</div>"))
+
+    if run.speed is not None:
+        tiers = [n for n in run.speed_tags.get("tiers", "").split(";") if n]
+        speed_colours = {i + 1: _hex_rgba(c, 160) for i, c in enumerate(SPEED_COLOURS[:len(tiers) + 1])}
+
+        def tier_classes(_band: np.ndarray) -> np.ndarray:
+            best = run.speed.data.max(axis=0).astype(np.int16)  # best tier over the technologies
+            return np.where(best < 0, 0, np.minimum(best, len(tiers)) + 1)
+
+        rgba, box = _overlay(run.speed, 0, speed_colours, tier_classes)
+        title = text("layer_speed", lang)
+        layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
+        layer.add_to(fmap)
+        names = [text("no_tier", lang)] + [f"≥ {n}" for n in tiers]
+        legends.append(("speed", layer, _legend_rows(list(zip(SPEED_COLOURS, names, strict=False)), title)))
+
+    if run.gaps is not None and len(run.gaps):
+        gaps = run.gaps.sort_values("rank").head(MAX_GAPS).copy()
+        gaps["geometry"] = gaps.geometry.simplify(0.0003, preserve_topology=True)
+        title = f"{text('layer_gaps', lang)} ({text('top_of', lang, n=len(gaps), total=len(run.gaps))})"
+        group = folium.FeatureGroup(name=title, show=False)
+        for g in gaps.itertuples():
+            tip = (f"#{int(g.rank)} · {_e(g.district_name)} · {_e(text('population', lang))} {g.population:,.0f}"
+                   f" · {_e(text('area_km2', lang))} {g.area_km2:.2f} · {_e(text('nearest_site_km', lang))} "
+                   f"{g.nearest_site_m / 1000:.1f}")
+            gj = folium.GeoJson(_geo(g.geometry), style_function=lambda _f: {
+                "color": "#7b3294", "weight": 1, "fillColor": "#c2a5cf", "fillOpacity": 0.6})
+            _bind(gj, bindings, popup=f"<div class='citycov-popup'>{tip}</div>", tooltip=tip)
+            gj.add_to(group)
+        group.add_to(fmap)
+        legends.append(("gaps", group, _legend_rows([("#c2a5cf", text("layer_gaps", lang))], title)))
+
+    if run.claims_hexes is not None and len(run.claims_hexes):
+        h = run.claims_hexes
+        show = h[(h["verdict"] != "untested") | (h["claimed_not_modelled_cells"] > 0)].copy()
+        colour = {"challenged": "#b2182b", "tested, not challenged": "#1a9850"}
+        show["fill"] = [colour.get(v, "#fdae61") for v in show["verdict"]]
+        verdict_key = {"challenged": "hex_challenged", "tested, not challenged": "hex_tested"}
+        show["tip"] = [f"{_e(o)} {_e(t)} · {_e(text(verdict_key.get(v, 'hex_not_modelled'), lang))} · "
+                       f"{0 if pd.isna(n) else int(n)} tests"
+                       for o, t, v, n in zip(show["operator"], show["technology"], show["verdict"], show["n_tests"],
+                                             strict=True)]
+        title = text("layer_claims", lang)
+        show["geometry"] = show.geometry.set_precision(1e-5)
+        layer = folium.GeoJson(json.loads(show[["fill", "tip", "geometry"]].to_json(drop_id=True)), name=title,
+                               show=False,
+                               style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#555555",
+                                                         "weight": 0.5, "fillOpacity": 0.6})
+        layer.add_to(fmap)
+        bindings.append(f"{layer.get_name()}.eachLayer(function (l) {{ l.bindTooltip(l.feature.properties.tip); }});")
+        legends.append(("claims", layer, _legend_rows([("#b2182b", text("hex_challenged", lang)),
+                                                       ("#1a9850", text("hex_tested", lang)),
+                                                       ("#fdae61", text("hex_not_modelled", lang))], title)))
+
+    net = run.network
+    if "sectors" in net:
+        rows_ = _site_popups(net["sectors"], lang)
+        title = f"{text('layer_sites', lang)} ({len(rows_):,})"
+        layer = _points(rows_, title, "#08519c", hidden)
+        layer.add_to(fmap)
+        legends.append(("sites", layer, _legend_rows([("#08519c", title)], text("layer_sites", lang))))
+    if "wlan" in net:
+        aps = net["wlan"]
+        rows_ = [[round(p.y, 6), round(p.x, 6), str(a), str(o)]
+                 for p, a, o in zip(aps.geometry, aps["ap_id"], aps.get("operator", [""] * len(aps)), strict=True)]
+        title = f"{text('layer_wlan', lang)} ({len(rows_):,})"
+        layer = _points(rows_, title, "#6a51a3", hidden)
+        layer.add_to(fmap)
+        legends.append(("wlan", layer, _legend_rows([("#6a51a3", title)], text("layer_wlan", lang))))
+    if "fibre_routes" in net:
+        routes = net["fibre_routes"].geometry.simplify(0.0002).set_precision(1e-5)
+        title = f"{text('layer_routes', lang)} ({len(routes):,})"
+        layer = folium.GeoJson(json.loads(routes.to_json(drop_id=True)), name=title, show=False, interactive=False,
+                               style_function=lambda _f: {"color": "#e6550d", "weight": 1.5, "opacity": 0.8})
+        layer.add_to(fmap)
+        legends.append(("routes", layer, _legend_rows([("#e6550d", title)], text("layer_routes", lang))))
+    if "fibre_nodes" in net:
+        nodes = net["fibre_nodes"]
+        kinds = nodes["kind"] if "kind" in nodes else [""] * len(nodes)
+        ports = nodes["ports"] if "ports" in nodes else [""] * len(nodes)
+        rows_ = [[round(p.y, 6), round(p.x, 6), str(n), f"{text('kind', lang)}: {k} · {text('ports', lang)}: {pt}"]
+                 for p, n, k, pt in zip(nodes.geometry, nodes["node_id"], kinds, ports, strict=True)]
+        title = f"{text('layer_nodes', lang)} ({len(rows_):,})"
+        layer = _points(rows_, title, "#a63603", hidden)
+        layer.add_to(fmap)
+        legends.append(("nodes", layer, _legend_rows([("#a63603", title)], text("layer_nodes", lang))))
+
+    control = folium.LayerControl(collapsed=False, position="topright")
+    control.add_to(fmap)
+    root = fmap.get_root()
+    root.header.add_child(Element('<link rel="stylesheet" href="citycov_map.css"/>'), name="citycov_css")
+    # In the body, so that it runs after the Leaflet scripts that folium puts in the head.
+    root.html.add_child(Element('<script src="citycov_map.js"></script>'), name="citycov_js")
+    root.html.add_child(Element(_title_block(run, lang)))
+    entries = ",".join(f"{{key: {json.dumps(key)}, layer: {layer.get_name()}, html: {_js(body)}}}"
+                       for key, layer, body in legends)
+    map_var = fmap.get_name()
+    if basemap == "osm":
+        # Built here rather than as a folium TileLayer so that nothing is requested while the
+        # browser is offline; after repeated tile errors the layer is removed, leaving the plain
+        # background with the district outlines.
+        bindings.append(
+            f"if (navigator.onLine) {{ var citycovTiles = L.tileLayer({_js(OSM_URL)}, {{maxZoom: 19, "
+            f"attribution: {_js(OSM_ATTRIBUTION)}}}).addTo({fmap.get_name()}); var citycovTileErrors = 0; "
+            f"citycovTiles.on('tileerror', function () {{ if (++citycovTileErrors === 4) "
+            f"{{ {fmap.get_name()}.removeLayer(citycovTiles); }} }}); "
+            f"{control.get_name()}.addOverlay(citycovTiles, {_js(text('layer_basemap', lang))}); "
+            f"citycovTiles.bringToBack(); }}")
+    script = "\n".join(bindings + [f"{map_var}.removeLayer({name});" for name in hidden]) + "\n" + (
+        f"new L.Control.CitycovLegend([{entries}], {{title: {json.dumps(text('legend', lang))}}}).addTo({map_var});\n"
+        f"new L.Control.CitycovFullscreen({{title: {json.dumps(text('fullscreen', lang))}}}).addTo({map_var});\n"
+        f"new L.Control.CitycovMeasure({{title: {json.dumps(text('measure', lang))}, "
+        f"hint: {json.dumps(text('measure_hint', lang))}}}).addTo({map_var});\n"
+        f"window.citycovMap = {{map: {map_var}, lang: {json.dumps(lang)}, layers: {{"
+        + ",".join(f"{json.dumps(key)}: {layer.get_name()}" for key, layer, _ in legends) + "}};\n")
+    _Script(script).add_to(fmap)  # a child of the map, rendered after every layer it names
+    html_text = root.render()
+    html_text = html_text.replace("<html>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', 1)
+    return inline_assets(html_text)
+
+
+def write_map(run: SavedRun, path: str | Path, *, lang: str | None = None, basemap: str | None = None) -> Path:
+    """Render ``run`` to ``path`` (atomically) and return the path."""
+    path = Path(path)
+    write_text_atomic(path, render_map(run, lang=lang, basemap=basemap))
+    return path

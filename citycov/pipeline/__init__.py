@@ -1,0 +1,1 @@
+"""The pipeline: ``run(scenario) -> Results``.  It calls each step and collects its result."""

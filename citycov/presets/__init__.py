@@ -1,0 +1,7 @@
+"""Presets: radio service presets and challenge presets, read by one reader from TOML files.
+
+Modules
+-------
+files    the one preset-file reader (shipped name or path, SHA-256 for the provenance)
+radio    radio service presets (FCC BDC, Ofcom, trunking, DTV thresholds)
+"""
