@@ -29,6 +29,7 @@ from citycov.accounting.targets import evaluate_targets
 from citycov.config import Scenario
 from citycov.crs import WGS84
 from citycov.errors import CitycovWarning
+from citycov.grid import GridSpec
 from citycov.pipeline.broadcast import broadcast_presets, broadcast_services
 from citycov.pipeline.coverage import Fibre, coverage_masks, fibre_coverage, link_rasters, radio_coverage
 from citycov.pipeline.inputs import Inputs, read_inputs
@@ -81,15 +82,15 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
             network_table = networks(inputs, layers, cov, masks)
         services = None
         service_prov: dict[str, Any] = {}
-        broadcast_rasters: dict = {}
+        broadcast_rasters: dict[str, tuple[GridSpec, np.ndarray, str]] = {}
         if scenario.services.presets:
             with _step("service presets", timings):
-                results = [service_coverage(scenario, inputs, layers, cov)]
+                service_results = [service_coverage(scenario, inputs, layers, cov)]
             if broadcast := broadcast_presets(scenario):
                 with _step("broadcast presets", timings):
-                    results.append(broadcast_services(scenario, inputs, broadcast))
-                broadcast_rasters = results[-1].rasters
-            services, service_prov = collect_services(*results)
+                    service_results.append(broadcast_services(scenario, inputs, broadcast))
+                broadcast_rasters = service_results[-1].rasters
+            services, service_prov = collect_services(*service_results)
         band = variants_long = None
         variant_notes: dict[str, str] = {}
         if acc_cfg.uncertainty:
