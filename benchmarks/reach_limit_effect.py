@@ -36,13 +36,14 @@ def main() -> None:
     import citycov
     from citycov.config import TECHNOLOGIES
     from citycov.engine import cellular as R
+    from citycov.engine.linkbudget import LinkParams
     from citycov.pipeline import run as P
 
     sc = citycov.load_scenario(ROOT / "data" / "guangzhou.toml")
     inputs = P.read_inputs(sc)
     layers = P.build_layers(sc, inputs, cell_m=args.cell_m, rule=sc.accounting.zonal_rule)
     area = P.study_area(layers, sc.radio.study_margin_m)
-    link = R.LinkParams(loading=sc.radio.cell_loading, noise_figure_db=sc.radio.noise_figure_db)
+    link = LinkParams(loading=sc.radio.cell_loading, noise_figure_db=sc.radio.noise_figure_db)
 
     def engine(limit):
         t0 = time.perf_counter()
