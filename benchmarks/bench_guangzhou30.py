@@ -99,6 +99,7 @@ def job(cache: Path, which: str, tile: int, out: Path) -> None:
 
     import citycov
     from citycov.engine import cellular as radio
+    from citycov.engine.linkbudget import LinkParams
     from citycov.grid import GridSpec
 
     meta = json.loads((cache / "grid.json").read_text())
@@ -117,7 +118,7 @@ def job(cache: Path, which: str, tile: int, out: Path) -> None:
     t0 = time.perf_counter()
     res = radio.cellular_coverage(sectors, dem, env, grid, cfg, progress=False, diffraction=cfg.diffraction,
                                   active=active, tile_cells=tile, reach_limit=limit,
-                                  link=radio.LinkParams(loading=cfg.cell_loading, noise_figure_db=cfg.noise_figure_db))
+                                  link=LinkParams(loading=cfg.cell_loading, noise_figure_db=cfg.noise_figure_db))
     wall = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     served = np.isfinite(res.best_dbm).any(axis=0) & (active != 0)

@@ -36,6 +36,7 @@ def main() -> None:
     import citycov
     from citycov.config import TECHNOLOGIES
     from citycov.engine import cellular as R
+    from citycov.engine.linkbudget import LinkParams
     from citycov.pipeline.inputs import read_inputs
     from citycov.pipeline.layers import build_layers, study_area
 
@@ -43,7 +44,7 @@ def main() -> None:
     inputs = read_inputs(sc)
     layers = build_layers(sc, inputs, cell_m=args.cell_m, rule=sc.accounting.zonal_rule)
     area = study_area(layers, sc.radio.study_margin_m)
-    link = R.LinkParams(loading=sc.radio.cell_loading, noise_figure_db=sc.radio.noise_figure_db)
+    link = LinkParams(loading=sc.radio.cell_loading, noise_figure_db=sc.radio.noise_figure_db)
 
     def engine(limit):
         t0 = time.perf_counter()

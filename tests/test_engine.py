@@ -18,11 +18,10 @@ from citycov.engine import _terrain_kernels
 from citycov.engine.cellular import (
     DIFFRACTION_METHODS,
     ItmParams,
-    LinkParams,
-    carrier_noise_dbm,
     cellular_coverage,
     fan_size,
 )
+from citycov.engine.linkbudget import LinkParams, carrier_noise_dbm
 from citycov.errors import ModelError
 from citycov.grid import GridSpec
 from citycov.propagation.diffraction import multi_knife_edge_loss_curved_db

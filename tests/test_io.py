@@ -70,6 +70,41 @@ def test_read_sectors_value_problems(tmp_path):
         assert frag in msg, frag
 
 
+def test_read_sectors_refuses_carriers_outside_the_resource_block_tables(tmp_path):
+    rows = [sector_row(),                                                         # 4G 20 MHz: in the table
+            sector_row(sector_id="S1-2", bandwidth_mhz=12.0),                     # 4G 12 MHz: no LTE carrier
+            sector_row(sector_id="S1-3", technology="5G", bandwidth_mhz=100.0),   # 273 RB at 30 kHz
+            sector_row(sector_id="S1-4", technology="5G", bandwidth_mhz=7.0),     # no NR carrier at 30 kHz
+            sector_row(sector_id="S1-5", technology="3G", bandwidth_mhz=1.6),     # 3G: not tabulated
+            sector_row(sector_id="S1-6", bandwidth_mhz=16.0)]
+    with pytest.raises(SiteTableError) as info:
+        read_sectors(write_sectors(tmp_path / "s.csv", rows), crs=UTM49, lon_column="x", lat_column="y")
+    msg = str(info.value)
+    assert ("bandwidth_mhz: not a 4G channel bandwidth of TS 36.101 Table 5.6-1 at line 3, line 7 "
+            "(found [12.0, 16.0]; allowed [1.4, 3.0, 5.0, 10.0, 15.0, 20.0])") in msg
+    assert ("bandwidth_mhz: not a 5G channel bandwidth of TS 38.101-1 Table 5.3.2-1 at 30 kHz at line 5 "
+            "(found [7.0]; allowed [5.0, 10.0, 15.0,") in msg
+    assert "line 4" not in msg and "line 6" not in msg and "line 2" not in msg
+
+
+def test_read_sectors_nr_spacing_from_an_scs_khz_column(tmp_path):
+    rows = [sector_row(sector_id="S1-1", technology="5G", bandwidth_mhz=5.0, scs_khz=15),    # 25 RB at 15 kHz
+            sector_row(sector_id="S1-2", technology="5G", bandwidth_mhz=100.0, scs_khz=np.nan),  # blank: 30 kHz
+            sector_row(sector_id="S1-3", technology="4G", bandwidth_mhz=20.0, scs_khz=np.nan)]
+    out = read_sectors(write_sectors(tmp_path / "s.csv", rows), crs=UTM49, lon_column="x", lat_column="y")
+    assert out["scs_khz"].iloc[0] == 15.0 and np.isnan(out["scs_khz"].iloc[1])
+    bad = [sector_row(sector_id="S1-1", technology="5G", bandwidth_mhz=5.0, scs_khz=60),    # no 5 MHz at 60 kHz
+           sector_row(sector_id="S1-2", technology="5G", bandwidth_mhz=20.0, scs_khz=45),   # no such spacing
+           sector_row(sector_id="S1-3", technology="4G", bandwidth_mhz=20.0, scs_khz=30)]   # LTE is 15 kHz
+    with pytest.raises(SiteTableError) as info:
+        read_sectors(write_sectors(tmp_path / "b.csv", bad), crs=UTM49, lon_column="x", lat_column="y")
+    msg = str(info.value)
+    assert ("scs_khz: expected 15 (or blank) for 4G and one of [15, 30, 60] (or blank) for 5G at line 3, line 4 "
+            "(found [30.0, 45.0])") in msg
+    assert ("bandwidth_mhz: not a 5G channel bandwidth of TS 38.101-1 Table 5.3.2-1 at 60 kHz at line 2 "
+            "(found [5.0]; allowed [10.0, 15.0,") in msg
+
+
 def test_csv_needs_a_declared_crs(tmp_path):
     path = write_sectors(tmp_path / "s.csv", [sector_row()])
     with pytest.raises(SiteTableError, match="a CSV has no CRS"):

@@ -14,28 +14,33 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from citycov.carriers import resource_blocks
 from citycov.engine.linkbudget import (
     DOWNLINK_TR36942,
     FCC_BDC_TIERS,
     UPLINK_TR36942,
-    ServerAccumulator,
+    LinkParams,
     ShannonParams,
     SpeedTier,
     best_server_sinr,
+    carrier_noise_dbm,
     cell_edge_margin_db,
     field_strength_dbuv_m,
     field_strength_from_eirp_dbuv_m,
     reference_signal_offset_db,
-    resource_blocks,
     rscp_dbm,
     rsrp_dbm,
     spectral_efficiency,
     speed_tier_class,
     thermal_noise_dbm,
     throughput_mbps,
+    uplink_budget,
+    uplink_budget_mbps,
     uplink_sinr_db,
 )
 from citycov.errors import ModelError
+
+from .oracles_linkbudget import ServerAccumulator, best_server_stack
 
 # ---------------------------------------------------------------------------------------- noise
 
@@ -62,6 +67,17 @@ def test_noise_lists_every_bad_argument():
         thermal_noise_dbm(-1.0, noise_figure_db=-2.0)
 
 
+def test_carrier_noise_hand_values():
+    # 4G: one 15 kHz subcarrier, −174 + 41.761 + 7 = −125.239 dBm; 5G: 30 kHz, −174 + 44.771 + 7 = −122.229;
+    # 3G: 3.84 MHz lowered by the 10 % CPICH share, −174 + 65.843 + 7 − 10 = −111.157
+    assert carrier_noise_dbm("4G", 7.0) == pytest.approx(-125.239, abs=1e-3)
+    assert carrier_noise_dbm("5G", 7.0) == pytest.approx(-122.229, abs=1e-3)
+    assert carrier_noise_dbm("3G", 7.0) == pytest.approx(-111.157, abs=1e-3)
+    assert carrier_noise_dbm("5G", 5.0) == thermal_noise_dbm(0.03, noise_figure_db=5.0)
+    with pytest.raises(ModelError, match=r"technology must be one of \['3G', '4G', '5G'\], got '2G'"):
+        carrier_noise_dbm("2G", 7.0)
+
+
 # ------------------------------------------------------------------------ reference signals
 
 
@@ -80,20 +96,71 @@ def test_rsrp_nan_loss_stays_nan():
     assert np.isnan(out[1]) and not np.isnan(out[0])
 
 
-@pytest.mark.parametrize(("bw", "n_rb"), [(1.4, 6), (3.0, 15), (5.0, 25), (10.0, 50), (15.0, 75), (20.0, 100)])
+# TS 36.101 Table 5.6-1, "Transmission bandwidth configuration N_RB in E-UTRA channel bandwidths"
+LTE_TABLE = {1.4: 6, 3.0: 15, 5.0: 25, 10.0: 50, 15.0: 75, 20.0: 100}
+# TS 38.101-1 Table 5.3.2-1, "Maximum transmission bandwidth configuration N_RB" (FR1), row by row as
+# printed: the channel bandwidths (MHz) as columns, None for N/A
+NR_BANDWIDTHS = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 60, 70, 80, 90, 100]
+NR_ROWS = {15: [25, 52, 79, 106, 133, 160, 188, 216, 242, 270, None, None, None, None, None],
+           30: [11, 24, 38, 51, 65, 78, 92, 106, 119, 133, 162, 189, 217, 245, 273],
+           60: [None, 11, 18, 24, 31, 38, 44, 51, 58, 65, 79, 93, 107, 121, 135]}
+NR_TABLE = [(scs, float(bw), n) for scs, row in NR_ROWS.items() for bw, n in zip(NR_BANDWIDTHS, row, strict=True)]
+
+
+@pytest.mark.parametrize(("bw", "n_rb"), list(LTE_TABLE.items()))
 def test_lte_resource_blocks(bw, n_rb):
     assert resource_blocks("4G", bw) == n_rb
+    assert reference_signal_offset_db("4G", bw) == pytest.approx(-10 * math.log10(12 * n_rb), abs=1e-12)
 
 
-@pytest.mark.parametrize(("scs", "bw", "n_rb"), [(15, 5.0, 25), (15, 20.0, 106), (15, 50.0, 270), (30, 10.0, 24),
-                                                 (30, 40.0, 106), (30, 100.0, 273), (60, 100.0, 135)])
+@pytest.mark.parametrize(("scs", "bw", "n_rb"), [c for c in NR_TABLE if c[2] is not None])
 def test_nr_resource_blocks_from_ts_38_101_1(scs, bw, n_rb):
     assert resource_blocks("5G", bw, scs_khz=scs) == n_rb
+    assert reference_signal_offset_db("5G", bw, scs_khz=scs) == pytest.approx(-10 * math.log10(12 * n_rb), abs=1e-12)
+
+
+@pytest.mark.parametrize(("scs", "bw"), [(c[0], c[1]) for c in NR_TABLE if c[2] is None])
+def test_nr_not_applicable_cells_are_refused(scs, bw):
+    with pytest.raises(ModelError, match=rf"no NR carrier of {bw} MHz at {scs} kHz.*bandwidths at {scs} kHz: \["):
+        resource_blocks("5G", bw, scs_khz=scs)
+
+
+@pytest.mark.parametrize(("technology", "bw", "scs", "offset_db"), [
+    ("4G", 20.0, None, -30.792),    # −10·log10(12·100) = −10·log10(1200)
+    ("4G", 1.4, None, -18.573),     # −10·log10(72)
+    ("5G", 100.0, None, -35.153),   # 30 kHz by default: −10·log10(12·273) = −10·log10(3276)
+    ("5G", 20.0, 15, -31.045),      # −10·log10(12·106) = −10·log10(1272)
+    ("5G", 100.0, 60, -32.095),     # −10·log10(12·135) = −10·log10(1620)
+])
+def test_reference_signal_offset_hand_values(technology, bw, scs, offset_db):
+    assert reference_signal_offset_db(technology, bw, scs_khz=scs) == pytest.approx(offset_db, abs=5e-4)
 
 
 def test_nr_defaults_to_30_khz():
     # 100 MHz at 30 kHz: 12·273 = 3276 subcarriers → −35.153 dB
     assert reference_signal_offset_db("5G", 100.0) == pytest.approx(-10 * math.log10(3276.0), abs=1e-12)
+
+
+def test_reference_signal_offsets_of_sector_arrays():
+    # as the engine calls it: one technology and one bandwidth per sector
+    tech = np.array(["4G", "5G", "3G", "4G"], dtype=object)
+    bw = np.array([20.0, 100.0, 5.0, 10.0])
+    got = reference_signal_offset_db(tech, bw)
+    # LTE 20 MHz: 100 RB x 12 = 1200 subcarriers; NR 100 MHz at 30 kHz: 273 RB = 3276; 3G CPICH 10 %;
+    # LTE 10 MHz: 50 RB = 600.
+    assert got == pytest.approx([-10 * math.log10(1200), -10 * math.log10(3276), -10.0, -10 * math.log10(600)])
+    assert got.dtype == np.float64 and got.shape == (4,)
+    per_sector = reference_signal_offset_db(np.array(["5G", "5G"]), np.array([20.0, 20.0]), scs_khz=[np.nan, 15])
+    assert per_sector.tolist() == pytest.approx([-10 * math.log10(12 * 51), -10 * math.log10(12 * 106)])
+
+
+def test_sector_bandwidths_outside_the_tables_are_named():
+    tech = np.array(["4G", "5G", "4G", "3G"], dtype=object)
+    with pytest.raises(ModelError, match=r"reference_signal_offset_db: no NR carrier of 7.0 MHz at 30 kHz .*"
+                                         r"bandwidths at 30 kHz: \[5.0, 10.0, .*, 100.0\] \(sectors \['b'\]\); "
+                                         r"LTE bandwidth_mhz must be one of \[1.4, 3.0, 5.0, 10.0, 15.0, 20.0\] "
+                                         r"\(TS 36.101 Table 5.6-1\), got \[12.0, 25.0\] \(sectors \['a', 'c'\]\)"):
+        reference_signal_offset_db(tech, np.array([12.0, 7.0, 25.0, 5.0]), sector_ids=["a", "b", "c", "d"])
 
 
 def test_unknown_nr_bandwidth_lists_the_valid_ones():
@@ -368,6 +435,8 @@ def test_throughput_is_monotonic_in_sinr(a, b):
 def test_uplink_sinr_hand_value():
     # 23 dBm + 17 dBi − 140 dB − (−174 + 60 + 5 + 3) = −100 + 106 = 6 dB
     assert uplink_sinr_db(140.0, ul_bandwidth_mhz=1.0, bs_gain_dbi=17.0) == pytest.approx(6.0)
+    # a 3 dB pattern loss adds to the path loss
+    assert uplink_sinr_db(137.0, ul_bandwidth_mhz=1.0, bs_gain_dbi=17.0, pattern_gain_db=-3.0) == pytest.approx(6.0)
     with pytest.raises(ModelError, match=r"ul_bandwidth_mhz must be > 0.*pattern_gain_db"):
         uplink_sinr_db(140.0, ul_bandwidth_mhz=0.0, bs_gain_dbi=17.0, pattern_gain_db=3.0)
 
@@ -387,3 +456,30 @@ def test_fcc_tiers():
 def test_tiers_must_ascend():
     with pytest.raises(ModelError, match="tiers must ascend"):
         speed_tier_class([10.0], [1.0], tiers=(SpeedTier("b", 7.0, 1.0), SpeedTier("a", 5.0, 1.0)))
+
+
+def test_uplink_budget_hand_values():
+    # 20 MHz carrier, uplink capped at 20 MHz: N = −174 + 73.010 + 5 + 3 = −92.990 dBm;
+    # coupling 120 dB: SINR = 23 + 17 − 120 + 92.990 = 12.990 dB; 0.4·log2(1 + 19.907) = 1.7536 bit/s/Hz × 20
+    # 40 MHz carrier: capped at 20 MHz, the same; NaN coupling stays NaN
+    ul = uplink_budget(np.array([120.0, 120.0, np.nan]), np.array([20.0, 40.0, 20.0]), LinkParams())
+    assert ul.sinr_db[:2] == pytest.approx([12.990, 12.990], abs=1e-3)
+    assert ul.mbps[:2] == pytest.approx([0.4 * math.log2(1 + 10 ** 1.2990) * 20.0] * 2, rel=1e-4)
+    assert np.isnan(ul.sinr_db[2]) and np.isnan(ul.mbps[2])
+    np.testing.assert_array_equal(uplink_budget_mbps(np.array([120.0]), 20.0, LinkParams()), ul.mbps[:1])
+    # the same formula as the public SINR
+    assert ul.sinr_db[0] == pytest.approx(uplink_sinr_db(120.0, ul_bandwidth_mhz=20.0, bs_gain_dbi=17.0), abs=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), n_sec=st.integers(1, 6), n_pix=st.integers(1, 6), loading=st.floats(0.0, 1.0),
+       overlap=st.floats(0.0, 20.0))
+def test_best_server_equals_the_pixel_by_pixel_oracle(data, n_sec, n_pix, loading, overlap):
+    rx = np.array(data.draw(st.lists(levels, min_size=n_sec * n_pix, max_size=n_sec * n_pix))).reshape(n_sec, n_pix)
+    got = best_server_sinr(rx, loading=loading, noise_dbm=-110.0, overlap_db=overlap)
+    want = best_server_stack(rx, loading=loading, noise_dbm=-110.0, overlap_db=overlap)
+    np.testing.assert_array_equal(got.best_index, want.best_index)
+    np.testing.assert_array_equal(got.best_dbm, want.best_dbm)
+    np.testing.assert_array_equal(got.margin_db, want.margin_db)
+    np.testing.assert_array_equal(got.n_within, want.n_within)
+    np.testing.assert_allclose(got.sinr_db, want.sinr_db, atol=1e-5, equal_nan=True)

@@ -8,17 +8,8 @@ import numpy as np
 import pytest
 
 from citycov.engine import _radio_kernels
-from citycov.engine.cellular import environment_classes, reference_signal_offset_db, select_models
+from citycov.engine.cellular import environment_classes, select_models
 from citycov.errors import ModelError
-
-
-def test_reference_signal_offsets():
-    tech = np.array(["4G", "5G", "3G", "4G"])
-    bw = np.array([20.0, 100.0, 5.0, 10.0])
-    got = reference_signal_offset_db(tech, bw)
-    # LTE 20 MHz: 100 RB x 12 = 1200 subcarriers; NR 100 MHz at 30 kHz: 272 RB = 3264; 3G CPICH 10 %;
-    # LTE 10 MHz: 50 RB = 600.
-    assert got == pytest.approx([-10 * math.log10(1200), -10 * math.log10(3264), -10.0, -10 * math.log10(600)])
 
 
 def test_model_selection_by_band_and_refusal():

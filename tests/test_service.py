@@ -27,10 +27,11 @@ from citycov.accounting.services import (
     service_sinr_db,
     speed_service,
 )
-from citycov.engine.cellular import LinkParams, _LinkRasters, carrier_noise_dbm, uplink_budget_mbps
-from citycov.engine.linkbudget import ServerAccumulator
+from citycov.engine.linkbudget import LinkParams, LinkRasters, carrier_noise_dbm, uplink_budget_mbps
 from citycov.errors import ModelError, ScenarioError
 from citycov.presets.radio import load_preset
+
+from .oracles_linkbudget import ServerAccumulator
 
 Z90 = 1.2816  # normal table, Φ⁻¹(0.90) = 1.28155
 Z95 = 1.6449  # normal table, Φ⁻¹(0.95) = 1.64485
@@ -237,7 +238,7 @@ def test_speed_preset_loading_rescales_the_engine_interference():
 
 
 def test_speed_matches_the_engine_at_zero_loss():
-    """The engine's own rasters (radio._LinkRasters) come back unchanged with no loss and no margin:
+    """The engine's own rasters (linkbudget.LinkRasters) come back unchanged with no loss and no margin:
     down = SE_dl(SINR)·B, up = SE_ul(23 + 17 − CL − N_BS − 3)·min(B, 20)."""
     rng = np.random.default_rng(7)
     shape = (6, 7)
@@ -249,7 +250,7 @@ def test_speed_matches_the_engine_at_zero_loss():
     acc = ServerAccumulator(shape)
     for i in range(3):
         acc.add(levels[i], sector_index=i)
-    links = _LinkRasters(3, *shape)
+    links = LinkRasters(3, *shape)
     links.add_carrier(1, acc.top_dbm, acc.best_idx, acc.sum_mw, link, "4G", 10.0, ref_eirp)
     server = acc.finish(loading=link.loading, noise_dbm=carrier_noise_dbm("4G", link.noise_figure_db))
     coupling = np.where(server.best_index >= 0, ref_eirp[np.maximum(server.best_index, 0)] - server.best_dbm, np.nan)
@@ -293,7 +294,8 @@ def test_speed_cannot_rescale_a_zero_engine_loading():
 
 
 def test_speed_needs_a_link_with_the_engine_fields():
-    with pytest.raises(ModelError, match=r"link must have the fields of citycov.engine.cellular.LinkParams; missing \["):
+    with pytest.raises(ModelError,
+                       match=r"link must have the fields of citycov.engine.linkbudget.LinkParams; missing \["):
         _speed(-90.0, 10.0, link=object())
 
 

@@ -22,7 +22,7 @@ Level and field-strength metrics (RSRP, RSCP, received level in dBm; field stren
 Speed metric (FCC BDC style: download and upload minima)
     The engine stores, for the serving carrier, the reference-signal level S and
     SINR = S / (I + N), I = loading·Σ others, N the noise in the level's bandwidth
-    (:func:`citycov.engine.cellular.carrier_noise_dbm`: one subcarrier for 4G/5G RSRP).  Inside the
+    (:func:`citycov.engine.linkbudget.carrier_noise_dbm`: one subcarrier for 4G/5G RSRP).  Inside the
     environment the wanted signal is lowered by L_env + M and the interference by L_env only
     (the vehicle or building attenuates every sector; the shadow-fading margin is the serving
     path's).  With the interference share f = I/(I + N) = max(1 − N·SINR/S, 0) and
@@ -40,7 +40,8 @@ Speed metric (FCC BDC style: download and upload minima)
         SINR_ul = P_UE + G_BS − (CL + L_env + M) − (−174 + 10·log10(B_ul·1e6) + NF_BS + IM_ul)
         up = SE_ul(SINR_ul)·B_ul,  B_ul = min(B, ul_bandwidth_max_mhz)   (uplink α = 0.4, −10 dB, 2.0)
 
-    exactly as ``citycov.engine.cellular._LinkRasters.add_carrier`` computes the outdoor rasters.
+    with :func:`citycov.engine.linkbudget.uplink_budget`, as the engine's outdoor rasters
+    (:class:`citycov.engine.linkbudget.LinkRasters`).
     covered ⇔ down ≥ min_down and up ≥ min_up.
 
 Building entry loss
@@ -59,7 +60,7 @@ import numpy as np
 
 from citycov.config import TECHNOLOGIES
 from citycov.engine import linkbudget as lb
-from citycov.engine.cellular import LinkParams, carrier_noise_dbm
+from citycov.engine.linkbudget import LinkParams, carrier_noise_dbm, uplink_budget
 from citycov.errors import ModelError, ScenarioError, raise_problems
 from citycov.presets.radio import RadioPreset
 from citycov.propagation.p2109 import P2109_FREQ_GHZ, p2109_building_entry_loss_db
@@ -253,7 +254,7 @@ def service_sinr_db(level_dbm: Any, sinr_db: Any, *, noise_dbm: float, extra_los
     """SINR (dB) in the environment: S lowered by extra_loss_db + margin_db, the interference
     I = S/SINR − N (clipped at 0) lowered by extra_loss_db and scaled by ``interference_scale``
     (new loading / engine loading), against the same noise ``noise_dbm`` (the noise in the
-    bandwidth of the level, :func:`citycov.engine.cellular.carrier_noise_dbm`).
+    bandwidth of the level, :func:`citycov.engine.linkbudget.carrier_noise_dbm`).
 
     NaN level or SINR stays NaN.
 
@@ -292,7 +293,7 @@ class SpeedCoverage:
 def _check_link(link: Any, problems: list[str]) -> bool:
     missing = [name for name in _LINK_FIELDS if not hasattr(link, name)]
     if missing:
-        problems.append(f"link must have the fields of citycov.engine.cellular.LinkParams; missing {missing}")
+        problems.append(f"link must have the fields of citycov.engine.linkbudget.LinkParams; missing {missing}")
         return False
     _number("link.loading", link.loading, problems, lo=0.0, hi=1.0)
     _number("link.noise_figure_db", link.noise_figure_db, problems, lo=0.0)
@@ -321,14 +322,15 @@ def speed_service(level_dbm: Any, sinr_db: Any, *, technology: str, bandwidth_mh
         carrier, as the engine computed them (NaN = not served).  The level must be the one
         the SINR was computed from.
     technology
-        "3G", "4G" or "5G": fixes the noise bandwidth of the level (:func:`citycov.engine.cellular.carrier_noise_dbm`).
+        "3G", "4G" or "5G": fixes the noise bandwidth of the level
+        (:func:`citycov.engine.linkbudget.carrier_noise_dbm`).
     bandwidth_mhz
         Channel bandwidth of the serving carrier (scalar or per cell; NaN where not served).
     coupling_loss_db
         Serving sector's reference-signal EIRP minus ``level_dbm`` (path loss − antenna
         pattern), as the engine's uplink uses it (scalar or per cell; NaN where not served).
     link
-        The :class:`citycov.engine.cellular.LinkParams` the engine ran with: its ``loading`` and
+        The :class:`citycov.engine.linkbudget.LinkParams` the engine ran with: its ``loading`` and
         ``noise_figure_db`` are those of the stored SINR; its Shannon and uplink parameters
         give the speeds.
     extra_loss_db, margin_db
@@ -372,12 +374,7 @@ def speed_service(level_dbm: Any, sinr_db: Any, *, technology: str, bandwidth_mh
     sinr_env = np.broadcast_to(_sinr_after_loss_db(level, sinr, noise, loss, margin, scale), level.shape)
     served = np.isfinite(level) & np.isfinite(sinr) & np.isfinite(bw) & np.isfinite(coupling)
     down = np.asarray(lb.spectral_efficiency(sinr_env, params=link.downlink)) * bw
-    ul_bw = np.minimum(bw, float(link.ul_bandwidth_max_mhz))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ul_noise = (lb.THERMAL_NOISE_DBM_HZ + 10.0 * np.log10(ul_bw * 1e6) + float(link.bs_noise_figure_db)
-                    + float(link.ul_interference_margin_db))
-    ul_sinr = float(link.ue_eirp_dbm) + float(link.bs_gain_dbi) - (coupling + loss + margin) - ul_noise
-    up = np.asarray(lb.spectral_efficiency(ul_sinr, params=link.uplink)) * ul_bw
+    ul_sinr, up = uplink_budget(coupling + loss + margin, bw, link)
     down = np.where(served, np.broadcast_to(down, level.shape), np.nan)
     up = np.where(served, np.broadcast_to(up, level.shape), np.nan)
     ul_sinr = np.where(served, np.broadcast_to(ul_sinr, level.shape), np.nan)
@@ -558,6 +555,15 @@ def evaluate_preset(preset: RadioPreset, *, sigma_db: Any, level_dbm: Any = None
                                     margin_db=margin)
         envs[name] = EnvironmentCoverage(name, extra_loss_db, extra_sigma_db, margin, covered, speed)
 
+    provenance = preset.as_provenance()
+    provenance["service"] = _service_record(preset, envs, p, p_from, sigma_db, link, loading)
+    return PresetCoverage(preset=preset.name, metric=metric, environments=envs, provenance=provenance)
+
+
+def _service_record(preset: RadioPreset, envs: dict[str, EnvironmentCoverage], p: float, p_from: str,
+                    sigma_db: Any, link: LinkParams | None, loading: float | None) -> dict[str, Any]:
+    """The provenance record of :func:`evaluate_preset`: rule, probability, margins, link budget."""
+    metric = preset.metric
     service: dict[str, Any] = {
         "metric": metric, "unit": preset.threshold_unit, "cell_edge_probability": p,
         "cell_edge_probability_from": p_from, "z": NormalDist().inv_cdf(p), "margin_formula": MARGIN_FORMULA,
@@ -581,6 +587,4 @@ def evaluate_preset(preset: RadioPreset, *, sigma_db: Any, level_dbm: Any = None
     if preset.time_percent is not None:
         service["time_percent_note"] = (f"time_percent = {preset.time_percent:g} applies to the propagation "
                                         "prediction; it is not applied here")
-    provenance = preset.as_provenance()
-    provenance["service"] = service
-    return PresetCoverage(preset=preset.name, metric=metric, environments=envs, provenance=provenance)
+    return service

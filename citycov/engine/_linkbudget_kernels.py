@@ -1,10 +1,10 @@
-"""Numba kernels of the link budget: noise, best server / SINR, spectral efficiency, speed tiers.
+"""Numba kernels of the link budget: best server / SINR, field strength, spectral efficiency, speed tiers.
 
 Plain functions over arrays and numbers (math, numpy and numba only); validation, units and
 shapes are the business of :mod:`citycov.engine.linkbudget`.  NaN (and −inf dBm) means "no signal".
 
-Best-server state, shared by the streaming and the stack form
-----------------------------------------------------------------
+Best-server state (filled by the engine's tile kernels, read by :func:`finish_sinr`)
+----------------------------------------------------------------------------------
 ``top_dbm`` (k, rows, cols) float64 holds, per pixel, the k strongest levels seen so far in
 descending order (−inf for empty slots); ``best_idx`` (rows, cols) int32 the sector index of
 ``top_dbm[0]`` (−1 for none); ``sum_mw`` (rows, cols) float64 the linear sum of every level
@@ -19,20 +19,11 @@ import math
 import numpy as np
 from numba import njit, vectorize
 
-THERMAL_NOISE_DBM_HZ = -174.0
-"""kT at T0 = 290 K, rounded as in 3GPP link budgets (exact: −173.98 dBm/Hz)."""
-
 FIELD_STRENGTH_OFFSET_DB = 77.2193
 """E (dBµV/m) − P_iso (dBm) − 20·log10(f/MHz): field strength from the power an isotropic
 antenna receives, E = P_iso + 20·log10(f_MHz) + 77.2193, from S = E²/(120π) and
 A_e = λ²/(4π).  With Lb the basic transmission loss and 1 kW e.r.p. (62.15 dBm e.i.r.p.)
 this is ITU-R P.1812's E = 199.36 + 20·log10(f_GHz) − Lb (and P.1546's 139.3 + 20·log10(f_MHz) − Lb)."""
-
-
-@njit(cache=True, nogil=True)
-def thermal_noise_dbm(bandwidth_hz, noise_figure_db):
-    """Receiver noise power (dBm) in ``bandwidth_hz``: −174 dBm/Hz + 10·log10(B) + NF."""
-    return THERMAL_NOISE_DBM_HZ + 10.0 * math.log10(bandwidth_hz) + noise_figure_db
 
 
 @njit(cache=True, nogil=True)
@@ -105,16 +96,6 @@ def accumulate_level(top_dbm, best_idx, sum_mw, row, col, level_dbm, sector_idx)
         top_dbm[j, row, col] = level_dbm
 
 
-@njit(cache=True)
-def accumulate_sector(rx_dbm, row0, col0, sector_idx, top_dbm, best_idx, sum_mw):
-    """Add a tile of one sector's levels ``rx_dbm`` (rows, cols), whose pixel (0, 0) is state
-    pixel (row0, col0), to the best-server state in place."""
-    nrows, ncols = rx_dbm.shape
-    for r in range(nrows):
-        for c in range(ncols):
-            accumulate_level(top_dbm, best_idx, sum_mw, row0 + r, col0 + c, rx_dbm[r, c], sector_idx)
-
-
 @njit(cache=True, nogil=True)
 def _sinr_db(best_dbm, sum_mw, loading, noise_mw):
     s_mw = 10.0 ** (best_dbm / 10.0)
@@ -152,46 +133,3 @@ def finish_sinr(top_dbm, best_idx, sum_mw, loading, noise_dbm, overlap_db, out_b
                     n += 1
             out_n_within[r, c] = n
             out_sinr_db[r, c] = _sinr_db(best, sum_mw[r, c], loading, noise_mw)
-
-
-@njit(cache=True)
-def best_server_stack(rx_dbm, loading, noise_dbm, overlap_db, out_best_dbm, out_best_idx, out_margin_db,
-                      out_n_within, out_sinr_db):
-    """Best server over a full stack ``rx_dbm`` (n_sectors, n_pixels); outputs are (n_pixels,).
-
-    Same definitions as :func:`finish_sinr`, but the overlap count is exact (not capped).
-    """
-    n_sec, n_pix = rx_dbm.shape
-    noise_mw = 10.0 ** (noise_dbm / 10.0)
-    for p in range(n_pix):
-        best = -np.inf
-        second = -np.inf
-        idx = -1
-        total_mw = 0.0
-        for s in range(n_sec):
-            level = rx_dbm[s, p]
-            if math.isnan(level) or level == -np.inf:
-                continue
-            total_mw += 10.0 ** (level / 10.0)
-            if level > best:
-                second = best
-                best = level
-                idx = s
-            elif level > second:
-                second = level
-        out_best_idx[p] = idx
-        if idx < 0:
-            out_best_dbm[p] = np.nan
-            out_margin_db[p] = np.nan
-            out_n_within[p] = 0
-            out_sinr_db[p] = np.nan
-            continue
-        n = 0
-        for s in range(n_sec):
-            level = rx_dbm[s, p]
-            if not math.isnan(level) and level > -np.inf and level >= best - overlap_db:
-                n += 1
-        out_best_dbm[p] = best
-        out_margin_db[p] = best - second
-        out_n_within[p] = n
-        out_sinr_db[p] = _sinr_db(best, total_mw, loading, noise_mw)

@@ -30,7 +30,6 @@ SS-RSRP (5G) and CPICH RSCP (3G).
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -43,8 +42,8 @@ from tqdm import tqdm
 
 from citycov.config import TECHNOLOGIES, RadioConfig, WlanConfig
 from citycov.crs import grid_north_offset_deg
-from citycov.engine import _exact_kernels, _linkbudget_kernels, _radio_kernels, _terrain_kernels, _tile_kernels
-from citycov.engine import linkbudget as lb
+from citycov.engine import _exact_kernels, _radio_kernels, _terrain_kernels, _tile_kernels
+from citycov.engine.linkbudget import LinkParams, LinkRasters, reference_signal_offset_db, uplink_budget_mbps
 from citycov.engine.tiles import TILE_CELLS, FanWorkspace, ReachLimit, fan_size, fan_wedge, rect_distance, tile_windows
 from citycov.errors import CitycovWarning, ModelError, RasterError
 from citycov.grid import GridSpec
@@ -59,10 +58,6 @@ MODEL_CODES = {"okumura_hata": _radio_kernels.MODEL_OKUMURA_HATA, "cost231_hata"
                "tr38901": _radio_kernels.MODEL_TR38901}
 MODEL_FREQ_MHZ = {"okumura_hata": (150.0, 1500.0), "cost231_hata": (1500.0, 2000.0),
                   "tr38901": (500.0, 100_000.0)}
-SUBCARRIER_KHZ = {"4G": 15.0, "5G": 30.0}
-OCCUPANCY = {"4G": 0.9, "5G": 0.98}
-CPICH_FRACTION_DB = -10.0
-"""3G: the pilot (CPICH) carries 10% of the cell power, the usual planning assumption."""
 ENV_CLASSES = ("dense_urban", "urban", "suburban", "open")
 
 
@@ -137,20 +132,6 @@ class CellularResult:
         return (self.cover_bits & bits) != 0
 
 
-def reference_signal_offset_db(technology: np.ndarray, bandwidth_mhz: np.ndarray) -> np.ndarray:
-    """dB from total EIRP to the reference signal: −10·log10(subcarriers) for 4G/5G, −10 dB for 3G.
-
-    Subcarriers = 12 · floor(occupancy · bandwidth / (12 · spacing)), giving 1200 for
-    LTE 20 MHz and 3264 for NR 100 MHz at 30 kHz.
-    """
-    out = np.full(len(technology), CPICH_FRACTION_DB)
-    for tech in ("4G", "5G"):
-        sel = technology == tech
-        n_rb = np.floor(OCCUPANCY[tech] * bandwidth_mhz[sel] * 1e3 / (12.0 * SUBCARRIER_KHZ[tech]))
-        out[sel] = -10.0 * np.log10(np.maximum(12.0 * n_rb, 1.0))
-    return out
-
-
 def select_models(freq_mhz: np.ndarray, model: str, *, sector_ids: np.ndarray) -> np.ndarray:
     """Model code per sector; ``"auto"`` picks by band.  Refuses frequencies outside a forced model."""
     if model == "auto":
@@ -196,9 +177,6 @@ over flat land) and moves the chain by at most ~4 cm there."""
 ENGINE_MODES = ("fast", "exact")
 """``fast``: empirical model + terrain diffraction along radials; ``exact``: ITM point-to-point
 on each cell's own profile."""
-NOISE_BANDWIDTH_KHZ = {"3G": 3840.0, "4G": SUBCARRIER_KHZ["4G"], "5G": SUBCARRIER_KHZ["5G"]}
-"""Bandwidth of the reference-signal level: one subcarrier (RSRP per RE), the 3.84 Mchip/s
-chip rate for 3G CPICH (whose interference is scaled by the pilot fraction, see ``carrier_noise_dbm``)."""
 
 
 @dataclass(frozen=True)
@@ -236,33 +214,6 @@ class P1812Params:
 EXACT_MODELS = ("itm", "p1812")
 CLUTTER_ENV = np.array([True, True, True, False])
 """Environment classes whose receivers stand in clutter for P.2108 (dense urban, urban, suburban)."""
-
-
-@dataclass(frozen=True)
-class LinkParams:
-    """Link-budget parameters of SINR, throughput and speed tiers (3GPP TR 36.942 defaults)."""
-
-    loading: float = 0.5
-    noise_figure_db: float = 7.0
-    overlap_db: float = 5.0
-    capacity: int = 4
-    downlink: lb.ShannonParams = lb.DOWNLINK_TR36942
-    uplink: lb.ShannonParams = lb.UPLINK_TR36942
-    ue_eirp_dbm: float = 23.0
-    bs_gain_dbi: float = 17.0
-    bs_noise_figure_db: float = 5.0
-    ul_interference_margin_db: float = 3.0
-    ul_bandwidth_max_mhz: float = 20.0
-    tiers: tuple[lb.SpeedTier, ...] = lb.FCC_BDC_TIERS
-
-
-def carrier_noise_dbm(technology: str, noise_figure_db: float) -> float:
-    """Noise (dBm) in the bandwidth of the technology's reference-signal level.
-
-    4G/5G: one subcarrier.  3G: the 3.84 MHz channel lowered by the 10 % CPICH share, so that
-    S/(loading·ΣI + N) over CPICH levels equals the ratio of the full cell powers."""
-    noise = _linkbudget_kernels.THERMAL_NOISE_DBM_HZ + 10.0 * math.log10(NOISE_BANDWIDTH_KHZ[technology] * 1e3) + noise_figure_db
-    return noise + (CPICH_FRACTION_DB if technology == "3G" else 0.0)
 
 
 def _engine_modes(mode: str | Mapping[str, str], tech: np.ndarray, sector_ids: np.ndarray,
@@ -496,7 +447,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     for text in extrapolation:
         log.info("model extrapolation: %s", text)
     groups = _site_groups(table, height, freq)
-    links = _LinkRasters(n_tech, rows, cols, best_sector.dtype.type) if link is not None else None
+    links = LinkRasters(n_tech, rows, cols, best_sector.dtype.type) if link is not None else None
     capacity = link.capacity if link is not None else 2
     carrier_bw = np.array([float(bandwidth[carrier_of == c].max()) for c in range(len(carriers))])
     g_first = np.array([g[0] for g in groups], dtype=np.int64)
@@ -601,76 +552,6 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                           diffraction=diffraction, notes=tuple(notes), link=link if links is not None else None,
                           sector_ref_eirp_dbm=ref_eirp, sector_bandwidth_mhz=carrier_bw[carrier_of] if n else
                           np.zeros(0), **extra)
-
-
-def uplink_budget_mbps(coupling_loss_db: np.ndarray, bandwidth_mhz: np.ndarray | float,
-                       link: LinkParams) -> np.ndarray:
-    """Uplink Mbit/s over a coupling loss (reference-signal EIRP − serving level, i.e. path loss −
-    antenna pattern): UE EIRP + BS gain − coupling − (noise in min(B, B_ul,max) + BS noise figure
-    + interference margin), through the uplink Shannon bound × that bandwidth.  NaN stays NaN."""
-    ul_bw = np.minimum(bandwidth_mhz, link.ul_bandwidth_max_mhz)
-    ul_noise = (_linkbudget_kernels.THERMAL_NOISE_DBM_HZ + 10.0 * np.log10(ul_bw * 1e6) + link.bs_noise_figure_db
-                + link.ul_interference_margin_db)
-    ul_sinr = link.ue_eirp_dbm + link.bs_gain_dbi - np.asarray(coupling_loss_db, dtype=np.float64) - ul_noise
-    return _linkbudget_kernels.spectral_efficiency_ufunc(ul_sinr, link.uplink.alpha, link.uplink.sinr_min_db,
-                                        link.uplink.max_se_bps_hz) * ul_bw
-
-
-class _LinkRasters:
-    """Per-technology SINR/throughput rasters, merged carrier by carrier (the best carrier wins).
-
-    Uplink speeds are not kept as a raster (:attr:`CellularResult.uplink_mbps` derives them
-    from the serving level and sector); the speed tier is decided as each carrier merges."""
-
-    def __init__(self, n_tech: int, rows: int, cols: int, index_dtype: type = np.int32) -> None:
-        shape = (n_tech, rows, cols)
-        self.serving_dbm = np.full(shape, np.nan, dtype=np.float32)
-        self.serving_sector = np.full(shape, -1, dtype=index_dtype)
-        self.sinr_db = np.full(shape, np.nan, dtype=np.float32)
-        self.margin_db = np.full(shape, np.nan, dtype=np.float16)
-        self.overlap = np.zeros(shape, dtype=np.int8)
-        self.throughput_mbps = np.full(shape, np.nan, dtype=np.float32)
-        self.speed_tier = np.full(shape, -1, dtype=np.int8)
-
-    def add_carrier(self, t: int, car_top: np.ndarray, car_idx: np.ndarray, car_sum: np.ndarray, link: LinkParams,
-                    technology: str, bandwidth_mhz: float, ref_eirp: np.ndarray,
-                    win: tuple[slice, slice] = (slice(None), slice(None))) -> None:
-        """Merge one carrier's best-server state of the window ``win`` of the grid."""
-        rows, cols = car_idx.shape
-        best = np.empty((rows, cols), dtype=np.float32)
-        margin = np.empty((rows, cols), dtype=np.float32)
-        count = np.empty((rows, cols), dtype=np.int32)
-        sinr = np.empty((rows, cols), dtype=np.float32)
-        _linkbudget_kernels.finish_sinr(car_top, car_idx, car_sum, float(link.loading),
-                       carrier_noise_dbm(technology, link.noise_figure_db), float(link.overlap_db),
-                       best, margin, count, sinr)
-        served = car_idx >= 0
-        down = np.where(served, _linkbudget_kernels.spectral_efficiency_ufunc(sinr.astype(np.float64), link.downlink.alpha,
-                                                             link.downlink.sinr_min_db, link.downlink.max_se_bps_hz)
-                        * bandwidth_mhz, np.nan)
-        cur_down = self.throughput_mbps[t][win]
-        cur_sinr = self.sinr_db[t][win]
-        better = served & (np.isnan(cur_down) | (down > cur_down) | ((down == cur_down) & (sinr > cur_sinr)))
-        if not better.any():
-            return
-        # uplink over the same coupling loss: reference EIRP − level (exact EIRP, float32 level)
-        up = uplink_budget_mbps(ref_eirp[car_idx[better]] - best[better], bandwidth_mhz, link)
-        tier = np.empty(up.size, dtype=np.int8)
-        _linkbudget_kernels.speed_tier_grid(down[better].astype(np.float32).astype(np.float64), up.astype(np.float32).astype(np.float64),
-                           np.array([s.down_mbps for s in link.tiers]), np.array([s.up_mbps for s in link.tiers]),
-                           tier)
-        self.serving_dbm[t][win][better] = best[better]
-        self.serving_sector[t][win][better] = car_idx[better]
-        self.sinr_db[t][win][better] = sinr[better]
-        self.margin_db[t][win][better] = margin[better]
-        self.overlap[t][win][better] = count[better]
-        self.throughput_mbps[t][win][better] = down[better]
-        self.speed_tier[t][win][better] = tier
-
-    def finish(self, link: LinkParams) -> dict[str, np.ndarray]:
-        return {"serving_dbm": self.serving_dbm, "serving_sector": self.serving_sector,
-                "sinr_db": self.sinr_db, "margin_db": self.margin_db, "overlap": self.overlap,
-                "throughput_mbps": self.throughput_mbps, "speed_tier": self.speed_tier}
 
 
 def model_extrapolation(models: np.ndarray, height_m: np.ndarray, reach_m: np.ndarray) -> tuple[str, ...]:

@@ -1,29 +1,26 @@
 """Link budget: noise, reference-signal levels, field strength, best server and SINR, speed.
 
-Pure functions over numbers and arrays, to be wired into the coverage engine
-(:mod:`citycov.engine.cellular`).  Conventions:
+The one place for each of these quantities: the coverage engine (:mod:`citycov.engine.cellular`),
+the services (:mod:`citycov.accounting.services`) and callers of this API use the same functions.
+Conventions:
 
 * Levels are dBm, losses dB (positive), gains dBi; ``eirp_dbm`` is the total e.i.r.p. of
   the carrier at boresight (antenna gain included); ``pattern_gain_db`` is the relative
   pattern gain (≤ 0) towards the receiver.
 * **RSRP / SS-RSRP** (4G/5G) is the power of one resource element: the carrier power spread
-  evenly over its 12·N_RB subcarriers, RSRP = EIRP − 10·log10(12·N_RB) + G_pattern − L + G_rx.
-  N_RB comes from the channel bandwidth (LTE: TS 36.101 Table 5.6-1; NR FR1: TS 38.101-1
-  Table 5.3.2-1 with the subcarrier spacing).
-* **RSCP** (3G) is the CPICH level: the pilot carries ``cpich_fraction`` of the cell power
-  (10% by default, the usual planning assumption).
+  evenly over its 12·N_RB subcarriers, RSRP = EIRP − 10·log10(12·N_RB) + G_pattern − L + G_rx,
+  N_RB from the tables of TS 36.101 and TS 38.101-1 (:mod:`citycov.carriers`).
+* **RSCP** (3G) is the CPICH level: the pilot carries ``cpich_fraction`` of the cell power.
 * **SINR** compares levels in one bandwidth: with RSRP levels (one resource element) the
-  noise is the noise of one subcarrier, ``thermal_noise_dbm(scs_khz / 1000, ...)``.  The
-  serving cell is the strongest; the others on the carrier interfere in proportion to
-  the cell ``loading`` (0..1): SINR = S / (loading·Σ_others + N), so SINR ≤ S/N always.
+  noise is the noise of one subcarrier (:func:`carrier_noise_dbm`).  The serving cell is the
+  strongest; the others on the carrier interfere in proportion to the cell ``loading``
+  (0..1): SINR = S / (loading·Σ_others + N), so SINR ≤ S/N always.
 * **Throughput**: the attenuated Shannon bound of 3GPP TR 36.942 Annex A.2 times the
   bandwidth and a configurable ``efficiency_factor`` (MIMO layers, overhead; 1 by default).
-* **Uplink** (for the speed tiers): its own link budget, not a fixed fraction of the
-  downlink, because the uplink is power-limited at the cell edge.  :func:`uplink_sinr_db`
-  puts the UE's full power into the allocated bandwidth ``ul_bandwidth_mhz`` over the same
-  path loss as the downlink, against the base-station noise plus an interference margin
-  (noise rise); the same Shannon mapping with the TR 36.942 uplink parameters gives Mbit/s.
-  A caller who prefers a ratio can pass ``down_mbps * ratio`` to :func:`speed_tier_class`.
+* **Uplink** (for the speed tiers): its own link budget, because the uplink is power-limited
+  at the cell edge: the UE's full power in the allocated bandwidth over the downlink's
+  coupling loss, against the base-station noise plus an interference margin (noise rise),
+  through the TR 36.942 uplink bound (:func:`uplink_budget`, :func:`uplink_sinr_db`).
 """
 
 from __future__ import annotations
@@ -31,37 +28,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from citycov.carriers import LTE_SCS_KHZ, NR_DEFAULT_SCS_KHZ, carrier_arrays, checked_resource_blocks
 from citycov.engine import _linkbudget_kernels
 from citycov.errors import ModelError
 from citycov.propagation._stats import inverse_normal_cdf
 
-THERMAL_NOISE_DBM_HZ = _linkbudget_kernels.THERMAL_NOISE_DBM_HZ
-ERP_TO_EIRP_DB = 2.15
-"""e.i.r.p. = e.r.p. + 2.15 dB (gain of a half-wave dipole over isotropic)."""
-P1812_CONSTANT_DB = 199.36
-"""ITU-R P.1812: E = 199.36 + 20·log10(f_GHz) − Lb dBµV/m for 1 kW e.r.p."""
-
-LTE_RESOURCE_BLOCKS: dict[float, int] = {1.4: 6, 3.0: 15, 5.0: 25, 10.0: 50, 15.0: 75, 20.0: 100}
-"""LTE channel bandwidth (MHz) -> N_RB (TS 36.101 Table 5.6-1)."""
-
-NR_RESOURCE_BLOCKS: dict[tuple[int, float], int] = {
-    # (SCS kHz, channel bandwidth MHz) -> N_RB, TS 38.101-1 Table 5.3.2-1 (FR1).  The 35, 45
-    # and 70 MHz columns were added in later releases.
-    **{(15, b): n for b, n in {5.0: 25, 10.0: 52, 15.0: 79, 20.0: 106, 25.0: 133, 30.0: 160, 35.0: 188,
-                               40.0: 216, 45.0: 242, 50.0: 270}.items()},
-    **{(30, b): n for b, n in {5.0: 11, 10.0: 24, 15.0: 38, 20.0: 51, 25.0: 65, 30.0: 78, 35.0: 92, 40.0: 106,
-                               45.0: 119, 50.0: 133, 60.0: 162, 70.0: 189, 80.0: 217, 90.0: 245,
-                               100.0: 273}.items()},
-    **{(60, b): n for b, n in {10.0: 11, 15.0: 18, 20.0: 24, 25.0: 31, 30.0: 38, 35.0: 44, 40.0: 51, 45.0: 58,
-                               50.0: 65, 60.0: 79, 70.0: 93, 80.0: 107, 90.0: 121, 100.0: 135}.items()},
-}
-NR_DEFAULT_SCS_KHZ = 30
+THERMAL_NOISE_DBM_HZ = -174.0
+"""kT at T0 = 290 K, rounded as in 3GPP link budgets (exact: −173.98 dBm/Hz)."""
 DEFAULT_CPICH_FRACTION = 0.1
+"""3G: the pilot (CPICH) carries 10% of the cell power, the usual planning assumption."""
 LINK_TECHNOLOGIES = ("3G", "4G", "5G")
+NOISE_BANDWIDTH_KHZ = {"3G": 3840.0, "4G": float(LTE_SCS_KHZ), "5G": float(NR_DEFAULT_SCS_KHZ)}
+"""Bandwidth of the reference-signal level: one subcarrier (RSRP per RE), the 3.84 Mchip/s
+chip rate for 3G CPICH (whose interference is scaled by the pilot fraction, see :func:`carrier_noise_dbm`)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +81,24 @@ FCC_BDC_TIERS = (SpeedTier("4G 5/1", 5.0, 1.0), SpeedTier("5G 7/1", 7.0, 1.0), S
 """The mobile speed tiers of the FCC Broadband Data Collection (47 CFR 1.7004(c)(3))."""
 
 
+@dataclass(frozen=True)
+class LinkParams:
+    """Link-budget parameters of SINR, throughput and speed tiers (3GPP TR 36.942 defaults)."""
+
+    loading: float = 0.5
+    noise_figure_db: float = 7.0
+    overlap_db: float = 5.0
+    capacity: int = 4
+    downlink: ShannonParams = DOWNLINK_TR36942
+    uplink: ShannonParams = UPLINK_TR36942
+    ue_eirp_dbm: float = 23.0
+    bs_gain_dbi: float = 17.0
+    bs_noise_figure_db: float = 5.0
+    ul_interference_margin_db: float = 3.0
+    ul_bandwidth_max_mhz: float = 20.0
+    tiers: tuple[SpeedTier, ...] = FCC_BDC_TIERS
+
+
 def _raise(problems: list[str], where: str) -> None:
     if problems:
         raise ModelError(f"{where}: " + "; ".join(problems))
@@ -127,6 +128,11 @@ def _finite(name: str, value: Any, problems: list[str], *, lo: float | None = No
 # noise, reference signals, field strength
 
 
+def _noise_dbm(bandwidth_hz: Any, noise_figure_db: Any) -> Any:
+    """The one noise formula (dBm): kT0·B + NF = −174 dBm/Hz + 10·log10(B / Hz) + NF; unchecked."""
+    return THERMAL_NOISE_DBM_HZ + 10.0 * np.log10(bandwidth_hz) + noise_figure_db
+
+
 def thermal_noise_dbm(bandwidth_mhz: Any, *, noise_figure_db: Any) -> float | np.ndarray:
     """Receiver noise power (dBm): −174 dBm/Hz + 10·log10(bandwidth) + noise figure.
 
@@ -141,42 +147,36 @@ def thermal_noise_dbm(bandwidth_mhz: Any, *, noise_figure_db: Any) -> float | np
     b = _finite("bandwidth_mhz", bandwidth_mhz, problems, lo=0.0, lo_open=True)
     nf = _finite("noise_figure_db", noise_figure_db, problems, lo=0.0)
     _raise(problems, "thermal_noise_dbm")
-    return _finish(THERMAL_NOISE_DBM_HZ + 10.0 * np.log10(b * 1e6) + nf)
+    return _finish(_noise_dbm(b * 1e6, nf))
 
 
-def resource_blocks(technology: str, bandwidth_mhz: float, *, scs_khz: int | None = None) -> int:
-    """N_RB of a 4G or 5G carrier of ``bandwidth_mhz`` (5G: at ``scs_khz``, 30 kHz by default).
+def carrier_noise_dbm(technology: str, noise_figure_db: float) -> float:
+    """Noise (dBm) in the bandwidth of the technology's reference-signal level (:data:`NOISE_BANDWIDTH_KHZ`).
+
+    4G/5G: one subcarrier.  3G: the 3.84 MHz channel lowered by the 10 % CPICH share, so that
+    S/(loading·ΣI + N) over CPICH levels equals the ratio of the full cell powers.
 
     Examples
     --------
-    >>> resource_blocks("4G", 20.0), resource_blocks("5G", 100.0, scs_khz=30)
-    (100, 273)
+    >>> round(carrier_noise_dbm("4G", 7.0), 2), round(carrier_noise_dbm("3G", 7.0), 2)
+    (-125.24, -111.16)
     """
-    bw = float(bandwidth_mhz)
-    if technology == "4G":
-        if scs_khz not in (None, 15):
-            raise ModelError(f"resource_blocks: LTE uses 15 kHz subcarriers, got scs_khz={scs_khz}")
-        if bw not in LTE_RESOURCE_BLOCKS:
-            raise ModelError(f"resource_blocks: LTE bandwidth_mhz must be one of {sorted(LTE_RESOURCE_BLOCKS)}, "
-                             f"got {bandwidth_mhz}")
-        return LTE_RESOURCE_BLOCKS[bw]
-    if technology == "5G":
-        scs = NR_DEFAULT_SCS_KHZ if scs_khz is None else int(scs_khz)
-        if (scs, bw) not in NR_RESOURCE_BLOCKS:
-            valid = sorted(b for s, b in NR_RESOURCE_BLOCKS if s == scs)
-            scs_list = sorted({s for s, _ in NR_RESOURCE_BLOCKS})
-            hint = f"bandwidths at {scs} kHz: {valid}" if valid else f"scs_khz must be one of {scs_list}"
-            raise ModelError(f"resource_blocks: no NR carrier of {bandwidth_mhz} MHz at {scs} kHz "
-                             f"(TS 38.101-1 Table 5.3.2-1); {hint}")
-        return NR_RESOURCE_BLOCKS[(scs, bw)]
-    raise ModelError(f"resource_blocks: technology must be '4G' or '5G', got {technology!r}")
+    if technology not in NOISE_BANDWIDTH_KHZ:
+        raise ModelError(f"carrier_noise_dbm: technology must be one of {list(NOISE_BANDWIDTH_KHZ)}, "
+                         f"got {technology!r}")
+    noise = float(_noise_dbm(NOISE_BANDWIDTH_KHZ[technology] * 1e3, noise_figure_db))
+    return noise + (10.0 * math.log10(DEFAULT_CPICH_FRACTION) if technology == "3G" else 0.0)
 
 
-def reference_signal_offset_db(technology: str, bandwidth_mhz: float | None = None, *, scs_khz: int | None = None,
-                               cpich_fraction: float = DEFAULT_CPICH_FRACTION) -> float:
-    """dB from the carrier's total power to its reference signal.
+def reference_signal_offset_db(technology: Any, bandwidth_mhz: Any = None, *, scs_khz: Any = None,
+                               cpich_fraction: float = DEFAULT_CPICH_FRACTION,
+                               sector_ids: Any = None) -> float | np.ndarray:
+    """dB from the carrier's total power to its reference signal, the one rule of the engine,
+    the services and this API.
 
-    4G/5G: −10·log10(12·N_RB) (one resource element); 3G: 10·log10(``cpich_fraction``).
+    4G/5G: −10·log10(12·N_RB) (one resource element, N_RB from :func:`citycov.carriers.resource_blocks`);
+    3G: 10·log10(``cpich_fraction``).  A technology gives a float; an array of technologies
+    with an array of bandwidths (one per sector, as the engine passes them) gives a float64 array.
 
     Examples
     --------
@@ -184,17 +184,19 @@ def reference_signal_offset_db(technology: str, bandwidth_mhz: float | None = No
     -30.79
     >>> reference_signal_offset_db("3G")
     -10.0
+    >>> reference_signal_offset_db(np.array(["4G", "3G"]), np.array([10.0, 5.0])).round(2).tolist()
+    [-27.78, -10.0]
     """
-    if technology == "3G":
-        if not 0.0 < cpich_fraction <= 1.0:
-            raise ModelError(f"reference_signal_offset_db: cpich_fraction must be in (0, 1], got {cpich_fraction}")
-        return 10.0 * math.log10(cpich_fraction)
-    if technology not in LINK_TECHNOLOGIES:
-        raise ModelError(f"reference_signal_offset_db: technology must be one of {list(LINK_TECHNOLOGIES)}, "
-                         f"got {technology!r}")
-    if bandwidth_mhz is None:
+    if not 0.0 < cpich_fraction <= 1.0:
+        raise ModelError(f"reference_signal_offset_db: cpich_fraction must be in (0, 1], got {cpich_fraction}")
+    scalar = isinstance(technology, str)
+    if scalar and technology in ("4G", "5G") and bandwidth_mhz is None:
         raise ModelError(f"reference_signal_offset_db: {technology} needs bandwidth_mhz")
-    return -10.0 * math.log10(12.0 * resource_blocks(technology, bandwidth_mhz, scs_khz=scs_khz))
+    tech, bw, scs = carrier_arrays(technology, bandwidth_mhz, scs_khz)
+    n_rb = checked_resource_blocks(tech, bw, scs, LINK_TECHNOLOGIES, sector_ids=sector_ids,
+                                   where="reference_signal_offset_db")
+    out = np.where(tech == "3G", 10.0 * math.log10(cpich_fraction), -10.0 * np.log10(12.0 * np.maximum(n_rb, 1)))
+    return float(out[0]) if scalar else out.reshape(np.shape(technology))
 
 
 def rsrp_dbm(eirp_dbm: Any, loss_db: Any, *, technology: str, bandwidth_mhz: float, scs_khz: int | None = None,
@@ -334,6 +336,20 @@ def _sinr_args(loading: float, noise_dbm: float, overlap_db: float, where: str) 
     _raise(problems, where)
 
 
+def _server_rasters(top_dbm: np.ndarray, best_idx: np.ndarray, sum_mw: np.ndarray, loading: float,
+                    noise_dbm: float, overlap_db: float) -> ServerResult:
+    """The one best-server / SINR rule: the (rows, cols) rasters of a best-server state (the k
+    strongest levels, the server's index and the summed power, see :mod:`citycov.engine._linkbudget_kernels`)."""
+    grid = best_idx.shape
+    best = np.empty(grid, dtype=np.float32)
+    margin = np.empty(grid, dtype=np.float32)
+    count = np.empty(grid, dtype=np.int32)
+    sinr = np.empty(grid, dtype=np.float32)
+    _linkbudget_kernels.finish_sinr(top_dbm, best_idx, sum_mw, float(loading), float(noise_dbm), float(overlap_db),
+                                    best, margin, count, sinr)
+    return ServerResult(best, best_idx, margin, count, sinr, float(overlap_db))
+
+
 def best_server_sinr(rx_dbm: Any, *, loading: float, noise_dbm: float, overlap_db: float = 5.0) -> ServerResult:
     """Best server, margins, overlap count and SINR from a full stack of levels.
 
@@ -347,7 +363,7 @@ def best_server_sinr(rx_dbm: Any, *, loading: float, noise_dbm: float, overlap_d
     noise_dbm
         Noise in the bandwidth of ``rx_dbm`` (per resource element for RSRP levels).
     overlap_db
-        Window below the server within which sectors are counted in ``n_within``.
+        Window below the server within which sectors are counted in ``n_within`` (exact count).
 
     Examples
     --------
@@ -360,90 +376,16 @@ def best_server_sinr(rx_dbm: Any, *, loading: float, noise_dbm: float, overlap_d
     if stack.ndim < 2 or stack.shape[0] == 0:
         raise ModelError(f"best_server_sinr: rx_dbm must have shape (n_sectors >= 1, *pixels), got {stack.shape}")
     pixels = stack.shape[1:]
-    flat = np.ascontiguousarray(stack.reshape(stack.shape[0], -1))
-    n = flat.shape[1]
-    best = np.empty(n, dtype=np.float32)
-    idx = np.empty(n, dtype=np.int32)
-    margin = np.empty(n, dtype=np.float32)
-    count = np.empty(n, dtype=np.int32)
-    sinr = np.empty(n, dtype=np.float32)
-    _linkbudget_kernels.best_server_stack(flat, float(loading), float(noise_dbm), float(overlap_db), best, idx, margin, count, sinr)
-    return ServerResult(best.reshape(pixels), idx.reshape(pixels), margin.reshape(pixels), count.reshape(pixels),
-                        sinr.reshape(pixels), float(overlap_db))
-
-
-class ServerAccumulator:
-    """Running best-server state of one carrier, updated sector by sector.
-
-    The engine keeps one accumulator per carrier and adds each sector's levels, over the
-    whole grid or over the window it reaches, without keeping a stack: memory is
-    (capacity + 2) values per pixel.  ``capacity`` (≥ 2) is how many of the strongest levels
-    are kept per pixel; the overlap count is exact up to it and saturates there, so choose
-    capacity = the pilot-pollution count of interest (e.g. 4 for "4 or more within 5 dB").
-
-    Examples
-    --------
-    >>> acc = ServerAccumulator((1, 2))
-    >>> acc.add([[-80.0, -95.0]], sector_index=0)
-    >>> acc.add([[-90.0]], sector_index=1, origin=(0, 1))     # a window: pixel (0, 1) only
-    >>> r = acc.finish(loading=0.5, noise_dbm=-120.0)
-    >>> r.best_index.tolist(), r.margin_db.tolist()
-    ([[0, 1]], [[inf, 5.0]])
-    """
-
-    def __init__(self, shape: int | Sequence[int], *, capacity: int = 4) -> None:
-        shape_t = (int(shape),) if isinstance(shape, int | np.integer) else tuple(int(s) for s in shape)
-        problems: list[str] = []
-        if len(shape_t) not in (1, 2) or any(s < 1 for s in shape_t):
-            problems.append(f"shape must be (n_pixels,) or (rows, cols) of positive sizes, got {shape_t}")
-        if isinstance(capacity, bool) or not isinstance(capacity, int | np.integer) or capacity < 2:
-            problems.append(f"capacity must be an integer >= 2, got {capacity!r}")
-        _raise(problems, "ServerAccumulator")
-        self.shape = shape_t
-        self.capacity = int(capacity)
-        grid = shape_t if len(shape_t) == 2 else (1, shape_t[0])
-        self.top_dbm = np.full((self.capacity, *grid), -np.inf)
-        self.best_idx = np.full(grid, -1, dtype=np.int32)
-        self.sum_mw = np.zeros(grid)
-
-    def add(self, rx_dbm: Any, *, sector_index: int, origin: Sequence[int] | int | None = None) -> None:
-        """Add one sector's levels (dBm, NaN = not reached): an array of the accumulator's
-        dimensionality whose first pixel sits at ``origin`` (row, col), or (pixel,) for 1-D;
-        by default at the first pixel.  Sectors may be added in any order; ties between equal
-        levels go to the sector added first."""
-        tile = np.asarray(rx_dbm, dtype=np.float64)
-        if origin is None:
-            origin = (0,) * len(self.shape)
-        origin_t = (int(origin),) if isinstance(origin, int | np.integer) else tuple(int(o) for o in origin)
-        problems: list[str] = []
-        if tile.ndim != len(self.shape):
-            problems.append(f"rx_dbm must be {len(self.shape)}-D like the accumulator, got shape {tile.shape}")
-        elif len(origin_t) != len(self.shape):
-            problems.append(f"origin must have {len(self.shape)} values, got {origin_t}")
-        elif any(o < 0 or o + s > n for o, s, n in zip(origin_t, tile.shape, self.shape, strict=True)):
-            problems.append(f"tile of shape {tile.shape} at origin {origin_t} does not fit in {self.shape}")
-        if isinstance(sector_index, bool) or not isinstance(sector_index, int | np.integer) or sector_index < 0:
-            problems.append(f"sector_index must be an integer >= 0, got {sector_index!r}")
-        _raise(problems, "ServerAccumulator.add")
-        if tile.ndim == 1:
-            tile, row0, col0 = tile[np.newaxis, :], 0, origin_t[0]
-        else:
-            row0, col0 = origin_t
-        _linkbudget_kernels.accumulate_sector(tile, row0, col0, int(sector_index), self.top_dbm, self.best_idx, self.sum_mw)
-
-    def finish(self, *, loading: float, noise_dbm: float, overlap_db: float = 5.0) -> ServerResult:
-        """Rasters of the state so far (see :class:`ServerResult`); the state is not changed."""
-        _sinr_args(loading, noise_dbm, overlap_db, "ServerAccumulator.finish")
-        grid = self.best_idx.shape
-        best = np.empty(grid, dtype=np.float32)
-        margin = np.empty(grid, dtype=np.float32)
-        count = np.empty(grid, dtype=np.int32)
-        sinr = np.empty(grid, dtype=np.float32)
-        _linkbudget_kernels.finish_sinr(self.top_dbm, self.best_idx, self.sum_mw, float(loading), float(noise_dbm), float(overlap_db),
-                      best, margin, count, sinr)
-        return ServerResult(best.reshape(self.shape), self.best_idx.copy().reshape(self.shape),
-                            margin.reshape(self.shape), count.reshape(self.shape), sinr.reshape(self.shape),
-                            float(overlap_db), self.capacity)
+    level = stack.reshape(stack.shape[0], 1, -1)
+    level = np.where(np.isnan(level) | (level == -np.inf), -np.inf, level)
+    top = -np.sort(-level, axis=0)  # every level, strongest first: the overlap count is exact
+    if top.shape[0] == 1:
+        top = np.concatenate([top, np.full_like(top, -np.inf)])
+    idx = np.where(top[0] > -np.inf, np.argmax(level, axis=0), -1).astype(np.int32)
+    sum_mw = np.sum(10.0 ** (level / 10.0), axis=0)
+    r = _server_rasters(np.ascontiguousarray(top), idx, sum_mw, loading, noise_dbm, overlap_db)
+    return ServerResult(*(a.reshape(pixels) for a in (r.best_dbm, r.best_index, r.margin_db, r.n_within, r.sinr_db)),
+                        r.overlap_db)
 
 
 # --------------------------------------------------------------------------------------------
@@ -462,7 +404,8 @@ def spectral_efficiency(sinr_db: Any, *, params: ShannonParams = DOWNLINK_TR3694
     """
     _check_params(params, "spectral_efficiency")
     sinr = np.asarray(sinr_db, dtype=np.float64)
-    return _finish(_linkbudget_kernels.spectral_efficiency_ufunc(sinr, params.alpha, params.sinr_min_db, params.max_se_bps_hz))
+    return _finish(_linkbudget_kernels.spectral_efficiency_ufunc(sinr, params.alpha, params.sinr_min_db,
+                                                                 params.max_se_bps_hz))
 
 
 def _check_params(params: ShannonParams, where: str) -> None:
@@ -522,9 +465,48 @@ def uplink_sinr_db(path_loss_db: Any, *, ul_bandwidth_mhz: float, bs_gain_dbi: f
         problems.append(f"interference_margin_db must be >= 0, got {interference_margin_db}")
     pattern = _finite("pattern_gain_db", pattern_gain_db, problems, hi=0.0)
     _raise(problems, "uplink_sinr_db")
-    noise = _linkbudget_kernels.thermal_noise_dbm(ul_bandwidth_mhz * 1e6, noise_figure_db) + interference_margin_db
-    loss = np.asarray(path_loss_db, dtype=np.float64)
-    return _finish(ue_eirp_dbm + bs_gain_dbi + pattern - loss - noise)
+    return _finish(_uplink_sinr_db(np.asarray(path_loss_db, dtype=np.float64) - pattern, ul_bandwidth_mhz,
+                                   ue_eirp_dbm, bs_gain_dbi, noise_figure_db, interference_margin_db))
+
+
+def _uplink_sinr_db(coupling_loss_db: Any, ul_bandwidth_mhz: Any, ue_eirp_dbm: float, bs_gain_dbi: float,
+                    noise_figure_db: float, interference_margin_db: float) -> Any:
+    """The one uplink formula: P_UE + G_BS − coupling loss − (noise in B_ul + NF_BS + margin); unchecked."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        noise = _noise_dbm(ul_bandwidth_mhz * 1e6, noise_figure_db) + interference_margin_db
+    return ue_eirp_dbm + bs_gain_dbi - coupling_loss_db - noise
+
+
+class UplinkBudget(NamedTuple):
+    """Uplink of :func:`uplink_budget` (float64, shape of the coupling loss, NaN stays NaN)."""
+
+    sinr_db: np.ndarray
+    mbps: np.ndarray
+
+
+def uplink_budget(coupling_loss_db: Any, bandwidth_mhz: Any, link: LinkParams) -> UplinkBudget:
+    """Uplink SINR and Mbit/s over a coupling loss (reference-signal EIRP − serving level, i.e.
+    path loss − antenna pattern), the one uplink budget of the engine and the services.
+
+    SINR = UE EIRP + BS gain − coupling − (noise in B_ul + BS noise figure + interference
+    margin), B_ul = min(``bandwidth_mhz``, ``link.ul_bandwidth_max_mhz``); Mbit/s = the uplink
+    Shannon bound (``link.uplink``) × B_ul.  The caller validates the numbers of ``link``.
+
+    Examples
+    --------
+    >>> ul = uplink_budget(np.array([140.0]), 1.0, LinkParams(bs_gain_dbi=17.0))
+    >>> ul.sinr_db.tolist(), ul.mbps.round(3).tolist()          # 23 + 17 − 140 − (−114 + 5 + 3)
+    ([6.0], [0.927])
+    """
+    ul_bw = np.minimum(bandwidth_mhz, link.ul_bandwidth_max_mhz)
+    sinr = _uplink_sinr_db(np.asarray(coupling_loss_db, dtype=np.float64), ul_bw, link.ue_eirp_dbm, link.bs_gain_dbi,
+                           link.bs_noise_figure_db, link.ul_interference_margin_db)
+    return UplinkBudget(sinr, np.asarray(spectral_efficiency(sinr, params=link.uplink)) * ul_bw)
+
+
+def uplink_budget_mbps(coupling_loss_db: Any, bandwidth_mhz: Any, link: LinkParams) -> np.ndarray:
+    """Uplink Mbit/s of :func:`uplink_budget` (what the engine's speed tiers use)."""
+    return uplink_budget(coupling_loss_db, bandwidth_mhz, link).mbps
 
 
 def speed_tier_class(down_mbps: Any, up_mbps: Any, *, tiers: Sequence[SpeedTier] = FCC_BDC_TIERS) -> np.ndarray:
@@ -554,6 +536,63 @@ def speed_tier_class(down_mbps: Any, up_mbps: Any, *, tiers: Sequence[SpeedTier]
         problems.append(f"down_mbps {down.shape} and up_mbps {up.shape} do not broadcast")
     _raise(problems, "speed_tier_class")
     out = np.empty(down.shape, dtype=np.int8)
-    _linkbudget_kernels.speed_tier_grid(np.ascontiguousarray(down).reshape(-1), np.ascontiguousarray(up).reshape(-1), downs, ups,
-                      out.reshape(-1))
+    _linkbudget_kernels.speed_tier_grid(np.ascontiguousarray(down).reshape(-1), np.ascontiguousarray(up).reshape(-1),
+                                        downs, ups, out.reshape(-1))
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# the engine's rasters
+
+
+class LinkRasters:
+    """Per-technology SINR/throughput rasters of the engine, merged carrier by carrier (the
+    carrier with the best download wins), from each carrier's best-server state.
+
+    Uplink speeds are not kept as a raster (:attr:`citycov.engine.cellular.CellularResult.uplink_mbps`
+    derives them from the serving level and sector); the speed tier is decided as each carrier merges.
+    """
+
+    def __init__(self, n_tech: int, rows: int, cols: int, index_dtype: type = np.int32) -> None:
+        shape = (n_tech, rows, cols)
+        self.serving_dbm = np.full(shape, np.nan, dtype=np.float32)
+        self.serving_sector = np.full(shape, -1, dtype=index_dtype)
+        self.sinr_db = np.full(shape, np.nan, dtype=np.float32)
+        self.margin_db = np.full(shape, np.nan, dtype=np.float16)
+        self.overlap = np.zeros(shape, dtype=np.int8)
+        self.throughput_mbps = np.full(shape, np.nan, dtype=np.float32)
+        self.speed_tier = np.full(shape, -1, dtype=np.int8)
+
+    def add_carrier(self, t: int, car_top: np.ndarray, car_idx: np.ndarray, car_sum: np.ndarray, link: LinkParams,
+                    technology: str, bandwidth_mhz: float, ref_eirp: np.ndarray,
+                    win: tuple[slice, slice] = (slice(None), slice(None))) -> None:
+        """Merge one carrier's best-server state (k strongest levels, server index, summed power
+        over the window ``win`` of the grid) into the rasters of technology index ``t``."""
+        server = _server_rasters(car_top, car_idx, car_sum, link.loading,
+                                 carrier_noise_dbm(technology, link.noise_figure_db), link.overlap_db)
+        best, sinr = server.best_dbm, server.sinr_db
+        served = car_idx >= 0
+        down = np.where(served, throughput_mbps(sinr.astype(np.float64), bandwidth_mhz=bandwidth_mhz,
+                                                params=link.downlink), np.nan)
+        cur_down = self.throughput_mbps[t][win]
+        cur_sinr = self.sinr_db[t][win]
+        better = served & (np.isnan(cur_down) | (down > cur_down) | ((down == cur_down) & (sinr > cur_sinr)))
+        if not better.any():
+            return
+        # uplink over the same coupling loss: reference EIRP − level (exact EIRP, float32 level)
+        up = uplink_budget_mbps(ref_eirp[car_idx[better]] - best[better], bandwidth_mhz, link)
+        tier = speed_tier_class(down[better].astype(np.float32).astype(np.float64),
+                                up.astype(np.float32).astype(np.float64), tiers=link.tiers)
+        self.serving_dbm[t][win][better] = best[better]
+        self.serving_sector[t][win][better] = car_idx[better]
+        self.sinr_db[t][win][better] = sinr[better]
+        self.margin_db[t][win][better] = server.margin_db[better]
+        self.overlap[t][win][better] = server.n_within[better]
+        self.throughput_mbps[t][win][better] = down[better]
+        self.speed_tier[t][win][better] = tier
+
+    def finish(self, link: LinkParams) -> dict[str, np.ndarray]:
+        """The rasters, by the name of their :class:`~citycov.engine.cellular.CellularResult` field."""
+        return {"serving_dbm": self.serving_dbm, "serving_sector": self.serving_sector,
+                "sinr_db": self.sinr_db, "margin_db": self.margin_db, "overlap": self.overlap,
+                "throughput_mbps": self.throughput_mbps, "speed_tier": self.speed_tier}

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pyproj
 
+from citycov.carriers import LTE_SCS_KHZ, NR_DEFAULT_SCS_KHZ, NR_SCS_KHZ, table_bandwidths_mhz, table_resource_blocks
 from citycov.errors import SiteTableError, raise_problems
 from citycov.io._validate import TableChecker
-from citycov.io.vector import read_vector
+from citycov.io.vector import read_vector, rows_text
 
 TECHNOLOGIES = ("3G", "4G", "5G")
 
@@ -22,7 +23,8 @@ SECTOR_COLUMNS = {
     "operator": "operator name (text)",
     "technology": "one of 3G, 4G, 5G",
     "freq_mhz": "downlink centre frequency, MHz (150..6000)",
-    "bandwidth_mhz": "channel bandwidth, MHz (0.2..400)",
+    "bandwidth_mhz": "channel bandwidth, MHz (0.2..400); 4G: 1.4, 3, 5, 10, 15 or 20 (TS 36.101 Table 5.6-1); "
+                     "5G: a bandwidth of TS 38.101-1 Table 5.3.2-1 at the subcarrier spacing (e.g. 100 at 30 kHz)",
     "height_m": "antenna height above ground, m (1..300)",
     "eirp_dbm": "total EIRP at boresight, dBm (0..90); or tx_power_dbm + antenna_gain_dbi - feeder_loss_db",
     "azimuth_deg": "boresight azimuth, degrees clockwise from north (0..360); blank = omni",
@@ -35,6 +37,8 @@ SECTOR_OPTIONAL = {
     "tx_power_dbm": "transmitter power, dBm, when eirp_dbm is absent",
     "antenna_gain_dbi": "antenna boresight gain, dBi, when eirp_dbm is absent",
     "feeder_loss_db": "feeder and connector losses, dB (default 0)",
+    "scs_khz": f"5G subcarrier spacing, kHz ({', '.join(map(str, NR_SCS_KHZ))}; blank = {NR_DEFAULT_SCS_KHZ}); "
+               f"4G rows blank or {LTE_SCS_KHZ}",
     "antenna_pattern": "name of an antenna pattern file (its stem) in [inputs.antenna_patterns]; "
                        "blank = the 3GPP sector model of the beamwidth columns",
 }
@@ -73,10 +77,14 @@ def read_sectors(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None
     for col in ("site_id", "sector_id", "operator"):
         check.text(col)
     check.unique("sector_id")
-    check.choice("technology", TECHNOLOGIES)
+    technology = check.choice("technology", TECHNOLOGIES)
     out = frame.copy()
     out["freq_mhz"] = check.numeric("freq_mhz", 150.0, 6000.0, unit="MHz")
     out["bandwidth_mhz"] = check.numeric("bandwidth_mhz", 0.2, 400.0, unit="MHz")
+    if "scs_khz" in frame.columns:
+        out["scs_khz"] = check.numeric("scs_khz", 15.0, 60.0, unit="kHz", allow_missing=True)
+    _check_carriers(check, technology, out["bandwidth_mhz"].to_numpy(),
+                    out["scs_khz"].to_numpy() if "scs_khz" in out.columns else np.full(len(out), np.nan))
     out["height_m"] = check.numeric("height_m", 1.0, 300.0, unit="m")
     if has_eirp:
         out["eirp_dbm"] = check.numeric("eirp_dbm", 0.0, 90.0, unit="dBm")
@@ -100,6 +108,27 @@ def read_sectors(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None
     if to_crs is not None:
         out = out.to_crs(to_crs)
     return out
+
+
+def _check_carriers(check: TableChecker, technology: np.ndarray, bandwidth_mhz: np.ndarray,
+                    scs_khz: np.ndarray) -> None:
+    """4G/5G rows must name a carrier of the resource-block tables (:mod:`citycov.carriers`):
+    their bandwidth at their subcarrier spacing (5G: ``scs_khz``, 30 kHz where blank)."""
+    lte, nr = technology == "4G", technology == "5G"
+    bad_scs = np.isfinite(scs_khz) & ((lte & (scs_khz != LTE_SCS_KHZ)) | (nr & ~np.isin(scs_khz, NR_SCS_KHZ)))
+    if (rows := np.flatnonzero(bad_scs)).size:
+        check.problems.append(f"scs_khz: expected {LTE_SCS_KHZ} (or blank) for 4G and one of {list(NR_SCS_KHZ)} "
+                              f"(or blank) for 5G at {rows_text(check.path, rows)} "
+                              f"(found {sorted(set(scs_khz[rows].tolist()))[:5]})")
+    spacing = np.where(lte, LTE_SCS_KHZ, np.where(np.isnan(scs_khz), NR_DEFAULT_SCS_KHZ, scs_khz))
+    off_table = ((lte | nr) & np.isfinite(bandwidth_mhz) & ~bad_scs
+                 & (table_resource_blocks(technology, bandwidth_mhz, scs_khz) == 0))
+    for tech, s in sorted(set(zip(technology[off_table].tolist(), spacing[off_table].tolist(), strict=True))):
+        rows = np.flatnonzero(off_table & (technology == tech) & (spacing == s))
+        table = "TS 36.101 Table 5.6-1" if tech == "4G" else f"TS 38.101-1 Table 5.3.2-1 at {s:g} kHz"
+        check.problems.append(f"bandwidth_mhz: not a {tech} channel bandwidth of {table} at "
+                              f"{rows_text(check.path, rows)} (found {sorted(set(bandwidth_mhz[rows].tolist()))[:5]}; "
+                              f"allowed {list(table_bandwidths_mhz(tech, s))})")
 
 
 def _name_text(column: pd.Series) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 from citycov.accounting import fibre as fibre_mod
 from citycov.config import TECHNOLOGIES, RadioConfig, Scenario
 from citycov.engine import cellular as radio_mod
+from citycov.engine.linkbudget import LinkParams
 from citycov.pipeline.inputs import Inputs
 from citycov.pipeline.layers import Layers
 
@@ -20,13 +21,13 @@ ENV_NAMES = radio_mod.ENV_CLASSES
 class Coverage:
     cell: radio_mod.CellularResult
     wlan_dbm: np.ndarray
-    link: radio_mod.LinkParams | None = None
+    link: LinkParams | None = None
     """The link parameters of the SINR and speed rasters (``None``: not computed)."""
 
 
-def link_params(radio: RadioConfig) -> radio_mod.LinkParams:
+def link_params(radio: RadioConfig) -> LinkParams:
     """The engine's link-budget parameters from ``[radio]`` (loading, noise figure)."""
-    return radio_mod.LinkParams(loading=radio.cell_loading, noise_figure_db=radio.noise_figure_db)
+    return LinkParams(loading=radio.cell_loading, noise_figure_db=radio.noise_figure_db)
 
 
 def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: RadioConfig, *,
