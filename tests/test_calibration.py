@@ -10,11 +10,10 @@ import pytest
 import shapely
 
 from citycov.engine.cellular import CellularResult
-from citycov.errors import CitycovWarning
+from citycov.errors import CalibrationError, CitycovWarning
 from citycov.grid import GridSpec
 from citycov.verification.calibration import (
     POOLED,
-    CalibrationError,
     fit_calibration,
     group_folds,
     load_calibration,

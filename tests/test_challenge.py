@@ -13,10 +13,9 @@ import pyproj
 import pytest
 import shapely
 
-from citycov.errors import ScenarioError
+from citycov.errors import ChallengeError, ScenarioError
 from citycov.verification.challenge import (
     STATUS,
-    ChallengeError,
     binomial_min_negatives,
     cell_parents,
     child_positions,

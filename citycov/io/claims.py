@@ -38,17 +38,9 @@ import pyproj
 import shapely
 
 from citycov.crs import to_crs
-from citycov.errors import CitycovError, raise_problems
+from citycov.errors import ClaimTableError, raise_problems
 from citycov.io._validate import TableChecker
 from citycov.io.vector import read_vector, rows_text
-
-
-class ClaimTableError(CitycovError, ValueError):
-    """A claim polygon file has invalid rows, columns or geometries.
-
-    (Belongs in :mod:`citycov.errors`; defined here until it moves.)
-    """
-
 
 TECHNOLOGIES = ("3G", "4G", "5G")
 TECHNOLOGY_RANK = {"3G": 3, "4G": 4, "5G": 5}

@@ -37,17 +37,9 @@ from scipy.optimize import least_squares
 
 from citycov._version import __version__
 from citycov.engine.cellular import TECH_INDEX, CellularResult
-from citycov.errors import CitycovError, CitycovWarning, InputFileError
+from citycov.errors import CalibrationError, CitycovWarning, InputFileError
 from citycov.grid import GridSpec
 from citycov.verification.challenge import cell_parents, latlng_cells
-
-
-class CalibrationError(CitycovError, ValueError):
-    """Measurements cannot be used to calibrate, or a calibration file is invalid.
-
-    (Belongs in :mod:`citycov.errors`; defined here until it moves.)
-    """
-
 
 POOLED = "*"
 """Group name of the pooled fit (all groups together)."""

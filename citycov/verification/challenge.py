@@ -52,17 +52,9 @@ import pandas as pd
 import shapely
 from scipy.stats import binom
 
-from citycov.errors import CitycovError, ScenarioError
+from citycov.errors import ChallengeError, ScenarioError
 from citycov.io.claims import TECHNOLOGY_RANK, claim_layers
 from citycov.presets.files import read_preset_file, shipped_names
-
-
-class ChallengeError(CitycovError, ValueError):
-    """Tests or claims given to the challenge engine cannot be evaluated.
-
-    (Belongs in :mod:`citycov.errors`; defined here until it moves.)
-    """
-
 
 RULES = {"table": "the preset's testing threshold (five negatives, then the negative-share table)",
          "binomial": "one-sided binomial test at the preset's cell-edge probability and alpha"}
