@@ -14,6 +14,7 @@ import pytest
 import shapely
 
 from citycov.errors import ChallengeError, ScenarioError
+from citycov.presets.challenge import list_challenge_presets, load_challenge_preset
 from citycov.verification.challenge import (
     STATUS,
     binomial_min_negatives,
@@ -24,8 +25,6 @@ from citycov.verification.challenge import (
     evaluate_challenges,
     hexagon_frame,
     latlng_cells,
-    list_challenge_presets,
-    load_challenge_preset,
 )
 
 UTM49 = pyproj.CRS.from_epsg(32649)

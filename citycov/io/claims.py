@@ -22,7 +22,7 @@ column         meaning
 
 The returned frame renames the columns to carry units (``min_down_mbps``, ``min_up_mbps``) and
 holds the normalised ``technology`` (``3G``/``4G``/``5G``) and ``environment``
-(``outdoor_stationary``/``in_vehicle``, the environment names of the radio presets); every
+(``outdoor_stationary``/``in_vehicle``, the environment names of the radio service presets); every
 other attribute is kept as read.  Geometries are reprojected once, here, to the analysis CRS.
 """
 

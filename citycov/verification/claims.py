@@ -43,7 +43,6 @@ from citycov.verification.challenge import (
     classify_tests,
     evaluate_challenges,
     hexagon_frame,
-    load_challenge_preset,
 )
 from citycov.verification.partition import FIELDS, claim_mask, verify
 
@@ -107,7 +106,7 @@ def verify_claims(cfg: VerificationConfig, *, claims: gpd.GeoDataFrame, tests: M
 
     ``claims`` and ``tests.tests`` are in the grid CRS (as the readers return them).
     """
-    preset = load_challenge_preset(cfg.preset)
+    preset = cfg.preset
     classified = classify_tests(tests.tests, claims, preset, as_of=cfg.as_of)
     challenge = evaluate_challenges(classified, rule=cfg.rule)
     layers = classified.layers
