@@ -37,12 +37,12 @@ import pandas as pd
 import pyproj
 import shapely
 
+from citycov.config import TECHNOLOGIES
 from citycov.crs import to_crs
 from citycov.errors import ClaimTableError, raise_problems
 from citycov.io._validate import TableChecker
 from citycov.io.vector import read_vector, rows_text
 
-TECHNOLOGIES = ("3G", "4G", "5G")
 TECHNOLOGY_RANK = {"3G": 3, "4G": 4, "5G": 5}
 """Order of the technologies: a test on a lower rank than a claim cannot show the claimed service."""
 TECHNOLOGY_CODES = {"300": "3G", "400": "4G", "500": "5G"}

@@ -31,6 +31,7 @@ from citycov.accounting import services as service_mod
 from citycov.accounting.districts import CITY_ID
 from citycov.accounting.targets import TargetResult, evaluate_targets
 from citycov.config import TECHNOLOGIES, RadioConfig, Scenario
+from citycov.config.inputs import InputSpec
 from citycov.crs import WGS84, parse_crs, require_projected, utm_crs_for
 from citycov.engine import cellular as radio_mod
 from citycov.errors import CitycovWarning, InputFileError, ModelError, ScenarioError, SiteTableError
@@ -52,7 +53,6 @@ from citycov.io.clutter import read_clutter
 from citycov.io.measurements import MeasurementSet, read_measurements
 from citycov.io.msi import AntennaPattern
 from citycov.io.opencellid import read_opencellid
-from citycov.io.specs import InputSpec
 from citycov.io.vector import read_vector
 from citycov.presets.radio import RadioPreset
 from citycov.provenance import InputRecord, record_for, software_versions

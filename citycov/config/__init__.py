@@ -1,12 +1,17 @@
 """Scenario files: TOML turned into frozen dataclasses, every problem reported at once.
 
+This module holds the choice sets (one tuple per concept, imported wherever the choice is
+checked), the section dataclasses and :func:`load_scenario`; :mod:`citycov.config.inputs` the
+``[inputs]`` table.  Typed values come out of the TOML through the one key reader,
+:class:`citycov.presets.files.KeyReader`.
+
 A scenario names the inputs, the analysis grid, the radio parameters, the fibre rule, the
 radio service presets, the claim verification and the targets.  Relative paths are relative to the
 scenario file.  Unknown keys are errors (a typo must not silently fall back to a default).
 Errors name the key path, e.g. ``gz.toml: [radio].rx_height_m must be > 0, got -5``.  Everything is
 checked here, before any work: the radio service presets of ``[services]`` and the challenge
-preset of ``[verification]`` are loaded and validated, and the antenna pattern names the
-sector table uses are matched against ``[inputs.antenna_patterns]``.
+preset of ``[verification]`` are loaded and validated.  (What input files hold, such as the
+antenna pattern names of the sector table, is checked by their readers.)
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from citycov.config.inputs import InputSpec, parse_inputs
 from citycov.crs import GCJ02, parse_crs
 from citycov.errors import CitycovError, InputFileError, ScenarioError
-from citycov.io.specs import InputSpec, parse_inputs
 from citycov.presets.challenge import RULES, ChallengePreset, load_challenge_preset
 from citycov.presets.files import KeyReader
 from citycov.presets.radio import RadioPreset, load_preset
@@ -213,7 +218,7 @@ DEFAULT_TARGETS = (
 
 def default_scenario_path() -> Path:
     """The embedded Guangzhou scenario (``data/guangzhou.toml`` of the source tree)."""
-    here = Path(__file__).resolve().parent.parent / "data" / "guangzhou.toml"
+    here = Path(__file__).resolve().parents[2] / "data" / "guangzhou.toml"
     if here.is_file():
         return here
     packaged = resources.files("citycov") / "data" / "guangzhou.toml"

@@ -3,7 +3,7 @@
 Each input names its file (relative paths are relative to the scenario file), optionally its
 CRS, whether it is synthetic, its format options (column names) and the free-text vintage and
 note carried into every report.  :func:`parse_inputs` checks them for
-:func:`citycov.config.load_scenario`; the readers of this package then read the files.
+:func:`citycov.config.load_scenario`; the readers of :mod:`citycov.io` then read the files.
 """
 
 from __future__ import annotations
