@@ -1,4 +1,4 @@
-"""Operator coverage claims: polygons of claimed service, in the FCC BDC mobile attribute layout.
+"""Claim file reader: operators' claimed-coverage polygons, in the FCC BDC mobile attribute layout.
 
 A claim file is any OGR polygon file (GeoJSON, GeoPackage, Shapefile) with one feature per
 claimed (provider, technology, speed tier, environment) area.  The attribute names follow the
