@@ -44,10 +44,15 @@ TARGET_SCOPES = ("districts", "city")
 FIBRE_RULES = ("drop_distance", "premises", "capacity")
 REPORT_LANGS = ("en", "zh")
 DIFFRACTION_METHODS = ("knife_edge", "deygout", "bullington")
+"""Fast mode's terrain diffraction (``[radio].diffraction``); the engine maps each to its kernel code."""
 ENGINE_MODES = ("fast", "exact")
+"""Engine mode per technology (``[radio].mode``)."""
 EXACT_MODELS = ("itm", "p1812")
+"""Exact mode's path-profile model (``[radio].exact_model``)."""
 BROADCAST_MODELS = ("preset", "p1812", "itm")
 BASEMAPS = ("none", "osm")
+UNCERTAINTY_STEPS = ("coarser", "finer")
+"""Grid steps of the uncertainty band (``[accounting].uncertainty_resolution``): twice and half the cell."""
 INDOOR_BUILDING_CLASSES = ("traditional", "thermally_efficient")
 """ITU-R P.2109 building classes (``[services].indoor_building_class``)."""
 ZONAL_RULE_NAMES = ("fraction", "centroid", "all_touched")
@@ -124,7 +129,7 @@ class AccountingConfig:
     shadow_sigma_db: dict[str, float] = field(
         default_factory=lambda: {"dense_urban": 6.0, "urban": 6.0, "suburban": 8.0, "open": 8.0})
     uncertainty: bool = True
-    uncertainty_resolution: tuple[str, ...] = ("coarser", "finer")
+    uncertainty_resolution: tuple[str, ...] = UNCERTAINTY_STEPS
     alternative_model: str = "tr38901"
 
 
@@ -351,8 +356,9 @@ def _parse_accounting(r: KeyReader, t: dict) -> AccountingConfig:
         flags[key] = value
     sigma = r.class_table(t, "shadow_sigma_db", d.shadow_sigma_db, where, lo=0.0, hi=20.0)
     steps = t.get("uncertainty_resolution", list(d.uncertainty_resolution))
-    if not isinstance(steps, list) or any(s not in ("coarser", "finer") for s in steps):
-        r.problems.append(f"{where}.uncertainty_resolution must be a list from ['coarser', 'finer'], got {steps!r}")
+    if not isinstance(steps, list) or any(s not in UNCERTAINTY_STEPS for s in steps):
+        r.problems.append(f"{where}.uncertainty_resolution must be a list from {list(UNCERTAINTY_STEPS)}, "
+                          f"got {steps!r}")
         steps = list(d.uncertainty_resolution)
     return AccountingConfig(
         zonal_rule=r.string(t, "zonal_rule", where, d.zonal_rule, choices=ZONAL_RULE_NAMES),
