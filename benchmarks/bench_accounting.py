@@ -22,7 +22,7 @@ from citycov.accounting import districts as acc
 from citycov.accounting import population as pop_mod
 from citycov.grid import GridSpec
 from citycov.io import read_population
-from citycov.pipeline.run import read_inputs
+from citycov.pipeline.inputs import read_inputs
 
 
 def main() -> None:

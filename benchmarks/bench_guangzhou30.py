@@ -46,11 +46,12 @@ def prepare(cache: Path, cell_m: float) -> None:
     import scipy.ndimage as ndi
 
     import citycov
-    from citycov.pipeline import run as P
+    from citycov.pipeline.inputs import read_inputs
+    from citycov.pipeline.layers import build_layers
 
     scenario = citycov.load_scenario(ROOT / "data" / "guangzhou.toml")
-    inputs = P.read_inputs(scenario)
-    layers = P.build_layers(scenario, inputs, cell_m=cell_m, rule=scenario.accounting.zonal_rule)
+    inputs = read_inputs(scenario)
+    layers = build_layers(scenario, inputs, cell_m=cell_m, rule=scenario.accounting.zonal_rule)
     active = ndi.binary_dilation(layers.index >= 0, iterations=2)
     np.save(cache / "dem.npy", layers.dem.astype(np.float32))
     np.save(cache / "env.npy", layers.env.astype(np.int8))

@@ -36,12 +36,13 @@ def main() -> None:
     import citycov
     from citycov.config import TECHNOLOGIES
     from citycov.engine import cellular as R
-    from citycov.pipeline import run as P
+    from citycov.pipeline.inputs import read_inputs
+    from citycov.pipeline.layers import build_layers, study_area
 
     sc = citycov.load_scenario(ROOT / "data" / "guangzhou.toml")
-    inputs = P.read_inputs(sc)
-    layers = P.build_layers(sc, inputs, cell_m=args.cell_m, rule=sc.accounting.zonal_rule)
-    area = P.study_area(layers, sc.radio.study_margin_m)
+    inputs = read_inputs(sc)
+    layers = build_layers(sc, inputs, cell_m=args.cell_m, rule=sc.accounting.zonal_rule)
+    area = study_area(layers, sc.radio.study_margin_m)
     link = R.LinkParams(loading=sc.radio.cell_loading, noise_figure_db=sc.radio.noise_figure_db)
 
     def engine(limit):

@@ -8,7 +8,8 @@ from citycov._version import __version__
 from citycov.config import Scenario, load_scenario
 from citycov.errors import CitycovError, CitycovWarning
 from citycov.outputs.write import write_outputs
-from citycov.pipeline.run import Results, run
+from citycov.pipeline.results import Results
+from citycov.pipeline.runner import run
 
 __all__ = [
     "CitycovError",

@@ -22,7 +22,7 @@ from citycov.outputs import maps, report_html
 from citycov.outputs import write as outputs
 from citycov.outputs.i18n import LANGS
 from citycov.outputs.saved import load_saved_run
-from citycov.pipeline import run as pipeline
+from citycov.pipeline import runner
 
 
 @click.group()
@@ -63,7 +63,7 @@ def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: b
         sc = load_scenario(scenario)
         if cell_m is not None:
             sc = replace(sc, grid=replace(sc.grid, cell_m=cell_m))
-        results = pipeline.run(sc, progress=not (no_progress or ctx.obj["quiet"]))
+        results = runner.run(sc, progress=not (no_progress or ctx.obj["quiet"]))
         paths = outputs.write_outputs(results, out_dir, lang=lang)
     except CitycovError as exc:
         click.echo(f"citycov: error: {exc}", err=True)

@@ -194,7 +194,8 @@ def main() -> None:
 
     from citycov import load_scenario
     from citycov.engine.cellular import TECH_INDEX, cellular_coverage
-    from citycov.pipeline.run import build_layers, read_inputs
+    from citycov.pipeline.inputs import read_inputs
+    from citycov.pipeline.layers import build_layers
 
     t0 = time.perf_counter()
     scenario = load_scenario(REPO / "data" / "guangzhou.toml")

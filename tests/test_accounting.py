@@ -13,7 +13,8 @@ import shapely
 
 import citycov
 from citycov.accounting.districts import CITY_ID
-from citycov.accounting.population import exactextract_sums, zonal_weights
+from citycov.accounting.population import census_factor, exactextract_sums, zonal_weights
+from citycov.errors import ScenarioError
 from citycov.grid import GridSpec
 from citycov.io.boundaries import Districts
 
@@ -167,3 +168,10 @@ def test_missing_premises_input_is_a_scenario_error(tmp_path):
                                                                'rule = "premises"\ndrop_distance_m = 300'))
     with pytest.raises(citycov.errors.ScenarioError, match=r'\[fibre\].rule = "premises" needs \[inputs.premises\]'):
         citycov.load_scenario(tiny.scenario)
+
+
+def test_census_factor_is_census_over_grid_and_refuses_an_empty_district():
+    factor = census_factor(np.array([200.0, 30.0]), np.array([100.0, 60.0]))
+    np.testing.assert_array_equal(factor, [2.0, 0.5])
+    with pytest.raises(ScenarioError, match="some districts have no population on the grid"):
+        census_factor(np.array([200.0, 30.0]), np.array([100.0, 0.0]))

@@ -12,9 +12,10 @@ import pytest
 import rasterio
 
 from citycov import load_scenario
-from citycov.accounting.population import district_index, district_sums
+from citycov.accounting.population import district_index
 from citycov.io import read_population, read_sectors
-from citycov.pipeline.run import build_grid
+from citycov.pipeline.inputs import read_study_districts
+from citycov.pipeline.layers import build_grid
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -24,12 +25,19 @@ def default():
     """The default scenario on the shipped population raster's own 100 m grid (the default
     analysis grid is 30 m; the data are checked at their native resolution)."""
     sc = load_scenario()
-    grid, districts = build_grid(sc, cell_m=100.0)
-    return sc, grid, districts
+    districts = read_study_districts(sc)
+    return sc, build_grid(districts, cell_m=100.0), districts
+
+
+def district_sums(values: np.ndarray, index: np.ndarray, n_districts: int) -> np.ndarray:
+    """Oracle: float64 sums of ``values`` per district under the cell-centre rule (index −1 ignored)."""
+    inside = index >= 0
+    return np.bincount(index[inside], weights=values[inside].astype(np.float64), minlength=n_districts)
 
 
 def test_default_grid_is_30_m_utm():
-    grid, _ = build_grid(load_scenario())
+    sc = load_scenario()
+    grid = build_grid(read_study_districts(sc), cell_m=sc.grid.cell_m)
     assert grid.crs.to_epsg() == 32649 and grid.cell_m == 30.0 and grid.shape == (5261, 3727)
 
 

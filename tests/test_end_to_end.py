@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import citycov
-from citycov.pipeline.run import CITY_ID
+from citycov.accounting.districts import CITY_ID
 
 from .conftest import X0, Y0, make_tiny, sector_row
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from citycov.accounting.population import ZonalWeights
+from citycov.grid import GridSpec
 from citycov.io.boundaries import Districts
 
 CITY_ID = "city"
@@ -140,6 +141,23 @@ def network_table(districts: Districts, weights: ZonalWeights, city_weights: Zon
             rows.append({"area_id": area_id, "technology": tech, "operator": operator, "population_covered": c,
                          "population": t, "coverage_pct": 100.0 * c / t if t > 0 else np.nan})
     return pd.DataFrame(rows)
+
+
+def village_counts(x_m: np.ndarray, y_m: np.ndarray, *, covered: np.ndarray, district_index: np.ndarray,
+                   grid: GridSpec, n_districts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Village points per district and those in a ``covered`` cell (float64, ``n_districts`` each).
+
+    A point counts in the district of the grid cell holding it (cell-centre rule of
+    ``district_index``); points off the grid or outside every district are not counted.
+    """
+    r, c = grid.rowcol(x_m, y_m)
+    ok = grid.contains(r, c)
+    r, c = r[ok], c[ok]
+    district = district_index[r, c]
+    inside = district >= 0
+    total = np.bincount(district[inside], minlength=n_districts).astype(np.float64)
+    good = np.bincount(district[inside], weights=covered[r, c][inside].astype(np.float64), minlength=n_districts)
+    return total, good
 
 
 def band_table(point: pd.DataFrame, variants: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:

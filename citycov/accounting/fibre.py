@@ -277,3 +277,15 @@ def premises_passed(premises: gpd.GeoDataFrame, district_index: np.ndarray, grid
     total = np.bincount(district[kept], weights=households[kept], minlength=n_districts)
     ftth = np.bincount(district[kept], weights=np.where(ready[kept], households[kept], 0.0), minlength=n_districts)
     return total.astype(np.float64), ftth.astype(np.float64)
+
+
+def ready_cells(premises: gpd.GeoDataFrame, grid: GridSpec) -> np.ndarray:
+    """bool grid: cells holding at least one FTTH-ready premises point (``ftth_ready``, point
+    geometry in ``grid.crs``); points off the grid are ignored."""
+    cells = np.zeros(grid.shape, dtype=bool)
+    xs, ys = premises.geometry.x.to_numpy(), premises.geometry.y.to_numpy()
+    ready_flag = premises["ftth_ready"].to_numpy(dtype=bool)
+    r, c = grid.rowcol(xs[ready_flag], ys[ready_flag])
+    ok = grid.contains(r, c)
+    cells[r[ok], c[ok]] = True
+    return cells

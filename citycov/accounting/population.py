@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyproj
 from exactextract import exact_extract
 from exactextract.raster import NumPyRasterSource
 from rasterio.features import rasterize
@@ -29,6 +30,7 @@ from citycov.accounting._zonal_kernels import weighted_sums, weighted_sums_maske
 from citycov.errors import ScenarioError
 from citycov.grid import GridSpec
 from citycov.io.boundaries import Districts
+from citycov.io.raster import RasterLayer
 
 ZONAL_RULES = {
     "fraction": "fractional overlap (each cell weighted by the share of its area inside the district, "
@@ -117,17 +119,52 @@ def exactextract_sums(values: np.ndarray, districts: Districts, grid: GridSpec) 
     return table["sum"].to_numpy(dtype=np.float64)
 
 
+def zonal_crosscheck(weights: ZonalWeights, values: np.ndarray, districts: Districts, grid: GridSpec) -> float:
+    """Largest relative difference between the zonal sums of ``weights`` and exactextract's own
+    ``sum`` of ``values`` per district (:func:`exactextract_sums`)."""
+    check = exactextract_sums(values, districts, grid)
+    return float(np.max(np.abs(weights.sums(values) - check) / np.maximum(np.abs(check), 1e-9)))
+
+
+def source_district_totals(layer: RasterLayer, districts: Districts) -> np.ndarray:
+    """Residents of the source raster of ``layer`` inside each district (fractional overlap in
+    the source CRS, exactextract ``sum``), float64; all NaN for a rotated source raster."""
+    t = layer.source_transform
+    rows, cols = layer.source_counts.shape
+    if t.b != 0 or t.d != 0:
+        return np.full(len(districts), np.nan)
+    xs = (t.c, t.c + cols * t.a)
+    ys = (t.f, t.f + rows * t.e)
+    src_crs = pyproj.CRS(layer.source_crs)
+    source = NumPyRasterSource(layer.source_counts.astype(np.float64), min(xs), min(ys), max(xs), max(ys),
+                               srs_wkt=src_crs.to_wkt())
+    if t.e > 0:  # south-up rasters: flip to the north-up layout exactextract expects
+        source = NumPyRasterSource(layer.source_counts[::-1].astype(np.float64), min(xs), min(ys), max(xs),
+                                   max(ys), srs_wkt=src_crs.to_wkt())
+    frame = districts.frame[["geometry"]].to_crs(src_crs).reset_index(drop=True)
+    table = exact_extract(source, frame, ["sum"], output="pandas")
+    return table["sum"].to_numpy(dtype=np.float64)
+
+
+def census_factor(census: np.ndarray, grid_population: np.ndarray) -> np.ndarray:
+    """Per district: census figure / residents on the grid (``grid_population``, the zonal sums).
+
+    Raises
+    ------
+    ScenarioError
+        A district has no residents on the grid.
+    """
+    factor = census / np.where(grid_population > 0, grid_population, np.nan)
+    if not np.isfinite(factor).all():
+        raise ScenarioError("census rescaling: some districts have no population on the grid")
+    return factor
+
+
 def district_index(districts: Districts, grid: GridSpec) -> np.ndarray:
     """int32 raster of the grid shape: the 0-based district row per cell (cell-centre rule), −1 outside."""
     shapes = ((geom, i) for i, geom in enumerate(districts.frame.geometry))
     return rasterize(shapes, out_shape=grid.shape, transform=grid.transform, fill=-1, dtype="int32",
                      all_touched=False)
-
-
-def district_sums(values: np.ndarray, index: np.ndarray, n_districts: int) -> np.ndarray:
-    """float64 sums of ``values`` per district under the cell-centre rule (index −1 ignored)."""
-    inside = index >= 0
-    return np.bincount(index[inside], weights=values[inside].astype(np.float64), minlength=n_districts)
 
 
 def households(population: np.ndarray, persons_per_household: float | np.ndarray,

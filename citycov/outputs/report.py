@@ -1,7 +1,7 @@
 """Report content: the district, target, network, service and uncertainty tables, the
 provenance record, the Markdown report and the GeoTIFFs.
 
-Everything here renders finished :class:`~citycov.pipeline.run.Results`; ``outputs`` decides
+Everything here renders finished :class:`~citycov.pipeline.results.Results`; ``outputs`` decides
 where and how atomically the files land.
 """
 
@@ -22,7 +22,8 @@ from citycov.accounting.gaps import top_gaps_per_district
 from citycov.accounting.population import ZONAL_RULES
 from citycov.config import METRICS, TECHNOLOGIES
 from citycov.engine.linkbudget import FCC_BDC_TIERS as SPEED_TIERS
-from citycov.pipeline.run import SERVICE_COLUMNS, Results
+from citycov.pipeline.results import Results
+from citycov.pipeline.services import SERVICE_COLUMNS
 from citycov.provenance import file_sha256
 
 LEVEL_NAMES = {"3G": "CPICH RSCP (dBm)", "4G": "RSRP (dBm)", "5G": "SS-RSRP (dBm)"}

@@ -20,7 +20,7 @@ from citycov.accounting import gaps as gaps_mod
 from citycov.crs import WGS84
 from citycov.outputs import maps, report, report_html
 from citycov.outputs.saved import NETWORK_GPKG, load_saved_run
-from citycov.pipeline.run import Results
+from citycov.pipeline.results import Results
 
 OUTPUT_FILES = ("districts.csv", "districts.json", "districts.geojson", "targets.csv", "networks.csv",
                 "uncertainty.csv", "report.md", "rsrp_dbm.tif", "serving_sector.tif", "coverage.tif", "sectors.csv",

@@ -1,0 +1,104 @@
+"""Step 3: cellular and WLAN coverage, the coverage masks at a cell-edge probability, and FTTH."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from citycov.accounting import fibre as fibre_mod
+from citycov.config import TECHNOLOGIES, RadioConfig, Scenario
+from citycov.engine import cellular as radio_mod
+from citycov.pipeline.inputs import Inputs
+from citycov.pipeline.layers import Layers
+
+ENV_NAMES = radio_mod.ENV_CLASSES
+
+
+@dataclass
+class Coverage:
+    cell: radio_mod.CellularResult
+    wlan_dbm: np.ndarray
+    link: radio_mod.LinkParams | None = None
+    """The link parameters of the SINR and speed rasters (``None``: not computed)."""
+
+
+def link_params(radio: RadioConfig) -> radio_mod.LinkParams:
+    """The engine's link-budget parameters from ``[radio]`` (loading, noise figure)."""
+    return radio_mod.LinkParams(loading=radio.cell_loading, noise_figure_db=radio.noise_figure_db)
+
+
+def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: RadioConfig, *,
+                   progress: bool = False, link: bool = True) -> Coverage:
+    """Cellular and WLAN levels; with ``link`` (and ``[radio].sinr``) also SINR, throughput and
+    speed tiers per technology (the uncertainty variants skip them: they only need levels).
+    The clutter loss of ``layers`` and the antenna patterns of ``inputs`` apply to every run."""
+    params = link_params(radio) if link and radio.sinr else None
+    limit = (radio_mod.ReachLimit(radio.reach_neighbours, radio.reach_factor, radio.reach_min_km)
+             if radio.reach_neighbours else None)
+    cell = radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
+                                       progress=progress, diffraction=radio.diffraction, link=params,
+                                       active=layers.active, tile_cells=radio.tile_cells,
+                                       reach_limit=limit, rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns,
+                                       mode=radio.mode, exact_model=radio.exact_model,
+                                       exact_clutter_percent=radio.exact_clutter_percent)
+    valid = np.isfinite(layers.dem)
+    wlan = (radio_mod.wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
+            else np.full(layers.grid.shape, np.nan, dtype=np.float32))
+    return Coverage(cell=cell, wlan_dbm=wlan, link=params)
+
+
+def coverage_masks(scenario: Scenario, layers: Layers, cov: Coverage, *,
+                   cell_edge_probability: float) -> dict[str, np.ndarray]:
+    """Wireless, cellular, WLAN and 3G-or-better masks at a cell-edge probability.
+
+    The shadow-fading margin z·σ (σ per environment class) raises every cellular threshold;
+    at 50 % it is 0.  WLAN keeps its threshold (short links, no margin model).
+    """
+    radio = scenario.radio
+    z = NormalDist().inv_cdf(cell_edge_probability)
+    sigma = np.array([scenario.accounting.shadow_sigma_db[name] for name in ENV_NAMES])
+    margin = z * sigma[layers.env]
+    cellular = np.zeros(layers.grid.shape, dtype=bool)
+    any_cell = np.zeros(layers.grid.shape, dtype=bool)
+    for i, tech in enumerate(TECHNOLOGIES):
+        level = np.nan_to_num(cov.cell.best_dbm[i], nan=-np.inf)
+        ok = level >= radio.threshold_dbm[tech] + margin
+        any_cell |= ok
+        if tech in radio.broadband_technologies:
+            cellular |= ok
+    wlan = np.nan_to_num(cov.wlan_dbm, nan=-np.inf) >= scenario.wlan.threshold_dbm
+    return {"wireless": cellular | wlan, "cellular": cellular, "wlan": wlan, "g3_or_better": any_cell}
+
+
+@dataclass
+class Fibre:
+    households_passed: np.ndarray | None
+    passed_cells: np.ndarray
+    premises: tuple[np.ndarray, np.ndarray] | None
+    notes: list[str]
+
+
+def fibre_coverage(scenario: Scenario, inputs: Inputs, layers: Layers) -> Fibre:
+    """FTTH under the scenario's rule: households passed per cell (or per district for premises)."""
+    rule = scenario.fibre.rule
+    grid = layers.grid
+    drop = scenario.fibre.drop_distance_m
+    if rule == "premises":
+        hh, ready = fibre_mod.premises_passed(inputs.premises, layers.index, grid, len(inputs.districts))
+        return Fibre(None, fibre_mod.ready_cells(inputs.premises, grid), (hh, ready),
+                     ["FTTH from the premises table's ftth_ready flag"])
+    if rule == "capacity":
+        result = fibre_mod.capacity_passed(layers.households, grid, inputs.nodes, drop_distance_m=drop,
+                                           kinds=scenario.fibre.capacity_node_kinds)
+        return Fibre(result.passed, result.passed > 0, None, [f"capacity-aware FTTH: {result.summary()}"])
+    mask = fibre_mod.passed_cells(grid, drop_distance_m=drop, nodes=inputs.nodes, routes=inputs.routes)
+    return Fibre(np.where(mask, layers.households, 0.0), mask, None, [])
+
+
+def link_rasters(cell: radio_mod.CellularResult) -> dict[str, np.ndarray]:
+    """SINR, throughput and speed-tier rasters (per technology) when the engine computed them."""
+    names = ("sinr_db", "throughput_mbps", "uplink_mbps", "speed_tier")
+    return {n: getattr(cell, n) for n in names if getattr(cell, n, None) is not None}
+

@@ -1,0 +1,158 @@
+"""Step 1: read and validate every input once, vectors in the analysis CRS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+
+from citycov.config import Scenario
+from citycov.config.inputs import InputSpec
+from citycov.crs import WGS84, parse_crs, require_projected, utm_crs_for
+from citycov.errors import SiteTableError
+from citycov.io import Districts, read_districts, read_fibre_nodes, read_fibre_routes, read_sectors, read_wlan
+from citycov.io.antenna_patterns import check_pattern_names, read_pattern_folder
+from citycov.io.broadcast import read_transmitters
+from citycov.io.claims import read_claims
+from citycov.io.district_tables import read_district_values
+from citycov.io.fibre import read_premises
+from citycov.io.measurements import MeasurementSet, read_measurements
+from citycov.io.msi import AntennaPattern
+from citycov.io.opencellid import read_opencellid
+from citycov.io.vector import read_vector
+from citycov.provenance import InputRecord, record_for
+
+
+@dataclass
+class Inputs:
+    """Every input read and validated once, vectors in the analysis CRS."""
+
+    crs: pyproj.CRS
+    districts: Districts
+    sectors: gpd.GeoDataFrame
+    aps: gpd.GeoDataFrame | None = None
+    nodes: gpd.GeoDataFrame | None = None
+    routes: gpd.GeoDataFrame | None = None
+    premises: gpd.GeoDataFrame | None = None
+    villages: gpd.GeoDataFrame | None = None
+    census: np.ndarray | None = None
+    household_sizes: np.ndarray | None = None
+    claims: gpd.GeoDataFrame | None = None
+    measurements: MeasurementSet | None = None
+    patterns: dict[str, AntennaPattern] | None = None
+    """Antenna patterns by name (file stem) of ``[inputs.antenna_patterns]``."""
+    broadcast: gpd.GeoDataFrame | None = None
+    """Trunking and DTV transmitters of ``[inputs.broadcast]``."""
+    records: list[InputRecord] = field(default_factory=list)
+
+
+def analysis_crs(scenario: Scenario, districts_wgs84: gpd.GeoDataFrame) -> pyproj.CRS:
+    """The scenario's grid CRS, or the UTM zone of the districts' centroid when ``auto``."""
+    if scenario.grid.crs != "auto":
+        crs = parse_crs(scenario.grid.crs, where=f"{scenario.source}: [grid].crs")
+        return require_projected(crs, where=f"{scenario.source}: [grid].crs")
+    minx, miny, maxx, maxy = districts_wgs84.total_bounds
+    return utm_crs_for((minx + maxx) / 2.0, (miny + maxy) / 2.0)
+
+
+def read_study_districts(scenario: Scenario) -> Districts:
+    """The ``[inputs.districts]`` polygons in the analysis CRS (:func:`analysis_crs`)."""
+    spec = scenario.inputs["districts"]
+    wgs = read_districts(spec.path, crs=spec.crs, to_crs=WGS84, **spec.options)
+    return Districts(wgs.frame.to_crs(analysis_crs(scenario, wgs.frame)))
+
+
+def _crs_text(declared, default: str = "file") -> str:
+    if declared is None:
+        return default
+    return declared if isinstance(declared, str) else declared.to_string()
+
+
+def labelled(record: InputRecord, spec: InputSpec) -> InputRecord:
+    """``record`` with the scenario's vintage and note for that input."""
+    return replace(record, vintage=spec.vintage, notes=(*record.notes, *((spec.note,) if spec.note else ())))
+
+
+def _record(spec: InputSpec, rows: int | None) -> InputRecord:
+    record = record_for(spec.name, spec.path, crs=_crs_text(spec.crs), synthetic=spec.synthetic, rows=rows)
+    return labelled(record, spec)
+
+
+def _district_values(spec: InputSpec, districts: Districts, value_column: str, default_value_column: str,
+                     lo: float, hi: float) -> np.ndarray:
+    """One number per district from the CSV table of ``spec`` (census figures, household sizes)."""
+    return read_district_values(spec.path, districts.ids, id_column=spec.options.get("id_column", "district_id"),
+                                value_column=spec.options.get(value_column, default_value_column), lo=lo, hi=hi)
+
+
+def read_inputs(scenario: Scenario) -> Inputs:
+    """Read and validate every vector and table input, in the analysis CRS."""
+    spec_in = scenario.inputs
+    districts = read_study_districts(scenario)
+    crs = districts.frame.crs
+    d = spec_in["districts"]
+    inputs = Inputs(crs=crs, districts=districts, sectors=None)  # type: ignore[arg-type]
+    inputs.records.append(_record(d, len(districts)))
+    tables = []
+    if "sectors" in spec_in:
+        s = spec_in["sectors"]
+        tables.append(read_sectors(s.path, crs=s.crs, to_crs=crs, **s.options))
+        inputs.records.append(_record(s, len(tables[-1])))
+    if "opencellid" in spec_in:
+        o = spec_in["opencellid"]
+        cells = read_opencellid(o.path, crs=crs, min_samples=int(o.options.get("min_samples", "1")))
+        tables.append(cells[[c for c in tables[0].columns if c in cells.columns]] if tables else cells)
+        used = "; ".join(f"{radio}: {d['technology']} {d['band']} {d['freq_mhz']:g} MHz, {d['height_m']:g} m, "
+                         f"EIRP {d['eirp_dbm']:g} dBm" for radio, d in cells.attrs.get("defaults", {}).items())
+        dropped = ", ".join(f"{k} {v}" for k, v in cells.attrs.get("dropped", {}).items() if v)
+        note = (f"sectors from OpenCelliD cell positions, omnidirectional, with per-radio defaults ({used})"
+                + (f"; dropped: {dropped}" if dropped else ""))
+        inputs.records.append(labelled(record_for(o.name, o.path, crs=_crs_text(o.crs), synthetic=o.synthetic,
+                                                  rows=len(cells), notes=(note,)), o))
+    inputs.sectors = tables[0] if len(tables) == 1 else gpd.GeoDataFrame(
+        pd.concat(tables, ignore_index=True), geometry="geometry", crs=crs)
+    duplicated = inputs.sectors["sector_id"].duplicated()
+    if duplicated.any():
+        raise SiteTableError(f"sector_id values appear in both [inputs.sectors] and [inputs.opencellid]: "
+                             f"{sorted(inputs.sectors.loc[duplicated, 'sector_id'].astype(str))[:5]}")
+    if "antenna_patterns" in spec_in:
+        a = spec_in["antenna_patterns"]
+        found = read_pattern_folder(a.path, synthetic=a.synthetic, vintage=a.vintage, note=a.note)
+        inputs.patterns = found.patterns
+        inputs.records.extend(found.records)
+    check_pattern_names(inputs.sectors, inputs.patterns,
+                        source=str(spec_in["sectors"].path) if "sectors" in spec_in else "sectors")
+    optional = {  # input name -> (Inputs attribute, reader)
+        "wlan": ("aps", lambda f: read_wlan(f.path, crs=f.crs, to_crs=crs, **f.options)),
+        "fibre_nodes": ("nodes", lambda f: read_fibre_nodes(f.path, crs=f.crs, to_crs=crs, **f.options)),
+        "fibre_routes": ("routes", lambda f: read_fibre_routes(f.path, crs=f.crs, to_crs=crs)),
+        "premises": ("premises", lambda f: read_premises(f.path, crs=f.crs, to_crs=crs, **f.options)),
+        "villages": ("villages", lambda f: read_vector(f.path, crs=f.crs, **f.options).to_crs(crs)),
+        "broadcast": ("broadcast", lambda f: read_transmitters(f.path, crs=f.crs, to_crs=crs, **f.options)),
+    }
+    for name, (attr, reader) in optional.items():
+        if name in spec_in:
+            frame = reader(spec_in[name])
+            setattr(inputs, attr, frame)
+            inputs.records.append(_record(spec_in[name], len(frame)))
+    if scenario.verification is not None:
+        v = scenario.verification
+        c_spec, m_spec = spec_in["claims"], spec_in["measurements"]
+        inputs.claims = read_claims(c_spec.path, crs=crs, source_crs=c_spec.crs)
+        inputs.records.append(_record(c_spec, len(inputs.claims)))
+        inputs.measurements = read_measurements(m_spec.path, crs=crs, tz=v.timezone,
+                                                source_crs=m_spec.crs or "EPSG:4326",
+                                                max_accuracy_m=v.max_accuracy_m)
+        inputs.records.append(_record(m_spec, inputs.measurements.n_read))
+    if "census" in spec_in:
+        c = spec_in["census"]
+        inputs.census = _district_values(c, districts, "population_column", "population", 0.0, 1e9)
+        inputs.records.append(_record(c, len(districts)))
+    if "household_sizes" in spec_in:
+        h = spec_in["household_sizes"]
+        inputs.household_sizes = _district_values(h, districts, "size_column", "persons_per_household", 0.5, 20.0)
+        inputs.records.append(_record(h, len(districts)))
+    return inputs

@@ -1,0 +1,134 @@
+"""Step 2: the rasters of one analysis grid (population, households, terrain, environment,
+clutter), the zonal weights on it and the census factor of its districts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import geopandas as gpd
+import numpy as np
+
+from citycov.accounting import population as pop_mod
+from citycov.config import Scenario
+from citycov.engine import cellular as radio_mod
+from citycov.grid import GridSpec
+from citycov.io import Districts, read_dem, read_population
+from citycov.io.clutter import read_clutter
+from citycov.pipeline.inputs import Inputs, labelled
+from citycov.provenance import InputRecord
+
+
+@dataclass
+class Layers:
+    """The rasters of one grid and the zonal weights on it."""
+
+    grid: GridSpec
+    weights: pop_mod.ZonalWeights
+    city_weights: pop_mod.ZonalWeights | None
+    index: np.ndarray
+    population: np.ndarray
+    households: np.ndarray
+    dem: np.ndarray
+    env: np.ndarray
+    population_record: InputRecord
+    terrain_record: InputRecord
+    population_input: np.ndarray
+    crosscheck_rel: float
+    census_factor: np.ndarray
+    """float64 per district: census figure / residents on the grid under ``weights`` (all ones
+    when not rescaling); computed once per grid and zonal rule (:func:`build_layers`)."""
+    rx_loss_db: np.ndarray | None = None
+    """float32: clutter loss at the receiver (dB) of each cell, NaN where the raster has no class."""
+    clutter_valid: np.ndarray | None = None
+    """bool: cells with a clutter class (the engine evaluates no other cell)."""
+    active: np.ndarray | None = None
+    """Cells the engine evaluates (:func:`engine_cells`), computed once per grid; None: all."""
+    clutter_record: InputRecord | None = None
+
+
+def build_grid(districts: Districts, *, cell_m: float) -> GridSpec:
+    """The analysis grid: the districts' bounds (in their CRS) snapped to ``cell_m``."""
+    return GridSpec.from_bounds(tuple(districts.frame.total_bounds), cell_m=cell_m, crs=districts.frame.crs)
+
+
+def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str) -> Layers:
+    """Population, households, terrain and environment on a grid of ``cell_m``, and the zonal weights."""
+    grid = build_grid(inputs.districts, cell_m=cell_m)
+    weights = pop_mod.zonal_weights(inputs.districts, grid, rule)
+    city_weights = _city_weights(inputs, grid, rule)
+    index = pop_mod.district_index(inputs.districts, grid)
+    study = weights.in_district() | (index >= 0)
+    p_spec, t_spec = scenario.inputs["population"], scenario.inputs["terrain"]
+    pop = read_population(p_spec.path, grid, declared_synthetic=p_spec.synthetic,
+                          units=p_spec.options.get("units", "count"))
+    dem = read_dem(t_spec.path, grid, study_mask=study, declared_synthetic=t_spec.synthetic)
+    clutter = None
+    if "clutter" in scenario.inputs:
+        c_spec = scenario.inputs["clutter"]
+        clutter = read_clutter(c_spec.path, grid, loss_db=c_spec.loss_db, study_mask=study, crs=c_spec.crs,
+                               declared_synthetic=c_spec.synthetic)
+    sizes = (inputs.household_sizes if inputs.household_sizes is not None
+             else scenario.households.persons_per_household)
+    hh = pop_mod.households(pop.values, sizes, index)
+    env = radio_mod.environment_classes(pop.values, grid, scenario.radio.env_density_per_km2)
+    # conservation: residents of the source raster per district (fractional overlap) vs the grid
+    population_input = pop_mod.source_district_totals(pop, inputs.districts)
+    crosscheck = (pop_mod.zonal_crosscheck(weights, pop.values, inputs.districts, grid) if rule == "fraction"
+                  else float("nan"))
+    layers = Layers(grid=grid, weights=weights, city_weights=city_weights, index=index, population=pop.values,
+                    households=hh, dem=dem.values, env=env,
+                    population_record=labelled(pop.record, p_spec), terrain_record=labelled(dem.record, t_spec),
+                    population_input=population_input, crosscheck_rel=crosscheck,
+                    census_factor=_census_factor(scenario, inputs, weights, pop.values),
+                    rx_loss_db=None if clutter is None else clutter.loss_db,
+                    clutter_valid=None if clutter is None else clutter.valid,
+                    clutter_record=None if clutter is None else labelled(clutter.record, scenario.inputs["clutter"]))
+    return replace(layers, active=engine_cells(layers, scenario.radio.study_margin_m))
+
+
+def with_zonal_rule(scenario: Scenario, inputs: Inputs, layers: Layers, rule: str) -> Layers:
+    """``layers`` with the zonal weights (and so the census factor) of another ``rule``."""
+    weights = pop_mod.zonal_weights(inputs.districts, layers.grid, rule)
+    return replace(layers, weights=weights, city_weights=_city_weights(inputs, layers.grid, rule),
+                   census_factor=_census_factor(scenario, inputs, weights, layers.population))
+
+
+def _census_factor(scenario: Scenario, inputs: Inputs, weights: pop_mod.ZonalWeights,
+                   population: np.ndarray) -> np.ndarray:
+    """Per district: census figure / residents on the grid (all ones when not rescaling)."""
+    if not (scenario.accounting.rescale_to_census and inputs.census is not None):
+        return np.ones(len(inputs.districts))
+    return pop_mod.census_factor(inputs.census, weights.sums(population))
+
+
+def _city_weights(inputs: Inputs, grid: GridSpec, rule: str) -> pop_mod.ZonalWeights | None:
+    """Weights of the union of the districts, needed only when a rule counts a cell twice."""
+    if rule != "all_touched":
+        return None
+    city = Districts(gpd.GeoDataFrame({"district_id": ["city"], "name": ["city"], "name_zh": ["全市"]},
+                                      geometry=[inputs.districts.frame.union_all()], crs=inputs.crs))
+    return pop_mod.zonal_weights(city, grid, rule)
+
+
+def engine_cells(layers: Layers, margin_m: float | None) -> np.ndarray | None:
+    """Cells the engine evaluates: the study area and margin (:func:`study_area`), less the
+    cells outside the study area that the clutter raster does not cover (``None``: all)."""
+    active = study_area(layers, margin_m)
+    if layers.clutter_valid is None:
+        return active
+    return layers.clutter_valid if active is None else active & layers.clutter_valid
+
+
+def study_area(layers: Layers, margin_m: float | None) -> np.ndarray | None:
+    """Cells the engine evaluates: those of a district and within ``margin_m`` of one (``None``:
+    every cell of the grid).  Terrain outside still shapes the rays."""
+    if margin_m is None:
+        return None
+    inside = layers.index >= 0
+    if margin_m <= 0:
+        return inside
+    from scipy.ndimage import distance_transform_edt
+
+    return distance_transform_edt(~inside) * layers.grid.cell_m <= margin_m
+
+

@@ -1,0 +1,59 @@
+"""Step 7: the uncertainty variants, each a district table with one factor changed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from citycov.config import Scenario
+from citycov.errors import ModelError
+from citycov.pipeline.coverage import Coverage, Fibre, coverage_masks, fibre_coverage, radio_coverage
+from citycov.pipeline.inputs import Inputs
+from citycov.pipeline.layers import Layers, build_layers, with_zonal_rule
+from citycov.pipeline.tables import account
+
+log = logging.getLogger("citycov")
+
+
+def variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage, masks: dict[str, np.ndarray],
+             fibre: Fibre, progress: bool) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """District tables with one factor changed each: cell-edge probability, zonal rule,
+    resolution ±1 step, alternative propagation model."""
+    cfg = scenario.accounting
+    out: dict[str, pd.DataFrame] = {}
+    notes: dict[str, str] = {}
+    for p in (0.5, 0.75, 0.9):
+        if abs(p - cfg.cell_edge_probability) < 1e-9:
+            continue
+        name = f"cell_edge_{round(p * 100)}"
+        edge_masks = coverage_masks(scenario, layers, cov, cell_edge_probability=p)
+        out[name] = account(scenario, inputs, layers, edge_masks, fibre)
+        notes[name] = f"cell-edge probability {p:.0%} (shadow-fading margin z·σ)"
+    alt_rule = "centroid" if cfg.zonal_rule != "centroid" else "fraction"
+    alt_layers = with_zonal_rule(scenario, inputs, layers, alt_rule)
+    out[f"zonal_{alt_rule}"] = account(scenario, inputs, alt_layers, masks, fibre)
+    notes[f"zonal_{alt_rule}"] = f"zonal rule {alt_rule}"
+    for step in cfg.uncertainty_resolution:
+        cell_m = layers.grid.cell_m * (2.0 if step == "coarser" else 0.5)
+        name = f"resolution_{cell_m:g}m"
+        log.info("uncertainty: rerunning at %g m", cell_m)
+        lay = build_layers(scenario, inputs, cell_m=cell_m, rule=cfg.zonal_rule)
+        c = radio_coverage(scenario, inputs, lay, scenario.radio, progress=progress, link=False)
+        m = coverage_masks(scenario, lay, c, cell_edge_probability=cfg.cell_edge_probability)
+        out[name] = account(scenario, inputs, lay, m, fibre_coverage(scenario, inputs, lay))
+        notes[name] = f"resolution {cell_m:g} m ({step})"
+    if cfg.alternative_model != scenario.radio.model:
+        alt_radio = replace(scenario.radio, model=cfg.alternative_model)
+        try:
+            c = radio_coverage(scenario, inputs, layers, alt_radio, progress=progress, link=False)
+        except ModelError as exc:
+            log.warning("uncertainty: alternative model %s skipped: %s", cfg.alternative_model, exc)
+        else:
+            name = f"model_{cfg.alternative_model}"
+            m = coverage_masks(scenario, layers, c, cell_edge_probability=cfg.cell_edge_probability)
+            out[name] = account(scenario, inputs, layers, m, fibre)
+            notes[name] = f"propagation model {cfg.alternative_model} for every sector"
+    return out, notes
