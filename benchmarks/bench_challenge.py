@@ -27,7 +27,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-from citycov.verification.challenge import classify_tests, evaluate_challenges, load_challenge_preset
+from citycov.presets.challenge import load_challenge_preset
+from citycov.verification.challenge import classify_tests, evaluate_challenges
 
 UTM49 = pyproj.CRS.from_epsg(32649)
 CENTRE_LON, CENTRE_LAT = 113.30, 23.12

@@ -43,6 +43,47 @@ class ModelError(CitycovError, ValueError):
     """A propagation model was asked for outside its declared domain."""
 
 
+class ItmError(ModelError):
+    """An input outside ITM's domain; ``code`` is NTIA's return code (1000-1022), or None for a
+    malformed profile, which NTIA's interface does not check."""
+
+    def __init__(self, message: str, code: int | None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class P1812Error(ModelError):
+    """Input outside the domain of ITU-R P.1812-6 (names the argument, value and valid range)."""
+
+
+class P2108Error(ModelError):
+    """An input outside P.2108's domain; ``code`` is NTIA's return code (48, 49, 50)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ClaimTableError(CitycovError, ValueError):
+    """A claim polygon file has invalid rows, columns or geometries."""
+
+
+class MeasurementTableError(CitycovError, ValueError):
+    """A measurement table cannot be used at all (missing columns, unreadable file)."""
+
+
+class ChallengeError(CitycovError, ValueError):
+    """Tests or claims given to the challenge engine cannot be evaluated."""
+
+
+class CalibrationError(CitycovError, ValueError):
+    """Measurements cannot be used to calibrate, or a calibration file is invalid."""
+
+
+class AssetError(CitycovError, RuntimeError):
+    """An HTML asset cannot be inlined from the installed packages."""
+
+
 class CitycovWarning(UserWarning):
     """A recoverable, counted problem (for example rows dropped or a model extrapolated)."""
 

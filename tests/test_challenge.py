@@ -13,10 +13,10 @@ import pyproj
 import pytest
 import shapely
 
-from citycov.errors import ScenarioError
+from citycov.errors import ChallengeError, ScenarioError
+from citycov.presets.challenge import list_challenge_presets, load_challenge_preset
 from citycov.verification.challenge import (
     STATUS,
-    ChallengeError,
     binomial_min_negatives,
     cell_parents,
     child_positions,
@@ -25,8 +25,6 @@ from citycov.verification.challenge import (
     evaluate_challenges,
     hexagon_frame,
     latlng_cells,
-    list_challenge_presets,
-    load_challenge_preset,
 )
 
 UTM49 = pyproj.CRS.from_epsg(32649)

@@ -12,9 +12,9 @@ import pyproj
 import pytest
 import shapely
 
-from citycov.errors import CitycovWarning, CRSError, SiteTableError
-from citycov.io.claims import ClaimTableError, claim_layers, read_claims
-from citycov.io.measurements import DROP_REASONS, MeasurementTableError, read_measurements
+from citycov.errors import CitycovWarning, ClaimTableError, CRSError, MeasurementTableError, SiteTableError
+from citycov.io.claims import claim_layers, read_claims
+from citycov.io.measurements import DROP_REASONS, read_measurements
 from citycov.io.opencellid import RADIO_DEFAULTS, read_opencellid
 from citycov.io.sites import SECTOR_COLUMNS
 

@@ -15,10 +15,9 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from citycov.errors import ModelError
+from citycov.errors import ModelError, P2108Error
 from citycov.propagation import (
     CLUTTER_TYPES,
-    P2108Error,
     p2108_height_gain_db,
     p2108_terrestrial_loss_db,
     p2109_building_entry_loss_db,

@@ -68,3 +68,39 @@ def test_not_toml_and_missing_file(tmp_path):
         load_scenario(bad)
     with pytest.raises(InputFileError, match="scenario file not found"):
         load_scenario(tmp_path / "missing.toml")
+
+
+VERIFY = """
+[inputs.claims]
+path = "claims.geojson"
+[inputs.measurements]
+path = "tests.csv"
+[verification]
+as_of = "2024-06-30"
+"""
+
+
+def test_a_verification_preset_typo_fails_in_load_scenario(tmp_path):
+    path = write_scenario(tmp_path, extra=VERIFY + 'preset = "fcc-2O22"\n')
+    with pytest.raises(ScenarioError, match=r"\[verification\]\.preset: unknown challenge preset 'fcc-2O22'; "
+                                            r"shipped presets: \['fcc-2022'\]"):
+        load_scenario(path)
+
+
+def test_an_invalid_verification_preset_file_fails_in_load_scenario(tmp_path):
+    (tmp_path / "mine.toml").write_text('name = "mine"\n', encoding="utf-8")
+    path = write_scenario(tmp_path, extra=VERIFY + 'preset = "mine.toml"\nrule = "majority"\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    msg = str(info.value)
+    for frag in (f"[verification].preset: {tmp_path / 'mine.toml'}: resolution is required", "version is required",
+                 "[verification].rule must be one of ['table', 'binomial'], got 'majority'"):
+        assert frag in msg, frag
+
+
+def test_the_verification_preset_is_loaded_by_load_scenario(tmp_path):
+    for name in ("claims.geojson", "tests.csv", "districts.gpkg", "population.tif", "dem.tif", "sectors.csv",
+                 "fibre_nodes.csv"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+    sc = load_scenario(write_scenario(tmp_path, extra=VERIFY))
+    assert sc.verification.preset.name == "fcc-2022" and sc.verification.preset.min_children == 4

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citycov.errors import ModelError
+from citycov.errors import ItmError, ModelError
 from citycov.propagation import _itm_kernels as K
-from citycov.propagation.itm import ItmError, ItmResult, itm_area, itm_p2p, itm_p2p_loss_db
+from citycov.propagation.itm import ItmResult, itm_area, itm_p2p, itm_p2p_loss_db
 
 REF = Path(__file__).parent / "data" / "reference" / "ntia" / "itm"
 CMD = REF / "cmd_examples"

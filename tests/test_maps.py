@@ -13,12 +13,12 @@ from click.testing import CliRunner
 
 import citycov
 from citycov.cli import cli
-from citycov.errors import InputFileError, ScenarioError
+from citycov.errors import AssetError, InputFileError, ScenarioError
 from citycov.outputs import i18n
 from citycov.outputs.maps import render_map
 from citycov.outputs.report_html import render_report
 from citycov.outputs.saved import load_saved_run
-from citycov.outputs.web_assets import AssetError, inline_assets
+from citycov.outputs.web_assets import inline_assets
 
 from .conftest import UTM49, X0, Y0, make_tiny, sector_row
 

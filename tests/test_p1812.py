@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citycov.errors import ModelError
-from citycov.propagation.p1812 import P1812Error, P1812Result, p1812, p1812_lb_db, path_centre_lat_deg
+from citycov.errors import ModelError, P1812Error
+from citycov.propagation.p1812 import P1812Result, p1812, p1812_lb_db, path_centre_lat_deg
 
 REF = Path(__file__).parent / "data" / "reference" / "itu-r" / "p1812"
 PROFILES = REF / "validation_profiles"

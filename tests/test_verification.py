@@ -12,7 +12,8 @@ import shapely
 
 from citycov.errors import RasterError
 from citycov.grid import GridSpec
-from citycov.verification.challenge import ChallengeResult, load_challenge_preset
+from citycov.presets.challenge import load_challenge_preset
+from citycov.verification.challenge import ChallengeResult
 from citycov.verification.partition import CITY_ID, FIELDS, claim_mask, grid_h3_cells, verify
 
 UTM49 = pyproj.CRS.from_epsg(32649)

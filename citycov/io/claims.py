@@ -1,4 +1,4 @@
-"""Operator coverage claims: polygons of claimed service, in the FCC BDC mobile attribute layout.
+"""Claim file reader: operators' claimed-coverage polygons, in the FCC BDC mobile attribute layout.
 
 A claim file is any OGR polygon file (GeoJSON, GeoPackage, Shapefile) with one feature per
 claimed (provider, technology, speed tier, environment) area.  The attribute names follow the
@@ -22,7 +22,7 @@ column         meaning
 
 The returned frame renames the columns to carry units (``min_down_mbps``, ``min_up_mbps``) and
 holds the normalised ``technology`` (``3G``/``4G``/``5G``) and ``environment``
-(``outdoor_stationary``/``in_vehicle``, the environment names of the radio presets); every
+(``outdoor_stationary``/``in_vehicle``, the environment names of the radio service presets); every
 other attribute is kept as read.  Geometries are reprojected once, here, to the analysis CRS.
 """
 
@@ -37,20 +37,12 @@ import pandas as pd
 import pyproj
 import shapely
 
+from citycov.config import TECHNOLOGIES
 from citycov.crs import to_crs
-from citycov.errors import CitycovError, raise_problems
+from citycov.errors import ClaimTableError, raise_problems
 from citycov.io._validate import TableChecker
 from citycov.io.vector import read_vector, rows_text
 
-
-class ClaimTableError(CitycovError, ValueError):
-    """A claim polygon file has invalid rows, columns or geometries.
-
-    (Belongs in :mod:`citycov.errors`; defined here until it moves.)
-    """
-
-
-TECHNOLOGIES = ("3G", "4G", "5G")
 TECHNOLOGY_RANK = {"3G": 3, "4G": 4, "5G": 5}
 """Order of the technologies: a test on a lower rank than a claim cannot show the claimed service."""
 TECHNOLOGY_CODES = {"300": "3G", "400": "4G", "500": "5G"}

@@ -28,7 +28,7 @@ from rasterio.warp import Resampling, reproject
 
 from citycov.errors import CRSError, RasterError, raise_problems
 from citycov.grid import GridSpec
-from citycov.io.raster import _open, _synthetic_tag
+from citycov.io.raster import open_raster, tagged_synthetic
 from citycov.provenance import InputRecord, record_for
 
 
@@ -112,7 +112,7 @@ def read_clutter(path: str | Path, grid: GridSpec, *, loss_db: Mapping[int, floa
     path = Path(path)
     if study_mask is not None and study_mask.shape != grid.shape:
         raise RasterError(f"{path}: study_mask has shape {study_mask.shape}, expected the grid's {grid.shape}")
-    with _open(path) as src:
+    with open_raster(path) as src:
         src_crs = _source_crs(src, path, crs)
         tags = src.tags()
         bands = src.count
@@ -162,7 +162,7 @@ def read_clutter(path: str | Path, grid: GridSpec, *, loss_db: Mapping[int, floa
                      "evaluated")
     if bands > 1:
         notes.append(f"band 1 of {bands} read")
-    synthetic = declared_synthetic or _synthetic_tag(tags)
+    synthetic = declared_synthetic or tagged_synthetic(tags)
     rec = record_for("clutter", path, crs=str(src_crs), synthetic=synthetic, notes=tuple(notes))
     return ClutterLayer(loss_db=loss, valid=valid, class_cells=class_cells, record=rec, synthetic=synthetic,
                         notes=tuple(notes))

@@ -41,17 +41,9 @@ import pyogrio
 import pyproj
 
 from citycov.crs import WGS84, gcj02_to_wgs84, is_gcj02, parse_crs
-from citycov.errors import CitycovError, CitycovWarning, CRSError, InputFileError, raise_problems
+from citycov.errors import CitycovWarning, CRSError, InputFileError, MeasurementTableError, raise_problems
 from citycov.io.claims import ENVIRONMENT_ALIASES, TECHNOLOGY_ALIASES, normalise_environment, normalise_technology
 from citycov.io.vector import CSV_SUFFIXES
-
-
-class MeasurementTableError(CitycovError, ValueError):
-    """A measurement table cannot be used at all (missing columns, unreadable file).
-
-    (Belongs in :mod:`citycov.errors`; defined here until it moves.)
-    """
-
 
 MEASUREMENT_COLUMNS = {
     "timestamp": "local start time of the test",

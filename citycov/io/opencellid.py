@@ -84,6 +84,45 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise SiteTableError(f"{path}: cannot parse as an OpenCelliD CSV: {exc}") from exc
 
 
+def _merged_defaults(defaults: dict[str, dict[str, float | str | None]] | None
+                     ) -> tuple[dict[str, dict[str, float | str | None]], list[str]]:
+    """:data:`RADIO_DEFAULTS` with the caller's per-radio overrides, and the problems found in them."""
+    merged = {k: dict(v) for k, v in RADIO_DEFAULTS.items()}
+    problems: list[str] = []
+    for radio, values in (defaults or {}).items():
+        if radio not in merged:
+            problems.append(f"defaults: unknown radio {radio!r}; expected one of {list(RADIOS)}")
+            continue
+        unknown = sorted(set(values) - set(_DEFAULT_KEYS))
+        if unknown:
+            problems.append(f"defaults[{radio!r}]: unknown keys {unknown}; allowed: {list(_DEFAULT_KEYS)}")
+        merged[radio].update({k: v for k, v in values.items() if k in _DEFAULT_KEYS})
+    return merged, problems
+
+
+def _kept_cells(path: Path, radio: np.ndarray, unsupported: np.ndarray, samples: np.ndarray, min_samples: int,
+                key: pd.Series, updated: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    """Cells kept (bool per row) and the dropped counts per reason; one warning counting the drops.
+
+    Dropped: radios the engine does not model, cells with fewer than ``min_samples`` samples,
+    and duplicate cell ids (the most recently ``updated`` is kept)."""
+    few = ~unsupported & np.isfinite(samples) & (samples < min_samples)
+    order = np.lexsort((-updated.fillna(-np.inf).to_numpy(),))
+    dup = np.zeros(len(key), dtype=bool)
+    dup[order] = key.iloc[order].duplicated(keep="first").to_numpy()
+    dup &= ~unsupported & ~few
+    dropped = {"unsupported_radio": int(unsupported.sum()), "few_samples": int(few.sum()),
+               "duplicate_cell": int(dup.sum())}
+    keep = ~(unsupported | few | dup)
+    if (~keep).any():
+        radios = sorted(set(radio[unsupported]))
+        warnings.warn(f"{path}: {int((~keep).sum())} of {len(key)} cells dropped: {dropped['unsupported_radio']} "
+                      f"of radio {radios} (not modelled), {dropped['few_samples']} with samples < {min_samples}, "
+                      f"{dropped['duplicate_cell']} duplicate cell ids (the most recently updated kept)",
+                      CitycovWarning, stacklevel=3)
+    return keep, dropped
+
+
 def read_opencellid(path: str | Path, *, crs: pyproj.CRS,
                     defaults: dict[str, dict[str, float | str | None]] | None = None,
                     min_samples: int = 1) -> gpd.GeoDataFrame:
@@ -126,16 +165,7 @@ def read_opencellid(path: str | Path, *, crs: pyproj.CRS,
     if not path.is_file():
         raise InputFileError(f"{path}: file not found")
     table = _read_csv(path)
-    merged = {k: dict(v) for k, v in RADIO_DEFAULTS.items()}
-    problems: list[str] = []
-    for radio, values in (defaults or {}).items():
-        if radio not in merged:
-            problems.append(f"defaults: unknown radio {radio!r}; expected one of {list(RADIOS)}")
-            continue
-        unknown = sorted(set(values) - set(_DEFAULT_KEYS))
-        if unknown:
-            problems.append(f"defaults[{radio!r}]: unknown keys {unknown}; allowed: {list(_DEFAULT_KEYS)}")
-        merged[radio].update({k: v for k, v in values.items() if k in _DEFAULT_KEYS})
+    merged, problems = _merged_defaults(defaults)
     check = TableChecker(table, path)
     check.problems.extend(problems)
     if not check.require(["radio", "mcc", "net", "area", "cell", "lon", "lat"]):
@@ -157,25 +187,11 @@ def read_opencellid(path: str | Path, *, crs: pyproj.CRS,
     raise_problems(SiteTableError, str(path), check.problems)
 
     tech = np.array([merged[r]["technology"] or "" for r in radio], dtype=object)
-    unsupported = tech == ""
-    few = ~unsupported & np.isfinite(samples) & (samples < min_samples)
     key = (table["radio"].str.strip() + "-" + table["mcc"] + "-" + table["net"] + "-" + table["area"] + "-"
            + table["cell"])
     updated = (pd.to_numeric(table["updated"], errors="coerce") if "updated" in table.columns
                else pd.Series(np.nan, index=table.index))
-    order = np.lexsort((-updated.fillna(-np.inf).to_numpy(),))
-    dup = np.zeros(len(table), dtype=bool)
-    dup[order] = key.iloc[order].duplicated(keep="first").to_numpy()
-    dup &= ~unsupported & ~few
-    dropped = {"unsupported_radio": int(unsupported.sum()), "few_samples": int(few.sum()),
-               "duplicate_cell": int(dup.sum())}
-    keep = ~(unsupported | few | dup)
-    if (~keep).any():
-        radios = sorted(set(radio[unsupported]))
-        warnings.warn(f"{path}: {int((~keep).sum())} of {len(table)} cells dropped: {dropped['unsupported_radio']} "
-                      f"of radio {radios} (not modelled), {dropped['few_samples']} with samples < {min_samples}, "
-                      f"{dropped['duplicate_cell']} duplicate cell ids (the most recently updated kept)",
-                      CitycovWarning, stacklevel=2)
+    keep, dropped = _kept_cells(path, radio, tech == "", samples, min_samples, key, updated)
     t = table.loc[keep].reset_index(drop=True)
     r = radio[keep]
     mcc, mnc = t["mcc"].to_numpy(dtype=object), t["net"].to_numpy(dtype=object)

@@ -38,7 +38,8 @@ class RasterLayer:
     source_crs: object = None
 
 
-def _open(path: str | Path):
+def open_raster(path: str | Path) -> rasterio.DatasetReader:
+    """Open a raster file for reading; InputFileError when it is missing or not a raster."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: file not found")
@@ -48,7 +49,8 @@ def _open(path: str | Path):
         raise InputFileError(f"{path}: cannot read as a raster: {exc}") from exc
 
 
-def _synthetic_tag(tags: dict) -> bool:
+def tagged_synthetic(tags: dict) -> bool:
+    """Whether a raster's tags mark it synthetic (``SYNTHETIC=yes``, ``true`` or ``1``)."""
     return str(tags.get("SYNTHETIC", "")).strip().lower() in {"yes", "true", "1"}
 
 
@@ -73,7 +75,7 @@ def read_dem(path: str | Path, grid: GridSpec, *, study_mask: np.ndarray | None 
     RasterError
         When any study cell lacks terrain, or elevations are outside -450..8900 m.
     """
-    with _open(path) as src:
+    with open_raster(path) as src:
         if src.crs is None:
             raise CRSError(f"{path}: DEM has no CRS; expected a georeferenced GeoTIFF (e.g. EPSG:4326 SRTM)")
         tags = src.tags()
@@ -101,7 +103,7 @@ def read_dem(path: str | Path, grid: GridSpec, *, study_mask: np.ndarray | None 
                         f"{DEM_RANGE_M[0]:.0f}..{DEM_RANGE_M[1]:.0f} m (wrong units or nodata not declared?)")
     if problems:
         raise RasterError(f"{path}: " + "; ".join(problems))
-    synthetic = declared_synthetic or _synthetic_tag(tags)
+    synthetic = declared_synthetic or tagged_synthetic(tags)
     rec = record_for("terrain", path, crs=str(src.crs), synthetic=synthetic)
     return RasterLayer(values=values, record=rec, synthetic=synthetic)
 
@@ -180,7 +182,7 @@ def read_population(path: str | Path, grid: GridSpec, *, declared_synthetic: boo
     if units not in POPULATION_UNITS:
         raise RasterError(f"{path}: population units must be one of {list(POPULATION_UNITS)}, got {units!r}")
     notes: list[str] = []
-    with _open(path) as src:
+    with open_raster(path) as src:
         if src.crs is None:
             raise CRSError(f"{path}: population raster has no CRS")
         tags = src.tags()
@@ -210,7 +212,7 @@ def read_population(path: str | Path, grid: GridSpec, *, declared_synthetic: boo
             notes.append(f"moved to the analysis grid by exact k×k binning: input total {input_total:,.0f}, "
                          f"grid total {moved.sum():,.0f}, outside the grid {outside:,.0f}")
         src_crs, src_transform = src.crs, src.transform
-    synthetic = declared_synthetic or _synthetic_tag(tags)
+    synthetic = declared_synthetic or tagged_synthetic(tags)
     rec = record_for("population", path, crs=str(src_crs), synthetic=synthetic, notes=tuple(notes))
     return RasterLayer(values=out, record=rec, synthetic=synthetic, input_total=input_total,
                        notes=tuple(notes), source_counts=values, source_transform=src_transform,

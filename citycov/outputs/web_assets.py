@@ -17,14 +17,10 @@ from pathlib import Path
 import xstatic.pkg.leaflet as xs_leaflet
 import xstatic.pkg.leaflet_markercluster as xs_cluster
 
-from citycov.errors import CitycovError
+from citycov.errors import AssetError
 
 _TAG = re.compile(r"<script[^>]*\bsrc=\"(?P<js>[^\"]+)\"[^>]*>\s*</script>|"
                   r"<link[^>]*\bhref=\"(?P<css>[^\"]+\.css)\"[^>]*/?>", re.IGNORECASE)
-
-
-class AssetError(CitycovError, RuntimeError):
-    """An HTML asset cannot be inlined from the installed packages."""
 
 
 def _read(path: Path) -> str:

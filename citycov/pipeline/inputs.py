@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-from citycov.config import InputSpec, Scenario
+from citycov.config import Scenario
+from citycov.config.inputs import InputSpec
 from citycov.crs import WGS84, parse_crs, require_projected, utm_crs_for
 from citycov.errors import SiteTableError
 from citycov.io import Districts, read_districts, read_fibre_nodes, read_fibre_routes, read_sectors, read_wlan

@@ -2,6 +2,7 @@
 
 Modules
 -------
-files    the one preset-file reader (shipped name or path, SHA-256 for the provenance)
-radio    radio service presets (FCC BDC, Ofcom, trunking, DTV thresholds)
+files      the one preset-file reader (shipped name or path, SHA-256) and TOML key reader (:class:`KeyReader`)
+radio      radio service presets (FCC BDC, Ofcom, trunking, DTV thresholds)
+challenge  challenge presets (the FCC BDC challenge-process thresholds)
 """

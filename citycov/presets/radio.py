@@ -1,7 +1,7 @@
-"""Radio presets: the coverage definitions of regulators and services, as data files.
+"""Radio service presets: the coverage definitions of regulators and services, as data files.
 
-A preset is a TOML file (shipped ones in ``citycov/presets/data/radio/``) naming a service
-definition: what is measured (``metric``: a level threshold or a speed tier), with which
+A radio service preset is a TOML file (shipped ones in ``citycov/presets/data/radio/``) defining a
+service: what is measured (``metric``: a level threshold or a speed tier), with which
 probability and loading, for which receiver, and in which environments.  Every preset
 cites its ``source``; :meth:`RadioPreset.as_provenance` carries the citation, version and
 file hash into reports.  Unknown keys are errors, as in scenario files.
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from citycov.errors import ScenarioError
-from citycov.presets.files import read_preset_file, shipped_names
+from citycov.presets.files import KeyReader, read_preset_file, shipped_names
 
 PRESET_TECHNOLOGIES = ("3G", "4G", "5G", "trunking", "dtv")
 METRICS = {
@@ -60,7 +60,7 @@ class PresetEnvironment:
 
 @dataclass(frozen=True)
 class RadioPreset:
-    """A validated radio preset (see the module docstring for the meaning of each field)."""
+    """A validated radio service preset (see the module docstring for the meaning of each field)."""
 
     name: str
     version: str
@@ -141,81 +141,37 @@ def load_preset(name_or_path: str | Path) -> RadioPreset:
     return preset
 
 
-class _Check:
-    """Pulls typed values out of a TOML table, collecting every problem."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def string(self, table: dict, key: str, where: str, *, required: bool, choices: tuple[str, ...] | None = None,
-               default: str | None = None) -> str | None:
-        if key not in table:
-            if required:
-                self.problems.append(f"{where}{key} is required")
-            return default
-        value = table[key]
-        if not isinstance(value, str) or (required and not value.strip()):
-            self.problems.append(f"{where}{key} must be a non-empty string, got {value!r}")
-            return default
-        if choices is not None and value not in choices:
-            self.problems.append(f"{where}{key} must be one of {list(choices)}, got {value!r}")
-            return default
-        return value
-
-    def number(self, table: dict, key: str, where: str, *, required: bool, lo: float | None = None,
-               hi: float | None = None, lo_open: bool = False, hi_open: bool = False) -> float | None:
-        if key not in table:
-            if required:
-                self.problems.append(f"{where}{key} is required")
-            return None
-        value = table[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            self.problems.append(f"{where}{key} must be a number, got {value!r}")
-            return None
-        too_low = lo is not None and (value <= lo if lo_open else value < lo)
-        too_high = hi is not None and (value >= hi if hi_open else value > hi)
-        if too_low or too_high:
-            lo_s = "-inf" if lo is None else f"{lo:g}"
-            hi_s = "inf" if hi is None else f"{hi:g}"
-            self.problems.append(f"{where}{key} must be in {'(' if lo_open else '['}{lo_s}, {hi_s}"
-                                 f"{')' if hi_open else ']'}, got {value}")
-            return None
-        return float(value)
-
-
 def _parse(doc: dict, *, source: str, origin: str, sha256: str) -> RadioPreset:
-    c = _Check()
-    extra = sorted(set(doc) - _TOP_KEYS)
-    if extra:
-        c.problems.append(f"unknown keys {extra}; allowed: {sorted(_TOP_KEYS)}")
-    name = c.string(doc, "name", "", required=True)
+    c = KeyReader(ranges="interval")
+    c.unknown(doc, _TOP_KEYS)
+    name = c.string(doc, "name", "", None, required=True)
     if name is not None and not _NAME_RE.match(name):
         c.problems.append(f"name must be lower-case letters, digits, '-' and '_', got {name!r}")
-    version = c.string(doc, "version", "", required=True)
-    cite = c.string(doc, "source", "", required=True)
-    description = c.string(doc, "description", "", required=True)
-    technology = c.string(doc, "technology", "", required=True, choices=PRESET_TECHNOLOGIES)
-    metric = c.string(doc, "metric", "", required=True, choices=tuple(METRICS))
+    version = c.string(doc, "version", "", None, required=True)
+    cite = c.string(doc, "source", "", None, required=True)
+    description = c.string(doc, "description", "", None, required=True)
+    technology = c.string(doc, "technology", "", None, required=True, choices=PRESET_TECHNOLOGIES)
+    metric = c.string(doc, "metric", "", None, required=True, choices=tuple(METRICS))
     threshold = down = up = None
     if metric == "speed":
-        down = c.number(doc, "min_down_mbps", "", required=True, lo=0.0, lo_open=True)
-        up = c.number(doc, "min_up_mbps", "", required=True, lo=0.0, lo_open=True)
+        down = c.number(doc, "min_down_mbps", "", None, required=True, lo=0.0, lo_open=True)
+        up = c.number(doc, "min_up_mbps", "", None, required=True, lo=0.0, lo_open=True)
         if "threshold" in doc:
             c.problems.append("threshold is not used with metric = 'speed' (give min_down_mbps and min_up_mbps)")
     elif metric is not None:
         lo, hi = THRESHOLD_RANGE[metric]
-        threshold = c.number(doc, "threshold", "", required=True, lo=lo, hi=hi)
+        threshold = c.number(doc, "threshold", "", None, required=True, lo=lo, hi=hi)
         for key in ("min_down_mbps", "min_up_mbps"):
             if key in doc:
                 c.problems.append(f"{key} is only used with metric = 'speed', not {metric!r}")
-    probability = c.number(doc, "cell_edge_probability", "", required=False, lo=0.0, hi=1.0, lo_open=True,
+    probability = c.number(doc, "cell_edge_probability", "", None, lo=0.0, hi=1.0, lo_open=True,
                            hi_open=True)
-    loading = c.number(doc, "cell_loading", "", required=False, lo=0.0, hi=1.0)
-    time_percent = c.number(doc, "time_percent", "", required=False, lo=0.0, hi=100.0, lo_open=True, hi_open=True)
-    rx_height = c.number(doc, "rx_height_m", "", required=True, lo=0.0, hi=1000.0, lo_open=True)
-    max_cell = c.number(doc, "max_cell_m", "", required=False, lo=0.0, lo_open=True)
-    model = c.string(doc, "model", "", required=False, choices=PRESET_MODELS)
-    notes = c.string(doc, "notes", "", required=False, default="") or ""
+    loading = c.number(doc, "cell_loading", "", None, lo=0.0, hi=1.0)
+    time_percent = c.number(doc, "time_percent", "", None, lo=0.0, hi=100.0, lo_open=True, hi_open=True)
+    rx_height = c.number(doc, "rx_height_m", "", None, required=True, lo=0.0, hi=1000.0, lo_open=True)
+    max_cell = c.number(doc, "max_cell_m", "", None, lo=0.0, lo_open=True)
+    model = c.string(doc, "model", "", None, choices=PRESET_MODELS)
+    notes = c.string(doc, "notes", "", "") or ""
     freq = None
     if "freq_mhz" in doc:
         value = doc["freq_mhz"]
@@ -227,8 +183,7 @@ def _parse(doc: dict, *, source: str, origin: str, sha256: str) -> RadioPreset:
         else:
             c.problems.append(f"freq_mhz must be [lo, hi] with 0 < lo <= hi (MHz), got {value!r}")
     environments = _parse_environments(c, doc.get("environments"))
-    if c.problems:
-        raise ScenarioError(f"{source}: " + "; ".join(c.problems))
+    c.raise_problems(source)
     return RadioPreset(name=name, version=version, source=cite, description=description, technology=technology,
                        metric=metric, rx_height_m=rx_height, environments=environments, threshold=threshold,
                        min_down_mbps=down, min_up_mbps=up, cell_edge_probability=probability, cell_loading=loading,
@@ -236,7 +191,7 @@ def _parse(doc: dict, *, source: str, origin: str, sha256: str) -> RadioPreset:
                        origin=origin, sha256=sha256)
 
 
-def _parse_environments(c: _Check, raw: Any) -> tuple[PresetEnvironment, ...]:
+def _parse_environments(c: KeyReader, raw: Any) -> tuple[PresetEnvironment, ...]:
     if raw is None:
         c.problems.append("[environments] is required: at least one [environments.<name>] table")
         return ()
@@ -245,18 +200,16 @@ def _parse_environments(c: _Check, raw: Any) -> tuple[PresetEnvironment, ...]:
         return ()
     out = []
     for env_name, table in raw.items():
-        where = f"[environments.{env_name}]."
+        where = f"[environments.{env_name}]"
         if not _NAME_RE.match(env_name):
             c.problems.append(f"environment name {env_name!r} must be lower-case letters, digits, '-' and '_'")
         if not isinstance(table, dict):
             c.problems.append(f"[environments.{env_name}] must be a table, got {table!r}")
             continue
-        extra = sorted(set(table) - _ENV_KEYS)
-        if extra:
-            c.problems.append(f"{where[:-1]}: unknown keys {extra}; allowed: {sorted(_ENV_KEYS)}")
-        loss = c.number(table, "extra_loss_db", where, required=True, lo=0.0, hi=100.0)
-        sigma = c.number(table, "extra_sigma_db", where, required=False, lo=0.0, hi=30.0)
-        note = c.string(table, "note", where, required=False, default="") or ""
+        c.unknown(table, _ENV_KEYS, where)
+        loss = c.number(table, "extra_loss_db", where, None, required=True, lo=0.0, hi=100.0)
+        sigma = c.number(table, "extra_sigma_db", where, None, lo=0.0, hi=30.0)
+        note = c.string(table, "note", where, "") or ""
         if loss is not None:
             out.append(PresetEnvironment(env_name, loss, 0.0 if sigma is None else sigma, note))
     return tuple(out)

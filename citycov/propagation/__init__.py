@@ -14,11 +14,10 @@ from citycov.propagation.diffraction import (
 )
 from citycov.propagation.free_space import free_space_loss_db
 from citycov.propagation.hata import HATA_ENVIRONMENTS, cost231_hata_loss_db, okumura_hata_loss_db
-from citycov.propagation.itm import ItmError, ItmResult, itm_area, itm_p2p
+from citycov.propagation.itm import ItmResult, itm_area, itm_p2p
 from citycov.propagation.p1812 import P1812Result, p1812
 from citycov.propagation.p2108 import (
     CLUTTER_TYPES,
-    P2108Error,
     p2108_height_gain_db,
     p2108_terrestrial_loss_db,
 )
@@ -35,10 +34,8 @@ __all__ = [
     "HATA_ENVIRONMENTS",
     "MULTI_EDGE_METHODS",
     "TR38901_SCENARIOS",
-    "ItmError",
     "ItmResult",
     "P1812Result",
-    "P2108Error",
     "cost231_hata_loss_db",
     "free_space_loss_db",
     "itm_area",

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from citycov.errors import ModelError
+from citycov.errors import ItmError
 from citycov.propagation import _itm_kernels as K
 from citycov.propagation._itm_kernels import itm_p2p_loss_db
 
@@ -45,7 +45,6 @@ __all__ = [
     "ITM_MODES",
     "ITM_SITING",
     "ITM_WARNINGS",
-    "ItmError",
     "ItmResult",
     "itm_area",
     "itm_p2p",
@@ -88,15 +87,6 @@ _KERNEL_ERRORS = {
     K.ERROR_SURFACE_REFRACTIVITY_SMALL: "surface refractivity N_s < 150 N-units (terrain too high for N0 {n0})",
     K.ERROR_SURFACE_REFRACTIVITY_LARGE: "surface refractivity N_s > 400 N-units",
 }
-
-
-class ItmError(ModelError):
-    """An input outside ITM's domain; ``code`` is NTIA's return code (1000-1022), or None for a
-    malformed profile, which NTIA's interface does not check."""
-
-    def __init__(self, message: str, code: int | None) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

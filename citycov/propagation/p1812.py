@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from citycov.errors import ModelError
+from citycov.errors import P1812Error
 from citycov.propagation import _p1812_kernels as _k
 from citycov.propagation._p1812_kernels import p1812_lb_db, path_centre_lat_deg
 
-__all__ = ["P1812_FREQ_GHZ", "P1812Error", "P1812Result", "p1812", "p1812_lb_db", "path_centre_lat_deg"]
+__all__ = ["P1812_FREQ_GHZ", "P1812Result", "p1812", "p1812_lb_db", "path_centre_lat_deg"]
 
 P1812_FREQ_GHZ = (0.03, 6.0)
 P1812_TIME_PERCENT = (1.0, 50.0)
@@ -43,10 +43,6 @@ P1812_ANTENNA_HEIGHT_M = (1.0, 3000.0)
 P1812_LATITUDE_DEG = (-80.0, 80.0)
 POLARISATIONS = {1: "horizontal", 2: "vertical"}
 RADIO_CLIMATIC_ZONES = {1: "sea", 3: "coastal land", 4: "inland"}
-
-
-class P1812Error(ModelError):
-    """Input outside the domain of ITU-R P.1812-6 (names the argument, value and valid range)."""
 
 
 @dataclass(frozen=True)

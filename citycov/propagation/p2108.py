@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import njit, vectorize
 
-from citycov.errors import ModelError
+from citycov.errors import ModelError, P2108Error
 from citycov.propagation._arrays import as_float_arrays, finish
 from citycov.propagation._stats import inverse_normal_cdf
 from citycov.propagation.diffraction import knife_edge_db
@@ -34,14 +34,6 @@ CLUTTER_TYPES = {"water_sea": 1, "open_rural": 2, "suburban": 3, "urban": 4, "tr
 """§3.1 clutter types (Table 3); 1-2 use the height-gain model, 3-6 the knife-edge model."""
 DEFAULT_CLUTTER_HEIGHT_M = {"water_sea": 10.0, "open_rural": 10.0, "suburban": 10.0, "urban": 15.0,
                             "trees_forest": 15.0, "dense_urban": 20.0}
-
-
-class P2108Error(ModelError):
-    """An input outside P.2108's domain; ``code`` is NTIA's return code (48, 49, 50)."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @njit(cache=True, nogil=True)

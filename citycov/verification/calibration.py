@@ -17,8 +17,9 @@ their resolution-8 H3 hexagon (all measurements of a hexagon in one fold, like s
 ``GroupKFold``), each fold is predicted from a fit on the others, and RMSE and bias of the
 held-out residuals are reported before and after calibration.
 
-A :class:`Calibration` is plain data, saved and loaded as JSON with its provenance, so a later
-run applies the same correction (:meth:`Calibration.apply`).
+A :class:`Calibration` is plain data, saved as JSON with its provenance (``calibration.json`` of
+a run's outputs): ``offset_db[group] + slope_db_per_decade[group] · log10(d / reference)`` is
+the correction to add to the modelled level.
 """
 
 from __future__ import annotations
@@ -37,17 +38,9 @@ from scipy.optimize import least_squares
 
 from citycov._version import __version__
 from citycov.engine.cellular import TECH_INDEX, CellularResult
-from citycov.errors import CitycovError, CitycovWarning, InputFileError
+from citycov.errors import CalibrationError, CitycovWarning
 from citycov.grid import GridSpec
 from citycov.verification.challenge import cell_parents, latlng_cells
-
-
-class CalibrationError(CitycovError, ValueError):
-    """Measurements cannot be used to calibrate, or a calibration file is invalid.
-
-    (Belongs in :mod:`citycov.errors`; defined here until it moves.)
-    """
-
 
 POOLED = "*"
 """Group name of the pooled fit (all groups together)."""
@@ -78,27 +71,6 @@ class Calibration:
     cv: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
 
-    def correction_db(self, distance_km: np.ndarray, group: np.ndarray) -> np.ndarray:
-        """dB to add to the modelled level, per measurement or cell.
-
-        Raises
-        ------
-        CalibrationError
-            A group the calibration does not know (the message lists the known ones).
-        """
-        group = np.asarray(group, dtype=object)
-        d = np.maximum(np.asarray(distance_km, dtype=np.float64), MIN_DISTANCE_KM)
-        unknown = sorted({str(g) for g in np.unique(group)} - set(self.offset_db))
-        if unknown:
-            raise CalibrationError(f"groups {unknown} are not in the calibration; known: {sorted(self.offset_db)}")
-        offset = np.array([self.offset_db[g] for g in group], dtype=np.float64) if len(group) else np.zeros(0)
-        slope = np.array([self.slope_db_per_decade[g] for g in group], dtype=np.float64) if len(group) else offset
-        return offset + slope * np.log10(d / self.reference_distance_km)
-
-    def apply(self, modelled_dbm: np.ndarray, distance_km: np.ndarray, group: np.ndarray) -> np.ndarray:
-        """Calibrated levels: ``modelled_dbm`` + :meth:`correction_db` (a new array; inputs unchanged)."""
-        return np.asarray(modelled_dbm, dtype=np.float64) + self.correction_db(distance_km, group)
-
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, **asdict(self), "pooled_groups": list(self.pooled_groups)}
 
@@ -108,45 +80,6 @@ class Calibration:
         path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n",
                         encoding="utf-8")
         return path
-
-
-def load_calibration(path: str | Path) -> Calibration:
-    """Read a calibration written by :meth:`Calibration.save`.
-
-    Raises
-    ------
-    InputFileError
-        Missing or unreadable file.
-    CalibrationError
-        Not valid JSON, another format, or missing/inconsistent fields (all listed).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: calibration file not found")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CalibrationError(f"{path}: not valid JSON: {exc}") from exc
-    problems = []
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        found = doc.get("format") if isinstance(doc, dict) else doc
-        raise CalibrationError(f"{path}: format must be {FORMAT!r}, got {found!r}")
-    for key in ("group_by", "offset_db", "slope_db_per_decade", "n_points"):
-        if key not in doc:
-            problems.append(f"{key} is required")
-    if not problems:
-        for key in ("offset_db", "slope_db_per_decade"):
-            bad = [g for g, v in doc[key].items() if not isinstance(v, int | float) or not np.isfinite(v)]
-            if bad:
-                problems.append(f"{key}: not finite numbers for groups {bad}")
-        if set(doc["offset_db"]) != set(doc["slope_db_per_decade"]):
-            problems.append("offset_db and slope_db_per_decade name different groups")
-    if problems:
-        raise CalibrationError(f"{path}: " + "; ".join(problems))
-    doc = dict(doc)
-    doc.pop("format")
-    doc["pooled_groups"] = tuple(doc.get("pooled_groups", ()))
-    return Calibration(**doc)
 
 
 def group_folds(groups: np.ndarray, n_folds: int, *, seed: int = 0) -> np.ndarray:

@@ -1,9 +1,9 @@
 """Coverage challenges on the H3 grid: do speed tests refute an operator's claimed coverage?
 
 The engine follows the FCC Broadband Data Collection mobile challenge process; its thresholds
-come from a *challenge preset* (shipped ones in ``citycov/presets/data/challenge/``), never from
-code.  For each claimed service (a claim *layer*: operator, technology, environment, speed tier;
-see :func:`citycov.io.claims.claim_layers`):
+come from a *challenge preset* (:mod:`citycov.presets.challenge`), never from code.  For each
+claimed service (a claim *layer*: operator, technology, environment, speed tier; see
+:func:`citycov.io.claims.claim_layers`):
 
 1. **Classify** (:func:`classify_tests`).  Each test of the layer's operator and environment that
    lies inside the layer's claim polygons is *negative* when its download is below the claimed
@@ -38,10 +38,7 @@ evaluate in a few seconds.
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -52,268 +49,16 @@ import pandas as pd
 import shapely
 from scipy.stats import binom
 
-from citycov.errors import CitycovError, ScenarioError
+from citycov.errors import ChallengeError
 from citycov.io.claims import TECHNOLOGY_RANK, claim_layers
-from citycov.presets.files import read_preset_file, shipped_names
+from citycov.presets.challenge import RULES, ChallengePreset
 
-
-class ChallengeError(CitycovError, ValueError):
-    """Tests or claims given to the challenge engine cannot be evaluated.
-
-    (Belongs in :mod:`citycov.errors`; defined here until it moves.)
-    """
-
-
-RULES = {"table": "the preset's testing threshold (five negatives, then the negative-share table)",
-         "binomial": "one-sided binomial test at the preset's cell-edge probability and alpha"}
-GEOGRAPHIC_TESTS = ("negative", "any")
-TEMPORAL_BASES = ("time_of_day", "timestamp")
 STATUS = ("counted", "outside_hours", "too_old", "after_as_of")
 """Status codes of classified tests (index = code)."""
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-_TOP_KEYS = {"name", "version", "source", "description", "notes", "resolution", "child_resolution",
-             "rollup_resolutions", "min_children", "geographic_tests", "min_negatives_apart", "min_hours_apart",
-             "temporal_basis", "local_hours", "validity_days", "small_sample_max_tests",
-             "small_sample_min_negatives", "parent_min_children", "lower_technology_is_negative", "negative_share",
-             "binomial"}
 _H3_RES_SHIFT = 52
 _H3_DIGIT_BITS = 3
 _H3_MAX_RES = 15
 _POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
-
-
-# --------------------------------------------------------------------------------------------- preset
-@dataclass(frozen=True)
-class ShareBand:
-    """Minimum share of negative tests for ``min_tests <= n <= max_tests`` (``max_tests`` None: no upper end)."""
-
-    min_tests: int
-    max_tests: int | None
-    share: float
-
-
-@dataclass(frozen=True)
-class ChallengePreset:
-    """A validated challenge preset (keys explained in the module docstring and the shipped file)."""
-
-    name: str
-    version: str
-    source: str
-    description: str
-    resolution: int
-    child_resolution: int
-    rollup_resolutions: tuple[int, ...]
-    min_children: int
-    geographic_tests: str
-    min_negatives_apart: int
-    min_hours_apart: float
-    temporal_basis: str
-    local_hours: tuple[float, float]
-    validity_days: float
-    small_sample_max_tests: int
-    small_sample_min_negatives: int
-    parent_min_children: int
-    lower_technology_is_negative: bool
-    negative_share: tuple[ShareBand, ...]
-    cell_edge_probability: float
-    alpha: float
-    notes: str = ""
-    origin: str = ""
-    sha256: str = ""
-
-    def min_negatives(self, n_tests: np.ndarray) -> np.ndarray:
-        """Negatives the table rule requires for ``n_tests`` tests (int64, same shape).
-
-        Up to ``small_sample_max_tests``: ``small_sample_min_negatives``; above:
-        ``ceil(share · n)`` with the share of the band holding ``n``.
-
-        Examples
-        --------
-        >>> p = load_challenge_preset("fcc-2022")
-        >>> p.min_negatives(np.array([4, 20, 21, 100])).tolist()
-        [5, 5, 6, 16]
-        """
-        n = np.asarray(n_tests, dtype=np.int64)
-        out = np.full(n.shape, self.small_sample_min_negatives, dtype=np.int64)
-        for band in self.negative_share:
-            hi = np.iinfo(np.int64).max if band.max_tests is None else band.max_tests
-            sel = (n >= band.min_tests) & (n <= hi)
-            out[sel] = np.ceil(band.share * n[sel] - 1e-9).astype(np.int64)
-        return out
-
-    def as_provenance(self) -> dict[str, Any]:
-        """Plain-data record for reports: citation, version, file hash and every threshold."""
-        return {"preset": self.name, "version": self.version, "source": self.source, "file": self.origin,
-                "sha256": self.sha256, "notes": self.notes,
-                "parameters": {k: getattr(self, k) for k in (
-                    "resolution", "child_resolution", "rollup_resolutions", "min_children", "geographic_tests",
-                    "min_negatives_apart", "min_hours_apart", "temporal_basis", "local_hours", "validity_days",
-                    "small_sample_max_tests", "small_sample_min_negatives", "parent_min_children",
-                    "lower_technology_is_negative", "cell_edge_probability", "alpha")}
-                | {"negative_share": [vars(b) for b in self.negative_share]}}
-
-
-def list_challenge_presets() -> list[str]:
-    """Names of the challenge presets shipped with citycov, sorted.
-
-    Examples
-    --------
-    >>> "fcc-2022" in list_challenge_presets()
-    True
-    """
-    return shipped_names("challenge")
-
-
-def load_challenge_preset(name_or_path: str | Path) -> ChallengePreset:
-    """Load a shipped challenge preset by name, or any preset file by path.
-
-    Raises
-    ------
-    InputFileError
-        The file does not exist or cannot be read.
-    ScenarioError
-        Unknown preset name (the message lists the shipped ones), invalid TOML, or invalid keys
-        and values (all of them, with their key paths).
-
-    Examples
-    --------
-    >>> p = load_challenge_preset("fcc-2022")
-    >>> p.resolution, p.min_children, p.min_hours_apart, p.local_hours
-    (8, 4, 4.0, (6.0, 22.0))
-    """
-    found = read_preset_file(name_or_path, folder="challenge", kind="challenge preset")
-    preset = _parse_preset(found.doc, source=str(found.path), origin=str(found.path.resolve()), sha256=found.sha256)
-    found.check_name(preset.name)
-    return preset
-
-
-class _Keys:
-    """Typed values out of a TOML table, collecting every problem with its key path."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def text(self, doc: dict, key: str, *, required: bool = True, choices: tuple[str, ...] | None = None) -> str:
-        value = doc.get(key)
-        if value is None:
-            if required:
-                self.problems.append(f"{key} is required")
-            return ""
-        if not isinstance(value, str) or not value.strip():
-            self.problems.append(f"{key} must be a non-empty string, got {value!r}")
-            return ""
-        if choices is not None and value not in choices:
-            self.problems.append(f"{key} must be one of {list(choices)}, got {value!r}")
-        return value
-
-    def number(self, doc: dict, key: str, lo: float, hi: float, *, integer: bool = False,
-               open_lo: bool = False, open_hi: bool = False) -> float:
-        if key not in doc:
-            self.problems.append(f"{key} is required")
-            return math.nan
-        value = doc[key]
-        kinds = int if integer else int | float
-        if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
-            self.problems.append(f"{key} must be {'an integer' if integer else 'a number'}, got {value!r}")
-            return math.nan
-        if (value <= lo if open_lo else value < lo) or (value >= hi if open_hi else value > hi):
-            self.problems.append(f"{key} must be in {'(' if open_lo else '['}{lo:g}, {hi:g}{')' if open_hi else ']'}, "
-                                 f"got {value}")
-            return math.nan
-        return value
-
-
-def _parse_preset(doc: dict, *, source: str, origin: str, sha256: str) -> ChallengePreset:
-    k = _Keys()
-    extra = sorted(set(doc) - _TOP_KEYS)
-    if extra:
-        k.problems.append(f"unknown keys {extra}; allowed: {sorted(_TOP_KEYS)}")
-    name = k.text(doc, "name")
-    if name and not _NAME_RE.match(name):
-        k.problems.append(f"name must be lower-case letters, digits, '.', '-' and '_', got {name!r}")
-    res = k.number(doc, "resolution", 1, 14, integer=True)
-    child = k.number(doc, "child_resolution", 1, 15, integer=True)
-    if not math.isnan(res) and not math.isnan(child) and child != res + 1:
-        k.problems.append(f"child_resolution must be resolution + 1 = {res + 1}, got {child}")
-    rollup = doc.get("rollup_resolutions", [])
-    ok = isinstance(rollup, list) and all(isinstance(r, int) and not isinstance(r, bool) for r in rollup)
-    if not ok or (not math.isnan(res) and [*rollup] != sorted(set(rollup), reverse=True)) or \
-            (ok and rollup and not math.isnan(res) and (rollup[0] >= res or rollup[-1] < 0)):
-        k.problems.append(f"rollup_resolutions must be distinct decreasing integers below resolution, got {rollup!r}")
-        rollup = []
-    local = doc.get("local_hours")
-    if not (isinstance(local, list) and len(local) == 2
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in local)
-            and 0 <= local[0] < local[1] <= 24):
-        k.problems.append(f"local_hours must be [start, end] with 0 <= start < end <= 24 (hours), got {local!r}")
-        local = [math.nan, math.nan]
-    apart = k.number(doc, "min_negatives_apart", 2, 2, integer=True)
-    bands = _parse_bands(k, doc.get("negative_share"), doc.get("small_sample_max_tests"))
-    binomial = doc.get("binomial", {})
-    if not isinstance(binomial, dict) or sorted(binomial) != ["alpha", "cell_edge_probability"]:
-        k.problems.append(f"[binomial] must hold exactly cell_edge_probability and alpha, got {binomial!r}")
-        binomial = {}
-    p_edge = k.number(binomial, "cell_edge_probability", 0, 1, open_lo=True, open_hi=True) if binomial else math.nan
-    alpha = k.number(binomial, "alpha", 0, 1, open_lo=True, open_hi=True) if binomial else math.nan
-    lower = doc.get("lower_technology_is_negative")
-    if not isinstance(lower, bool):
-        k.problems.append(f"lower_technology_is_negative must be true or false, got {lower!r}")
-    preset = dict(
-        name=name, version=k.text(doc, "version"), source=k.text(doc, "source"),
-        description=k.text(doc, "description"), notes=k.text(doc, "notes", required=False),
-        resolution=res, child_resolution=child, rollup_resolutions=tuple(rollup),
-        min_children=k.number(doc, "min_children", 1, 7, integer=True),
-        geographic_tests=k.text(doc, "geographic_tests", choices=GEOGRAPHIC_TESTS),
-        min_negatives_apart=apart,
-        min_hours_apart=k.number(doc, "min_hours_apart", 0, 24),
-        temporal_basis=k.text(doc, "temporal_basis", choices=TEMPORAL_BASES),
-        local_hours=(float(local[0]), float(local[1])),
-        validity_days=k.number(doc, "validity_days", 0, 36500, open_lo=True),
-        small_sample_max_tests=k.number(doc, "small_sample_max_tests", 1, 10_000, integer=True),
-        small_sample_min_negatives=k.number(doc, "small_sample_min_negatives", 1, 10_000, integer=True),
-        parent_min_children=k.number(doc, "parent_min_children", 1, 7, integer=True),
-        lower_technology_is_negative=bool(lower), negative_share=bands,
-        cell_edge_probability=p_edge, alpha=alpha,
-    )
-    if k.problems:
-        raise ScenarioError(f"{source}: " + "; ".join(k.problems))
-    for key in ("resolution", "child_resolution", "min_children", "min_negatives_apart", "small_sample_max_tests",
-                "small_sample_min_negatives", "parent_min_children"):
-        preset[key] = int(preset[key])
-    for key in ("min_hours_apart", "validity_days", "cell_edge_probability", "alpha"):
-        preset[key] = float(preset[key])
-    return ChallengePreset(**preset, origin=origin, sha256=sha256)
-
-
-def _parse_bands(k: _Keys, raw: Any, small_max: Any) -> tuple[ShareBand, ...]:
-    if not isinstance(raw, list) or not raw or not all(isinstance(b, dict) for b in raw):
-        k.problems.append("[[negative_share]] must be a non-empty array of tables {min_tests, max_tests, share}")
-        return ()
-    bands = []
-    for i, table in enumerate(raw):
-        where = f"negative_share[{i}]."
-        extra = sorted(set(table) - {"min_tests", "max_tests", "share"})
-        if extra:
-            k.problems.append(f"{where[:-1]}: unknown keys {extra}; allowed: ['max_tests', 'min_tests', 'share']")
-        sub = _Keys()
-        lo = sub.number(table, "min_tests", 1, 1e9, integer=True)
-        hi = sub.number(table, "max_tests", 1, 1e9, integer=True) if "max_tests" in table else None
-        share = sub.number(table, "share", 0, 1, open_lo=True)
-        k.problems.extend(where + p for p in sub.problems)
-        if not sub.problems:
-            bands.append(ShareBand(int(lo), None if hi is None else int(hi), float(share)))
-    if len(bands) == len(raw):
-        expected = small_max + 1 if isinstance(small_max, int) else None
-        for i, band in enumerate(bands):
-            if band.max_tests is not None and band.max_tests < band.min_tests:
-                k.problems.append(f"negative_share[{i}]: max_tests {band.max_tests} < min_tests {band.min_tests}")
-            if expected is not None and band.min_tests != expected:
-                k.problems.append(f"negative_share[{i}].min_tests must be {expected} (bands must follow on without "
-                                  f"gaps from small_sample_max_tests + 1), got {band.min_tests}")
-            expected = None if band.max_tests is None else band.max_tests + 1
-        if bands[-1].max_tests is not None:
-            k.problems.append("the last negative_share band must have no max_tests (it covers every larger count)")
-    return tuple(bands)
 
 
 # --------------------------------------------------------------------------------------------- H3 integers
@@ -684,6 +429,7 @@ def compare_binomial_with_table(preset: ChallengePreset, *, n_max: int = 100,
 
     Examples
     --------
+    >>> from citycov.presets.challenge import load_challenge_preset
     >>> table = compare_binomial_with_table(load_challenge_preset("fcc-2022"), n_max=20)
     >>> int(table.loc[table["n"] == 20, "binomial_min_negatives"].iloc[0])
     5

@@ -1,12 +1,13 @@
-"""Verification of operators' coverage claims: claimed vs modelled vs measured, and calibration.
+"""The claims step of a run: challenge, three-way partition and calibration for every claim layer.
 
 The pipeline step behind ``[inputs.claims]``/``[inputs.measurements]`` and ``[verification]``:
 
-1. read the claim polygons (BDC-style layout) and the speed/drive tests (unusable records
-   dropped and counted, :mod:`citycov.io.measurements`);
+1. take the claim polygons (BDC-style layout, :mod:`citycov.io.claims`) and the speed/drive
+   tests (unusable records dropped and counted, :mod:`citycov.io.measurements`) as read;
 2. classify the tests against each claimed service layer (operator × technology ×
-   environment × speed tier) on H3 and apply the preset's geographic, temporal and testing
-   thresholds (:mod:`citycov.verification.challenge`, preset ``fcc-2022`` by default);
+   environment × speed tier) on H3 and apply the challenge preset's geographic, temporal and
+   testing thresholds (:mod:`citycov.verification.challenge`; the preset of ``[verification]``,
+   ``fcc-2022`` by default, was loaded and checked by :func:`citycov.config.load_scenario`);
 3. compare, per hexagon, district and city, the claim with citycov's own model (the
    operator's network at the scenario's level threshold for that technology) and with the
    measurement verdicts (:mod:`citycov.verification.partition`);
@@ -43,7 +44,6 @@ from citycov.verification.challenge import (
     classify_tests,
     evaluate_challenges,
     hexagon_frame,
-    load_challenge_preset,
 )
 from citycov.verification.partition import FIELDS, claim_mask, verify
 
@@ -107,7 +107,7 @@ def verify_claims(cfg: VerificationConfig, *, claims: gpd.GeoDataFrame, tests: M
 
     ``claims`` and ``tests.tests`` are in the grid CRS (as the readers return them).
     """
-    preset = load_challenge_preset(cfg.preset)
+    preset = cfg.preset
     classified = classify_tests(tests.tests, claims, preset, as_of=cfg.as_of)
     challenge = evaluate_challenges(classified, rule=cfg.rule)
     layers = classified.layers

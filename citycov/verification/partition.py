@@ -1,4 +1,4 @@
-"""Verification of an operator's claim: claimed vs modelled vs measured, per hexagon, district and city.
+"""The three-way partition of one claim layer: claimed, modelled and measured, per hexagon, district and city.
 
 Three views of one service (operator, technology, environment, speed tier) on the analysis grid:
 

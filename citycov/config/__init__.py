@@ -1,15 +1,21 @@
 """Scenario files: TOML turned into frozen dataclasses, every problem reported at once.
 
+This module holds the choice sets (one tuple per concept, imported wherever the choice is
+checked), the section dataclasses and :func:`load_scenario`; :mod:`citycov.config.inputs` the
+``[inputs]`` table.  Typed values come out of the TOML through the one key reader,
+:class:`citycov.presets.files.KeyReader`.
+
 A scenario names the inputs, the analysis grid, the radio parameters, the fibre rule, the
-service definitions (radio presets) and the targets.  Relative paths are relative to the
+radio service presets, the claim verification and the targets.  Relative paths are relative to the
 scenario file.  Unknown keys are errors (a typo must not silently fall back to a default).
-Errors name the key path, e.g. ``gz.toml: [radio].rx_height_m must be > 0, got -5``.
+Errors name the key path, e.g. ``gz.toml: [radio].rx_height_m must be > 0, got -5``.  Everything is
+checked here, before any work: the radio service presets of ``[services]`` and the challenge
+preset of ``[verification]`` are loaded and validated.  (What input files hold, such as the
+antenna pattern names of the sector table, is checked by their readers.)
 """
 
 from __future__ import annotations
 
-import math
-import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,8 +23,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from citycov.config.inputs import InputSpec, parse_inputs
 from citycov.crs import GCJ02, parse_crs
 from citycov.errors import CitycovError, InputFileError, ScenarioError
+from citycov.presets.challenge import RULES, ChallengePreset, load_challenge_preset
+from citycov.presets.files import KeyReader
 from citycov.presets.radio import RadioPreset, load_preset
 
 TECHNOLOGIES = ("3G", "4G", "5G")
@@ -35,47 +44,22 @@ TARGET_SCOPES = ("districts", "city")
 FIBRE_RULES = ("drop_distance", "premises", "capacity")
 REPORT_LANGS = ("en", "zh")
 DIFFRACTION_METHODS = ("knife_edge", "deygout", "bullington")
+"""Fast mode's terrain diffraction (``[radio].diffraction``); the engine maps each to its kernel code."""
 ENGINE_MODES = ("fast", "exact")
+"""Engine mode per technology (``[radio].mode``)."""
 EXACT_MODELS = ("itm", "p1812")
+"""Exact mode's path-profile model (``[radio].exact_model``)."""
 BROADCAST_MODELS = ("preset", "p1812", "itm")
 BASEMAPS = ("none", "osm")
+UNCERTAINTY_STEPS = ("coarser", "finer")
+"""Grid steps of the uncertainty band (``[accounting].uncertainty_resolution``): twice and half the cell."""
+INDOOR_BUILDING_CLASSES = ("traditional", "thermally_efficient")
+"""ITU-R P.2109 building classes (``[services].indoor_building_class``)."""
 ZONAL_RULE_NAMES = ("fraction", "centroid", "all_touched")
 RADIO_MODELS = ("auto", "okumura_hata", "cost231_hata", "tr38901")
-VECTOR_INPUTS = ("districts", "sectors", "wlan", "fibre_nodes", "fibre_routes", "premises", "villages", "claims",
-                 "measurements", "opencellid", "broadcast")
-RASTER_INPUTS = ("population", "terrain", "clutter")
-TABLE_INPUTS = ("census", "household_sizes")
-FOLDER_INPUTS = ("antenna_patterns",)
-CLUTTER_LOSS_RANGE_DB = (-20.0, 80.0)
-"""Accepted receiver-end loss per clutter class, dB (negative: less loss than the model's median)."""
 SERVICE_METRICS = {"3G": ("rscp_dbm", "speed"), "4G": ("rsrp_dbm", "speed"), "5G": ("rsrp_dbm", "speed")}
 """Metrics the services step evaluates per cellular technology: the engine's levels are
 reference-signal levels (3G CPICH RSCP, 4G RSRP, 5G SS-RSRP), and speeds come from its SINR."""
-REQUIRED_INPUTS = ("districts", "population", "terrain")
-"""Also required: [inputs.sectors] or [inputs.opencellid] (or both: the tables are joined)."""
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """One input file: ``path`` (absolute), declared ``crs`` (None: read from the file),
-    whether the scenario declares it ``synthetic``, format ``options`` (column names), and the
-    free-text ``vintage`` (data date/version) and ``note`` carried into every report."""
-
-    name: str
-    path: Path
-    crs: Any = None
-    synthetic: bool = False
-    options: dict[str, str] = field(default_factory=dict)
-    vintage: str = ""
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class ClutterInput(InputSpec):
-    """``[inputs.clutter]``: a raster of integer clutter classes and ``loss_db``, the loss (dB)
-    at the receiver per class code, added to every sector's path to a cell of that class."""
-
-    loss_db: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,7 +129,7 @@ class AccountingConfig:
     shadow_sigma_db: dict[str, float] = field(
         default_factory=lambda: {"dense_urban": 6.0, "urban": 6.0, "suburban": 8.0, "open": 8.0})
     uncertainty: bool = True
-    uncertainty_resolution: tuple[str, ...] = ("coarser", "finer")
+    uncertainty_resolution: tuple[str, ...] = UNCERTAINTY_STEPS
     alternative_model: str = "tr38901"
 
 
@@ -159,9 +143,10 @@ class ReportConfig:
 
 @dataclass(frozen=True)
 class VerificationConfig:
-    """Verification of operators' claims: challenge preset, rule, validity date, calibration."""
+    """Verification of operators' claims: the challenge preset (loaded and validated), the testing
+    rule (one of :data:`citycov.presets.challenge.RULES`), validity date and calibration."""
 
-    preset: str = "fcc-2022"
+    preset: ChallengePreset
     rule: str = "table"
     as_of: str = ""
     calibrate: bool = True
@@ -185,7 +170,7 @@ class BroadcastConfig:
 
 @dataclass(frozen=True)
 class ServicesConfig:
-    """``[services]``: the radio presets (service definitions) evaluated after the base run,
+    """``[services]``: the radio service presets evaluated after the base run,
     loaded and validated (see :mod:`citycov.presets.radio`)."""
 
     presets: tuple[RadioPreset, ...] = ()
@@ -229,6 +214,7 @@ class Scenario:
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
 
 
+DEFAULT_CHALLENGE_PRESET = "fcc-2022"
 DEFAULT_TARGETS = (
     Target("wireless_population", 0.80, "Wireless broadband population coverage ≥ 80%"),
     Target("ftth_households", 0.50, "FTTH household coverage ≥ 50%"),
@@ -237,76 +223,11 @@ DEFAULT_TARGETS = (
 
 def default_scenario_path() -> Path:
     """The embedded Guangzhou scenario (``data/guangzhou.toml`` of the source tree)."""
-    here = Path(__file__).resolve().parent.parent / "data" / "guangzhou.toml"
+    here = Path(__file__).resolve().parents[2] / "data" / "guangzhou.toml"
     if here.is_file():
         return here
     packaged = resources.files("citycov") / "data" / "guangzhou.toml"
     return Path(str(packaged))
-
-
-class _Reader:
-    """Collects problems while pulling typed values out of a TOML table."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[str] = []
-
-    def table(self, doc: dict, key: str) -> dict:
-        value = doc.get(key, {})
-        if not isinstance(value, dict):
-            self.problems.append(f"[{key}] must be a table, got {type(value).__name__}")
-            return {}
-        return value
-
-    def unknown(self, table: dict, allowed: set[str], where: str) -> None:
-        extra = sorted(set(table) - allowed)
-        if extra:
-            self.problems.append(f"{where}: unknown keys {extra}; allowed: {sorted(allowed)}")
-
-    def number(self, table: dict, key: str, default: float, where: str, *, lo: float | None = None,
-               hi: float | None = None, strict_lo: bool = True) -> float:
-        value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            self.problems.append(f"{where}.{key} must be a number, got {value!r}")
-            return default
-        if lo is not None and (value <= lo if strict_lo else value < lo):
-            self.problems.append(f"{where}.{key} must be {'>' if strict_lo else '>='} {lo}, got {value}")
-        if hi is not None and value > hi:
-            self.problems.append(f"{where}.{key} must be <= {hi}, got {value}")
-        return float(value)
-
-    def integer(self, table: dict, key: str, default: int, where: str, *, lo: int, hi: int) -> int:
-        value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            self.problems.append(f"{where}.{key} must be a whole number in [{lo}, {hi}], got {value!r}")
-            return default
-        return value
-
-    def class_table(self, table: dict, key: str, defaults: dict[str, float], where: str, *, lo: float,
-                    hi: float | None = None, strict_lo: bool = False, item: str = "class") -> dict[str, float]:
-        """A TOML table of class name -> number (e.g. ``{"4G" = -105}``), defaults for missing
-        classes; unknown classes and bad numbers become problems naming the key path."""
-        out = dict(defaults)
-        raw = table.get(key, {})
-        if not isinstance(raw, dict):
-            self.problems.append(f"{where}.{key} must be a table of class = number, got {raw!r}")
-            return out
-        for name in raw:
-            if name not in out:
-                self.problems.append(f"{where}.{key}: unknown {item} {name!r}; expected {sorted(out)}")
-            else:
-                out[name] = self.number(raw, name, out[name], f"{where}.{key}", lo=lo, hi=hi, strict_lo=strict_lo)
-        return out
-
-    def string(self, table: dict, key: str, default: str, where: str,
-               choices: tuple[str, ...] | None = None) -> str:
-        value = table.get(key, default)
-        if not isinstance(value, str):
-            self.problems.append(f"{where}.{key} must be a string, got {value!r}")
-            return default
-        if choices is not None and value not in choices:
-            self.problems.append(f"{where}.{key} must be one of {list(choices)}, got {value!r}")
-        return value
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:
@@ -338,13 +259,13 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 
 
 def _parse(doc: dict, source: Path) -> Scenario:
-    r = _Reader(str(source))
+    r = KeyReader()
     r.unknown(doc, {"name", "description", "inputs", "grid", "radio", "wlan", "fibre", "households", "accounting",
                     "targets", "report", "verification", "services", "broadcast"}, "top level")
-    name = r.string(doc, "name", source.stem, "top level")
-    description = r.string(doc, "description", "", "top level")
+    name = r.string(doc, "name", "top level", source.stem)
+    description = r.string(doc, "description", "top level", "")
 
-    inputs = _parse_inputs(r, r.table(doc, "inputs"), source.parent)
+    inputs = parse_inputs(r, r.table(doc, "inputs"), source.parent)
 
     g = r.table(doc, "grid")
     r.unknown(g, {"crs", "cell_m"}, "[grid]")
@@ -356,17 +277,18 @@ def _parse(doc: dict, source: Path) -> Scenario:
                 r.problems.append("[grid].crs cannot be gcj02: the analysis grid needs a projected CRS")
         except CitycovError as exc:
             r.problems.append(str(exc).split(": ", 1)[-1] + " ([grid].crs)")
-    grid = GridConfig(crs=str(grid_crs), cell_m=r.number(g, "cell_m", 100.0, "[grid]", lo=0.0, hi=10_000.0))
+    grid = GridConfig(crs=str(grid_crs),
+                      cell_m=r.number(g, "cell_m", "[grid]", 100.0, lo=0.0, hi=10_000.0, lo_open=True))
 
     radio = _parse_radio(r, r.table(doc, "radio"))
 
     w = r.table(doc, "wlan")
     r.unknown(w, {"threshold_dbm", "path_loss_exponent", "rx_height_m", "max_range_m"}, "[wlan]")
     wlan = WlanConfig(
-        threshold_dbm=r.number(w, "threshold_dbm", -75.0, "[wlan]", lo=-150.0, hi=0.0),
-        path_loss_exponent=r.number(w, "path_loss_exponent", 3.0, "[wlan]", lo=1.5, hi=6.0, strict_lo=False),
-        rx_height_m=r.number(w, "rx_height_m", 1.5, "[wlan]", lo=0.0, hi=100.0),
-        max_range_m=r.number(w, "max_range_m", 500.0, "[wlan]", lo=0.0, hi=5000.0),
+        threshold_dbm=r.number(w, "threshold_dbm", "[wlan]", -75.0, lo=-150.0, hi=0.0, lo_open=True),
+        path_loss_exponent=r.number(w, "path_loss_exponent", "[wlan]", 3.0, lo=1.5, hi=6.0),
+        rx_height_m=r.number(w, "rx_height_m", "[wlan]", 1.5, lo=0.0, hi=100.0, lo_open=True),
+        max_range_m=r.number(w, "max_range_m", "[wlan]", 500.0, lo=0.0, hi=5000.0, lo_open=True),
     )
 
     f = r.table(doc, "fibre")
@@ -376,22 +298,21 @@ def _parse(doc: dict, source: Path) -> Scenario:
         r.problems.append(f"[fibre].capacity_node_kinds must be a non-empty list of node kinds, got {kinds!r}")
         kinds = ["cabinet", "splitter"]
     fibre = FibreConfig(
-        rule=r.string(f, "rule", "drop_distance", "[fibre]", FIBRE_RULES),
-        drop_distance_m=r.number(f, "drop_distance_m", 300.0, "[fibre]", lo=0.0, hi=5000.0),
+        rule=r.string(f, "rule", "[fibre]", "drop_distance", choices=FIBRE_RULES),
+        drop_distance_m=r.number(f, "drop_distance_m", "[fibre]", 300.0, lo=0.0, hi=5000.0, lo_open=True),
         capacity_node_kinds=tuple(kinds),
     )
     hh = r.table(doc, "households")
     r.unknown(hh, {"persons_per_household"}, "[households]")
     households = HouseholdConfig(
-        persons_per_household=r.number(hh, "persons_per_household", 2.38, "[households]", lo=0.5, hi=20.0,
-                                       strict_lo=False))
+        persons_per_household=r.number(hh, "persons_per_household", "[households]", 2.38, lo=0.5, hi=20.0))
     accounting = _parse_accounting(r, r.table(doc, "accounting"))
     rep = r.table(doc, "report")
     r.unknown(rep, {"lang", "basemap"}, "[report]")
-    report = ReportConfig(lang=r.string(rep, "lang", "en", "[report]", REPORT_LANGS),
-                          basemap=r.string(rep, "basemap", "none", "[report]", BASEMAPS))
+    report = ReportConfig(lang=r.string(rep, "lang", "[report]", "en", choices=REPORT_LANGS),
+                          basemap=r.string(rep, "basemap", "[report]", "none", choices=BASEMAPS))
 
-    verification = _parse_verification(r, doc, inputs)
+    verification = _parse_verification(r, doc, inputs, source.parent)
     services = _parse_services(r, r.table(doc, "services"), source.parent, radio)
     broadcast = _parse_broadcast(r, r.table(doc, "broadcast"))
     wanted = sorted({p.technology for p in services.presets if p.technology in ("dtv", "trunking")})
@@ -414,15 +335,14 @@ def _parse(doc: dict, source: Path) -> Scenario:
     if accounting.rescale_to_census and "census" not in inputs:
         r.problems.append("[accounting].rescale_to_census = true needs [inputs.census]")
 
-    if r.problems:
-        raise ScenarioError(f"{source}: " + "; ".join(r.problems))
+    r.raise_problems(str(source))
     return Scenario(name=name, source=source, inputs=inputs, grid=grid, radio=radio, wlan=wlan,
                     fibre=fibre, targets=targets, description=description, households=households,
                     accounting=accounting, report=report, verification=verification, services=services,
                     broadcast=broadcast)
 
 
-def _parse_accounting(r: _Reader, t: dict) -> AccountingConfig:
+def _parse_accounting(r: KeyReader, t: dict) -> AccountingConfig:
     where = "[accounting]"
     d = AccountingConfig()
     r.unknown(t, {"zonal_rule", "rescale_to_census", "cell_edge_probability", "shadow_sigma_db", "uncertainty",
@@ -436,136 +356,22 @@ def _parse_accounting(r: _Reader, t: dict) -> AccountingConfig:
         flags[key] = value
     sigma = r.class_table(t, "shadow_sigma_db", d.shadow_sigma_db, where, lo=0.0, hi=20.0)
     steps = t.get("uncertainty_resolution", list(d.uncertainty_resolution))
-    if not isinstance(steps, list) or any(s not in ("coarser", "finer") for s in steps):
-        r.problems.append(f"{where}.uncertainty_resolution must be a list from ['coarser', 'finer'], got {steps!r}")
+    if not isinstance(steps, list) or any(s not in UNCERTAINTY_STEPS for s in steps):
+        r.problems.append(f"{where}.uncertainty_resolution must be a list from {list(UNCERTAINTY_STEPS)}, "
+                          f"got {steps!r}")
         steps = list(d.uncertainty_resolution)
     return AccountingConfig(
-        zonal_rule=r.string(t, "zonal_rule", d.zonal_rule, where, ZONAL_RULE_NAMES),
+        zonal_rule=r.string(t, "zonal_rule", where, d.zonal_rule, choices=ZONAL_RULE_NAMES),
         rescale_to_census=flags["rescale_to_census"],
-        cell_edge_probability=r.number(t, "cell_edge_probability", d.cell_edge_probability, where, lo=0.01,
-                                       hi=0.999, strict_lo=False),
+        cell_edge_probability=r.number(t, "cell_edge_probability", where, d.cell_edge_probability, lo=0.01, hi=0.999),
         shadow_sigma_db=sigma,
         uncertainty=flags["uncertainty"],
         uncertainty_resolution=tuple(steps),
-        alternative_model=r.string(t, "alternative_model", d.alternative_model, where, RADIO_MODELS),
+        alternative_model=r.string(t, "alternative_model", where, d.alternative_model, choices=RADIO_MODELS),
     )
 
 
-_INPUT_OPTIONS = {
-    "census": {"id_column", "population_column"},
-    "household_sizes": {"id_column", "size_column"},
-    "premises": {"lon_column", "lat_column"},
-    "villages": {"lon_column", "lat_column"},
-    "districts": {"id_column", "name_column", "name_zh_column"},
-    "sectors": {"lon_column", "lat_column"},
-    "wlan": {"lon_column", "lat_column"},
-    "fibre_nodes": {"lon_column", "lat_column"},
-    "broadcast": {"lon_column", "lat_column"},
-    "fibre_routes": set(),
-    "claims": set(),
-    "measurements": set(),
-    "opencellid": {"min_samples"},
-    "population": {"units"},
-    "terrain": set(),
-    "clutter": set(),
-    "antenna_patterns": set(),
-}
-
-
-def _parse_inputs(r: _Reader, table: dict, base: Path) -> dict[str, InputSpec]:
-    r.unknown(table, set(VECTOR_INPUTS + RASTER_INPUTS + TABLE_INPUTS + FOLDER_INPUTS), "[inputs]")
-    for key in REQUIRED_INPUTS:
-        if key not in table:
-            r.problems.append(f"[inputs.{key}] is required")
-    if "sectors" not in table and "opencellid" not in table:
-        r.problems.append("[inputs.sectors] or [inputs.opencellid] is required (the cellular network)")
-    specs: dict[str, InputSpec] = {}
-    for key, entry in table.items():
-        where = f"[inputs.{key}]"
-        if key not in _INPUT_OPTIONS:
-            continue
-        if isinstance(entry, str):
-            entry = {"path": entry}
-        if not isinstance(entry, dict):
-            r.problems.append(f"{where} must be a table or a path string, got {entry!r}")
-            continue
-        allowed = {"path", "synthetic", "vintage", "note"} | _INPUT_OPTIONS[key]
-        if key in VECTOR_INPUTS or key == "clutter":
-            allowed.add("crs")
-        if key == "clutter":
-            allowed.add("loss_db")
-        r.unknown(entry, allowed, where)
-        loss_db = _parse_clutter_losses(r, entry.get("loss_db"), where) if key == "clutter" else {}
-        raw_path = entry.get("path")
-        if not isinstance(raw_path, str) or not raw_path:
-            r.problems.append(f"{where}.path must be a non-empty string")
-            continue
-        path = (base / raw_path).resolve() if not Path(raw_path).is_absolute() else Path(raw_path)
-        if key in FOLDER_INPUTS:
-            if not path.is_dir():
-                r.problems.append(f"{where}.path: folder not found: {path}")
-        elif not path.exists():
-            r.problems.append(f"{where}.path: file not found: {path}")
-        crs = None
-        if "crs" in entry:
-            try:
-                crs = parse_crs(entry["crs"], where=f"{where}.crs")
-                if key == "clutter" and crs == GCJ02:
-                    r.problems.append(f"{where}.crs cannot be gcj02: give the raster's EPSG code")
-            except CitycovError as exc:
-                r.problems.append(str(exc))
-        synthetic = entry.get("synthetic", False)
-        if not isinstance(synthetic, bool):
-            r.problems.append(f"{where}.synthetic must be true or false, got {synthetic!r}")
-            synthetic = False
-        options = {k: v for k, v in entry.items() if k in _INPUT_OPTIONS[key]}
-        for k, v in options.items():
-            if not isinstance(v, str):
-                r.problems.append(f"{where}.{k} must be a column name (string), got {v!r}")
-        vintage = r.string(entry, "vintage", "", where)
-        note = r.string(entry, "note", "", where)
-        if key == "clutter":
-            specs[key] = ClutterInput(name=key, path=path, crs=crs, synthetic=synthetic, options=options,
-                                      vintage=vintage, note=note, loss_db=loss_db)
-        else:
-            specs[key] = InputSpec(name=key, path=path, crs=crs, synthetic=synthetic, options=options,
-                                   vintage=vintage, note=note)
-    return specs
-
-
-def _parse_clutter_losses(r: _Reader, raw: Any, where: str) -> dict[int, float]:
-    """``loss_db = { "<class code>" = <dB>, ... }``: integer class codes (TOML keys are text)
-    to a loss in :data:`CLUTTER_LOSS_RANGE_DB`."""
-    lo, hi = CLUTTER_LOSS_RANGE_DB
-    if raw is None:
-        r.problems.append(f'{where}.loss_db is required: a table of class code = loss in dB, e.g. '
-                          f'loss_db = {{ "10" = 12.0, "50" = 18.0 }}')
-        return {}
-    if not isinstance(raw, dict) or not raw:
-        r.problems.append(f"{where}.loss_db must be a non-empty table of class code = loss in dB, got {raw!r}")
-        return {}
-    out: dict[int, float] = {}
-    bad_codes = []
-    for code, value in raw.items():
-        if not re.fullmatch(r"\s*[+-]?\d+\s*", code):
-            bad_codes.append(code)
-            continue
-        key = int(code)
-        if key in out:
-            r.problems.append(f"{where}.loss_db: class {key} given twice")
-            continue
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        if not ok or not lo <= value <= hi:
-            r.problems.append(f"{where}.loss_db.{code} must be a number in [{lo:g}, {hi:g}] dB, got {value!r}")
-            continue
-        out[key] = float(value)
-    if bad_codes:
-        r.problems.append(f"{where}.loss_db: class codes must be whole numbers (the raster's values), "
-                          f"got {bad_codes}")
-    return out
-
-
-def _parse_broadcast(r: _Reader, t: dict) -> BroadcastConfig:
+def _parse_broadcast(r: KeyReader, t: dict) -> BroadcastConfig:
     where = "[broadcast]"
     d = BroadcastConfig()
     r.unknown(t, {"cell_m", "model", "reach_km", "location_sigma_db"}, where)
@@ -582,36 +388,30 @@ def _parse_broadcast(r: _Reader, t: dict) -> BroadcastConfig:
         else:
             reach[key] = float(value)
     return BroadcastConfig(
-        cell_m=r.number(t, "cell_m", d.cell_m, where, lo=0.0, hi=5000.0),
-        model=r.string(t, "model", d.model, where, BROADCAST_MODELS),
+        cell_m=r.number(t, "cell_m", where, d.cell_m, lo=0.0, hi=5000.0, lo_open=True),
+        model=r.string(t, "model", where, d.model, choices=BROADCAST_MODELS),
         reach_km=reach,
-        location_sigma_db=r.number(t, "location_sigma_db", d.location_sigma_db, where, lo=0.0, hi=20.0,
-                                   strict_lo=False),
+        location_sigma_db=r.number(t, "location_sigma_db", where, d.location_sigma_db, lo=0.0, hi=20.0),
     )
 
 
-def _parse_services(r: _Reader, t: dict, base: Path, radio: RadioConfig) -> ServicesConfig:
+def _parse_services(r: KeyReader, t: dict, base: Path, radio: RadioConfig) -> ServicesConfig:
     """``[services].presets``: shipped preset names or preset files (relative to the scenario),
     each loaded and checked against what the services step can evaluate."""
     where = "[services]"
     r.unknown(t, {"presets", "indoor_probability", "indoor_building_class"}, where)
-    indoor_p = (r.number(t, "indoor_probability", 0.5, where, lo=0.0, hi=1.0) if "indoor_probability" in t
-                else None)
+    indoor_p = r.number(t, "indoor_probability", where, None, lo=0.0, hi=1.0, lo_open=True)
     if indoor_p is not None and indoor_p >= 1.0:
         r.problems.append(f"{where}.indoor_probability must be < 1, got {indoor_p}")
-    indoor_class = r.string(t, "indoor_building_class", "traditional", where, ("traditional", "thermally_efficient"))
+    indoor_class = r.string(t, "indoor_building_class", where, "traditional", choices=INDOOR_BUILDING_CLASSES)
     raw = t.get("presets", [])
     if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
         r.problems.append(f"{where}.presets must be a list of preset names or .toml paths, got {raw!r}")
         return ServicesConfig()
     presets: list[RadioPreset] = []
     for entry in raw:
-        text = entry.strip()
-        is_path = text.endswith(".toml") or "/" in text or "\\" in text
-        target: str | Path = ((base / text).resolve() if not Path(text).is_absolute() else Path(text)) if is_path \
-            else text
         try:
-            preset = load_preset(target)
+            preset = load_preset(_preset_target(entry, base))
         except CitycovError as exc:
             r.problems.append(f"{where}.presets: {exc}")
             continue
@@ -636,8 +436,9 @@ def _parse_services(r: _Reader, t: dict, base: Path, radio: RadioConfig) -> Serv
     return ServicesConfig(presets=tuple(presets), indoor_probability=indoor_p, indoor_building_class=indoor_class)
 
 
-def _parse_verification(r: _Reader, doc: dict, inputs: dict[str, InputSpec]) -> VerificationConfig | None:
-    """``[verification]``: needs ``[inputs.claims]`` and ``[inputs.measurements]`` (and vice versa)."""
+def _parse_verification(r: KeyReader, doc: dict, inputs: dict[str, InputSpec], base: Path) -> VerificationConfig | None:
+    """``[verification]``: needs ``[inputs.claims]`` and ``[inputs.measurements]`` (and vice versa);
+    the challenge preset is loaded and validated here, before any work."""
     where = "[verification]"
     has_inputs = [k for k in ("claims", "measurements") if k in inputs]
     if "verification" not in doc:
@@ -649,7 +450,7 @@ def _parse_verification(r: _Reader, doc: dict, inputs: dict[str, InputSpec]) -> 
     for k in ("claims", "measurements"):
         if k not in inputs:
             r.problems.append(f"{where} needs [inputs.{k}]")
-    as_of = r.string(t, "as_of", "", where)
+    as_of = r.string(t, "as_of", where, "")
     if not as_of:
         r.problems.append(f"{where}.as_of is required: the date tests are judged on (ISO 8601, e.g. \"2024-06-30\")")
     else:
@@ -657,18 +458,28 @@ def _parse_verification(r: _Reader, doc: dict, inputs: dict[str, InputSpec]) -> 
             date.fromisoformat(as_of[:10])
         except ValueError:
             r.problems.append(f"{where}.as_of must be an ISO 8601 date like \"2024-06-30\", got {as_of!r}")
-    calibrate = t.get("calibrate", True)
-    if not isinstance(calibrate, bool):
-        r.problems.append(f"{where}.calibrate must be true or false, got {calibrate!r}")
-        calibrate = True
+    preset = None
+    name = r.string(t, "preset", where, DEFAULT_CHALLENGE_PRESET)
+    if name is not None:
+        try:
+            preset = load_challenge_preset(_preset_target(name, base))
+        except CitycovError as exc:
+            r.problems.append(f"{where}.preset: {exc}")
     return VerificationConfig(
-        preset=r.string(t, "preset", "fcc-2022", where), rule=r.string(t, "rule", "table", where,
-                                                                       ("table", "binomial")),
-        as_of=as_of, calibrate=calibrate, timezone=r.string(t, "timezone", "Asia/Shanghai", where),
-        max_accuracy_m=r.number(t, "max_accuracy_m", 50.0, where, lo=0.0, hi=10_000.0))
+        preset=preset, rule=r.string(t, "rule", where, "table", choices=tuple(RULES)), as_of=as_of,
+        calibrate=r.flag(t, "calibrate", where, True), timezone=r.string(t, "timezone", where, "Asia/Shanghai"),
+        max_accuracy_m=r.number(t, "max_accuracy_m", where, 50.0, lo=0.0, hi=10_000.0, lo_open=True))
 
 
-def _parse_radio(r: _Reader, t: dict) -> RadioConfig:
+def _preset_target(text: str, base: Path) -> str | Path:
+    """A preset name as given, or a preset file's path (``.toml`` or with a slash) resolved against ``base``."""
+    text = text.strip()
+    if not (text.endswith(".toml") or "/" in text or "\\" in text):
+        return text
+    return (base / text).resolve() if not Path(text).is_absolute() else Path(text)
+
+
+def _parse_radio(r: KeyReader, t: dict) -> RadioConfig:
     where = "[radio]"
     r.unknown(t, {"model", "rx_height_m", "k_factor", "floor_dbm", "max_range_km", "threshold_dbm",
                   "broadband_technologies", "front_to_back_db", "vertical_sidelobe_db",
@@ -689,41 +500,38 @@ def _parse_radio(r: _Reader, t: dict) -> RadioConfig:
     env = r.class_table(t, "env_density_per_km2", d.env_density_per_km2, where, lo=0.0)
     if not env["dense_urban"] >= env["urban"] >= env["suburban"]:
         r.problems.append(f"{where}.env_density_per_km2 must satisfy dense_urban >= urban >= suburban, got {env}")
-    floor = r.number(t, "floor_dbm", d.floor_dbm, where, lo=-200.0, hi=0.0)
+    floor = r.number(t, "floor_dbm", where, d.floor_dbm, lo=-200.0, hi=0.0, lo_open=True)
     if any(floor > v for v in thresholds.values()):
         r.problems.append(f"{where}.floor_dbm ({floor}) must be at or below every threshold_dbm {thresholds}")
     return RadioConfig(
-        model=r.string(t, "model", d.model, where, RADIO_MODELS),
-        rx_height_m=r.number(t, "rx_height_m", d.rx_height_m, where, lo=0.0, hi=10.0),
-        k_factor=r.number(t, "k_factor", d.k_factor, where, lo=0.0, hi=100.0),
+        model=r.string(t, "model", where, d.model, choices=RADIO_MODELS),
+        rx_height_m=r.number(t, "rx_height_m", where, d.rx_height_m, lo=0.0, hi=10.0, lo_open=True),
+        k_factor=r.number(t, "k_factor", where, d.k_factor, lo=0.0, hi=100.0, lo_open=True),
         floor_dbm=floor,
-        max_range_km=r.number(t, "max_range_km", d.max_range_km, where, lo=0.0, hi=100.0),
+        max_range_km=r.number(t, "max_range_km", where, d.max_range_km, lo=0.0, hi=100.0, lo_open=True),
         threshold_dbm=thresholds,
         broadband_technologies=tuple(techs),
-        front_to_back_db=r.number(t, "front_to_back_db", d.front_to_back_db, where, lo=0.0, hi=80.0,
-                                  strict_lo=False),
-        vertical_sidelobe_db=r.number(t, "vertical_sidelobe_db", d.vertical_sidelobe_db, where, lo=0.0,
-                                      hi=80.0, strict_lo=False),
+        front_to_back_db=r.number(t, "front_to_back_db", where, d.front_to_back_db, lo=0.0, hi=80.0),
+        vertical_sidelobe_db=r.number(t, "vertical_sidelobe_db", where, d.vertical_sidelobe_db, lo=0.0, hi=80.0),
         env_density_per_km2=env,
-        diffraction=r.string(t, "diffraction", d.diffraction, where, DIFFRACTION_METHODS),
+        diffraction=r.string(t, "diffraction", where, d.diffraction, choices=DIFFRACTION_METHODS),
         sinr=sinr,
-        cell_loading=r.number(t, "cell_loading", d.cell_loading, where, lo=0.0, hi=1.0),
-        noise_figure_db=r.number(t, "noise_figure_db", d.noise_figure_db, where, lo=0.0, hi=30.0,
-                                 strict_lo=False),
-        reach_neighbours=r.integer(t, "reach_neighbours", d.reach_neighbours, where, lo=0, hi=100),
-        reach_factor=r.number(t, "reach_factor", d.reach_factor, where, lo=1.0, hi=100.0, strict_lo=False),
-        reach_min_km=r.number(t, "reach_min_km", d.reach_min_km, where, lo=0.0, hi=100.0),
-        tile_cells=r.integer(t, "tile_cells", d.tile_cells, where, lo=16, hi=65536),
-        study_margin_m=(r.number(t, "study_margin_m", 0.0, where, lo=0.0, hi=1e6, strict_lo=False)
+        cell_loading=r.number(t, "cell_loading", where, d.cell_loading, lo=0.0, hi=1.0, lo_open=True),
+        noise_figure_db=r.number(t, "noise_figure_db", where, d.noise_figure_db, lo=0.0, hi=30.0),
+        reach_neighbours=r.number(t, "reach_neighbours", where, d.reach_neighbours, lo=0, hi=100, integer=True),
+        reach_factor=r.number(t, "reach_factor", where, d.reach_factor, lo=1.0, hi=100.0),
+        reach_min_km=r.number(t, "reach_min_km", where, d.reach_min_km, lo=0.0, hi=100.0, lo_open=True),
+        tile_cells=r.number(t, "tile_cells", where, d.tile_cells, lo=16, hi=65536, integer=True),
+        study_margin_m=(r.number(t, "study_margin_m", where, 0.0, lo=0.0, hi=1e6)
                         if "study_margin_m" in t else None),
         mode=_parse_modes(r, t.get("mode", "fast"), where),
-        exact_model=r.string(t, "exact_model", d.exact_model, where, EXACT_MODELS),
-        exact_clutter_percent=(r.number(t, "exact_clutter_percent", 50.0, where, lo=0.0, hi=100.0)
+        exact_model=r.string(t, "exact_model", where, d.exact_model, choices=EXACT_MODELS),
+        exact_clutter_percent=(r.number(t, "exact_clutter_percent", where, 50.0, lo=0.0, hi=100.0, lo_open=True)
                                if "exact_clutter_percent" in t else None),
     )
 
 
-def _parse_modes(r: _Reader, raw: Any, where: str) -> dict[str, str]:
+def _parse_modes(r: KeyReader, raw: Any, where: str) -> dict[str, str]:
     """``mode``: "fast" / "exact" for every technology, or a table per technology (others fast)."""
     modes = {t: "fast" for t in TECHNOLOGIES}
     if isinstance(raw, str):
@@ -740,7 +548,7 @@ def _parse_modes(r: _Reader, raw: Any, where: str) -> dict[str, str]:
     return modes
 
 
-def _parse_targets(r: _Reader, raw: Any) -> tuple[Target, ...]:
+def _parse_targets(r: KeyReader, raw: Any) -> tuple[Target, ...]:
     if raw is None:
         return DEFAULT_TARGETS
     if not isinstance(raw, list) or not raw:
@@ -753,9 +561,9 @@ def _parse_targets(r: _Reader, raw: Any) -> tuple[Target, ...]:
             r.problems.append(f"{where} must be a table")
             continue
         r.unknown(t, {"metric", "threshold", "label", "scope"}, where)
-        metric = r.string(t, "metric", "", where, tuple(METRICS))
-        threshold = r.number(t, "threshold", 0.0, where, lo=0.0, hi=1.0)
-        label = r.string(t, "label", f"{metric} ≥ {threshold:.0%}", where)
-        scope = r.string(t, "scope", "districts", where, TARGET_SCOPES)
+        metric = r.string(t, "metric", where, "", choices=tuple(METRICS))
+        threshold = r.number(t, "threshold", where, 0.0, lo=0.0, hi=1.0, lo_open=True)
+        label = r.string(t, "label", where, f"{metric} ≥ {threshold:.0%}")
+        scope = r.string(t, "scope", where, "districts", choices=TARGET_SCOPES)
         out.append(Target(metric=metric, threshold=threshold, label=label, scope=scope))
     return tuple(out)
