@@ -126,56 +126,14 @@ def read_opencellid(path: str | Path, *, crs: pyproj.CRS,
     if not path.is_file():
         raise InputFileError(f"{path}: file not found")
     table = _read_csv(path)
-    merged = {k: dict(v) for k, v in RADIO_DEFAULTS.items()}
-    problems: list[str] = []
-    for radio, values in (defaults or {}).items():
-        if radio not in merged:
-            problems.append(f"defaults: unknown radio {radio!r}; expected one of {list(RADIOS)}")
-            continue
-        unknown = sorted(set(values) - set(_DEFAULT_KEYS))
-        if unknown:
-            problems.append(f"defaults[{radio!r}]: unknown keys {unknown}; allowed: {list(_DEFAULT_KEYS)}")
-        merged[radio].update({k: v for k, v in values.items() if k in _DEFAULT_KEYS})
-    check = TableChecker(table, path)
-    check.problems.extend(problems)
-    if not check.require(["radio", "mcc", "net", "area", "cell", "lon", "lat"]):
-        raise_problems(SiteTableError, str(path), check.problems)
-    radio = check.choice("radio", RADIOS)
-    lon = check.numeric("lon", -180.0, 180.0, unit="degrees")
-    lat = check.numeric("lat", -90.0, 90.0, unit="degrees")
-    for col in ("mcc", "net", "area", "cell"):
-        text = table[col].astype("string").fillna("").str.strip().str.replace(r"\.0+$", "", regex=True)
-        bad = np.flatnonzero(~text.str.fullmatch(r"\d+").fillna(False).to_numpy())
-        if len(bad):
-            check.problems.append(f"{col}: expected a non-negative integer at {rows_text(path, bad)} "
-                                  f"(found {sorted({str(table[col].iloc[i]) for i in bad[:3]})})")
-        table[col] = text
-    samples = (check.numeric("samples", 0, 1e12, allow_missing=True) if "samples" in table.columns
-               else np.full(len(table), np.nan))
-    range_m = (check.numeric("range", 0, 1e8, unit="m", allow_missing=True) if "range" in table.columns
-               else np.full(len(table), np.nan))
-    raise_problems(SiteTableError, str(path), check.problems)
-
+    merged, problems = _merged_defaults(defaults)
+    radio, lon, lat, samples, range_m = _checked_columns(table, path, problems)
     tech = np.array([merged[r]["technology"] or "" for r in radio], dtype=object)
-    unsupported = tech == ""
-    few = ~unsupported & np.isfinite(samples) & (samples < min_samples)
     key = (table["radio"].str.strip() + "-" + table["mcc"] + "-" + table["net"] + "-" + table["area"] + "-"
            + table["cell"])
     updated = (pd.to_numeric(table["updated"], errors="coerce") if "updated" in table.columns
                else pd.Series(np.nan, index=table.index))
-    order = np.lexsort((-updated.fillna(-np.inf).to_numpy(),))
-    dup = np.zeros(len(table), dtype=bool)
-    dup[order] = key.iloc[order].duplicated(keep="first").to_numpy()
-    dup &= ~unsupported & ~few
-    dropped = {"unsupported_radio": int(unsupported.sum()), "few_samples": int(few.sum()),
-               "duplicate_cell": int(dup.sum())}
-    keep = ~(unsupported | few | dup)
-    if (~keep).any():
-        radios = sorted(set(radio[unsupported]))
-        warnings.warn(f"{path}: {int((~keep).sum())} of {len(table)} cells dropped: {dropped['unsupported_radio']} "
-                      f"of radio {radios} (not modelled), {dropped['few_samples']} with samples < {min_samples}, "
-                      f"{dropped['duplicate_cell']} duplicate cell ids (the most recently updated kept)",
-                      CitycovWarning, stacklevel=2)
+    keep, dropped = _kept_cells(path, radio, tech == "", samples, min_samples, key, updated)
     t = table.loc[keep].reset_index(drop=True)
     r = radio[keep]
     mcc, mnc = t["mcc"].to_numpy(dtype=object), t["net"].to_numpy(dtype=object)
@@ -224,3 +182,66 @@ def read_opencellid(path: str | Path, *, crs: pyproj.CRS,
     out.attrs["dropped"] = dropped
     out.attrs["source"] = f"OpenCelliD export {path}"
     return out
+
+
+def _merged_defaults(defaults: dict[str, dict[str, float | str | None]] | None,
+                     ) -> tuple[dict[str, dict[str, float | str | None]], list[str]]:
+    """:data:`RADIO_DEFAULTS` with the caller's overrides merged in, and the problems with them."""
+    merged = {k: dict(v) for k, v in RADIO_DEFAULTS.items()}
+    problems: list[str] = []
+    for radio, values in (defaults or {}).items():
+        if radio not in merged:
+            problems.append(f"defaults: unknown radio {radio!r}; expected one of {list(RADIOS)}")
+            continue
+        unknown = sorted(set(values) - set(_DEFAULT_KEYS))
+        if unknown:
+            problems.append(f"defaults[{radio!r}]: unknown keys {unknown}; allowed: {list(_DEFAULT_KEYS)}")
+        merged[radio].update({k: v for k, v in values.items() if k in _DEFAULT_KEYS})
+    return merged, problems
+
+
+def _checked_columns(table: pd.DataFrame, path: Path, problems: list[str]) -> tuple[np.ndarray, ...]:
+    """``radio, lon, lat, samples, range_m`` of every row (NaN where optional columns are absent),
+    with the id columns normalised to digit strings in ``table``; raises SiteTableError listing
+    every problem, ``problems`` (of the defaults) first."""
+    check = TableChecker(table, path)
+    check.problems.extend(problems)
+    if not check.require(["radio", "mcc", "net", "area", "cell", "lon", "lat"]):
+        raise_problems(SiteTableError, str(path), check.problems)
+    radio = check.choice("radio", RADIOS)
+    lon = check.numeric("lon", -180.0, 180.0, unit="degrees")
+    lat = check.numeric("lat", -90.0, 90.0, unit="degrees")
+    for col in ("mcc", "net", "area", "cell"):
+        text = table[col].astype("string").fillna("").str.strip().str.replace(r"\.0+$", "", regex=True)
+        bad = np.flatnonzero(~text.str.fullmatch(r"\d+").fillna(False).to_numpy())
+        if len(bad):
+            check.problems.append(f"{col}: expected a non-negative integer at {rows_text(path, bad)} "
+                                  f"(found {sorted({str(table[col].iloc[i]) for i in bad[:3]})})")
+        table[col] = text
+    samples = (check.numeric("samples", 0, 1e12, allow_missing=True) if "samples" in table.columns
+               else np.full(len(table), np.nan))
+    range_m = (check.numeric("range", 0, 1e8, unit="m", allow_missing=True) if "range" in table.columns
+               else np.full(len(table), np.nan))
+    raise_problems(SiteTableError, str(path), check.problems)
+    return radio, lon, lat, samples, range_m
+
+
+def _kept_cells(path: Path, radio: np.ndarray, unsupported: np.ndarray, samples: np.ndarray, min_samples: int,
+                key: pd.Series, updated: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows kept (a modelled radio, enough samples, the most recently updated of each cell id)
+    and the dropped counts per reason; warns once when any row is dropped."""
+    few = ~unsupported & np.isfinite(samples) & (samples < min_samples)
+    order = np.lexsort((-updated.fillna(-np.inf).to_numpy(),))
+    dup = np.zeros(len(key), dtype=bool)
+    dup[order] = key.iloc[order].duplicated(keep="first").to_numpy()
+    dup &= ~unsupported & ~few
+    dropped = {"unsupported_radio": int(unsupported.sum()), "few_samples": int(few.sum()),
+               "duplicate_cell": int(dup.sum())}
+    keep = ~(unsupported | few | dup)
+    if (~keep).any():
+        radios = sorted(set(radio[unsupported]))
+        warnings.warn(f"{path}: {int((~keep).sum())} of {len(key)} cells dropped: {dropped['unsupported_radio']} "
+                      f"of radio {radios} (not modelled), {dropped['few_samples']} with samples < {min_samples}, "
+                      f"{dropped['duplicate_cell']} duplicate cell ids (the most recently updated kept)",
+                      CitycovWarning, stacklevel=3)
+    return keep, dropped
