@@ -14,12 +14,15 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from citycov.engine import _radio_kernels
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.oracles
 CELL_M = 100.0
 K_RE = 4.0 / 3.0 * 6_371_000.0
 
@@ -110,6 +113,8 @@ def main() -> None:
     ap.add_argument("--radius-km", type=float, default=20.0)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+    from tests import oracles  # the first engine's kernels, kept as test oracles
+
     reach_cells = args.radius_km * 1000 / CELL_M
     n = int(2 * reach_cells + 21)
     dem = make_dem(n)
@@ -126,13 +131,13 @@ def main() -> None:
     def run_numba():
         best = np.full((3, n, n), np.nan, dtype=np.float32)
         idx = np.full((3, n, n), -1, dtype=np.int32)
-        slope, dist = _radio_kernels.horizon_fan(dem, row0, col0, z_tx, CELL_M, n_rays, n_steps, K_RE)
-        _radio_kernels.site_coverage(dem, env, row0, col0, z_ground, z_tx, CELL_M, 1.5, K_RE, slope, dist,
-                        np.full(3, _radio_kernels.MODEL_COST231), sec["freq"], sec["height"], sec["ref"], sec["az"],
-                        np.zeros(3, dtype=np.bool_), sec["tilt"], sec["hbw"], sec["vbw"],
-                        np.repeat(sec["reach_m"][:, None], 4, axis=1), np.ones(3, dtype=np.int64),
-                        np.arange(3), 30.0, 30.0, -1e9, best, idx, np.zeros(3, dtype=np.int64),
-                        np.full(3, -105.0), np.zeros((n, n), dtype=np.uint64))
+        slope, dist = oracles.horizon_fan(dem, row0, col0, z_tx, CELL_M, n_rays, n_steps, K_RE)
+        oracles.site_coverage(dem, env, row0, col0, z_ground, z_tx, CELL_M, 1.5, K_RE, slope, dist,
+                              np.full(3, _radio_kernels.MODEL_COST231), sec["freq"], sec["height"], sec["ref"],
+                              sec["az"], np.zeros(3, dtype=np.bool_), sec["tilt"], sec["hbw"], sec["vbw"],
+                              np.repeat(sec["reach_m"][:, None], 4, axis=1), np.ones(3, dtype=np.int64),
+                              np.arange(3), 30.0, 30.0, -1e9, best, idx, np.zeros(3, dtype=np.int64),
+                              np.full(3, -105.0), np.zeros((n, n), dtype=np.uint64))
         return best[1]
 
     def run_numpy():

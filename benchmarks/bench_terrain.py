@@ -7,11 +7,12 @@ P2  one site, exact mode (ITM point-to-point per cell on its own profile), same 
 P4  best-server combine of a Hata-class model without terrain: site-pixel evaluations/s
 P5  Numba compile time (cold cache) and warm-start overhead (cache=True), in fresh processes
 
-The tile comes from ``/work/shared/bench/make_dem.py`` (deterministic, seed 2300113), generated
-into a temporary folder at run time and never committed.  The 1" grid is treated as square cells
-of sqrt(30.87 m x 28.36 m) = 29.6 m (the mean cell area at 23.5 N), so the R = 40 km circle holds
-the peers' 5.75 M pixels.  Timings: median of ``--repeat`` runs after a warm-up; the peer figures
-are whole-process medians on a 2-core machine of this kind (``/work/shared/bench/README.md``).
+The tile comes from ``../shared/bench/make_dem.py`` (the ``shared`` folder beside the repository;
+deterministic, seed 2300113), generated into a temporary folder at run time and never committed.
+The 1" grid is treated as square cells of sqrt(30.87 m x 28.36 m) = 29.6 m (the mean cell area at
+23.5 N), so the R = 40 km circle holds the peers' 5.75 M pixels.  Timings: median of ``--repeat``
+runs after a warm-up; the peer figures are whole-process medians on a 2-core machine of this kind
+(``../shared/bench/README.md``).
 Writes ``benchmarks/results/engine_terrain.json``.
 
 usage: python benchmarks/bench_terrain.py [--only P1,P2,P4,P5] [--repeat 3]
@@ -34,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-MAKE_DEM = Path("/work/shared/bench/make_dem.py")
+MAKE_DEM = ROOT.parent / "shared" / "bench" / "make_dem.py"
+sys.path.insert(0, str(ROOT))  # tests.oracles, benchmarks.kernels: kernels timed here that the package never calls
 RESULTS = ROOT / "benchmarks" / "results" / "engine_terrain.json"
 CELL_M = math.sqrt(30.87 * 28.36)
 K_RE = 4.0 / 3.0 * 6_371_000.0
@@ -70,6 +72,7 @@ def median_time(fn, repeat: int) -> tuple[float, list[float]]:
 def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
     from citycov.engine import _radio_kernels, _terrain_kernels, _tile_kernels
     from citycov.engine.cellular import DIFFRACTION_METHODS, HULL_TOLERANCE, fan_size
+    from tests import oracles
 
     row0 = col0 = 1800.0
     h_tx, h_rx, f = 30.0, 1.5, 2100.0
@@ -98,7 +101,7 @@ def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
     env8 = env.astype(np.int8)
 
     def fan():
-        return _terrain_kernels.ray_wedge(dem32, row0, col0, z_tx, CELL_M, n_rays, 0, n_rays, n_steps, K_RE, HULL_TOLERANCE)
+        return oracles.ray_wedge(dem32, row0, col0, z_tx, CELL_M, n_rays, 0, n_rays, n_steps, K_RE, HULL_TOLERANCE)
 
     t_fan, _ = median_time(fan, repeat)
     out["radial_sweep_s"] = round(t_fan, 4)
@@ -143,16 +146,16 @@ def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10
     within ``radius_km`` of the benchmark site; 1800 MHz, 30 m / 1.5 m."""
     from scipy.ndimage import map_coordinates
 
-    from citycov.engine import _terrain_kernels
     from citycov.engine.cellular import DIFFRACTION_METHODS, fan_size
     from citycov.propagation.diffraction import multi_knife_edge_loss_curved_db
+    from tests import oracles
 
     row0 = col0 = 1800
     h_tx, h_rx, f = 30.0, 1.5, 1800.0
     reach = radius_km * 1000.0 / CELL_M
     n_rays, n_steps = fan_size(reach)
-    zr, prev, top, hz = _terrain_kernels.ray_fan(dem, float(row0), float(col0), dem[row0, col0] + h_tx, CELL_M, n_rays, n_steps,
-                                  K_RE, tol)
+    zr, prev, top, hz = oracles.ray_fan(dem, float(row0), float(col0), dem[row0, col0] + h_tx, CELL_M, n_rays,
+                                        n_steps, K_RE, tol)
     rng = np.random.default_rng(0)
     rr = rng.uniform(-reach, reach, 3 * n_cells).round().astype(int)
     cc = rng.uniform(-reach, reach, 3 * n_cells).round().astype(int)
@@ -161,8 +164,8 @@ def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10
     out = {}
     for method in ("deygout", "bullington"):
         grid = np.full(dem.shape, np.nan)
-        _terrain_kernels.diffraction_grid(dem, float(row0), float(col0), CELL_M, h_rx, K_RE, DIFFRACTION_METHODS[method], zr, prev,
-                           top, hz, reach, 1.0 / math.sqrt(299_792_458.0 / (f * 1e6)), grid)
+        oracles.diffraction_grid(dem, float(row0), float(col0), CELL_M, h_rx, K_RE, DIFFRACTION_METHODS[method], zr,
+                                 prev, top, hz, reach, 1.0 / math.sqrt(299_792_458.0 / (f * 1e6)), grid)
         err = []
         for row, col in zip(rr, cc, strict=True):
             d = math.hypot(row - row0, col - col0)
@@ -220,7 +223,9 @@ def p2_exact(dem: np.ndarray, repeat: int, radii_km=(2.5, 5.0, 10.0)) -> dict:
 
 def p4_best_server(repeat: int, n_sites: int = 3000, shape=(2900, 2900), reach_m: float = 5000.0,
                    cell_m: float = 30.0) -> dict:
+    from benchmarks.kernels import hata_best_server_count
     from citycov.engine import _radio_kernels
+    from tests import oracles
 
     rng = np.random.default_rng(1)
     rows, cols = shape
@@ -236,12 +241,12 @@ def p4_best_server(repeat: int, n_sites: int = 3000, shape=(2900, 2900), reach_m
 
     def job():
         best.fill(-np.inf)
-        _radio_kernels.hata_best_server(r0, c0, eirp, a_db, b_db, reach, cell_m, best, idx)
+        oracles.hata_best_server(r0, c0, eirp, a_db, b_db, reach, cell_m, best, idx)
 
     t, _ = median_time(job, repeat)
-    evals = int(_radio_kernels.hata_best_server_count(r0, c0, reach, rows, cols))
+    evals = int(hata_best_server_count(r0, c0, reach, rows, cols))
     # reference: the plain math.log10 per pixel, same loop
-    t_ref, _ = median_time(lambda: _radio_kernels.hata_best_server_log10(r0, c0, eirp, a_db, b_db, reach, cell_m, best, idx),
+    t_ref, _ = median_time(lambda: oracles.hata_best_server_log10(r0, c0, eirp, a_db, b_db, reach, cell_m, best, idx),
                            max(1, repeat // 2))
     best_ref = best.copy()
     job()

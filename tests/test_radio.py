@@ -10,6 +10,7 @@ import pytest
 from citycov.engine import _radio_kernels
 from citycov.engine.cellular import environment_classes, select_models
 from citycov.errors import ModelError
+from tests import oracles
 
 
 def test_model_selection_by_band_and_refusal():
@@ -51,12 +52,12 @@ def test_bilinear_hand_case():
 def test_horizon_fan_flat_and_ridge():
     dem = np.full((41, 41), 10.0)
     k_re = 4 / 3 * 6_371_000.0
-    slope, dist = _radio_kernels.horizon_fan(dem, 20.0, 20.0, 40.0, 100.0, 16, 15, k_re)
+    slope, dist = oracles.horizon_fan(dem, 20.0, 20.0, 40.0, 100.0, 16, 15, k_re)
     assert slope.shape == (16, 16) and dist.shape == (16, 16)
     # flat ground: the steepest sample is always the last one (below the radio horizon)
     assert np.allclose(dist[:, 1:], np.arange(1, 16) * 100.0)
     dem[:, 25] = 110.0  # ridge 500 m east
-    slope, dist = _radio_kernels.horizon_fan(dem, 20.0, 20.0, 40.0, 100.0, 16, 15, k_re)
+    slope, dist = oracles.horizon_fan(dem, 20.0, 20.0, 40.0, 100.0, 16, 15, k_re)
     east = 4  # ray 4 of 16 points east
     assert dist[east, 15] == pytest.approx(500.0)
     assert slope[east, 15] == pytest.approx((110.0 - 500.0**2 / (2 * k_re) - 40.0) / 500.0)
@@ -71,14 +72,15 @@ def test_site_coverage_touches_only_cells_within_reach_and_keeps_inputs():
     k_re = 4 / 3 * 6_371_000.0
     dem_before = dem.copy()
     reach_m = np.array([[1500.0, 1500.0, 1500.0, 1500.0]])
-    slope, dist = _radio_kernels.horizon_fan(dem, 50.0, 50.0, 40.0, 100.0, 64, 15, k_re)
+    slope, dist = oracles.horizon_fan(dem, 50.0, 50.0, 40.0, 100.0, 64, 15, k_re)
     best = np.full((3, n, n), np.nan, dtype=np.float32)
     idx = np.full((3, n, n), -1, dtype=np.int32)
-    _radio_kernels.site_coverage(dem, env, 50.0, 50.0, 10.0, 40.0, 100.0, 1.5, k_re, slope, dist,
-                    np.array([_radio_kernels.MODEL_OKUMURA_HATA]), np.array([900.0]), np.array([30.0]), np.array([30.0]),
-                    np.array([0.0]), np.array([True]), np.array([0.0]), np.array([360.0]), np.array([65.0]),
-                    reach_m, np.array([1]), np.array([7]), 30.0, 30.0, -200.0, best, idx, np.array([0]),
-                    np.array([-105.0]), np.zeros((n, n), dtype=np.uint64))
+    oracles.site_coverage(dem, env, 50.0, 50.0, 10.0, 40.0, 100.0, 1.5, k_re, slope, dist,
+                          np.array([_radio_kernels.MODEL_OKUMURA_HATA]), np.array([900.0]), np.array([30.0]),
+                          np.array([30.0]), np.array([0.0]), np.array([True]), np.array([0.0]), np.array([360.0]),
+                          np.array([65.0]),
+                          reach_m, np.array([1]), np.array([7]), 30.0, 30.0, -200.0, best, idx, np.array([0]),
+                          np.array([-105.0]), np.zeros((n, n), dtype=np.uint64))
     rows, cols = np.nonzero(idx[1] == 7)
     d = np.hypot(rows - 50, cols - 50) * 100.0
     assert d.max() <= 1500.0 and len(rows) == int((np.hypot(*np.mgrid[-50:51, -50:51]) * 100 <= 1500).sum())
@@ -94,15 +96,16 @@ def test_stronger_sector_wins_best_server():
     dem = np.full((n, n), 0.0)
     env = np.full((n, n), 1, dtype=np.int64)
     k_re = 4 / 3 * 6_371_000.0
-    slope, dist = _radio_kernels.horizon_fan(dem, 20.0, 20.0, 30.0, 100.0, 64, 20, k_re)
+    slope, dist = oracles.horizon_fan(dem, 20.0, 20.0, 30.0, 100.0, 64, 20, k_re)
     best = np.full((3, n, n), np.nan, dtype=np.float32)
     idx = np.full((3, n, n), -1, dtype=np.int32)
     two = np.array([_radio_kernels.MODEL_COST231, _radio_kernels.MODEL_COST231])
-    _radio_kernels.site_coverage(dem, env, 20.0, 20.0, 0.0, 30.0, 100.0, 1.5, k_re, slope, dist, two,
-                    np.array([1800.0, 1800.0]), np.array([30.0, 30.0]), np.array([20.0, 30.0]),
-                    np.array([90.0, 270.0]), np.array([False, False]), np.array([0.0, 0.0]),
-                    np.array([65.0, 65.0]), np.array([10.0, 10.0]), np.full((2, 4), 2000.0),
-                    np.array([1, 1]), np.array([0, 1]), 30.0, 30.0,
-                    -200.0, best, idx, np.array([0, 1]), np.array([-105.0, -105.0]), np.zeros((n, n), dtype=np.uint64))
+    oracles.site_coverage(dem, env, 20.0, 20.0, 0.0, 30.0, 100.0, 1.5, k_re, slope, dist, two,
+                          np.array([1800.0, 1800.0]), np.array([30.0, 30.0]), np.array([20.0, 30.0]),
+                          np.array([90.0, 270.0]), np.array([False, False]), np.array([0.0, 0.0]),
+                          np.array([65.0, 65.0]), np.array([10.0, 10.0]), np.full((2, 4), 2000.0),
+                          np.array([1, 1]), np.array([0, 1]), 30.0, 30.0,
+                          -200.0, best, idx, np.array([0, 1]), np.array([-105.0, -105.0]),
+                          np.zeros((n, n), dtype=np.uint64))
     assert idx[1, 20, 30] == 0  # east: sector 0 points east
     assert idx[1, 20, 10] == 1  # west: sector 1 points west

@@ -119,8 +119,23 @@ def find_gaps(
     gap = uncovered & (district_index >= 0) & (population > 0)
     if not gap.any():
         return _empty_gaps(grid.crs)
+    geoms, cells, people, first_flat, district = _dissolve(gap, population, district_index, grid,
+                                                           connectivity=connectivity)
+    keep = (cells > 0) & (people >= min_population)
+    geoms, cells, people, first_flat, district = (a[keep] for a in (geoms, cells, people, first_flat, district))
+    if not geoms.size:
+        return _empty_gaps(grid.crs)
+    order = np.lexsort((first_flat, district, -cells, -people))
+    geoms, cells, people, district = (a[order] for a in (geoms, cells, people, district))
+    return _gap_frame(_made_valid(geoms), cells, people, district, grid, district_ids=district_ids,
+                      district_names=district_names, site_x=site_x, site_y=site_y)
 
-    # One polygon per connected run of equal district value = one per (component, district) pair.
+
+def _dissolve(gap: np.ndarray, population: np.ndarray, district_index: np.ndarray, grid: GridSpec, *,
+              connectivity: int) -> tuple[np.ndarray, ...]:
+    """One polygon per connected run of ``gap`` cells of one district (one per (component,
+    district) pair), unranked: ``geoms, cells, people, first_flat, district`` per polygon, where
+    ``first_flat`` is the row-major index of its first cell and ``district`` its district row."""
     district_plus1 = np.where(gap, district_index, -1).astype(np.int32) + 1
     features = [f for f, _ in shapes(district_plus1, mask=gap, connectivity=connectivity, transform=grid.transform)]
     n = len(features)
@@ -138,15 +153,13 @@ def find_gaps(
     first_flat = np.zeros(n, dtype=np.int64)
     first_flat[present - 1] = flat[first]
     district = district_index.ravel()[first_flat].astype(np.int64)
+    return geoms, cells, people, first_flat, district
 
-    keep = (cells > 0) & (people >= min_population)
-    geoms, cells, people, first_flat, district = (a[keep] for a in (geoms, cells, people, first_flat, district))
-    if not geoms.size:
-        return _empty_gaps(grid.crs)
-    order = np.lexsort((first_flat, district, -cells, -people))
-    geoms, cells, people, district = (a[order] for a in (geoms, cells, people, district))
-    geoms = _made_valid(geoms)
 
+def _gap_frame(geoms: np.ndarray, cells: np.ndarray, people: np.ndarray, district: np.ndarray, grid: GridSpec, *,
+               district_ids: Sequence[str], district_names: Sequence[str], site_x: np.ndarray,
+               site_y: np.ndarray) -> gpd.GeoDataFrame:
+    """The :func:`find_gaps` frame of ranked gaps (rank 1 first) in ``grid.crs``."""
     centroids = shapely.centroid(geoms)
     to_wgs84 = pyproj.Transformer.from_crs(grid.crs, WGS84, always_xy=True)
     lon, lat = to_wgs84.transform(shapely.get_x(centroids), shapely.get_y(centroids))

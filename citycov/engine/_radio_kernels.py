@@ -2,7 +2,7 @@
 
 Geometry is in grid units: ``row, col`` are continuous cell coordinates with cell centres
 at integers; distances are converted to metres with ``cell_m``.  NaN means no data.
-Nothing here knows about CRSs, files or GeoDataFrames (that is ``radio.py``).
+Nothing here knows about CRSs, files or GeoDataFrames (that is :mod:`citycov.engine.cellular`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from citycov.engine.antenna import sector_gain_db
-from citycov.propagation.diffraction import knife_edge_db
-from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S, fspl_db
+from citycov.propagation.free_space import fspl_db
 from citycov.propagation.hata import cost231_hata_db, okumura_hata_db
 from citycov.propagation.tr38901 import tr38901_db
 
@@ -76,150 +74,6 @@ def bilinear(grid, row, col):
 
 
 @njit(cache=True, parallel=True)
-def horizon_fan(dem_m, row0, col0, z_tx_m, cell_m, n_rays, n_steps, earth_radius_m):
-    """Running terrain horizon along ``n_rays`` radials from (row0, col0).
-
-    Samples are at 1-cell steps.  For ray ``r`` and step ``k`` (1-based), returns the largest
-    elevation slope (m/m, earth curvature folded in as −s²/2kR) of samples 1..k seen from the
-    antenna at absolute height ``z_tx_m``, and the distance (m) of that horizon point.
-    Azimuth of ray r is 2πr/n_rays clockwise from grid north.
-    """
-    slope = np.full((n_rays, n_steps + 1), -np.inf)
-    dist = np.zeros((n_rays, n_steps + 1))
-    for r in prange(n_rays):
-        theta = 2.0 * math.pi * r / n_rays
-        drow = -math.cos(theta)
-        dcol = math.sin(theta)
-        best = -np.inf
-        best_d = 0.0
-        for k in range(1, n_steps + 1):
-            z = bilinear(dem_m, row0 + k * drow, col0 + k * dcol)
-            s = k * cell_m
-            if not math.isnan(z):
-                e = (z - s * s / (2.0 * earth_radius_m) - z_tx_m) / s
-                if e > best:
-                    best = e
-                    best_d = s
-            slope[r, k] = best
-            dist[r, k] = best_d
-    return slope, dist
-
-
-@njit(cache=True, parallel=True)
-def site_coverage(dem_m, env, row0, col0, z_ground_tx, z_tx_m, cell_m, h_rx_m, earth_radius_m, slope, dist,
-                  s_model, s_freq_mhz, s_height_m, s_ref_eirp_dbm, s_azimuth_deg, s_omni, s_tilt_deg,
-                  s_hbw_deg, s_vbw_deg, s_reach_m, s_tech, s_index, front_to_back_db,
-                  vertical_sidelobe_db, floor_dbm, best_dbm, best_idx, s_bit, s_threshold_dbm, cover_bits):
-    """Update best-server level and index with the sectors of one site (same mast, same height).
-
-    Terrain loss is the knife-edge loss J(ν) of the horizon point minus the J(ν) that the
-    same geometry gives over smooth earth (never negative), so flat terrain adds nothing to
-    the empirical model, which already includes average ground (the delta idea of P.1812's
-    delta-Bullington).  ``z_ground_tx`` is the ground height under the mast.
-    ``slope``/``dist`` come from :func:`horizon_fan`; ``s_reach_m`` is (n_sectors, 4): the
-    reach of each sector in each environment class.  The terrain loss is a single
-    knife edge at the horizon point of the receiver's radial (P.526 eq. 31), added to the
-    empirical median loss; cells beyond a sector's reach are never touched.
-    ``best_dbm`` (n_tech, rows, cols, float32, NaN = nothing ≥ floor) and ``best_idx``
-    (int32, −1) are updated in place, and so is ``cover_bits`` (uint64 grid): bit
-    ``s_bit[j]`` is set where sector j's level reaches ``s_threshold_dbm[j]`` (one bit per
-    operator × technology, so coverage by network needs no second pass).
-    """
-    nrows, ncols = dem_m.shape
-    n_rays = slope.shape[0]
-    n_steps = slope.shape[1] - 1
-    # Hata-family loss is A(env) + B·log10(d_km): evaluate A at 1 km once per sector, so the
-    # per-cell work is one log10 shared by all sectors of the site.
-    n_sec = s_model.size
-    hata_a = np.zeros((n_sec, 4))
-    hata_b = np.zeros(n_sec)
-    root_wavelength = np.zeros(n_sec)
-    for j in range(n_sec):
-        root_wavelength[j] = math.sqrt(SPEED_OF_LIGHT_M_S / (s_freq_mhz[j] * 1e6))
-        if s_model[j] != MODEL_TR38901:
-            hata_b[j] = 44.9 - 6.55 * math.log10(s_height_m[j])
-            for e in range(4):
-                hata_a[j, e] = model_loss_db(s_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, 1.0, e)
-    reach_max_m = 0.0
-    reach_env_m = np.zeros(s_reach_m.shape[1])
-    for j in range(s_reach_m.shape[0]):
-        for e in range(s_reach_m.shape[1]):
-            reach_max_m = max(reach_max_m, s_reach_m[j, e])
-            reach_env_m[e] = max(reach_env_m[e], s_reach_m[j, e])
-    reach_cells = reach_max_m / cell_m
-    r_lo = max(0, int(math.floor(row0 - reach_cells)))
-    r_hi = min(nrows - 1, int(math.ceil(row0 + reach_cells)))
-    c_lo = max(0, int(math.floor(col0 - reach_cells)))
-    c_hi = min(ncols - 1, int(math.ceil(col0 + reach_cells)))
-    for row in prange(r_lo, r_hi + 1):
-        for col in range(c_lo, c_hi + 1):
-            dr = row - row0
-            dc = col - col0
-            d_cells = math.sqrt(dr * dr + dc * dc)
-            if d_cells > reach_cells:
-                continue
-            z_ground = dem_m[row, col]
-            if math.isnan(z_ground):
-                continue
-            env_c = env[row, col]
-            if d_cells * cell_m > reach_env_m[env_c]:
-                continue  # no sector of this site reaches a cell of this class this far
-            d_m = max(d_cells * cell_m, MIN_DIST_KM * 1000.0)
-            z_rx = z_ground + h_rx_m
-            # terrain: horizon point of this radial before the receiver, and the same
-            # geometry over smooth earth (antenna heights above local ground), which the
-            # empirical model already accounts for
-            geom = -np.inf
-            geom_smooth = -np.inf
-            k_h = int(d_cells - 0.5)
-            if k_h >= 1:
-                theta = math.atan2(dc, -dr)
-                if theta < 0.0:
-                    theta += 2.0 * math.pi
-                ray = int(theta / (2.0 * math.pi) * n_rays + 0.5) % n_rays
-                k_h = min(k_h, n_steps)
-                d_h = dist[ray, k_h]
-                if d_h > 0.0 and d_h < d_m:
-                    s_rx = (z_rx - d_m * d_m / (2.0 * earth_radius_m) - z_tx_m) / d_m
-                    h = d_h * (slope[ray, k_h] - s_rx)
-                    geom = h * math.sqrt(2.0 * d_m / (d_h * (d_m - d_h)))
-                h_tx_ground = z_tx_m - z_ground_tx
-                d_hs = min(k_h * cell_m, math.sqrt(2.0 * earth_radius_m * max(h_tx_ground, 0.0)))
-                d_hs = max(d_hs, cell_m)
-                if d_hs < d_m:
-                    s_h0 = (-d_hs * d_hs / (2.0 * earth_radius_m) - h_tx_ground) / d_hs
-                    s_rx0 = (h_rx_m - d_m * d_m / (2.0 * earth_radius_m) - h_tx_ground) / d_m
-                    h0 = d_hs * (s_h0 - s_rx0)
-                    geom_smooth = h0 * math.sqrt(2.0 * d_m / (d_hs * (d_m - d_hs)))
-            az = math.degrees(math.atan2(dc, -dr))
-            elev = math.degrees(math.atan2(z_tx_m - z_rx, d_m))
-            log_d_km = math.log10(d_m / 1000.0)
-            for j in range(n_sec):
-                if d_m > s_reach_m[j, env_c]:
-                    continue
-                if s_model[j] == MODEL_TR38901:
-                    loss = model_loss_db(s_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, d_m / 1000.0, env_c)
-                else:
-                    loss = hata_a[j, env_c] + hata_b[j] * log_d_km
-                if geom > -np.inf:
-                    excess = knife_edge_db(geom / root_wavelength[j])
-                    if geom_smooth > -np.inf:
-                        excess -= knife_edge_db(geom_smooth / root_wavelength[j])
-                    loss += max(excess, 0.0)
-                gain = sector_gain_db(az - s_azimuth_deg[j], elev, s_tilt_deg[j], s_hbw_deg[j], s_vbw_deg[j],
-                                      s_omni[j], front_to_back_db, vertical_sidelobe_db)
-                level = s_ref_eirp_dbm[j] + gain - loss
-                if level >= s_threshold_dbm[j]:
-                    cover_bits[row, col] |= np.uint64(1) << np.uint64(s_bit[j])
-                t = s_tech[j]
-                if level >= floor_dbm:
-                    cur = best_dbm[t, row, col]
-                    if math.isnan(cur) or level > cur:
-                        best_dbm[t, row, col] = level
-                        best_idx[t, row, col] = s_index[j]
-
-
-@njit(cache=True, parallel=True)
 def wlan_coverage(row0, col0, height_m, eirp_dbm, freq_mhz, reach_m, cell_m, h_rx_m, exponent, valid,
                   best_dbm):
     """Best WLAN level (dBm) per cell: log-distance loss FSPL(1 m) + 10·n·log10(d/1 m).
@@ -250,95 +104,3 @@ def wlan_coverage(row0, col0, height_m, eirp_dbm, freq_mhz, reach_m, cell_m, h_r
                 cur = best_dbm[row, col]
                 if math.isnan(cur) or level > cur:
                     best_dbm[row, col] = level
-
-
-# ----------------------------------------------------------------------------- Hata-class best server
-
-
-@njit(cache=True)
-def log_distance_table(max_d2, cell_m):
-    """log10(d_km) for every integer squared distance 0..max_d2 (in cells²) of a cell centre
-    from a site on a cell centre, d clamped at ``MIN_DIST_KM``: the per-cell log10 of a
-    Hata-class model becomes one table lookup."""
-    out = np.empty(max_d2 + 1)
-    for d2 in range(max_d2 + 1):
-        out[d2] = math.log10(max(math.sqrt(d2) * cell_m / 1000.0, MIN_DIST_KM))
-    return out
-
-
-@njit(cache=True, parallel=True, fastmath={"contract", "arcp", "reassoc", "nsz"})
-def hata_best_server(site_row, site_col, eirp_dbm, a_db, b_db, reach_cells, cell_m, best_dbm, best_idx):
-    """Best server of Hata-class sectors (loss = A + B·log10(d_km)) without terrain, sites on cell
-    centres (int ``site_row``/``site_col``).  Each site touches only the cells within its
-    ``reach_cells``; log10 comes from :func:`log_distance_table` (float32, like the output),
-    and the update is branch-free so that the column loop vectorises.  Fast-math contraction and
-    reassociation only (no NaN/inf assumptions: −inf marks an empty cell); levels may differ from
-    the unfused arithmetic by an ulp of float32.  ``best_dbm`` (float32,
-    −inf = none) and ``best_idx`` (int32) are updated in place; ties keep the earlier site."""
-    nrows, ncols = best_dbm.shape
-    n = site_row.size
-    r_max = 0
-    for s in range(n):
-        r_max = max(r_max, int(reach_cells[s]))
-    table = log_distance_table(r_max * r_max + 1, cell_m).astype(np.float32)
-    for row in prange(nrows):
-        brow = best_dbm[row]
-        irow = best_idx[row]
-        for s in range(n):
-            dr = row - site_row[s]
-            r = int(reach_cells[s])
-            if dr > r or dr < -r:
-                continue
-            w = int(math.sqrt(r * r - dr * dr))
-            sc = site_col[s]
-            c_lo = max(0, sc - w)
-            c_hi = min(ncols - 1, sc + w)
-            e = np.float32(eirp_dbm[s] - a_db[s])
-            b = np.float32(b_db[s])
-            dr2 = dr * dr
-            si = np.int32(s)
-            for col in range(c_lo, c_hi + 1):
-                dc = col - sc
-                level = e - b * table[dr2 + dc * dc]
-                cur = brow[col]
-                better = level > cur
-                brow[col] = level if better else cur
-                irow[col] = si if better else irow[col]
-
-
-@njit(cache=True, parallel=True)
-def hata_best_server_log10(site_row, site_col, eirp_dbm, a_db, b_db, reach_cells, cell_m, best_dbm, best_idx):
-    """As :func:`hata_best_server` with ``math.log10`` per cell (the reference it is measured against)."""
-    nrows, ncols = best_dbm.shape
-    n = site_row.size
-    for row in prange(nrows):
-        for s in range(n):
-            dr = row - site_row[s]
-            r = int(reach_cells[s])
-            if dr > r or dr < -r:
-                continue
-            w = int(math.sqrt(r * r - dr * dr))
-            c_lo = max(0, site_col[s] - w)
-            c_hi = min(ncols - 1, site_col[s] + w)
-            e = eirp_dbm[s] - a_db[s]
-            b = b_db[s]
-            for col in range(c_lo, c_hi + 1):
-                dc = col - site_col[s]
-                d_km = max(math.sqrt(dr * dr + dc * dc) * cell_m / 1000.0, MIN_DIST_KM)
-                level = e - b * math.log10(d_km)
-                if level > best_dbm[row, col]:
-                    best_dbm[row, col] = level
-                    best_idx[row, col] = s
-
-
-@njit(cache=True)
-def hata_best_server_count(site_row, site_col, reach_cells, nrows, ncols):
-    """Site-pixel pairs :func:`hata_best_server` evaluates."""
-    total = 0
-    for s in range(site_row.size):
-        r = int(reach_cells[s])
-        for row in range(max(0, site_row[s] - r), min(nrows - 1, site_row[s] + r) + 1):
-            dr = row - site_row[s]
-            w = int(math.sqrt(r * r - dr * dr))
-            total += min(ncols - 1, site_col[s] + w) - max(0, site_col[s] - w) + 1
-    return total

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from citycov.engine._radio_kernels import MIN_DIST_KM, bilinear
+from citycov.engine._radio_kernels import bilinear
 from citycov.propagation.diffraction import knife_edge_db
 
 DIFF_KNIFE_EDGE = 0
@@ -97,8 +97,8 @@ def ray_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_radi
     the int32 ``prev``, ``top``, ``hz`` of the same shape (sample-major: column ``w`` is ray
     ``(ray_lo + w) % n_rays``, so neighbouring cells, which use neighbouring rays at about the
     same distance, read neighbouring memory).  A ray's samples do not depend on the other
-    rays, so a wedge equals those columns of the whole fan (:func:`ray_fan`), and a shorter
-    ``n_steps`` equals its first rows.  The engine passes reshaped slices of one workspace.
+    rays, so a wedge equals those columns of the whole fan (``ray_lo = 0``, ``n_wedge =
+    n_rays``), and a shorter ``n_steps`` equals its first rows.  The engine passes reshaped slices of one workspace.
 
     Rays are built :data:`RAY_BLOCK` at a time, sample by sample across the block, with the
     monotone-chain state of each ray (see :func:`build_ray`, which this equals ray by ray)."""
@@ -147,31 +147,6 @@ def ray_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_radi
                 tt[b] = t
                 top[k, w] = t
                 hz[k, w] = hh[b]
-
-
-@njit(cache=True)
-def ray_wedge(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, n_wedge, n_steps, earth_radius_m,
-              turn_tol_m_per_m):
-    """:func:`ray_wedge_into` into fresh arrays, returned as ``zr, prev, top, hz``."""
-    zr = np.empty((n_steps + 1, n_wedge))
-    prev = np.empty((n_steps + 1, n_wedge), dtype=np.int32)
-    top = np.empty((n_steps + 1, n_wedge), dtype=np.int32)
-    hz = np.empty((n_steps + 1, n_wedge), dtype=np.int32)
-    ray_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_radius_m, turn_tol_m_per_m, zr, prev,
-                   top, hz)
-    return zr, prev, top, hz
-
-
-@njit(cache=True)
-def ray_fan(dem_m, row0, col0, z_tx_m, cell_m, n_rays, n_steps, earth_radius_m, turn_tol_m_per_m):
-    """Effective heights and persistent hulls of ``n_rays`` radials of ``n_steps`` samples.
-
-    Returns ``zr`` (n_steps + 1, n_rays) float64 (row 0: the antenna at ``z_tx_m``; NaN: no
-    data), and int32 ``prev``, ``top``, ``hz`` of the same shape (see :func:`build_ray`;
-    ``turn_tol_m_per_m`` is its tolerance as a slope, 0 for the exact hull).
-    """
-    return ray_wedge(dem_m, row0, col0, z_tx_m, cell_m, n_rays, 0, n_rays, n_steps, earth_radius_m,
-                     turn_tol_m_per_m)
 
 
 @njit(cache=True, nogil=True)
@@ -306,44 +281,6 @@ def smooth_earth_loss_db(zs, prev_s, top_s, hz_s, h_rx_m, cell_m, earth_radius_m
         for j in range(inv_root_wavelength.size):
             out[j, m] = edges_loss_db(g_p, g_t, g_r, inv_root_wavelength[j])
     return out
-
-
-@njit(cache=True, nogil=True)
-def nearest_ray(dr, dc, n_rays):
-    """Index of the ray nearest to the direction (dr, dc) (grid rows down, columns right)."""
-    theta = math.atan2(dc, -dr)
-    if theta < 0.0:
-        theta += 2.0 * math.pi
-    return int(theta / (2.0 * math.pi) * n_rays + 0.5) % n_rays
-
-
-@njit(cache=True, parallel=True)
-def diffraction_grid(dem_m, row0, col0, cell_m, h_rx_m, earth_radius_m, method, zr, prev, top, hz,
-                     reach_cells, inv_root_wavelength, out):
-    """Terrain diffraction loss (dB, no delta) of every cell within ``reach_cells`` of the
-    antenna, from the fan of :func:`ray_fan` (fast mode's obstacle sets); ``out`` (rows, cols)
-    is filled in place there, left as it is elsewhere."""
-    nrows, ncols = dem_m.shape
-    n_rays = zr.shape[1]
-    n_steps = zr.shape[0] - 1
-    drop = 1.0 / (2.0 * earth_radius_m)
-    r_lo = max(0, int(math.floor(row0 - reach_cells)))
-    r_hi = min(nrows - 1, int(math.ceil(row0 + reach_cells)))
-    c_lo = max(0, int(math.floor(col0 - reach_cells)))
-    c_hi = min(ncols - 1, int(math.ceil(col0 + reach_cells)))
-    for row in prange(r_lo, r_hi + 1):
-        for col in range(c_lo, c_hi + 1):
-            dr = row - row0
-            dc = col - col0
-            d_cells = math.sqrt(dr * dr + dc * dc)
-            if d_cells > reach_cells or math.isnan(dem_m[row, col]):
-                continue
-            d_m = max(d_cells * cell_m, MIN_DIST_KM * 1000.0)
-            ray = nearest_ray(dr, dc, n_rays)
-            kmax = min(receiver_samples(d_cells), n_steps)
-            g_p, g_t, g_r = receiver_edges(zr, prev, top, hz, ray, kmax, d_m / cell_m,
-                                           dem_m[row, col] + h_rx_m - d_m * d_m * drop, cell_m, method)
-            out[row, col] = edges_loss_db(g_p, g_t, g_r, inv_root_wavelength)
 
 
 @njit(cache=True, nogil=True)

@@ -2,7 +2,7 @@
 
 The grid is processed tile by tile (:mod:`citycov.engine.cellular`).  Per tile, every site whose
 reach touches it contributes through :func:`tile_site_levels` (fast mode, on the wedge of
-the site's ray fan that covers the tile, :func:`citycov.engine._terrain_kernels.ray_wedge`) or
+the site's ray fan that covers the tile, :func:`citycov.engine._terrain_kernels.ray_wedge_into`) or
 :func:`tile_levels_from_loss` (exact mode, on a window of basic losses computed point to
 point, :mod:`citycov.engine._exact_kernels`).  Both record, per cell:
 

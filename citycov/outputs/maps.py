@@ -244,10 +244,12 @@ class _Script(MacroElement):
         self.code = code
 
 
-def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = None) -> str:
-    """The complete, self-contained ``map.html`` text of ``run``."""
-    lang = check_lang(lang or run.default_lang)
-    basemap = basemap or run.default_basemap
+Legends = list[tuple[str, object, str]]
+"""(key, layer, legend HTML) per layer that has a legend, in layer order."""
+
+
+def _base_map(run: SavedRun, basemap: str) -> folium.Map:
+    """An empty map fitted to the districts, with the Leaflet assets inlined later."""
     bounds = run.boundaries.total_bounds
     fmap = folium.Map(location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2], zoom_start=9,
                       tiles=None, control_scale=True, prefer_canvas=False)
@@ -257,25 +259,19 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     if basemap not in BASEMAPS:
         raise ScenarioError(f"basemap must be one of {list(BASEMAPS)}, got {basemap!r}")
-    legends: list[tuple[str, object, str]] = []
-    bindings: list[str] = []
-    hidden: list[str] = []
+    return fmap
 
-    outline = folium.GeoJson(_geo(run.boundaries.geometry.union_all().simplify(0.0003)),
-                             name=text("layer_outline", lang), style_function=lambda _f: {
-                                 "color": "#222222", "weight": 2, "fill": False}, interactive=False)
-    outline.add_to(fmap)
 
-    title = text("layer_wireless", lang)
-    layer = _district_layer(run, fmap, metric="wireless_population", pct_col="wireless_pct", title=title,
-                            lang=lang, show=True, bindings=bindings)
-    legends.append(("wireless", layer, _pct_legend(title, lang)))
-    title = text("layer_ftth", lang)
-    layer = _district_layer(run, fmap, metric="ftth_households", pct_col="ftth_pct", title=title, lang=lang,
-                            show=False, bindings=bindings)
-    legends.append(("ftth", layer, _pct_legend(title, lang)))
+def _image_layer(rgba: np.ndarray, box: list[list[float]], title: str,
+                 fmap: folium.Map) -> folium.raster_layers.ImageOverlay:
+    """A hidden, pixelated image overlay on ``fmap``."""
+    layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
+    layer.add_to(fmap)
+    return layer
 
-    # Rasters: signal classes (best over technologies), covered / not covered, best server, speed tier.
+
+def _raster_layers(run: SavedRun, fmap: folium.Map, lang: str, legends: Legends) -> None:
+    """Signal classes (best over technologies), covered / not covered, best server, speed tier."""
     floor = LEVEL_CLASSES
     level_colours = {i + 1: _hex_rgba(c, 170) for i, (_, c) in enumerate(floor)}
 
@@ -289,8 +285,7 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
 
     rgba, box = _overlay(run.level, 0, level_colours, level_classes)
     title = text("layer_rsrp", lang)
-    layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
-    layer.add_to(fmap)
+    layer = _image_layer(rgba, box, title, fmap)
     rows = [(c, f"≥ {lo:g} dBm" if lo > -1e8 else f"{text('below_floor', lang)} {floor[-2][0]:g} dBm")
             for lo, c in floor]
     legends.append(("rsrp", layer, _legend_rows(rows, title)))
@@ -298,8 +293,7 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
     cov_colours = {1: _hex_rgba(FAIL_COLOUR, 150), 2: _hex_rgba(PASS_COLOUR, 110)}
     rgba, box = _overlay(run.coverage, 0, cov_colours, lambda b: np.where(b == 255, 0, np.where(b == 1, 2, 1)))
     title = text("layer_covered", lang)
-    layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
-    layer.add_to(fmap)
+    layer = _image_layer(rgba, box, title, fmap)
     legends.append(("covered", layer, _legend_rows([(PASS_COLOUR, text("covered", lang)),
                                                     (FAIL_COLOUR, text("not_covered", lang))], title)))
 
@@ -308,8 +302,7 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
     rgba, box = _overlay(run.serving, band, server_colours,
                          lambda b: np.where(b < 0, 0, (b % len(SERVER_PALETTE)) + 1))
     title = text("layer_server", lang)
-    layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
-    layer.add_to(fmap)
+    layer = _image_layer(rgba, box, title, fmap)
     legends.append(("server", layer, _legend_rows([(c, "") for c in SERVER_PALETTE[:6]], title)
                     + f"<div>{_e(text('serving_sectors', lang))}</div>"))
 
@@ -323,49 +316,59 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
 
         rgba, box = _overlay(run.speed, 0, speed_colours, tier_classes)
         title = text("layer_speed", lang)
-        layer = folium.raster_layers.ImageOverlay(rgba, bounds=box, name=title, show=False, pixelated=True)
-        layer.add_to(fmap)
+        layer = _image_layer(rgba, box, title, fmap)
         names = [text("no_tier", lang)] + [f"≥ {n}" for n in tiers]
         legends.append(("speed", layer, _legend_rows(list(zip(SPEED_COLOURS, names, strict=False)), title)))
 
-    if run.gaps is not None and len(run.gaps):
-        gaps = run.gaps.sort_values("rank").head(MAX_GAPS).copy()
-        gaps["geometry"] = gaps.geometry.simplify(0.0003, preserve_topology=True)
-        title = f"{text('layer_gaps', lang)} ({text('top_of', lang, n=len(gaps), total=len(run.gaps))})"
-        group = folium.FeatureGroup(name=title, show=False)
-        for g in gaps.itertuples():
-            tip = (f"#{int(g.rank)} · {_e(g.district_name)} · {_e(text('population', lang))} {g.population:,.0f}"
-                   f" · {_e(text('area_km2', lang))} {g.area_km2:.2f} · {_e(text('nearest_site_km', lang))} "
-                   f"{g.nearest_site_m / 1000:.1f}")
-            gj = folium.GeoJson(_geo(g.geometry), style_function=lambda _f: {
-                "color": "#7b3294", "weight": 1, "fillColor": "#c2a5cf", "fillOpacity": 0.6})
-            _bind(gj, bindings, popup=f"<div class='citycov-popup'>{tip}</div>", tooltip=tip)
-            gj.add_to(group)
-        group.add_to(fmap)
-        legends.append(("gaps", group, _legend_rows([("#c2a5cf", text("layer_gaps", lang))], title)))
 
-    if run.claims_hexes is not None and len(run.claims_hexes):
-        h = run.claims_hexes
-        show = h[(h["verdict"] != "untested") | (h["claimed_not_modelled_cells"] > 0)].copy()
-        colour = {"challenged": "#b2182b", "tested, not challenged": "#1a9850"}
-        show["fill"] = [colour.get(v, "#fdae61") for v in show["verdict"]]
-        verdict_key = {"challenged": "hex_challenged", "tested, not challenged": "hex_tested"}
-        show["tip"] = [f"{_e(o)} {_e(t)} · {_e(text(verdict_key.get(v, 'hex_not_modelled'), lang))} · "
-                       f"{0 if pd.isna(n) else int(n)} tests"
-                       for o, t, v, n in zip(show["operator"], show["technology"], show["verdict"], show["n_tests"],
-                                             strict=True)]
-        title = text("layer_claims", lang)
-        show["geometry"] = show.geometry.set_precision(1e-5)
-        layer = folium.GeoJson(json.loads(show[["fill", "tip", "geometry"]].to_json(drop_id=True)), name=title,
-                               show=False,
-                               style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#555555",
-                                                         "weight": 0.5, "fillOpacity": 0.6})
-        layer.add_to(fmap)
-        bindings.append(f"{layer.get_name()}.eachLayer(function (l) {{ l.bindTooltip(l.feature.properties.tip); }});")
-        legends.append(("claims", layer, _legend_rows([("#b2182b", text("hex_challenged", lang)),
-                                                       ("#1a9850", text("hex_tested", lang)),
-                                                       ("#fdae61", text("hex_not_modelled", lang))], title)))
+def _gap_layer(run: SavedRun, fmap: folium.Map, lang: str, legends: Legends, bindings: list[str]) -> None:
+    """The :data:`MAX_GAPS` largest gap polygons, when the run has any."""
+    if run.gaps is None or not len(run.gaps):
+        return
+    gaps = run.gaps.sort_values("rank").head(MAX_GAPS).copy()
+    gaps["geometry"] = gaps.geometry.simplify(0.0003, preserve_topology=True)
+    title = f"{text('layer_gaps', lang)} ({text('top_of', lang, n=len(gaps), total=len(run.gaps))})"
+    group = folium.FeatureGroup(name=title, show=False)
+    for g in gaps.itertuples():
+        tip = (f"#{int(g.rank)} · {_e(g.district_name)} · {_e(text('population', lang))} {g.population:,.0f}"
+               f" · {_e(text('area_km2', lang))} {g.area_km2:.2f} · {_e(text('nearest_site_km', lang))} "
+               f"{g.nearest_site_m / 1000:.1f}")
+        gj = folium.GeoJson(_geo(g.geometry), style_function=lambda _f: {
+            "color": "#7b3294", "weight": 1, "fillColor": "#c2a5cf", "fillOpacity": 0.6})
+        _bind(gj, bindings, popup=f"<div class='citycov-popup'>{tip}</div>", tooltip=tip)
+        gj.add_to(group)
+    group.add_to(fmap)
+    legends.append(("gaps", group, _legend_rows([("#c2a5cf", text("layer_gaps", lang))], title)))
 
+
+def _claims_layer(run: SavedRun, fmap: folium.Map, lang: str, legends: Legends, bindings: list[str]) -> None:
+    """H3 hexagons of the claims check (tested or claimed but not modelled), when the run has any."""
+    if run.claims_hexes is None or not len(run.claims_hexes):
+        return
+    h = run.claims_hexes
+    show = h[(h["verdict"] != "untested") | (h["claimed_not_modelled_cells"] > 0)].copy()
+    colour = {"challenged": "#b2182b", "tested, not challenged": "#1a9850"}
+    show["fill"] = [colour.get(v, "#fdae61") for v in show["verdict"]]
+    verdict_key = {"challenged": "hex_challenged", "tested, not challenged": "hex_tested"}
+    show["tip"] = [f"{_e(o)} {_e(t)} · {_e(text(verdict_key.get(v, 'hex_not_modelled'), lang))} · "
+                   f"{0 if pd.isna(n) else int(n)} tests"
+                   for o, t, v, n in zip(show["operator"], show["technology"], show["verdict"], show["n_tests"],
+                                         strict=True)]
+    title = text("layer_claims", lang)
+    show["geometry"] = show.geometry.set_precision(1e-5)
+    layer = folium.GeoJson(json.loads(show[["fill", "tip", "geometry"]].to_json(drop_id=True)), name=title,
+                           show=False,
+                           style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#555555",
+                                                     "weight": 0.5, "fillOpacity": 0.6})
+    layer.add_to(fmap)
+    bindings.append(f"{layer.get_name()}.eachLayer(function (l) {{ l.bindTooltip(l.feature.properties.tip); }});")
+    legends.append(("claims", layer, _legend_rows([("#b2182b", text("hex_challenged", lang)),
+                                                   ("#1a9850", text("hex_tested", lang)),
+                                                   ("#fdae61", text("hex_not_modelled", lang))], title)))
+
+
+def _network_layers(run: SavedRun, fmap: folium.Map, lang: str, legends: Legends, hidden: list[str]) -> None:
+    """Sites, WLAN access points, fibre routes and access nodes: those the run wrote."""
     net = run.network
     if "sectors" in net:
         rows_ = _site_popups(net["sectors"], lang)
@@ -399,13 +402,11 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
         layer.add_to(fmap)
         legends.append(("nodes", layer, _legend_rows([("#a63603", title)], text("layer_nodes", lang))))
 
-    control = folium.LayerControl(collapsed=False, position="topright")
-    control.add_to(fmap)
-    root = fmap.get_root()
-    root.header.add_child(Element('<link rel="stylesheet" href="citycov_map.css"/>'), name="citycov_css")
-    # In the body, so that it runs after the Leaflet scripts that folium puts in the head.
-    root.html.add_child(Element('<script src="citycov_map.js"></script>'), name="citycov_js")
-    root.html.add_child(Element(_title_block(run, lang)))
+
+def _closing_script(fmap: folium.Map, control: folium.LayerControl, *, basemap: str, lang: str, legends: Legends,
+                    bindings: list[str], hidden: list[str]) -> str:
+    """The JavaScript run after every layer exists: popups, hidden layers, the optional basemap,
+    the legend, fullscreen and measure controls, and ``window.citycovMap``."""
     entries = ",".join(f"{{key: {json.dumps(key)}, layer: {layer.get_name()}, html: {_js(body)}}}"
                        for key, layer, body in legends)
     map_var = fmap.get_name()
@@ -420,13 +421,51 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
             f"{{ {fmap.get_name()}.removeLayer(citycovTiles); }} }}); "
             f"{control.get_name()}.addOverlay(citycovTiles, {_js(text('layer_basemap', lang))}); "
             f"citycovTiles.bringToBack(); }}")
-    script = "\n".join(bindings + [f"{map_var}.removeLayer({name});" for name in hidden]) + "\n" + (
+    return "\n".join(bindings + [f"{map_var}.removeLayer({name});" for name in hidden]) + "\n" + (
         f"new L.Control.CitycovLegend([{entries}], {{title: {json.dumps(text('legend', lang))}}}).addTo({map_var});\n"
         f"new L.Control.CitycovFullscreen({{title: {json.dumps(text('fullscreen', lang))}}}).addTo({map_var});\n"
         f"new L.Control.CitycovMeasure({{title: {json.dumps(text('measure', lang))}, "
         f"hint: {json.dumps(text('measure_hint', lang))}}}).addTo({map_var});\n"
         f"window.citycovMap = {{map: {map_var}, lang: {json.dumps(lang)}, layers: {{"
         + ",".join(f"{json.dumps(key)}: {layer.get_name()}" for key, layer, _ in legends) + "}};\n")
+
+
+def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = None) -> str:
+    """The complete, self-contained ``map.html`` text of ``run``."""
+    lang = check_lang(lang or run.default_lang)
+    basemap = basemap or run.default_basemap
+    fmap = _base_map(run, basemap)
+    legends: Legends = []
+    bindings: list[str] = []
+    hidden: list[str] = []
+
+    outline = folium.GeoJson(_geo(run.boundaries.geometry.union_all().simplify(0.0003)),
+                             name=text("layer_outline", lang), style_function=lambda _f: {
+                                 "color": "#222222", "weight": 2, "fill": False}, interactive=False)
+    outline.add_to(fmap)
+
+    title = text("layer_wireless", lang)
+    layer = _district_layer(run, fmap, metric="wireless_population", pct_col="wireless_pct", title=title,
+                            lang=lang, show=True, bindings=bindings)
+    legends.append(("wireless", layer, _pct_legend(title, lang)))
+    title = text("layer_ftth", lang)
+    layer = _district_layer(run, fmap, metric="ftth_households", pct_col="ftth_pct", title=title, lang=lang,
+                            show=False, bindings=bindings)
+    legends.append(("ftth", layer, _pct_legend(title, lang)))
+    _raster_layers(run, fmap, lang, legends)
+    _gap_layer(run, fmap, lang, legends, bindings)
+    _claims_layer(run, fmap, lang, legends, bindings)
+    _network_layers(run, fmap, lang, legends, hidden)
+
+    control = folium.LayerControl(collapsed=False, position="topright")
+    control.add_to(fmap)
+    root = fmap.get_root()
+    root.header.add_child(Element('<link rel="stylesheet" href="citycov_map.css"/>'), name="citycov_css")
+    # In the body, so that it runs after the Leaflet scripts that folium puts in the head.
+    root.html.add_child(Element('<script src="citycov_map.js"></script>'), name="citycov_js")
+    root.html.add_child(Element(_title_block(run, lang)))
+    script = _closing_script(fmap, control, basemap=basemap, lang=lang, legends=legends, bindings=bindings,
+                             hidden=hidden)
     _Script(script).add_to(fmap)  # a child of the map, rendered after every layer it names
     html_text = root.render()
     html_text = html_text.replace("<html>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', 1)

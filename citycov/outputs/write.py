@@ -7,9 +7,12 @@ only when all of them are complete, so a failed run never leaves half-written ou
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -30,6 +33,18 @@ CLAIM_FILES = ("claims_hexes.geojson", "claims_summary.csv", "challenged_areas.g
 SERVICE_FILES = ("services.csv",)
 """Written when the scenario has ``[services]`` presets."""
 LINK_FILES = ("sinr_db.tif", "throughput_mbps.tif", "speed_tier.tif")
+
+
+@contextlib.contextmanager
+def _quiet_vector_writes() -> Iterator[None]:
+    """Keep pyogrio's "Created N records" (logged at INFO for every layer written) out of the run log."""
+    logger = logging.getLogger("pyogrio._io")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _write_claims(results: Results, folder: Path) -> list[str]:
@@ -88,13 +103,15 @@ def write_outputs(results: Results, out_dir: str | Path, *, lang: str | None = N
             np.zeros(results.grid.shape, dtype=bool), results.rasters["population"],
             results.rasters["district_index"], results.grid, district_ids=results.districts.ids,
             district_names=list(results.districts.frame["name"]), site_x=np.zeros(0), site_y=np.zeros(0))
-        gaps_mod.write_gaps(gaps, staging)
+        with _quiet_vector_writes():
+            gaps_mod.write_gaps(gaps, staging)
         (staging / "districts.json").write_text(report.json_document(results, rows, prov), encoding="utf-8")
         (staging / "report.md").write_text(report.markdown_report(results, rows, prov), encoding="utf-8")
         results.sectors.to_csv(staging / "sectors.csv", index=False)
         report.write_rasters(results, staging)
-        _write_vectors(results, staging)
-        claim_files = _write_claims(results, staging)
+        with _quiet_vector_writes():
+            _write_vectors(results, staging)
+            claim_files = _write_claims(results, staging)
         claim_files += [n for n in LINK_FILES if (staging / n).is_file()]
         claim_files += sorted(p.name for p in staging.glob("broadcast_*.tif"))
         if results.services is not None:
