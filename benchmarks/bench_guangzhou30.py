@@ -139,7 +139,7 @@ def main() -> None:
     ap.add_argument("--_job", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_out", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    from citycov.engine.cellular import TILE_CELLS
+    from citycov.engine.tiles import TILE_CELLS
 
     tile = args.tile or TILE_CELLS
     if args._job:

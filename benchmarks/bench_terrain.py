@@ -69,7 +69,8 @@ def median_time(fn, repeat: int) -> tuple[float, list[float]]:
 
 def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
     from citycov.engine import _radio_kernels, _terrain_kernels, _tile_kernels
-    from citycov.engine.cellular import DIFFRACTION_METHODS, HULL_TOLERANCE, fan_size
+    from citycov.engine.cellular import DIFFRACTION_METHODS, HULL_TOLERANCE
+    from citycov.engine.tiles import fan_size
 
     row0 = col0 = 1800.0
     h_tx, h_rx, f = 30.0, 1.5, 2100.0
@@ -144,7 +145,8 @@ def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10
     from scipy.ndimage import map_coordinates
 
     from citycov.engine import _terrain_kernels
-    from citycov.engine.cellular import DIFFRACTION_METHODS, fan_size
+    from citycov.engine.cellular import DIFFRACTION_METHODS
+    from citycov.engine.tiles import fan_size
     from citycov.propagation.diffraction import multi_knife_edge_loss_curved_db
 
     row0 = col0 = 1800

@@ -17,12 +17,12 @@ from citycov.config import RadioConfig
 from citycov.engine import _terrain_kernels
 from citycov.engine.cellular import (
     DIFFRACTION_METHODS,
-    ItmParams,
     LinkParams,
     carrier_noise_dbm,
     cellular_coverage,
-    fan_size,
 )
+from citycov.engine.exact import ItmParams
+from citycov.engine.tiles import fan_size
 from citycov.errors import ModelError
 from citycov.grid import GridSpec
 from citycov.propagation.diffraction import multi_knife_edge_loss_curved_db

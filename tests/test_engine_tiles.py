@@ -13,7 +13,8 @@ from scipy.ndimage import map_coordinates
 
 from citycov.config import RadioConfig
 from citycov.engine.antenna import sector_pattern_db, sector_pattern_msi
-from citycov.engine.cellular import LinkParams, P1812Params
+from citycov.engine.cellular import LinkParams
+from citycov.engine.exact import P1812Params
 from citycov.engine.tiles import ReachLimit, fan_size, fan_wedge, tile_windows
 from citycov.errors import ModelError
 from citycov.propagation.p1812 import p1812

@@ -39,7 +39,7 @@ from citycov.engine import _exact_kernels
 from citycov.engine._linkbudget_kernels import FIELD_STRENGTH_OFFSET_DB
 from citycov.engine._radio_kernels import MIN_DIST_KM, bilinear
 from citycov.engine.antenna import sector_pattern_db
-from citycov.engine.cellular import ItmParams, P1812Params
+from citycov.engine.exact import ItmParams, P1812Params
 from citycov.errors import CitycovWarning, CRSError, ModelError, RasterError, SiteTableError
 from citycov.grid import GridSpec
 from citycov.io.broadcast import SERVICES

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -41,15 +40,17 @@ import pandas as pd
 import pyproj
 from tqdm import tqdm
 
-from citycov.config import TECHNOLOGIES, RadioConfig, WlanConfig
+from citycov.config import TECHNOLOGIES, RadioConfig
 from citycov.crs import grid_north_offset_deg
 from citycov.engine import _exact_kernels, _linkbudget_kernels, _radio_kernels, _terrain_kernels, _tile_kernels
 from citycov.engine import linkbudget as lb
+from citycov.engine.exact import CLUTTER_ENV, ItmParams, P1812Params
+from citycov.engine.sectors import inside_grid
 from citycov.engine.tiles import TILE_CELLS, FanWorkspace, ReachLimit, fan_size, fan_wedge, rect_distance, tile_windows
-from citycov.errors import CitycovWarning, ModelError, RasterError
+from citycov.errors import ModelError, RasterError
 from citycov.grid import GridSpec
 from citycov.io.msi import AntennaPattern
-from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S, fspl_db
+from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S
 
 log = logging.getLogger(__name__)
 
@@ -177,15 +178,6 @@ def environment_classes(population: np.ndarray, grid: GridSpec, thresholds: dict
     return env
 
 
-def _inside(grid: GridSpec, x: np.ndarray, y: np.ndarray, what: str, ids: np.ndarray) -> np.ndarray:
-    row, col = grid.rowcol(x, y)
-    inside = grid.contains(row, col)
-    if (~inside).any():
-        warnings.warn(f"{(~inside).sum()} {what} outside the analysis grid were dropped "
-                      f"(first: {[str(i) for i in ids[~inside][:5]]})", CitycovWarning, stacklevel=3)
-    return inside
-
-
 DIFFRACTION_METHODS = {"knife_edge": _terrain_kernels.DIFF_KNIFE_EDGE, "deygout": _terrain_kernels.DIFF_DEYGOUT, "bullington": _terrain_kernels.DIFF_BULLINGTON}
 """Terrain diffraction of the fast mode: one knife edge at the running horizon, Deygout (principal
 edge + one each side) or Bullington's equivalent edge, each on the ray's obstacle set."""
@@ -201,41 +193,7 @@ NOISE_BANDWIDTH_KHZ = {"3G": 3840.0, "4G": SUBCARRIER_KHZ["4G"], "5G": SUBCARRIE
 chip rate for 3G CPICH (whose interference is scaled by the pilot fraction, see ``carrier_noise_dbm``)."""
 
 
-@dataclass(frozen=True)
-class ItmParams:
-    """ITM point-to-point parameters of the exact mode (see :func:`citycov.propagation.itm.itm_p2p`)."""
-
-    climate: int = 5
-    n0: float = 301.0
-    pol: int = 1
-    epsilon: float = 15.0
-    sigma: float = 0.005
-    mdvar: int = 12
-    time: float = 50.0
-    location: float = 50.0
-    situation: float = 50.0
-
-
-@dataclass(frozen=True)
-class P1812Params:
-    """ITU-R P.1812-6 parameters of the exact mode (see :func:`citycov.propagation.p1812.p1812`).
-
-    ``pol``: 1 horizontal, 2 vertical (P.1812's codes); ``zone``: 1 sea, 3 coastal land, 4
-    inland on every profile point; ``clutter_height_m``: representative clutter height on
-    every intermediate point (0: open ground).  The path latitude is the site's."""
-
-    time_percent: float = 50.0
-    location_percent: float = 50.0
-    delta_n: float = 45.0
-    n0: float = 325.0
-    pol: int = 2
-    zone: int = 4
-    clutter_height_m: float = 0.0
-
-
 EXACT_MODELS = ("itm", "p1812")
-CLUTTER_ENV = np.array([True, True, True, False])
-"""Environment classes whose receivers stand in clutter for P.2108 (dense urban, urban, suburban)."""
 
 
 @dataclass(frozen=True)
@@ -416,7 +374,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     x = sectors.geometry.x.to_numpy()
     y = sectors.geometry.y.to_numpy()
     ids = sectors["sector_id"].to_numpy()
-    inside = _inside(grid, x, y, "sectors", ids)
+    inside = inside_grid(grid, x, y, "sectors", ids)
     table = sectors.loc[inside].reset_index(drop=True)
     x, y = x[inside], y[inside]
     n = len(table)
@@ -696,23 +654,3 @@ def model_extrapolation(models: np.ndarray, height_m: np.ndarray, reach_m: np.nd
                      f"each mast{beyond}")
     return tuple(notes)
 
-
-def wlan_coverage(aps: gpd.GeoDataFrame, valid: np.ndarray, grid: GridSpec, wlan: WlanConfig) -> np.ndarray:
-    """Best WLAN level (dBm, float32, NaN = none) per cell with the log-distance model of ``wlan``.
-
-    Reach of each access point: where the level falls to the threshold, capped at
-    ``wlan.max_range_m``.
-    """
-    x = aps.geometry.x.to_numpy()
-    y = aps.geometry.y.to_numpy()
-    inside = _inside(grid, x, y, "WLAN access points", aps["ap_id"].to_numpy())
-    freq = aps["freq_mhz"].to_numpy(dtype=np.float64)[inside]
-    eirp = aps["eirp_dbm"].to_numpy(dtype=np.float64)[inside]
-    l1m = np.array([fspl_db(f, 0.001) for f in freq])
-    reach = np.minimum(10.0 ** ((eirp - wlan.threshold_dbm - l1m) / (10.0 * wlan.path_loss_exponent)),
-                       wlan.max_range_m)
-    row_f, col_f = grid.fractional_rowcol(x[inside], y[inside])
-    best = np.full(grid.shape, np.nan, dtype=np.float32)
-    _radio_kernels.wlan_coverage(row_f, col_f, aps["height_m"].to_numpy(dtype=np.float64)[inside], eirp, freq, reach,
-                    grid.cell_m, wlan.rx_height_m, wlan.path_loss_exponent, valid, best)
-    return best

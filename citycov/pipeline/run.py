@@ -33,6 +33,7 @@ from citycov.accounting.targets import TargetResult, evaluate_targets
 from citycov.config import TECHNOLOGIES, InputSpec, RadioConfig, Scenario
 from citycov.crs import WGS84, parse_crs, require_projected, utm_crs_for
 from citycov.engine import cellular as radio_mod
+from citycov.engine.wlan import wlan_coverage
 from citycov.errors import CitycovWarning, InputFileError, ModelError, ScenarioError, SiteTableError
 from citycov.grid import GridSpec
 from citycov.io import (
@@ -395,7 +396,7 @@ def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: Ra
                                        mode=radio.mode, exact_model=radio.exact_model,
                                        exact_clutter_percent=radio.exact_clutter_percent)
     valid = np.isfinite(layers.dem)
-    wlan = (radio_mod.wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
+    wlan = (wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
             else np.full(layers.grid.shape, np.nan, dtype=np.float32))
     return Coverage(cell=cell, wlan_dbm=wlan, link=params)
 
