@@ -69,7 +69,7 @@ def median_time(fn, repeat: int) -> tuple[float, list[float]]:
 
 def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
     from citycov.engine import _radio_kernels, _terrain_kernels, _tile_kernels
-    from citycov.engine.cellular import DIFFRACTION_METHODS, HULL_TOLERANCE
+    from citycov.engine.cellular import DIFFRACTION_CODES, HULL_TOLERANCE
     from citycov.engine.tiles import fan_size
 
     row0 = col0 = 1800.0
@@ -107,7 +107,7 @@ def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
     zr, prev, top, hz = fan()
     zs, prev_s, top_s, hz_s = _terrain_kernels.smooth_ray(h_tx, CELL_M, n_steps, K_RE, HULL_TOLERANCE)
     inv_root = np.array([1.0 / math.sqrt(299_792_458.0 / (f * 1e6))])
-    for name, code in sorted(DIFFRACTION_METHODS.items()):
+    for name, code in sorted(DIFFRACTION_CODES.items()):
         smooth = _terrain_kernels.smooth_earth_loss_db(zs, prev_s, top_s, hz_s, h_rx, CELL_M, K_RE, code, inv_root)
 
         def cells(code=code, smooth=smooth):
@@ -145,7 +145,7 @@ def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10
     from scipy.ndimage import map_coordinates
 
     from citycov.engine import _terrain_kernels
-    from citycov.engine.cellular import DIFFRACTION_METHODS
+    from citycov.engine.cellular import DIFFRACTION_CODES
     from citycov.engine.tiles import fan_size
     from citycov.propagation.diffraction import multi_knife_edge_loss_curved_db
 
@@ -163,7 +163,7 @@ def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10
     out = {}
     for method in ("deygout", "bullington"):
         grid = np.full(dem.shape, np.nan)
-        _terrain_kernels.diffraction_grid(dem, float(row0), float(col0), CELL_M, h_rx, K_RE, DIFFRACTION_METHODS[method], zr, prev,
+        _terrain_kernels.diffraction_grid(dem, float(row0), float(col0), CELL_M, h_rx, K_RE, DIFFRACTION_CODES[method], zr, prev,
                            top, hz, reach, 1.0 / math.sqrt(299_792_458.0 / (f * 1e6)), grid)
         err = []
         for row, col in zip(rr, cc, strict=True):
@@ -276,8 +276,7 @@ sec = gpd.GeoDataFrame({"site_id": ["S"] * 2, "sector_id": ["a", "b"], "operator
     crs="EPSG:32649")
 env = np.full((n, n), 2, dtype=np.int64)
 for d in ("deygout", "bullington", "knife_edge"):
-    cellular_coverage(sec, dem, env, grid, RadioConfig(max_range_km=1.5), progress=False, diffraction=d,
-                      exact_sectors=["b"])
+    cellular_coverage(sec, dem, env, grid, RadioConfig(max_range_km=1.5, diffraction=d), exact_sectors=["b"])
 t2 = time.perf_counter()
 print(f"{t1 - t0:.3f} {t2 - t1:.3f}")
 """

@@ -39,7 +39,7 @@ from citycov.engine import _exact_kernels
 from citycov.engine._linkbudget_kernels import FIELD_STRENGTH_OFFSET_DB
 from citycov.engine._radio_kernels import MIN_DIST_KM, bilinear
 from citycov.engine.antenna import sector_pattern_db
-from citycov.engine.exact import ItmParams, P1812Params
+from citycov.engine.exact import DEFAULT_ITM, DEFAULT_P1812, ItmParams, P1812Params
 from citycov.errors import CitycovWarning, CRSError, ModelError, RasterError, SiteTableError
 from citycov.grid import GridSpec
 from citycov.io.broadcast import SERVICES
@@ -57,8 +57,6 @@ ITM_PERCENT = {"time_percent": (0.1, 99.9), "location_percent": (0.1, 99.9)}
 RX_HEIGHT_M = {"p1812": (1.0, 3000.0), "itm": (0.5, 3000.0)}
 FRONT_TO_BACK_DB = 30.0
 VERTICAL_SIDELOBE_DB = 30.0
-DEFAULT_P1812 = P1812Params()
-DEFAULT_ITM = ItmParams()
 
 
 @dataclass(frozen=True)

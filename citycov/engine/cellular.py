@@ -40,13 +40,13 @@ import pandas as pd
 import pyproj
 from tqdm import tqdm
 
-from citycov.config import TECHNOLOGIES, RadioConfig
+from citycov.config import DIFFRACTION_METHODS, ENGINE_MODES, EXACT_MODELS, TECHNOLOGIES, RadioConfig
 from citycov.crs import grid_north_offset_deg
 from citycov.engine import _exact_kernels, _linkbudget_kernels, _radio_kernels, _terrain_kernels, _tile_kernels
 from citycov.engine import linkbudget as lb
-from citycov.engine.exact import CLUTTER_ENV, ItmParams, P1812Params
+from citycov.engine.exact import CLUTTER_ENV, DEFAULT_ITM, DEFAULT_P1812, ItmParams, P1812Params
 from citycov.engine.sectors import inside_grid
-from citycov.engine.tiles import TILE_CELLS, FanWorkspace, ReachLimit, fan_size, fan_wedge, rect_distance, tile_windows
+from citycov.engine.tiles import FanWorkspace, ReachLimit, fan_size, fan_wedge, rect_distance, tile_windows
 from citycov.errors import ModelError, RasterError
 from citycov.grid import GridSpec
 from citycov.io.msi import AntennaPattern
@@ -86,7 +86,7 @@ class CellularResult:
     """(operator, technology) of each bit of ``cover_bits``."""
     carriers: tuple[tuple[str, str, float], ...] = ()
     """(operator, technology, freq_mhz) of each carrier (the ``carrier`` column of ``sectors``)."""
-    diffraction: str = "deygout"
+    diffraction: str = RadioConfig.diffraction
     sinr_db: np.ndarray | None = None
     """float32 (3, rows, cols): SINR (dB) of the best carrier per technology, NaN = not served."""
     margin_db: np.ndarray | None = None
@@ -178,22 +178,17 @@ def environment_classes(population: np.ndarray, grid: GridSpec, thresholds: dict
     return env
 
 
-DIFFRACTION_METHODS = {"knife_edge": _terrain_kernels.DIFF_KNIFE_EDGE, "deygout": _terrain_kernels.DIFF_DEYGOUT, "bullington": _terrain_kernels.DIFF_BULLINGTON}
-"""Terrain diffraction of the fast mode: one knife edge at the running horizon, Deygout (principal
-edge + one each side) or Bullington's equivalent edge, each on the ray's obstacle set."""
+DIFFRACTION_CODES = dict(zip(DIFFRACTION_METHODS, (_terrain_kernels.DIFF_KNIFE_EDGE, _terrain_kernels.DIFF_DEYGOUT,
+                                                   _terrain_kernels.DIFF_BULLINGTON), strict=True))
+"""Kernel code of each of :data:`citycov.config.DIFFRACTION_METHODS`, the terrain diffraction of
+the fast mode: one knife edge at the running horizon, Deygout (principal edge + one each side) or Bullington's equivalent edge, each on the ray's obstacle set."""
 HULL_TOLERANCE = 1e-4
 """Default obstacle-set tolerance (slope, m/m): over smooth ground the earth's curvature makes
 every sample a hull vertex; merging turns below 1e-4 keeps chains short (segments of ~1.7 km
 over flat land) and moves the chain by at most ~4 cm there."""
-ENGINE_MODES = ("fast", "exact")
-"""``fast``: empirical model + terrain diffraction along radials; ``exact``: ITM point-to-point
-on each cell's own profile."""
 NOISE_BANDWIDTH_KHZ = {"3G": 3840.0, "4G": SUBCARRIER_KHZ["4G"], "5G": SUBCARRIER_KHZ["5G"]}
 """Bandwidth of the reference-signal level: one subcarrier (RSRP per RE), the 3.84 Mchip/s
 chip rate for 3G CPICH (whose interference is scaled by the pilot fraction, see ``carrier_noise_dbm``)."""
-
-
-EXACT_MODELS = ("itm", "p1812")
 
 
 @dataclass(frozen=True)
@@ -223,13 +218,10 @@ def carrier_noise_dbm(technology: str, noise_figure_db: float) -> float:
     return noise + (CPICH_FRACTION_DB if technology == "3G" else 0.0)
 
 
-def _engine_modes(mode: str | Mapping[str, str], tech: np.ndarray, sector_ids: np.ndarray,
+def _engine_modes(mode: Mapping[str, str], tech: np.ndarray, sector_ids: np.ndarray,
                   exact_sectors: Collection[str] | None) -> np.ndarray:
     """Bool per sector: evaluated in exact (ITM) mode."""
-    if isinstance(mode, str):
-        per_tech = {t: mode for t in TECHNOLOGIES}
-    else:
-        per_tech = {t: "fast" for t in TECHNOLOGIES} | dict(mode)
+    per_tech = {t: "fast" for t in TECHNOLOGIES} | dict(mode)
     bad = {t: m for t, m in per_tech.items() if m not in ENGINE_MODES or t not in TECHNOLOGIES}
     if bad:
         raise ModelError(f"mode: expected one of {list(ENGINE_MODES)} per technology in {list(TECHNOLOGIES)}, "
@@ -294,15 +286,12 @@ def _pattern_tables(table: pd.DataFrame, patterns: Mapping[str, AntennaPattern] 
 
 
 def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec,
-                      radio: RadioConfig, *, progress: bool = True, mode: str | Mapping[str, str] = "fast",
-                      diffraction: str | None = None, exact_sectors: Collection[str] | None = None,
-                      itm: ItmParams = ItmParams(), p1812: P1812Params = P1812Params(), exact_model: str = "itm",
-                      link: LinkParams | None = LinkParams(),
-                      hull_tolerance: float = HULL_TOLERANCE, tile_cells: int = TILE_CELLS,
+                      radio: RadioConfig, *, link: LinkParams | None = LinkParams(),
                       active: np.ndarray | None = None, rx_loss_db: np.ndarray | None = None,
                       patterns: Mapping[str, AntennaPattern] | None = None,
-                      reach_limit: ReachLimit | None = None,
-                      exact_clutter_percent: float | None = None) -> CellularResult:
+                      exact_sectors: Collection[str] | None = None, itm: ItmParams = DEFAULT_ITM,
+                      p1812: P1812Params = DEFAULT_P1812, hull_tolerance: float = HULL_TOLERANCE,
+                      progress: bool = False) -> CellularResult:
     """Best-server reference-signal level, SINR and speed per technology over ``grid``.
 
     Parameters
@@ -313,30 +302,29 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         Terrain on the grid (float32 metres, NaN = no data; those cells stay uncovered).
     env
         Environment class per cell (int, 0..3), see :func:`environment_classes`.
-    mode
-        ``"fast"`` (empirical model + terrain diffraction along radials) or ``"exact"`` (ITM
-        point-to-point on each cell's own profile), for all sectors or per technology
-        (``{"3G": "exact"}``; technologies not named stay fast).
-    diffraction
-        Fast mode's terrain diffraction, one of :data:`DIFFRACTION_METHODS`; by default
-        ``radio.diffraction`` where the configuration has it, else ``"knife_edge"`` (the
-        first engine's behaviour, kept until the scenario files choose).
+    radio
+        The engine's configuration, read from here only: receiver height, floor, thresholds,
+        antenna caps, the empirical model, ``mode`` per technology (``"fast"``: empirical model
+        + terrain diffraction along radials; ``"exact"``: point to point on each cell's own
+        profile; technologies not named stay fast), ``diffraction`` (fast mode, one of
+        :data:`citycov.config.DIFFRACTION_METHODS`), ``exact_model`` (``"itm"`` or ``"p1812"``),
+        ``exact_clutter_percent`` (exact mode: ITU-R P.2108 §3.2 terrestrial clutter loss not
+        exceeded at this percentage of locations, at receivers in the dense urban, urban and
+        suburban classes, 0.5-67 GHz; ``None``: none; the fast mode's empirical models already
+        hold clutter), ``tile_cells`` (side of the square tiles the grid is processed in: per
+        tile only the sites whose reach touches it run, on the wedge of their ray fan that
+        covers it, and the per-carrier state exists for that tile only; results do not depend
+        on it) and the reach limit (``reach_neighbours`` > 0: each sector's reach capped from
+        the density of its carrier's sites, :class:`citycov.engine.tiles.ReachLimit`).
     hull_tolerance
         Fast mode: obstacle-set vertices where the terrain turns by less than this slope
         (m/m) are dropped (0: the exact upper hull, as the propagation library builds it).
     exact_sectors
         Sector ids evaluated in exact mode whatever ``mode`` says (broadcast, trunking, checks).
-    exact_model
-        Model of the exact mode: ``"itm"`` (Longley-Rice point to point) or ``"p1812"``.
     itm, p1812
         Parameters of the exact mode's model.
     link
         SINR/throughput parameters; ``None`` skips the carrier rasters (faster, less memory).
-    tile_cells
-        Side of the square tiles the grid is processed in (cells).  Per tile only the sites
-        whose reach touches it run, each on the wedge of its ray fan that covers the tile, and
-        the per-carrier state (k strongest levels, summed power) exists for that tile only, so
-        memory is the output rasters plus one tile's state.  Results do not depend on it.
     active
         Bool grid of the cells to evaluate (default: all); the others stay unserved, but
         their terrain still shapes the rays (for example the study area and a margin).
@@ -345,14 +333,8 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     patterns
         Antenna patterns by name (:func:`citycov.io.msi.read_msi`) for sectors whose
         ``antenna_pattern`` column names one; the others use the 3GPP sector model.
-    reach_limit
-        Optional cap on each sector's reach from the density of its carrier's sites
-        (:class:`ReachLimit`).
-    exact_clutter_percent
-        Exact mode only: add ITU-R P.2108 §3.2 terrestrial clutter loss, not exceeded at this
-        percentage of locations, at receivers in the dense urban, urban and suburban classes
-        (ITM and P.1812 over bare terrain hold no clutter; the empirical models of the fast
-        mode already do, so it is not added there).  0.5-67 GHz; ``None``: none.
+    progress
+        Show a progress bar over tiles.
 
     Returns
     -------
@@ -362,11 +344,13 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         throughput and speed-tier class of the best carrier (highest download) at each cell.
         A carrier is (operator, technology, freq_mhz); its sectors interfere with each other.
     """
-    if diffraction is None:
-        diffraction = str(getattr(radio, "diffraction", "knife_edge"))
-    if diffraction not in DIFFRACTION_METHODS:
-        raise ModelError(f"diffraction: unknown method {diffraction!r}; expected one of {sorted(DIFFRACTION_METHODS)}")
-    method = DIFFRACTION_METHODS[diffraction]
+    diffraction, exact_model, exact_clutter_percent = radio.diffraction, radio.exact_model, radio.exact_clutter_percent
+    tile_cells = radio.tile_cells
+    reach_limit = (ReachLimit(radio.reach_neighbours, radio.reach_factor, radio.reach_min_km)
+                   if radio.reach_neighbours else None)
+    if diffraction not in DIFFRACTION_CODES:
+        raise ModelError(f"diffraction: unknown method {diffraction!r}; expected one of {sorted(DIFFRACTION_CODES)}")
+    method = DIFFRACTION_CODES[diffraction]
     if exact_clutter_percent is not None and not 0.0 < exact_clutter_percent < 100.0:
         raise ModelError(f"exact_clutter_percent must be in (0, 100), got {exact_clutter_percent}")
     if exact_model not in EXACT_MODELS:
@@ -382,7 +366,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     freq = table["freq_mhz"].to_numpy(dtype=np.float64)
     height = table["height_m"].to_numpy(dtype=np.float64)
     bandwidth = table["bandwidth_mhz"].to_numpy(dtype=np.float64)
-    exact = _engine_modes(mode, tech, table["sector_id"].to_numpy(), exact_sectors)
+    exact = _engine_modes(radio.mode, tech, table["sector_id"].to_numpy(), exact_sectors)
     if exact_clutter_percent is not None:
         out_of_range = exact & ((freq < 500.0) | (freq > 67_000.0))
         if out_of_range.any():

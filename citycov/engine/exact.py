@@ -44,6 +44,8 @@ class P1812Params:
     clutter_height_m: float = 0.0
 
 
+DEFAULT_ITM = ItmParams()
+DEFAULT_P1812 = P1812Params()
 CLUTTER_ENV = np.array([True, True, True, False])
 """Environment classes whose receivers stand in clutter for P.2108 in the exact mode (dense
 urban, urban, suburban; not open)."""
