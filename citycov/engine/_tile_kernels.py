@@ -38,6 +38,8 @@ from citycov.propagation.p2108 import terrestrial_clutter_db
 
 TWO_PI = 2.0 * math.pi
 LN10_OVER_10 = math.log(10.0) / 10.0
+
+
 @njit(cache=True, nogil=True)
 def elevation_deg(dz_m, d_m):
     """atan(dz/d) in degrees; odd series to x⁹ for |x| ≤ 0.25 (error < 3e-8 rad), else atan."""
@@ -56,46 +58,47 @@ def pattern_coefficients(s_hbw_deg, s_vbw_deg):
 
 
 @njit(cache=True, nogil=True, inline="always")  # a call here costs 40 % of the sector loop
-def attenuation_db(j, az_deg, elev_deg, s_azimuth_deg, s_omni, s_tilt_deg, k_h, k_v, s_pattern, h_loss, v_loss,
-                   pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db):
-    """Attenuation (dB ≥ 0) of sector ``j`` towards (azimuth, elevation below the horizon)
-    relative to its peak: its MSI cuts, or the 3GPP sector model with the coefficients of
-    :func:`pattern_coefficients`."""
-    p = s_pattern[j]
+def attenuation_db(j, az_deg, elev_deg, sectors, k_h, k_v, patterns):
+    """Attenuation (dB ≥ 0) of sector ``j`` of ``sectors`` towards (azimuth, elevation below the
+    horizon) relative to its peak: its MSI cuts of ``patterns``, or the 3GPP sector model with the
+    coefficients of :func:`pattern_coefficients`."""
+    p = sectors.pattern[j]
     if p >= 0:
-        return min(cut_loss_db(h_loss[p], az_deg - s_azimuth_deg[j]) + cut_loss_db(v_loss[p], elev_deg - s_tilt_deg[j]),
-                   pattern_max_loss_db[p])
-    y = elev_deg - s_tilt_deg[j]
-    att = min(y * y * k_v[j], vertical_sidelobe_db)
-    if not s_omni[j]:
-        x = wrap_deg(az_deg - s_azimuth_deg[j])
-        att += min(x * x * k_h[j], front_to_back_db)
-    return min(att, front_to_back_db)
+        return min(cut_loss_db(patterns.h_loss_db[p], az_deg - sectors.azimuth_deg[j])
+                   + cut_loss_db(patterns.v_loss_db[p], elev_deg - sectors.tilt_deg[j]), patterns.max_loss_db[p])
+    y = elev_deg - sectors.tilt_deg[j]
+    att = min(y * y * k_v[j], patterns.vertical_sidelobe_db)
+    if not sectors.omni[j]:
+        x = wrap_deg(az_deg - sectors.azimuth_deg[j])
+        att += min(x * x * k_h[j], patterns.front_to_back_db)
+    return min(att, patterns.front_to_back_db)
 
 
 @njit(cache=True, nogil=True)
-def store_slot(level, j, row, col, i, c, s_tech, s_index, s_bit, s_slot, s_threshold_dbm, floor_dbm, best_dbm,
-               best_idx, cover_bits, car_top, car_idx, car_sum):
-    """Record sector j's level at grid cell (row, col) = tile cell (i, c): cover bit, best
+def store_slot(level, j, row, col, i, c, sectors, floor_dbm, tile):
+    """Record the level of sector ``j`` of ``sectors`` at grid cell (row, col) = tile cell (i, c): cover bit, best
     server of its technology, and the carrier slot's k strongest / serving / summed power
     (slot −1: none kept).  The slot update is :func:`citycov.engine._linkbudget_kernels.accumulate_level`
     written out for the 4-D tile state: calling it on ``car_top[s]`` views measured 12 % slower
     over a 7-sector site."""
-    if level >= s_threshold_dbm[j]:
-        cover_bits[row, col] = cover_bits[row, col] | (np.uint64(1) << np.uint64(s_bit[j]))
+    cover_bits = tile.cover_bits
+    if level >= sectors.threshold_dbm[j]:
+        cover_bits[row, col] = cover_bits[row, col] | (np.uint64(1) << np.uint64(sectors.bit[j]))
     if level < floor_dbm:
         return
-    t = s_tech[j]
+    t = sectors.tech[j]
+    best_dbm = tile.best_dbm
     cur = best_dbm[t, row, col]
     if math.isnan(cur) or level > cur:
         best_dbm[t, row, col] = level
-        best_idx[t, row, col] = s_index[j]
-    s = s_slot[j]
+        tile.best_idx[t, row, col] = sectors.index[j]
+    s = sectors.slot[j]
     if s < 0:  # no carrier state kept (levels only, e.g. the uncertainty variants)
         return
-    car_sum[s, i, c] += math.exp(level * LN10_OVER_10)
+    car_top = tile.car_top
+    tile.car_sum[s, i, c] += math.exp(level * LN10_OVER_10)
     if level > car_top[s, 0, i, c]:
-        car_idx[s, i, c] = s_index[j]
+        tile.car_idx[s, i, c] = sectors.index[j]
     k = car_top.shape[1]
     if level > car_top[s, k - 1, i, c]:
         m = k - 1
@@ -119,26 +122,31 @@ def _row_span(row, row0, col0, reach_cells, t_col0, tw):
 
 
 @njit(cache=True, parallel=True)
-def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, earth_radius_m, method, zr, prev,
-                     top, hz, ray_lo, n_rays, zs, prev_s, top_s, hz_s, smooth_db, s_model, s_freq_mhz, s_height_m,
-                     s_ref_eirp_dbm, s_azimuth_deg, s_omni, s_tilt_deg, s_hbw_deg, s_vbw_deg, s_pattern, h_loss,
-                     v_loss, pattern_max_loss_db, s_reach_m, s_tech, s_index, s_slot, front_to_back_db,
-                     vertical_sidelobe_db, rx_loss_db, t_row0, t_col0, floor_dbm, best_dbm, best_idx, s_bit,
-                     s_threshold_dbm, cover_bits, car_top, car_idx, car_sum):
+def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile):
     """Fast terrain mode for the sectors of one site (one mast height) over one tile.
 
-    Per cell: the nearest ray of the fan (the wedge ``zr, prev, top, hz`` holds rays
-    ``ray_lo ..`` of ``n_rays``), the receiver joined to that ray's obstacle set
-    (:func:`citycov.engine._terrain_kernels.receiver_edges`, once per cell for all sectors), the
+    ``scene``, ``sectors``, ``patterns``, ``tile``, ``fan`` and ``smooth`` are the structs of
+    :mod:`citycov.engine.sectors`; ``(row0, col0)`` the site, ``z_tx_m`` its antenna's absolute
+    height, ``method`` the diffraction code.  Per cell: the nearest ray of the fan (the wedge
+    ``fan.zr, prev, top, hz`` holds rays ``fan.ray_lo ..`` of ``fan.n_rays``), the receiver joined
+    to that ray's obstacle set (:func:`citycov.engine._terrain_kernels.receiver_edges`, once per
+    cell for all sectors), the
     diffraction loss per wavelength (once per run of sectors with the same frequency; sort
     them by frequency) minus the same method's loss over smooth earth, floored at 0, added to the
-    empirical median loss.  ``smooth_db`` (n_sectors, n_steps + 1) is the smooth-earth loss of
-    Deygout / Bullington at integer distances (interpolated); the knife edge is evaluated per
-    cell on the smooth ray ``zs, prev_s, top_s, hz_s``.  ``s_reach_m`` (n_sectors, 4) is the
-    reach per environment class; ``active`` (uint8, whole grid) marks the cells to evaluate.
+    empirical median loss.  ``smooth.loss_db`` (n_sectors, n_steps + 1) is the smooth-earth loss
+    of Deygout / Bullington at integer distances (interpolated); the knife edge is evaluated per
+    cell on the smooth ray ``smooth.zs, prev, top, hz``.  ``sectors.reach_m`` (n_sectors, 4) is
+    the reach per environment class; ``scene.active`` marks the cells to evaluate.
     """
-    th = car_idx.shape[1]
-    tw = car_idx.shape[2]
+    dem_m, env, active, rx_loss_db = scene.dem_m, scene.env, scene.active, scene.rx_loss_db
+    cell_m, h_rx_m, earth_radius_m, floor_dbm = scene.cell_m, scene.h_rx_m, scene.earth_radius_m, scene.floor_dbm
+    zr, prev, top, hz, ray_lo, n_rays = fan.zr, fan.prev, fan.top, fan.hz, fan.ray_lo, fan.n_rays
+    zs, prev_s, top_s, hz_s, smooth_db = smooth.zs, smooth.prev, smooth.top, smooth.hz, smooth.loss_db
+    s_model, s_freq_mhz, s_height_m, s_reach_m = sectors.model, sectors.freq_mhz, sectors.height_m, sectors.reach_m
+    s_ref_eirp_dbm = sectors.ref_eirp_dbm
+    t_row0, t_col0 = tile.row0, tile.col0
+    th = tile.car_idx.shape[1]
+    tw = tile.car_idx.shape[2]
     n_wedge = zr.shape[1]
     n_steps = zr.shape[0] - 1
     n_smooth = zs.shape[0] - 1
@@ -148,7 +156,7 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
     hata_a = np.zeros((n_sec, 4))
     hata_b = np.zeros(n_sec)
     inv_root_wavelength = np.zeros(n_sec)
-    k_h, k_v = pattern_coefficients(s_hbw_deg, s_vbw_deg)
+    k_h, k_v = pattern_coefficients(sectors.hbw_deg, sectors.vbw_deg)
     for j in range(n_sec):
         inv_root_wavelength[j] = 1.0 / math.sqrt(SPEED_OF_LIGHT_M_S / (s_freq_mhz[j] * 1e6))
         if s_model[j] != MODEL_TR38901:
@@ -230,11 +238,8 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
                         base += max(excess, 0.0)
                     base += extra
                     last_freq = s_freq_mhz[j]
-                att = attenuation_db(j, az, elev, s_azimuth_deg, s_omni, s_tilt_deg, k_h, k_v, s_pattern, h_loss,
-                                     v_loss, pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db)
-                store_slot(s_ref_eirp_dbm[j] - att - base, j, row, col, i, c, s_tech, s_index, s_bit,
-                           s_slot, s_threshold_dbm, floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx,
-                           car_sum)
+                att = attenuation_db(j, az, elev, sectors, k_h, k_v, patterns)
+                store_slot(s_ref_eirp_dbm[j] - att - base, j, row, col, i, c, sectors, floor_dbm, tile)
 
 
 @njit(cache=True, parallel=True)
@@ -256,22 +261,23 @@ def add_clutter_p2108(loss_db, env, row0, col0, t_row0, t_col0, cell_m, freq_ghz
 
 
 @njit(cache=True, parallel=True)
-def tile_levels_from_loss(loss_db, dem_m, active, row0, col0, z_tx_m, cell_m, h_rx_m, s_ref_eirp_dbm,
-                          s_azimuth_deg, s_omni, s_tilt_deg, s_hbw_deg, s_vbw_deg, s_pattern, h_loss, v_loss,
-                          pattern_max_loss_db, s_reach_m, s_tech, s_index, s_slot, front_to_back_db,
-                          vertical_sidelobe_db, rx_loss_db, t_row0, t_col0, floor_dbm, best_dbm, best_idx, s_bit,
-                          s_threshold_dbm, cover_bits, car_top, car_idx, car_sum):
+def tile_levels_from_loss(loss_db, scene, row0, col0, z_tx_m, sectors, patterns, tile):
     """Exact mode: levels of the sectors of one site that share a frequency and mast height,
     from the tile window ``loss_db`` (th, tw) of basic transmission losses (NaN: no path).
-    ``s_reach_m`` (n_sectors,).  ``z_tx_m`` is the antenna's absolute height."""
-    th = car_idx.shape[1]
-    tw = car_idx.shape[2]
+    The structs are those of :func:`tile_site_levels`; the reach is ``sectors.reach_m[:, 0]``.
+    ``z_tx_m`` is the antenna's absolute height."""
+    dem_m, active, rx_loss_db = scene.dem_m, scene.active, scene.rx_loss_db
+    cell_m, h_rx_m, floor_dbm = scene.cell_m, scene.h_rx_m, scene.floor_dbm
+    s_ref_eirp_dbm, s_reach_m = sectors.ref_eirp_dbm, sectors.reach_m
+    t_row0, t_col0 = tile.row0, tile.col0
+    th = tile.car_idx.shape[1]
+    tw = tile.car_idx.shape[2]
     n_sec = s_ref_eirp_dbm.size
     has_rx_loss = rx_loss_db.shape[0] > 0
-    k_h, k_v = pattern_coefficients(s_hbw_deg, s_vbw_deg)
+    k_h, k_v = pattern_coefficients(sectors.hbw_deg, sectors.vbw_deg)
     reach_m = 0.0
     for j in range(n_sec):
-        reach_m = max(reach_m, s_reach_m[j])
+        reach_m = max(reach_m, s_reach_m[j, 0])
     reach_cells = reach_m / cell_m
     r_lo = max(t_row0, int(math.floor(row0 - reach_cells)))
     r_hi = min(t_row0 + th - 1, int(math.ceil(row0 + reach_cells)))
@@ -293,10 +299,7 @@ def tile_levels_from_loss(loss_db, dem_m, active, row0, col0, z_tx_m, cell_m, h_
             elev = elevation_deg(z_tx_m - dem_m[row, col] - h_rx_m, d_m)
             extra = rx_loss_db[row, col] if has_rx_loss else 0.0
             for j in range(n_sec):
-                if d_m > s_reach_m[j]:
+                if d_m > s_reach_m[j, 0]:
                     continue
-                att = attenuation_db(j, az, elev, s_azimuth_deg, s_omni, s_tilt_deg, k_h, k_v, s_pattern, h_loss,
-                                     v_loss, pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db)
-                store_slot(s_ref_eirp_dbm[j] - att - loss - extra, j, row, col, i, c, s_tech, s_index, s_bit,
-                           s_slot, s_threshold_dbm, floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx,
-                           car_sum)
+                att = attenuation_db(j, az, elev, sectors, k_h, k_v, patterns)
+                store_slot(s_ref_eirp_dbm[j] - att - loss - extra, j, row, col, i, c, sectors, floor_dbm, tile)

@@ -39,7 +39,7 @@ from citycov.engine import _exact_kernels
 from citycov.engine._linkbudget_kernels import FIELD_STRENGTH_OFFSET_DB
 from citycov.engine._radio_kernels import MIN_DIST_KM, bilinear
 from citycov.engine.antenna import sector_pattern_db
-from citycov.engine.exact import DEFAULT_ITM, DEFAULT_P1812, ItmParams, P1812Params
+from citycov.engine.exact import DEFAULT_ITM, DEFAULT_P1812, ItmParams, P1812Params, Transmitter
 from citycov.errors import CitycovWarning, CRSError, ModelError, RasterError, SiteTableError
 from citycov.grid import GridSpec
 from citycov.io.broadcast import SERVICES
@@ -274,16 +274,14 @@ def broadcast_coverage(transmitters: gpd.GeoDataFrame, dem_m: np.ndarray, grid: 
         c_lo = max(0, int(math.floor(col_f[i] - reach_cells)))
         c_hi = min(cols - 1, int(math.ceil(col_f[i] + reach_cells)))
         loss = np.full((r_hi - r_lo + 1, c_hi - c_lo + 1), np.nan)
+        tx = Transmitter(float(row_f[i]), float(col_f[i]), cell_m, float(height[i]), float(rx_height_m),
+                         float(freq[i]))
         if model == "p1812":
-            _exact_kernels.p1812_loss_grid(dem_k, float(row_f[i]), float(col_f[i]), cell_m, float(height[i]), float(rx_height_m),
-                              float(freq[i]), params.time_percent, params.location_percent, float(params.delta_n),
-                              float(params.n0), float(lat[i]), P1812_POL[pol[i]], int(params.zone),
-                              float(params.clutter_height_m), reach_cells, r_lo, c_lo, loss)
+            _exact_kernels.p1812_loss_grid(dem_k, tx, params.kernel_params(pol=P1812_POL[pol[i]]), float(lat[i]),
+                                           reach_cells, r_lo, c_lo, loss)
         else:
-            _exact_kernels.itm_loss_grid(dem_k, float(row_f[i]), float(col_f[i]), cell_m, float(height[i]), float(rx_height_m),
-                            float(freq[i]), int(params.climate), float(params.n0), ITM_POL[pol[i]],
-                            float(params.epsilon), float(params.sigma), int(params.mdvar), params.time,
-                            params.location, float(params.situation), reach_cells, r_lo, c_lo, loss)
+            _exact_kernels.itm_loss_grid(dem_k, tx, params.kernel_params(pol=ITM_POL[pol[i]]), reach_cells, r_lo, c_lo,
+                                         loss)
         win = (slice(r_lo, r_hi + 1), slice(c_lo, c_hi + 1))
         gain = _relative_gain_db(dem_k[win], r_lo, c_lo, row_f[i], col_f[i], ground[i] + height[i], cell_m,
                                  rx_height_m, azimuth_grid[i], bool(omni[i]), hbw[i], vbw[i], tilt[i],

@@ -8,8 +8,47 @@ the broadcast step (:func:`citycov.engine.broadcast.broadcast_coverage`) both ru
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
+
+
+class Transmitter(NamedTuple):
+    """One transmitter of the exact-mode kernels (:mod:`citycov.engine._exact_kernels`): grid
+    position (continuous row, column), cell size, antenna heights above ground and frequency."""
+
+    row0: float
+    col0: float
+    cell_m: float
+    h_tx_m: float
+    h_rx_m: float
+    freq_mhz: float
+
+
+class ItmKernelParams(NamedTuple):
+    """:class:`ItmParams` as the kernel takes them (plain numbers, fixed types)."""
+
+    climate: int
+    n0: float
+    pol: int
+    epsilon: float
+    sigma: float
+    mdvar: int
+    time: float
+    location: float
+    situation: float
+
+
+class P1812KernelParams(NamedTuple):
+    """:class:`P1812Params` as the kernel takes them (plain numbers, fixed types)."""
+
+    time_percent: float
+    location_percent: float
+    delta_n: float
+    n0: float
+    pol: int
+    zone: int
+    clutter_height_m: float
 
 
 @dataclass(frozen=True)
@@ -25,6 +64,12 @@ class ItmParams:
     time: float = 50.0
     location: float = 50.0
     situation: float = 50.0
+
+    def kernel_params(self, *, pol: int | None = None) -> ItmKernelParams:
+        """The parameters for :func:`citycov.engine._exact_kernels.itm_loss_grid` (``pol`` overrides ``self.pol``)."""
+        return ItmKernelParams(int(self.climate), float(self.n0), int(self.pol if pol is None else pol),
+                               float(self.epsilon), float(self.sigma), int(self.mdvar), float(self.time),
+                               float(self.location), float(self.situation))
 
 
 @dataclass(frozen=True)
@@ -42,6 +87,12 @@ class P1812Params:
     pol: int = 2
     zone: int = 4
     clutter_height_m: float = 0.0
+
+    def kernel_params(self, *, pol: int | None = None) -> P1812KernelParams:
+        """The parameters for :func:`citycov.engine._exact_kernels.p1812_loss_grid` (``pol`` overrides ``self.pol``)."""
+        return P1812KernelParams(float(self.time_percent), float(self.location_percent), float(self.delta_n),
+                                 float(self.n0), int(self.pol if pol is None else pol), int(self.zone),
+                                 float(self.clutter_height_m))
 
 
 DEFAULT_ITM = ItmParams()
