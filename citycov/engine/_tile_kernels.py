@@ -6,20 +6,24 @@ the site's ray fan that covers the tile, :func:`citycov.engine._terrain_kernels.
 :func:`tile_levels_from_loss` (exact mode, on a window of basic losses computed point to
 point, :mod:`citycov.engine._exact_kernels`).  Both record, per cell:
 
-* the network cover bit of each sector at or above its threshold (``cover_bits``, whole grid);
-* the best server per technology (``best_dbm``, ``best_idx``, whole grid);
+* the network cover bit of each sector at or above its threshold (``tile.cover_bits``, whole grid);
+* the best server per technology (``tile.best_dbm``, ``tile.best_idx``, whole grid);
 * per carrier *slot* of the tile, the k strongest levels, the serving sector and the
-  summed power (``car_top`` (slots, k, th, tw), ``car_idx`` / ``car_sum`` (slots, th, tw)),
+  summed power (``tile.car_top`` (slots, k, th, tw), ``car_idx`` / ``car_sum`` (slots, th, tw)),
   from which the tile's SINR, margin and overlap are finished once every site is in.
 
-Geometry and conventions are those of :mod:`citycov.engine._terrain_kernels` (grid units, cell
-centres at integers, azimuth clockwise from grid north, effective heights).  A tile is the
-global rows ``t_row0 .. t_row0 + th − 1`` and columns ``t_col0 .. t_col0 + tw − 1``.
-``rx_loss_db`` is an optional per-cell loss at the receiver (clutter class loss), added to
-every sector; a (0, 0) array means none.  Antenna patterns: sector ``j`` uses the 3GPP
-model when ``s_pattern[j] < 0``, else the MSI cuts ``h_loss[p]``, ``v_loss[p]`` (360 values,
-dB below the peak) combined as in :func:`citycov.engine.antenna.pattern_gain_db`, relative to
-the peak (the EIRP already holds the peak gain).
+The arguments are the named structs of :mod:`citycov.engine.sectors` (NamedTuples of arrays
+and numbers): ``scene`` (the whole grid and the receiver's constants), ``sectors`` (one site's
+sectors), ``patterns`` (antenna cuts and caps), ``tile`` (the state above), ``fan`` and
+``smooth`` (the site's rays).  Geometry and conventions are those of
+:mod:`citycov.engine._terrain_kernels` (grid units, cell centres at integers, azimuth clockwise
+from grid north, effective heights).  A tile is the global rows ``tile.row0 .. tile.row0 + th − 1``
+and columns ``tile.col0 .. tile.col0 + tw − 1``.  ``scene.rx_loss_db`` is an optional per-cell
+loss at the receiver (clutter class loss), added to every sector; a (0, 0) array means none.
+Antenna patterns: sector ``j`` uses the 3GPP model when ``sectors.pattern[j] < 0``, else the MSI
+cuts ``patterns.h_loss_db[p]``, ``v_loss_db[p]`` (360 values, dB below the peak) combined as in
+:func:`citycov.engine.antenna.pattern_gain_db`, relative to the peak (the EIRP already holds the
+peak gain).
 """
 
 from __future__ import annotations

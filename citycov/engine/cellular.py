@@ -52,10 +52,13 @@ from citycov.engine.sectors import (
     SectorArrays,
     SmoothRay,
     TileState,
+    bits_dtype,
     inside_grid,
     pattern_tables,
     same_frequency,
+    scene_arrays,
     site_groups,
+    tile_state,
 )
 from citycov.engine.tiles import FanWorkspace, ReachLimit, fan_size, fan_wedge, rect_distance, tile_windows
 from citycov.errors import ModelError, RasterError
@@ -250,13 +253,6 @@ def _engine_modes(mode: Mapping[str, str], tech: np.ndarray, sector_ids: np.ndar
     return exact
 
 
-def _bits_dtype(n_networks: int) -> type:
-    for dtype, bits in ((np.uint8, 8), (np.uint16, 16), (np.uint32, 32)):
-        if n_networks <= bits:
-            return dtype
-    return np.uint64
-
-
 def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec,
                       radio: RadioConfig, *, link: LinkParams | None = LinkParams(),
                       active: np.ndarray | None = None, rx_loss_db: np.ndarray | None = None,
@@ -333,7 +329,9 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
             near = np.flatnonzero(rect_distance(g_row, g_col, *window) <= g_reach)
             if near.size == 0:
                 continue
-            present, s_slot, tile = _tile_state(run, [groups[g] for g in near], window, link)
+            present, s_slot, tile = tile_state(run.carrier_of, len(run.carriers), [groups[g] for g in near], window,
+                                               run.best_dbm, run.best_sector, run.cover_bits,
+                                               capacity=link.capacity if link is not None else None)
             for g in near:
                 idx = groups[g]
                 fast.site_levels(run, int(g), idx[0], idx[~run.exact[idx]], s_slot, window, tile)
@@ -433,7 +431,9 @@ def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid
     if np.isnan(z_ground).any():
         raise RasterError(f"terrain: no elevation under sectors {[str(b) for b in ids[np.isnan(z_ground)][:10]]}; "
                           "the DEM must cover every site")
-    scene = _scene(dem_m, env, grid, radio, active, rx_loss_db)
+    scene = scene_arrays(dem_m, env, grid.shape, active=active, rx_loss_db=rx_loss_db, cell_m=grid.cell_m,
+                         h_rx_m=radio.rx_height_m, earth_radius_m=radio.k_factor * EARTH_RADIUS_M,
+                         floor_dbm=radio.floor_dbm)
     operators = table["operator"].to_numpy()
     networks = tuple(sorted({(str(o), str(t)) for o, t in zip(operators, tech, strict=True)}))
     if len(networks) > 64:
@@ -446,7 +446,9 @@ def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid
     if active is not None:
         notes.append(f"evaluated {int(scene.active.sum()):,} of {scene.active.size:,} cells (study area)")
     if radio.reach_neighbours and n:
-        reach_m = _limit_reach(reach_m, radio, x, y, carrier_of, table["site_id"].to_numpy(), notes)
+        limit = ReachLimit(radio.reach_neighbours, radio.reach_factor, radio.reach_min_km)
+        reach_m, note = limit.apply(reach_m, x, y, carrier_of, table["site_id"].to_numpy())
+        notes.append(note)
     extrapolation = model_extrapolation(models[~exact], height[~exact], reach_m[~exact])
     for text in extrapolation:
         log.info("model extrapolation: %s", text)
@@ -470,58 +472,8 @@ def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid
         arrays=arrays, patterns=pattern_arrays, scene=scene,
         best_dbm=np.full((len(TECHNOLOGIES), rows, cols), np.nan, dtype=np.float32),
         best_sector=np.full((len(TECHNOLOGIES), rows, cols), -1, dtype=np.int16 if n < 32_000 else np.int32),
-        cover_bits=np.zeros((rows, cols), dtype=_bits_dtype(len(networks))), notes=notes,
+        cover_bits=np.zeros((rows, cols), dtype=bits_dtype(len(networks))), notes=notes,
         extrapolation=extrapolation)
-
-
-def _scene(dem_m: np.ndarray, env: np.ndarray, grid: GridSpec, radio: RadioConfig, active: np.ndarray | None,
-           rx_loss_db: np.ndarray | None) -> Scene:
-    """The grids of the kernels in their dtypes, checked against the grid's shape."""
-    rows, cols = grid.shape
-    dem_k = np.ascontiguousarray(dem_m, dtype=np.float64 if dem_m.dtype == np.float64 else np.float32)
-    env_k = np.ascontiguousarray(env, dtype=np.int8)
-    active_k = (np.ones((rows, cols), dtype=np.uint8) if active is None
-                else np.ascontiguousarray(active, dtype=np.uint8))
-    if active_k.shape != (rows, cols) or env_k.shape != (rows, cols) or dem_k.shape != (rows, cols):
-        raise RasterError(f"terrain, environment and active grids must have the grid's shape {(rows, cols)}, got "
-                          f"{dem_k.shape}, {env_k.shape}, {active_k.shape}")
-    rx_loss_k = (np.zeros((0, 0), dtype=np.float32) if rx_loss_db is None
-                 else np.ascontiguousarray(rx_loss_db, dtype=np.float32))
-    return Scene(dem_m=dem_k, env=env_k, active=active_k, rx_loss_db=rx_loss_k, cell_m=grid.cell_m,
-                 h_rx_m=radio.rx_height_m, earth_radius_m=radio.k_factor * EARTH_RADIUS_M, floor_dbm=radio.floor_dbm)
-
-
-def _limit_reach(reach_m: np.ndarray, radio: RadioConfig, x: np.ndarray, y: np.ndarray, carrier_of: np.ndarray,
-                 site_id: np.ndarray, notes: list[str]) -> np.ndarray:
-    """``reach_m`` capped by the reach limit of ``radio`` (:class:`ReachLimit`); the note says how much."""
-    reach_limit = ReachLimit(radio.reach_neighbours, radio.reach_factor, radio.reach_min_km)
-    cap = reach_limit.limit_m(x, y, carrier_of, site_id)
-    capped = cap < reach_m.max(axis=1)
-    notes.append(f"reach limit ({reach_limit.neighbours} co-channel neighbours x {reach_limit.factor:g}, at least "
-                 f"{reach_limit.min_km:g} km): {int(capped.sum()):,} of {len(reach_m):,} sectors capped"
-                 + (f", median cap {np.median(cap[capped]) / 1000.0:.1f} km" if capped.any() else ""))
-    return np.minimum(reach_m, cap[:, None])
-
-
-def _tile_state(run: _Run, near_groups: list[np.ndarray], window: tuple[int, int, int, int],
-                link: LinkParams | None) -> tuple[np.ndarray, np.ndarray, TileState]:
-    """Carriers present in the tile, the carrier slot of every sector (−1: none kept) and the tile state."""
-    tr0, tr1, tc0, tc1 = window
-    th, tw = tr1 - tr0, tc1 - tc0
-    if link is not None:
-        present = np.unique(np.concatenate([run.carrier_of[idx] for idx in near_groups]))
-        slot_of = np.full(len(run.carriers), -1, dtype=np.int64)
-        slot_of[present] = np.arange(present.size)
-        s_slot = slot_of[run.carrier_of]
-    else:  # levels only: no per-carrier state
-        present = np.zeros(0, dtype=np.int64)
-        s_slot = np.full(len(run.table), -1, dtype=np.int64)
-    capacity = link.capacity if link is not None else 2
-    tile = TileState(row0=tr0, col0=tc0, best_dbm=run.best_dbm, best_idx=run.best_sector, cover_bits=run.cover_bits,
-                     car_top=np.full((present.size, capacity, th, tw), -np.inf, dtype=np.float32),
-                     car_idx=np.full((present.size, th, tw), -1, dtype=np.int32),
-                     car_sum=np.zeros((present.size, th, tw), dtype=np.float32))
-    return present, s_slot, tile
 
 
 class _FastMode:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from citycov.errors import CitycovWarning, ModelError
+from citycov.errors import CitycovWarning, ModelError, RasterError
 from citycov.grid import GridSpec
 from citycov.io.msi import AntennaPattern
 
@@ -186,3 +186,54 @@ def site_groups(table: pd.DataFrame, height: np.ndarray, freq: np.ndarray) -> li
 def same_frequency(idx: np.ndarray, freq: np.ndarray) -> list[np.ndarray]:
     """The sectors ``idx`` split into runs of one frequency (ascending)."""
     return [idx[freq[idx] == f] for f in np.unique(freq[idx])] if idx.size else []
+
+
+def bits_dtype(n_networks: int) -> type:
+    """The smallest unsigned integer dtype with a bit per network."""
+    for dtype, bits in ((np.uint8, 8), (np.uint16, 16), (np.uint32, 32)):
+        if n_networks <= bits:
+            return dtype
+    return np.uint64
+
+
+def scene_arrays(dem_m: np.ndarray, env: np.ndarray, shape: tuple[int, int], *, active: np.ndarray | None,
+                 rx_loss_db: np.ndarray | None, cell_m: float, h_rx_m: float, earth_radius_m: float,
+                 floor_dbm: float) -> Scene:
+    """The grids of the kernels in their dtypes (copies only where the dtype or layout differs),
+    checked against the grid's ``shape``; ``active`` None: every cell, ``rx_loss_db`` None: none."""
+    rows, cols = shape
+    dem_k = np.ascontiguousarray(dem_m, dtype=np.float64 if dem_m.dtype == np.float64 else np.float32)
+    env_k = np.ascontiguousarray(env, dtype=np.int8)
+    active_k = (np.ones((rows, cols), dtype=np.uint8) if active is None
+                else np.ascontiguousarray(active, dtype=np.uint8))
+    if active_k.shape != (rows, cols) or env_k.shape != (rows, cols) or dem_k.shape != (rows, cols):
+        raise RasterError(f"terrain, environment and active grids must have the grid's shape {(rows, cols)}, got "
+                          f"{dem_k.shape}, {env_k.shape}, {active_k.shape}")
+    rx_loss_k = (np.zeros((0, 0), dtype=np.float32) if rx_loss_db is None
+                 else np.ascontiguousarray(rx_loss_db, dtype=np.float32))
+    return Scene(dem_m=dem_k, env=env_k, active=active_k, rx_loss_db=rx_loss_k, cell_m=cell_m, h_rx_m=h_rx_m,
+                 earth_radius_m=earth_radius_m, floor_dbm=floor_dbm)
+
+
+def tile_state(carrier_of: np.ndarray, n_carriers: int, near_groups: list[np.ndarray],
+               window: tuple[int, int, int, int], best_dbm: np.ndarray, best_idx: np.ndarray, cover_bits: np.ndarray,
+               *, capacity: int | None) -> tuple[np.ndarray, np.ndarray, TileState]:
+    """The carriers present in the tile ``window`` (row0, row1, col0, col1), the carrier slot of
+    every sector (−1: none kept) and the tile state over the whole-grid rasters.  ``capacity``:
+    strongest levels kept per carrier; None: levels only, no carrier state."""
+    tr0, tr1, tc0, tc1 = window
+    th, tw = tr1 - tr0, tc1 - tc0
+    if capacity is not None:
+        present = np.unique(np.concatenate([carrier_of[idx] for idx in near_groups]))
+        slot_of = np.full(n_carriers, -1, dtype=np.int64)
+        slot_of[present] = np.arange(present.size)
+        s_slot = slot_of[carrier_of]
+    else:  # levels only: no per-carrier state
+        present = np.zeros(0, dtype=np.int64)
+        s_slot = np.full(carrier_of.size, -1, dtype=np.int64)
+        capacity = 2
+    tile = TileState(row0=tr0, col0=tc0, best_dbm=best_dbm, best_idx=best_idx, cover_bits=cover_bits,
+                     car_top=np.full((present.size, capacity, th, tw), -np.inf, dtype=np.float32),
+                     car_idx=np.full((present.size, th, tw), -1, dtype=np.int32),
+                     car_sum=np.zeros((present.size, th, tw), dtype=np.float32))
+    return present, s_slot, tile
