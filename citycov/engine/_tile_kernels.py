@@ -62,47 +62,51 @@ def pattern_coefficients(s_hbw_deg, s_vbw_deg):
 
 
 @njit(cache=True, nogil=True, inline="always")  # a call here costs 40 % of the sector loop
-def attenuation_db(j, az_deg, elev_deg, sectors, k_h, k_v, patterns):
-    """Attenuation (dB ≥ 0) of sector ``j`` of ``sectors`` towards (azimuth, elevation below the
-    horizon) relative to its peak: its MSI cuts of ``patterns``, or the 3GPP sector model with the
-    coefficients of :func:`pattern_coefficients`."""
-    p = sectors.pattern[j]
+def attenuation_db(j, az_deg, elev_deg, s_azimuth_deg, s_omni, s_tilt_deg, k_h, k_v, s_pattern, h_loss, v_loss,
+                   pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db):
+    """Attenuation (dB ≥ 0) of sector ``j`` towards (azimuth, elevation below the horizon)
+    relative to its peak: its MSI cuts, or the 3GPP sector model with the coefficients of
+    :func:`pattern_coefficients`.  The arguments are fields of the structs
+    :class:`citycov.engine.sectors.SectorArrays` and :class:`~citycov.engine.sectors.PatternTables`,
+    unpacked by the caller outside its parallel loop (fields read from a struct inside it measured
+    slower)."""
+    p = s_pattern[j]
     if p >= 0:
-        return min(cut_loss_db(patterns.h_loss_db[p], az_deg - sectors.azimuth_deg[j])
-                   + cut_loss_db(patterns.v_loss_db[p], elev_deg - sectors.tilt_deg[j]), patterns.max_loss_db[p])
-    y = elev_deg - sectors.tilt_deg[j]
-    att = min(y * y * k_v[j], patterns.vertical_sidelobe_db)
-    if not sectors.omni[j]:
-        x = wrap_deg(az_deg - sectors.azimuth_deg[j])
-        att += min(x * x * k_h[j], patterns.front_to_back_db)
-    return min(att, patterns.front_to_back_db)
+        return min(cut_loss_db(h_loss[p], az_deg - s_azimuth_deg[j]) + cut_loss_db(v_loss[p], elev_deg - s_tilt_deg[j]),
+                   pattern_max_loss_db[p])
+    y = elev_deg - s_tilt_deg[j]
+    att = min(y * y * k_v[j], vertical_sidelobe_db)
+    if not s_omni[j]:
+        x = wrap_deg(az_deg - s_azimuth_deg[j])
+        att += min(x * x * k_h[j], front_to_back_db)
+    return min(att, front_to_back_db)
 
 
 @njit(cache=True, nogil=True)
-def store_slot(level, j, row, col, i, c, sectors, floor_dbm, tile):
-    """Record the level of sector ``j`` of ``sectors`` at grid cell (row, col) = tile cell (i, c): cover bit, best
-    server of its technology, and the carrier slot's k strongest / serving / summed power
-    (slot −1: none kept).  The slot update is :func:`citycov.engine._linkbudget_kernels.accumulate_level`
+def store_slot(level, i, c, tech, index, bit, slot, threshold_dbm, floor_dbm, best_dbm, best_idx, cover_bits, car_top,
+               car_idx, car_sum):
+    """Record the level of one sector (its ``tech``, ``index``, ``bit``, ``slot`` and
+    ``threshold_dbm`` from :class:`citycov.engine.sectors.SectorArrays`) at tile cell (i, c): cover
+    bit, best server of its technology, and the carrier slot's k strongest / serving / summed power
+    (slot −1: none kept).  ``best_dbm``, ``best_idx`` and ``cover_bits`` are the tile's windows of
+    the whole-grid rasters (plain arrays, not the struct: a struct passed through this call measured
+    3 % slower).  The slot update is :func:`citycov.engine._linkbudget_kernels.accumulate_level`
     written out for the 4-D tile state: calling it on ``car_top[s]`` views measured 12 % slower
     over a 7-sector site."""
-    cover_bits = tile.cover_bits
-    if level >= sectors.threshold_dbm[j]:
-        cover_bits[row, col] = cover_bits[row, col] | (np.uint64(1) << np.uint64(sectors.bit[j]))
+    if level >= threshold_dbm:
+        cover_bits[i, c] = cover_bits[i, c] | (np.uint64(1) << np.uint64(bit))
     if level < floor_dbm:
         return
-    t = sectors.tech[j]
-    best_dbm = tile.best_dbm
-    cur = best_dbm[t, row, col]
+    cur = best_dbm[tech, i, c]
     if math.isnan(cur) or level > cur:
-        best_dbm[t, row, col] = level
-        tile.best_idx[t, row, col] = sectors.index[j]
-    s = sectors.slot[j]
+        best_dbm[tech, i, c] = level
+        best_idx[tech, i, c] = index
+    s = slot
     if s < 0:  # no carrier state kept (levels only, e.g. the uncertainty variants)
         return
-    car_top = tile.car_top
-    tile.car_sum[s, i, c] += math.exp(level * LN10_OVER_10)
+    car_sum[s, i, c] += math.exp(level * LN10_OVER_10)
     if level > car_top[s, 0, i, c]:
-        tile.car_idx[s, i, c] = sectors.index[j]
+        car_idx[s, i, c] = index
     k = car_top.shape[1]
     if level > car_top[s, k - 1, i, c]:
         m = k - 1
@@ -110,6 +114,13 @@ def store_slot(level, j, row, col, i, c, sectors, floor_dbm, tile):
             car_top[s, m, i, c] = car_top[s, m - 1, i, c]
             m -= 1
         car_top[s, m, i, c] = level
+
+
+@njit(cache=True, nogil=True)
+def grid_windows(tile, th, tw):
+    """The tile's windows (views) of the whole-grid rasters of ``tile``: best level, best sector, cover bits."""
+    r0, r1, c0, c1 = tile.row0, tile.row0 + th, tile.col0, tile.col0 + tw
+    return tile.best_dbm[:, r0:r1, c0:c1], tile.best_idx[:, r0:r1, c0:c1], tile.cover_bits[r0:r1, c0:c1]
 
 
 @njit(cache=True, nogil=True)
@@ -125,6 +136,28 @@ def _row_span(row, row0, col0, reach_cells, t_col0, tw):
     return ca - t_col0, cb - t_col0
 
 
+@njit(cache=True, nogil=True)
+def site_constants(sectors, h_rx_m):
+    """Per sector of one site: the Hata terms A (per environment class, the loss at 1 km) and B
+    (dB/decade), 1/√λ; and the site's reach per environment class (m, the sectors' maximum)."""
+    s_model, s_freq_mhz, s_height_m, s_reach_m = sectors.model, sectors.freq_mhz, sectors.height_m, sectors.reach_m
+    n_sec = s_model.size
+    hata_a = np.zeros((n_sec, 4))
+    hata_b = np.zeros(n_sec)
+    inv_root_wavelength = np.zeros(n_sec)
+    for j in range(n_sec):
+        inv_root_wavelength[j] = 1.0 / math.sqrt(SPEED_OF_LIGHT_M_S / (s_freq_mhz[j] * 1e6))
+        if s_model[j] != MODEL_TR38901:
+            hata_b[j] = 44.9 - 6.55 * math.log10(s_height_m[j])
+            for e in range(4):
+                hata_a[j, e] = model_loss_db(s_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, 1.0, e)
+    reach_env_m = np.zeros(4)
+    for j in range(n_sec):
+        for e in range(4):
+            reach_env_m[e] = max(reach_env_m[e], s_reach_m[j, e])
+    return hata_a, hata_b, inv_root_wavelength, reach_env_m
+
+
 @njit(cache=True, parallel=True)
 def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile):
     """Fast terrain mode for the sectors of one site (one mast height) over one tile.
@@ -134,9 +167,8 @@ def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, pa
     height, ``method`` the diffraction code.  Per cell: the nearest ray of the fan (the wedge
     ``fan.zr, prev, top, hz`` holds rays ``fan.ray_lo ..`` of ``fan.n_rays``), the receiver joined
     to that ray's obstacle set (:func:`citycov.engine._terrain_kernels.receiver_edges`, once per
-    cell for all sectors), the
-    diffraction loss per wavelength (once per run of sectors with the same frequency; sort
-    them by frequency) minus the same method's loss over smooth earth, floored at 0, added to the
+    cell for all sectors), the diffraction loss per wavelength (once per run of sectors with the
+    same frequency; sort them by frequency) minus the same method's loss over smooth earth, floored at 0, added to the
     empirical median loss.  ``smooth.loss_db`` (n_sectors, n_steps + 1) is the smooth-earth loss
     of Deygout / Bullington at integer distances (interpolated); the knife edge is evaluated per
     cell on the smooth ray ``smooth.zs, prev, top, hz``.  ``sectors.reach_m`` (n_sectors, 4) is
@@ -148,29 +180,24 @@ def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, pa
     zs, prev_s, top_s, hz_s, smooth_db = smooth.zs, smooth.prev, smooth.top, smooth.hz, smooth.loss_db
     s_model, s_freq_mhz, s_height_m, s_reach_m = sectors.model, sectors.freq_mhz, sectors.height_m, sectors.reach_m
     s_ref_eirp_dbm = sectors.ref_eirp_dbm
+    s_tech, s_index, s_bit, s_slot, s_threshold_dbm = (sectors.tech, sectors.index, sectors.bit, sectors.slot,
+                                                       sectors.threshold_dbm)
+    s_azimuth_deg, s_omni, s_tilt_deg, s_pattern = sectors.azimuth_deg, sectors.omni, sectors.tilt_deg, sectors.pattern
+    h_loss, v_loss, pattern_max_loss_db = patterns.h_loss_db, patterns.v_loss_db, patterns.max_loss_db
+    front_to_back_db, vertical_sidelobe_db = patterns.front_to_back_db, patterns.vertical_sidelobe_db
     t_row0, t_col0 = tile.row0, tile.col0
     th = tile.car_idx.shape[1]
     tw = tile.car_idx.shape[2]
+    best_dbm, best_idx, cover_bits = grid_windows(tile, th, tw)
+    car_top, car_idx, car_sum = tile.car_top, tile.car_idx, tile.car_sum
     n_wedge = zr.shape[1]
     n_steps = zr.shape[0] - 1
     n_smooth = zs.shape[0] - 1
     n_sec = s_model.size
     drop = 1.0 / (2.0 * earth_radius_m)
     has_rx_loss = rx_loss_db.shape[0] > 0
-    hata_a = np.zeros((n_sec, 4))
-    hata_b = np.zeros(n_sec)
-    inv_root_wavelength = np.zeros(n_sec)
     k_h, k_v = pattern_coefficients(sectors.hbw_deg, sectors.vbw_deg)
-    for j in range(n_sec):
-        inv_root_wavelength[j] = 1.0 / math.sqrt(SPEED_OF_LIGHT_M_S / (s_freq_mhz[j] * 1e6))
-        if s_model[j] != MODEL_TR38901:
-            hata_b[j] = 44.9 - 6.55 * math.log10(s_height_m[j])
-            for e in range(4):
-                hata_a[j, e] = model_loss_db(s_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, 1.0, e)
-    reach_env_m = np.zeros(4)
-    for j in range(n_sec):
-        for e in range(4):
-            reach_env_m[e] = max(reach_env_m[e], s_reach_m[j, e])
+    hata_a, hata_b, inv_root_wavelength, reach_env_m = site_constants(sectors, h_rx_m)
     # the principal edge's g below which ν = g/√λ ≤ −0.78 at every frequency: the terrain
     # adds nothing there, so neither the smooth-earth reference nor J(ν) is needed
     g_clear = -np.inf
@@ -242,8 +269,10 @@ def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, pa
                         base += max(excess, 0.0)
                     base += extra
                     last_freq = s_freq_mhz[j]
-                att = attenuation_db(j, az, elev, sectors, k_h, k_v, patterns)
-                store_slot(s_ref_eirp_dbm[j] - att - base, j, row, col, i, c, sectors, floor_dbm, tile)
+                att = attenuation_db(j, az, elev, s_azimuth_deg, s_omni, s_tilt_deg, k_h, k_v, s_pattern, h_loss,
+                                     v_loss, pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db)
+                store_slot(s_ref_eirp_dbm[j] - att - base, i, c, s_tech[j], s_index[j], s_bit[j], s_slot[j],
+                           s_threshold_dbm[j], floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx, car_sum)
 
 
 @njit(cache=True, parallel=True)
@@ -273,9 +302,16 @@ def tile_levels_from_loss(loss_db, scene, row0, col0, z_tx_m, sectors, patterns,
     dem_m, active, rx_loss_db = scene.dem_m, scene.active, scene.rx_loss_db
     cell_m, h_rx_m, floor_dbm = scene.cell_m, scene.h_rx_m, scene.floor_dbm
     s_ref_eirp_dbm, s_reach_m = sectors.ref_eirp_dbm, sectors.reach_m
+    s_tech, s_index, s_bit, s_slot, s_threshold_dbm = (sectors.tech, sectors.index, sectors.bit, sectors.slot,
+                                                       sectors.threshold_dbm)
+    s_azimuth_deg, s_omni, s_tilt_deg, s_pattern = sectors.azimuth_deg, sectors.omni, sectors.tilt_deg, sectors.pattern
+    h_loss, v_loss, pattern_max_loss_db = patterns.h_loss_db, patterns.v_loss_db, patterns.max_loss_db
+    front_to_back_db, vertical_sidelobe_db = patterns.front_to_back_db, patterns.vertical_sidelobe_db
     t_row0, t_col0 = tile.row0, tile.col0
     th = tile.car_idx.shape[1]
     tw = tile.car_idx.shape[2]
+    best_dbm, best_idx, cover_bits = grid_windows(tile, th, tw)
+    car_top, car_idx, car_sum = tile.car_top, tile.car_idx, tile.car_sum
     n_sec = s_ref_eirp_dbm.size
     has_rx_loss = rx_loss_db.shape[0] > 0
     k_h, k_v = pattern_coefficients(sectors.hbw_deg, sectors.vbw_deg)
@@ -305,5 +341,7 @@ def tile_levels_from_loss(loss_db, scene, row0, col0, z_tx_m, sectors, patterns,
             for j in range(n_sec):
                 if d_m > s_reach_m[j, 0]:
                     continue
-                att = attenuation_db(j, az, elev, sectors, k_h, k_v, patterns)
-                store_slot(s_ref_eirp_dbm[j] - att - loss - extra, j, row, col, i, c, sectors, floor_dbm, tile)
+                att = attenuation_db(j, az, elev, s_azimuth_deg, s_omni, s_tilt_deg, k_h, k_v, s_pattern, h_loss,
+                                     v_loss, pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db)
+                store_slot(s_ref_eirp_dbm[j] - att - loss - extra, i, c, s_tech[j], s_index[j], s_bit[j], s_slot[j],
+                           s_threshold_dbm[j], floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx, car_sum)
