@@ -13,7 +13,7 @@ obstacle set incrementally: the upper convex hull of the antenna and the samples
 curvature (k·R) folded in, stored persistently so that every cell joins the hull of the
 samples before it without rescanning the profile.  From it the cell's diffraction loss is
 Deygout (principal edge + one each side), Bullington's equivalent edge, or the single knife
-edge at the running horizon (``diffraction=``).  The loss added to the empirical model is
+edge at the running horizon (``radio.diffraction``).  The loss added to the empirical model is
 that loss minus the same method's loss over smooth earth, floored at 0 (the delta of
 P.1812's delta-Bullington): flat ground adds nothing, since the empirical models already
 contain average ground.  Exact mode runs ITM point to point on each cell's own profile.
