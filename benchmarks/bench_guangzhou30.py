@@ -26,6 +26,7 @@ usage: python benchmarks/bench_guangzhou30.py [--jobs issue,default] [--cell-m 3
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -113,11 +114,11 @@ def job(cache: Path, which: str, tile: int, out: Path) -> None:
         sectors = issue_sectors(sectors)
     scenario = citycov.load_scenario(ROOT / "data" / "guangzhou.toml")
     cfg = scenario.radio
-    limit = radio.ReachLimit(cfg.reach_neighbours, cfg.reach_factor, cfg.reach_min_km) if cfg.reach_neighbours else None
+    limit = ({"neighbours": cfg.reach_neighbours, "factor": cfg.reach_factor, "min_km": cfg.reach_min_km}
+             if cfg.reach_neighbours else None)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     t0 = time.perf_counter()
-    res = radio.cellular_coverage(sectors, dem, env, grid, cfg, progress=False, diffraction=cfg.diffraction,
-                                  active=active, tile_cells=tile, reach_limit=limit,
+    res = radio.cellular_coverage(sectors, dem, env, grid, dataclasses.replace(cfg, tile_cells=tile), active=active,
                                   link=LinkParams(loading=cfg.cell_loading, noise_figure_db=cfg.noise_figure_db))
     wall = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
@@ -128,7 +129,7 @@ def job(cache: Path, which: str, tile: int, out: Path) -> None:
         "peak_rss_gb": round(rss, 3), "rss_before_engine_gb": round(rss0, 3),
         "active_cells": meta["active_cells"], "grid_cells": meta["cells"],
         "served_share_of_active": round(float(served.sum() / max(meta["active_cells"], 1)), 4),
-        "diffraction": cfg.diffraction, "reach_limit": None if limit is None else vars(limit),
+        "diffraction": cfg.diffraction, "reach_limit": limit,
     }))
 
 
@@ -141,7 +142,7 @@ def main() -> None:
     ap.add_argument("--_job", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_out", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    from citycov.engine.cellular import TILE_CELLS
+    from citycov.engine.tiles import TILE_CELLS
 
     tile = args.tile or TILE_CELLS
     if args._job:

@@ -71,7 +71,9 @@ def median_time(fn, repeat: int) -> tuple[float, list[float]]:
 
 def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
     from citycov.engine import _radio_kernels, _terrain_kernels, _tile_kernels
-    from citycov.engine.cellular import DIFFRACTION_METHODS, HULL_TOLERANCE, fan_size
+    from citycov.engine.cellular import DIFFRACTION_CODES, HULL_TOLERANCE
+    from citycov.engine.sectors import Fan, PatternTables, Scene, SectorArrays, SmoothRay, TileState
+    from citycov.engine.tiles import fan_size
     from tests import oracles
 
     row0 = col0 = 1800.0
@@ -99,6 +101,15 @@ def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
     active = np.ones(dem.shape, dtype=np.uint8)
     dem32 = dem.astype(np.float32)  # the engine's terrain dtype
     env8 = env.astype(np.int8)
+    scene = Scene(dem32, env8, active, np.zeros((0, 0), np.float32), CELL_M, h_rx, K_RE, -1e9)
+    sectors = SectorArrays(
+        index=np.array([0]), model=np.array([_radio_kernels.MODEL_COST231]), freq_mhz=np.array([f]),
+        height_m=np.array([h_tx]), ref_eirp_dbm=np.array([eirp]), azimuth_deg=np.zeros(1), omni=np.array([True]),
+        tilt_deg=np.zeros(1), hbw_deg=np.array([360.0]), vbw_deg=np.array([10.0]), pattern=np.full(1, -1),
+        reach_m=np.full((1, 4), radius_km * 1000.0), tech=np.array([1]), slot=np.zeros(1, dtype=np.int64),
+        bit=np.zeros(1, dtype=np.int64), threshold_dbm=np.full(1, -1e9))
+    patterns = PatternTables(np.zeros((1, 360)), np.zeros((1, 360)), np.zeros(1), 30.0, 30.0)
+    tile = TileState(r_lo, c_lo, best, idx, cover, car_top, car_idx, car_sum)
 
     def fan():
         return oracles.ray_wedge(dem32, row0, col0, z_tx, CELL_M, n_rays, 0, n_rays, n_steps, K_RE, HULL_TOLERANCE)
@@ -109,18 +120,12 @@ def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
     zr, prev, top, hz = fan()
     zs, prev_s, top_s, hz_s = _terrain_kernels.smooth_ray(h_tx, CELL_M, n_steps, K_RE, HULL_TOLERANCE)
     inv_root = np.array([1.0 / math.sqrt(299_792_458.0 / (f * 1e6))])
-    for name, code in sorted(DIFFRACTION_METHODS.items()):
+    for name, code in sorted(DIFFRACTION_CODES.items()):
         smooth = _terrain_kernels.smooth_earth_loss_db(zs, prev_s, top_s, hz_s, h_rx, CELL_M, K_RE, code, inv_root)
 
         def cells(code=code, smooth=smooth):
-            _tile_kernels.tile_site_levels(dem32, env8, active, row0, col0, z_tx, CELL_M, h_rx, K_RE, code, zr, prev, top, hz, 0,
-                                n_rays, zs, prev_s, top_s, hz_s, smooth, np.array([_radio_kernels.MODEL_COST231]), np.array([f]),
-                                np.array([h_tx]), np.array([eirp]), np.zeros(1), np.array([True]), np.zeros(1),
-                                np.array([360.0]), np.array([10.0]), np.full(1, -1), np.zeros((1, 360)),
-                                np.zeros((1, 360)), np.zeros(1), np.full((1, 4), radius_km * 1000.0), np.array([1]),
-                                np.array([0]), np.zeros(1, dtype=np.int64), 30.0, 30.0, np.zeros((0, 0), np.float32),
-                                r_lo, c_lo, -1e9, best, idx, np.zeros(1, dtype=np.int64), np.full(1, -1e9), cover,
-                                car_top, car_idx, car_sum)
+            _tile_kernels.tile_site_levels(scene, row0, col0, z_tx, code, Fan(zr, prev, top, hz, 0, n_rays),
+                                           SmoothRay(zs, prev_s, top_s, hz_s, smooth), sectors, patterns, tile)
 
         def whole(cells=cells, code=code):
             fan()
@@ -146,7 +151,8 @@ def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10
     within ``radius_km`` of the benchmark site; 1800 MHz, 30 m / 1.5 m."""
     from scipy.ndimage import map_coordinates
 
-    from citycov.engine.cellular import DIFFRACTION_METHODS, fan_size
+    from citycov.engine.cellular import DIFFRACTION_CODES
+    from citycov.engine.tiles import fan_size
     from citycov.propagation.diffraction import multi_knife_edge_loss_curved_db
     from tests import oracles
 
@@ -164,7 +170,7 @@ def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10
     out = {}
     for method in ("deygout", "bullington"):
         grid = np.full(dem.shape, np.nan)
-        oracles.diffraction_grid(dem, float(row0), float(col0), CELL_M, h_rx, K_RE, DIFFRACTION_METHODS[method], zr,
+        oracles.diffraction_grid(dem, float(row0), float(col0), CELL_M, h_rx, K_RE, DIFFRACTION_CODES[method], zr,
                                  prev, top, hz, reach, 1.0 / math.sqrt(299_792_458.0 / (f * 1e6)), grid)
         err = []
         for row, col in zip(rr, cc, strict=True):
@@ -190,6 +196,7 @@ def p2_exact(dem: np.ndarray, repeat: int, radii_km=(2.5, 5.0, 10.0)) -> dict:
     """The engine's exact mode: ITM point to point on each cell's own profile
     (:func:`citycov.engine._exact_kernels.itm_loss_grid` over the window of the reach circle)."""
     from citycov.engine import _exact_kernels
+    from citycov.engine.exact import ItmParams, Transmitter
 
     row0 = col0 = 1800.0
     h_tx, h_rx, f = 30.0, 1.5, 2100.0
@@ -201,8 +208,8 @@ def p2_exact(dem: np.ndarray, repeat: int, radii_km=(2.5, 5.0, 10.0)) -> dict:
         loss = np.full((size, size), np.nan)
 
         def job(r_km=r_km, reach=reach, lo=lo, loss=loss):
-            _exact_kernels.itm_loss_grid(dem, row0, col0, CELL_M, h_tx, h_rx, f, 5, 301.0, 1, 15.0, 0.005, 12, 50.0, 50.0, 50.0,
-                            reach, lo, lo, loss)
+            _exact_kernels.itm_loss_grid(dem, Transmitter(row0, col0, CELL_M, h_tx, h_rx, f),
+                                         ItmParams().kernel_params(), reach, lo, lo, loss)
 
         t, _ = median_time(job, repeat if r_km <= 5 else 1)
         out["runs"][str(r_km)] = {"s": round(t, 3)}
@@ -279,8 +286,7 @@ sec = gpd.GeoDataFrame({"site_id": ["S"] * 2, "sector_id": ["a", "b"], "operator
     crs="EPSG:32649")
 env = np.full((n, n), 2, dtype=np.int64)
 for d in ("deygout", "bullington", "knife_edge"):
-    cellular_coverage(sec, dem, env, grid, RadioConfig(max_range_km=1.5), progress=False, diffraction=d,
-                      exact_sectors=["b"])
+    cellular_coverage(sec, dem, env, grid, RadioConfig(max_range_km=1.5, diffraction=d), exact_sectors=["b"])
 t2 = time.perf_counter()
 print(f"{t1 - t0:.3f} {t2 - t1:.3f}")
 """

@@ -16,6 +16,7 @@ usage: python benchmarks/reach_limit_effect.py [--cell-m 100] [--factors 2,3]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -46,19 +47,17 @@ def main() -> None:
     area = study_area(layers, sc.radio.study_margin_m)
     link = LinkParams(loading=sc.radio.cell_loading, noise_figure_db=sc.radio.noise_figure_db)
 
-    def engine(limit):
+    def engine(neighbours, factor):
         t0 = time.perf_counter()
-        res = R.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, sc.radio, progress=False,
-                                  diffraction=sc.radio.diffraction, link=link, active=area, reach_limit=limit,
-                                  tile_cells=sc.radio.tile_cells)
+        radio = dataclasses.replace(sc.radio, reach_neighbours=neighbours, reach_factor=factor)
+        res = R.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio, link=link, active=area)
         return res, time.perf_counter() - t0
 
-    ref, t_ref = engine(None)
+    ref, t_ref = engine(0, sc.radio.reach_factor)
     out = {"cell_m": args.cell_m, "cells_in_study_area": int(area.sum()), "diffraction": sc.radio.diffraction,
            "no_limit": {"engine_s": round(t_ref, 1)}, "limits": {}}
     for factor in [float(f) for f in args.factors.split(",")]:
-        lim = R.ReachLimit(args.neighbours, factor, sc.radio.reach_min_km)
-        res, t = engine(lim)
+        res, t = engine(args.neighbours, factor)
         per_tech = {}
         for i, tech in enumerate(TECHNOLOGIES):
             thr = sc.radio.threshold_dbm[tech]

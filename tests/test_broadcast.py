@@ -20,7 +20,7 @@ import pytest
 from scipy.ndimage import map_coordinates
 
 from citycov.engine.broadcast import BroadcastResult, broadcast_coverage
-from citycov.engine.cellular import ItmParams, P1812Params
+from citycov.engine.exact import ItmParams, P1812Params
 from citycov.errors import CitycovWarning, CRSError, ModelError, RasterError, SiteTableError
 from citycov.grid import GridSpec
 from citycov.io.broadcast import read_transmitters

@@ -4,6 +4,7 @@ forms on flat earth, a textbook ridge, antenna front-to-back, rotation, SINR and
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import geopandas as gpd
@@ -13,15 +14,15 @@ import pytest
 from affine import Affine
 from scipy.ndimage import map_coordinates
 
-from citycov.config import RadioConfig
+from citycov.config import DIFFRACTION_METHODS, TECHNOLOGIES, RadioConfig
 from citycov.engine import _terrain_kernels
 from citycov.engine.cellular import (
-    DIFFRACTION_METHODS,
-    ItmParams,
+    DIFFRACTION_CODES,
     cellular_coverage,
-    fan_size,
 )
+from citycov.engine.exact import ItmParams
 from citycov.engine.linkbudget import LinkParams, carrier_noise_dbm
+from citycov.engine.tiles import fan_size
 from citycov.errors import ModelError
 from citycov.grid import GridSpec
 from citycov.propagation.diffraction import multi_knife_edge_loss_curved_db
@@ -67,10 +68,17 @@ def sectors_at(grid: GridSpec, rc: tuple[int, int], rows: list[dict]) -> gpd.Geo
     return frame
 
 
+RADIO_FIELDS = frozenset(f.name for f in dataclasses.fields(RadioConfig))
+ALL_EXACT = {t: "exact" for t in TECHNOLOGIES}
+
+
 def run(sectors, dem, grid, *, env_class=2, radio=None, **kw):
+    """The engine with ``radio`` (default: floor -160 dBm, 3 km) with the RadioConfig fields among
+    ``kw`` replaced (``diffraction=``, ``mode=``, ``tile_cells=``...); the rest are the engine's."""
     radio = radio or RadioConfig(floor_dbm=-160.0, max_range_km=3.0)
+    radio = dataclasses.replace(radio, **{k: kw.pop(k) for k in list(kw) if k in RADIO_FIELDS})
     env = np.full(dem.shape, env_class, dtype=np.int64)
-    return cellular_coverage(sectors, dem, env, grid, radio, progress=False, **kw)
+    return cellular_coverage(sectors, dem, env, grid, radio, **kw)
 
 
 def j_textbook(nu: float) -> float:
@@ -96,7 +104,7 @@ def test_radial_loss_equals_library_on_extracted_profile(method):
     row0 = col0 = 60
     zr, prev, top, hz = fan_for(dem, row0, col0, h_tx, cell, 60.0)
     out = np.full((n, n), np.nan)
-    oracles.diffraction_grid(dem, float(row0), float(col0), cell, h_rx, K_RE, DIFFRACTION_METHODS[method], zr, prev,
+    oracles.diffraction_grid(dem, float(row0), float(col0), cell, h_rx, K_RE, DIFFRACTION_CODES[method], zr, prev,
                              top, hz, 60.0, 1.0 / math.sqrt(C / (f * 1e6)), out)
     got, want = [], []
     for m in range(1, 61):
@@ -117,7 +125,7 @@ def fast_mode_deviation(dem, cell_m, h_tx, h_rx, freq_mhz, reach_cells, method="
     row0 = col0 = n // 2
     zr, prev, top, hz = fan_for(dem, row0, col0, h_tx, cell_m, reach_cells)
     out = np.full(dem.shape, np.nan)
-    oracles.diffraction_grid(dem, float(row0), float(col0), cell_m, h_rx, K_RE, DIFFRACTION_METHODS[method], zr, prev,
+    oracles.diffraction_grid(dem, float(row0), float(col0), cell_m, h_rx, K_RE, DIFFRACTION_CODES[method], zr, prev,
                              top, hz, reach_cells, 1.0 / math.sqrt(C / (freq_mhz * 1e6)), out)
     errs = []
     for row, col in zip(*np.nonzero(np.isfinite(out)), strict=True):
@@ -384,6 +392,6 @@ def test_unknown_options_are_refused():
     with pytest.raises(ModelError, match=r"diffraction: unknown method 'epstein'; expected one of \['bullington'"):
         run(sec, dem, grid, diffraction="epstein")
     with pytest.raises(ModelError, match=r"mode: expected one of \['fast', 'exact'\]"):
-        run(sec, dem, grid, mode="slow")
+        run(sec, dem, grid, mode={"4G": "slow"})
     with pytest.raises(ModelError, match=r"exact_sectors: unknown sector ids \['nope'\]"):
         run(sec, dem, grid, exact_sectors=["nope"])

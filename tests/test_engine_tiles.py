@@ -4,6 +4,7 @@ pattern files in the engine and the P.1812 exact mode."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -13,13 +14,13 @@ from scipy.ndimage import map_coordinates
 
 from citycov.config import RadioConfig
 from citycov.engine.antenna import sector_pattern_db, sector_pattern_msi
-from citycov.engine.cellular import P1812Params
+from citycov.engine.exact import P1812Params
 from citycov.engine.linkbudget import LinkParams
 from citycov.engine.tiles import ReachLimit, fan_size, fan_wedge, tile_windows
 from citycov.errors import ModelError
 from citycov.propagation.p1812 import p1812
 from tests import oracles
-from tests.test_engine import grid_of, rough_dem, run, sectors_at
+from tests.test_engine import ALL_EXACT, grid_of, rough_dem, run, sectors_at
 
 N = 120
 CELL = 30.0
@@ -115,11 +116,11 @@ def test_reach_limit_by_hand():
 def test_reach_limit_stops_far_cells(scene):
     dem, grid, sectors = scene
     free = run(sectors, dem, grid)
-    capped = run(sectors, dem, grid, reach_limit=ReachLimit(neighbours=1, factor=1.0, min_km=0.5))
+    capped = run(sectors, dem, grid, reach_neighbours=1, reach_factor=1.0, reach_min_km=0.5)
     assert np.isfinite(capped.best_dbm).sum() < np.isfinite(free.best_dbm).sum()
     assert not (np.isfinite(capped.best_dbm) & np.isnan(free.best_dbm)).any()
     # a cap beyond every reach changes nothing
-    loose = run(sectors, dem, grid, reach_limit=ReachLimit(neighbours=1, factor=1.0, min_km=50.0))
+    loose = run(sectors, dem, grid, reach_neighbours=1, reach_factor=1.0, reach_min_km=50.0)
     _same(loose.best_dbm, free.best_dbm)
 
 
@@ -163,7 +164,7 @@ def test_p1812_exact_mode_matches_public_function():
     dem = rough_dem(80, seed=5, relief_m=90.0)
     grid = grid_of(80, CELL)
     sectors = sectors_at(grid, (40, 40), [{"freq_mhz": 700.0, "height_m": 40.0}])
-    res = run(sectors, dem, grid, mode="exact", exact_model="p1812", p1812=P1812Params(),
+    res = run(sectors, dem, grid, mode=ALL_EXACT, exact_model="p1812", p1812=P1812Params(),
               radio=RadioConfig(floor_dbm=-200.0, max_range_km=1.1))
     assert res.sectors["model"].tolist() == ["p1812"]
     eirp_ref = float(res.sectors["ref_signal_eirp_dbm"].iloc[0])
@@ -253,13 +254,12 @@ def test_p2108_clutter_in_exact_mode_by_hand():
     sectors = sectors_at(grid, (30, 30), [{"freq_mhz": 2000.0}])
     radio = RadioConfig(floor_dbm=-200.0, max_range_km=1.2)
     env_urban = np.full(dem.shape, 1)
-    bare = run(sectors, dem, grid, mode="exact", radio=radio, env_class=1)
+    bare = run(sectors, dem, grid, mode=ALL_EXACT, radio=radio, env_class=1)
     from citycov.engine.cellular import cellular_coverage
 
-    cl = cellular_coverage(sectors, dem, env_urban, grid, radio, progress=False, mode="exact",
-                           exact_clutter_percent=50.0)
-    open_ = cellular_coverage(sectors, dem, np.full(dem.shape, 3), grid, radio, progress=False, mode="exact",
-                              exact_clutter_percent=50.0)
+    clutter = dataclasses.replace(radio, mode=ALL_EXACT, exact_clutter_percent=50.0)
+    cl = cellular_coverage(sectors, dem, env_urban, grid, clutter)
+    open_ = cellular_coverage(sectors, dem, np.full(dem.shape, 3), grid, clutter)
     _same(open_.best_dbm, bare.best_dbm)
     # 2 GHz, d = 1.02 km (34 cells east), p = 50 %: Ll = -2·log10(10^(-5·log10 2 - 12.5) + 10^-16.5)
     f, d = 2.0, 34 * CELL / 1000.0
@@ -270,8 +270,8 @@ def test_p2108_clutter_in_exact_mode_by_hand():
     assert got == pytest.approx(want, abs=1e-3)
     assert 15.0 < want < 40.0
     with pytest.raises(ModelError, match="exact_clutter_percent"):
-        cellular_coverage(sectors, dem, env_urban, grid, radio, progress=False, mode="exact",
-                          exact_clutter_percent=100.0)
+        cellular_coverage(sectors, dem, env_urban, grid,
+                          dataclasses.replace(radio, mode=ALL_EXACT, exact_clutter_percent=100.0))
 
 
 def test_levels_only_run_equals_the_full_run(scene):

@@ -20,6 +20,7 @@ import pytest
 from scipy.ndimage import map_coordinates
 
 from citycov.engine._exact_kernels import itm_loss_grid, p1812_loss_grid
+from citycov.engine.exact import ItmKernelParams, P1812KernelParams, Transmitter
 from citycov.propagation.itm import itm_p2p
 from citycov.propagation.p1812 import p1812
 
@@ -112,17 +113,19 @@ def ref_p1812(dem, row, col, case):
 
 def run_itm(dem, case, reach_cells, win_row0=0, win_col0=0, shape=None, tx=TX, cell_m=CELL_M):
     out = np.full(shape or dem.shape, SENTINEL)
-    itm_loss_grid(dem, tx[0], tx[1], cell_m, case["h_tx_m"], case["h_rx_m"], case["freq_mhz"], case["climate"],
-                  case["n0"], case["pol"], case["epsilon"], case["sigma"], case["mdvar"], case["time"],
-                  case["location"], case["situation"], reach_cells, win_row0, win_col0, out)
+    itm = ItmKernelParams(case["climate"], case["n0"], case["pol"], case["epsilon"], case["sigma"], case["mdvar"],
+                          case["time"], case["location"], case["situation"])
+    itm_loss_grid(dem, Transmitter(tx[0], tx[1], cell_m, case["h_tx_m"], case["h_rx_m"], case["freq_mhz"]), itm,
+                  reach_cells, win_row0, win_col0, out)
     return out
 
 
 def run_p1812(dem, case, reach_cells, win_row0=0, win_col0=0, shape=None, tx=TX, cell_m=CELL_M):
     out = np.full(shape or dem.shape, SENTINEL)
-    p1812_loss_grid(dem, tx[0], tx[1], cell_m, case["h_tx_m"], case["h_rx_m"], case["freq_mhz"],
-                    case["time_percent"], case["location_percent"], case["delta_n"], case["n0"], LAT_DEG,
-                    case["pol"], case["zone"], case["clutter_height_m"], reach_cells, win_row0, win_col0, out)
+    p1812 = P1812KernelParams(case["time_percent"], case["location_percent"], case["delta_n"], case["n0"], case["pol"],
+                              case["zone"], case["clutter_height_m"])
+    p1812_loss_grid(dem, Transmitter(tx[0], tx[1], cell_m, case["h_tx_m"], case["h_rx_m"], case["freq_mhz"]), p1812,
+                    LAT_DEG, reach_cells, win_row0, win_col0, out)
     return out
 
 

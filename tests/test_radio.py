@@ -16,8 +16,8 @@ from tests import oracles
 def test_model_selection_by_band_and_refusal():
     ids = np.array(["a", "b", "c"])
     freq = np.array([900.0, 1800.0, 3500.0])
-    assert list(select_models(freq, "auto", sector_ids=ids)) == [_radio_kernels.MODEL_OKUMURA_HATA, _radio_kernels.MODEL_COST231,
-                                                                 _radio_kernels.MODEL_TR38901]
+    assert list(select_models(freq, "auto", sector_ids=ids)) == [
+        _radio_kernels.MODEL_OKUMURA_HATA, _radio_kernels.MODEL_COST231, _radio_kernels.MODEL_TR38901]
     with pytest.raises(ModelError, match=r"covers 150-1500 MHz but sectors \['b', 'c'\]"):
         select_models(freq, "okumura_hata", sector_ids=ids)
 
@@ -33,13 +33,15 @@ def test_environment_classes_from_density():
 
 def test_reach_is_where_loss_meets_budget():
     d = _radio_kernels.reach_km(_radio_kernels.MODEL_OKUMURA_HATA, 900.0, 30.0, 1.5, 140.0, 20.0, 2)
-    assert _radio_kernels.model_loss_db(_radio_kernels.MODEL_OKUMURA_HATA, 900.0, 30.0, 1.5, d, 2) == pytest.approx(140.0, abs=1e-6)
+    loss = _radio_kernels.model_loss_db(_radio_kernels.MODEL_OKUMURA_HATA, 900.0, 30.0, 1.5, d, 2)
+    assert loss == pytest.approx(140.0, abs=1e-6)
     assert _radio_kernels.reach_km(_radio_kernels.MODEL_OKUMURA_HATA, 900.0, 30.0, 1.5, 400.0, 20.0, 2) == 20.0
     # more loss tolerated -> longer reach; open land reaches further than urban
-    assert _radio_kernels.reach_km(_radio_kernels.MODEL_COST231, 1800.0, 30.0, 1.5, 150.0, 20.0, 1) > _radio_kernels.reach_km(
-        _radio_kernels.MODEL_COST231, 1800.0, 30.0, 1.5, 140.0, 20.0, 1)
-    assert _radio_kernels.reach_km(_radio_kernels.MODEL_COST231, 1800.0, 30.0, 1.5, 140.0, 20.0, 3) > _radio_kernels.reach_km(
-        _radio_kernels.MODEL_COST231, 1800.0, 30.0, 1.5, 140.0, 20.0, 1)
+    cost231 = _radio_kernels.MODEL_COST231
+    assert (_radio_kernels.reach_km(cost231, 1800.0, 30.0, 1.5, 150.0, 20.0, 1)
+            > _radio_kernels.reach_km(cost231, 1800.0, 30.0, 1.5, 140.0, 20.0, 1))
+    assert (_radio_kernels.reach_km(cost231, 1800.0, 30.0, 1.5, 140.0, 20.0, 3)
+            > _radio_kernels.reach_km(cost231, 1800.0, 30.0, 1.5, 140.0, 20.0, 1))
 
 
 def test_bilinear_hand_case():

@@ -3,6 +3,7 @@
 Modules
 -------
 cellular    the tiled cellular engine (best server, SINR, speed tiers)
+sectors     the sector table as arrays for the kernels, and the kernels' other structs
 tiles       tiling, ray-fan wedges and the co-channel reach limit
 exact       parameters of the exact (ITM / P.1812) mode
 linkbudget  reference-signal offsets, noise, best server, throughput, uplink, speed tiers

@@ -110,18 +110,20 @@ def p1812_sigma_l_db(freq_ghz, h_rx_m, clutter_height_m, area_width_m):
 
 
 @njit(cache=True, parallel=True)
-def itm_loss_grid(dem_m, row0, col0, cell_m, h_tx_m, h_rx_m, freq_mhz, climate, n0, pol, epsilon, sigma, mdvar,
-                  time, location, situation, reach_cells, win_row0, win_col0, out_loss_db):
+def itm_loss_grid(dem_m, tx, itm, reach_cells, win_row0, win_col0, out_loss_db):
     """ITM point-to-point basic transmission loss (dB) of every window cell within reach.
 
-    ``dem_m`` (rows, cols) terrain heights, m (NaN no data); ``(row0, col0)`` the transmitter's
-    grid position; ``h_tx_m``, ``h_rx_m`` antenna heights above ground.  ITM arguments as for
+    ``dem_m`` (rows, cols) terrain heights, m (NaN no data); ``tx`` the transmitter
+    (:class:`citycov.engine.exact.Transmitter`: grid position ``row0, col0``, ``cell_m``,
+    antenna heights above ground ``h_tx_m``, ``h_rx_m``, ``freq_mhz``).  ``itm``
+    (:class:`citycov.engine.exact.ItmKernelParams`): ITM arguments as for
     :func:`citycov.propagation.itm.itm_p2p` (NTIA codes: ``climate`` 1-7, ``pol`` 0 horizontal /
     1 vertical, ``mdvar`` 0-3 + 10/20, ``epsilon``, ``sigma`` S/m, TLS percentages), assumed
     valid.  ``out_loss_db[i, j]`` (cell ``(win_row0 + i, win_col0 + j)``) receives L_b, NaN where
     the profile touches no data or ITM refuses the path; cells beyond ``reach_cells`` are not
     touched.
     """
+    row0, col0, cell_m, h_tx_m, h_rx_m, freq_mhz = tx.row0, tx.col0, tx.cell_m, tx.h_tx_m, tx.h_rx_m, tx.freq_mhz
     n_win_rows, n_win_cols = out_loss_db.shape
     cap = profile_capacity(reach_cells, cell_m)
     for i in prange(n_win_rows):
@@ -141,17 +143,17 @@ def itm_loss_grid(dem_m, row0, col0, cell_m, h_tx_m, h_rx_m, freq_mhz, climate, 
             if n < 0:
                 out_loss_db[i, j] = np.nan
                 continue
-            out_loss_db[i, j] = itm_p2p_full(pfl[:n + 3], h_tx_m, h_rx_m, climate, n0, freq_mhz, pol, epsilon,
-                                             sigma, mdvar, time, location, situation, buf)[0]
+            out_loss_db[i, j] = itm_p2p_full(pfl[:n + 3], h_tx_m, h_rx_m, itm.climate, itm.n0, freq_mhz, itm.pol,
+                                             itm.epsilon, itm.sigma, itm.mdvar, itm.time, itm.location,
+                                             itm.situation, buf)[0]
 
 
 @njit(cache=True, parallel=True)
-def p1812_loss_grid(dem_m, row0, col0, cell_m, h_tx_m, h_rx_m, freq_mhz, time_percent, location_percent,
-                    delta_n, n0, lat_deg, pol, zone, clutter_height_m, reach_cells, win_row0, win_col0, out_loss_db):
+def p1812_loss_grid(dem_m, tx, p1812, lat_deg, reach_cells, win_row0, win_col0, out_loss_db):
     """ITU-R P.1812-6 basic transmission loss (dB) of every window cell within reach.
 
-    ``dem_m``, ``(row0, col0)``, ``cell_m``, ``h_tx_m``, ``h_rx_m``, the window and ``reach_cells``
-    as for :func:`itm_loss_grid`.  ``freq_mhz`` 30-6000; ``time_percent`` p 1-50 and
+    ``dem_m``, ``tx``, the window and ``reach_cells`` as for :func:`itm_loss_grid`; ``tx.freq_mhz``
+    30-6000.  ``p1812`` (:class:`citycov.engine.exact.P1812KernelParams`): ``time_percent`` p 1-50 and
     ``location_percent`` pL 1-99 (percentages for which L_b is not exceeded); ``delta_n`` ΔN
     (N-units/km) and ``n0`` N0 (N-units) at the path centre; ``lat_deg`` the latitude used as
     every path's centre latitude; ``pol`` 1 horizontal, 2 vertical; ``zone`` the radio-climatic
@@ -160,6 +162,9 @@ def p1812_loss_grid(dem_m, row0, col0, cell_m, h_tx_m, h_rx_m, freq_mhz, time_pe
     assumed valid (see :func:`citycov.propagation.p1812.p1812` for the domain).  NaN where the
     profile touches no data.
     """
+    row0, col0, cell_m, h_tx_m, h_rx_m, freq_mhz = tx.row0, tx.col0, tx.cell_m, tx.h_tx_m, tx.h_rx_m, tx.freq_mhz
+    time_percent, location_percent, delta_n, n0 = p1812.time_percent, p1812.location_percent, p1812.delta_n, p1812.n0
+    pol, zone, clutter_height_m = p1812.pol, p1812.zone, p1812.clutter_height_m
     n_win_rows, n_win_cols = out_loss_db.shape
     cap = profile_capacity(reach_cells, cell_m)
     freq_ghz = freq_mhz / 1000.0

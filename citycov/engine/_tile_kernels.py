@@ -6,20 +6,24 @@ the site's ray fan that covers the tile, :func:`citycov.engine._terrain_kernels.
 :func:`tile_levels_from_loss` (exact mode, on a window of basic losses computed point to
 point, :mod:`citycov.engine._exact_kernels`).  Both record, per cell:
 
-* the network cover bit of each sector at or above its threshold (``cover_bits``, whole grid);
-* the best server per technology (``best_dbm``, ``best_idx``, whole grid);
+* the network cover bit of each sector at or above its threshold (``tile.cover_bits``, whole grid);
+* the best server per technology (``tile.best_dbm``, ``tile.best_idx``, whole grid);
 * per carrier *slot* of the tile, the k strongest levels, the serving sector and the
-  summed power (``car_top`` (slots, k, th, tw), ``car_idx`` / ``car_sum`` (slots, th, tw)),
+  summed power (``tile.car_top`` (slots, k, th, tw), ``car_idx`` / ``car_sum`` (slots, th, tw)),
   from which the tile's SINR, margin and overlap are finished once every site is in.
 
-Geometry and conventions are those of :mod:`citycov.engine._terrain_kernels` (grid units, cell
-centres at integers, azimuth clockwise from grid north, effective heights).  A tile is the
-global rows ``t_row0 .. t_row0 + th − 1`` and columns ``t_col0 .. t_col0 + tw − 1``.
-``rx_loss_db`` is an optional per-cell loss at the receiver (clutter class loss), added to
-every sector; a (0, 0) array means none.  Antenna patterns: sector ``j`` uses the 3GPP
-model when ``s_pattern[j] < 0``, else the MSI cuts ``h_loss[p]``, ``v_loss[p]`` (360 values,
-dB below the peak) combined as in :func:`citycov.engine.antenna.pattern_gain_db`, relative to
-the peak (the EIRP already holds the peak gain).
+The arguments are the named structs of :mod:`citycov.engine.sectors` (NamedTuples of arrays
+and numbers): ``scene`` (the whole grid and the receiver's constants), ``sectors`` (one site's
+sectors), ``patterns`` (antenna cuts and caps), ``tile`` (the state above), ``fan`` and
+``smooth`` (the site's rays).  Geometry and conventions are those of
+:mod:`citycov.engine._terrain_kernels` (grid units, cell centres at integers, azimuth clockwise
+from grid north, effective heights).  A tile is the global rows ``tile.row0 .. tile.row0 + th − 1``
+and columns ``tile.col0 .. tile.col0 + tw − 1``.  ``scene.rx_loss_db`` is an optional per-cell
+loss at the receiver (clutter class loss), added to every sector; a (0, 0) array means none.
+Antenna patterns: sector ``j`` uses the 3GPP model when ``sectors.pattern[j] < 0``, else the MSI
+cuts ``patterns.h_loss_db[p]``, ``v_loss_db[p]`` (360 values, dB below the peak) combined as in
+:func:`citycov.engine.antenna.pattern_gain_db`, relative to the peak (the EIRP already holds the
+peak gain).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from citycov.propagation.p2108 import terrestrial_clutter_db
 
 TWO_PI = 2.0 * math.pi
 LN10_OVER_10 = math.log(10.0) / 10.0
+
+
 @njit(cache=True, nogil=True)
 def elevation_deg(dz_m, d_m):
     """atan(dz/d) in degrees; odd series to x⁹ for |x| ≤ 0.25 (error < 3e-8 rad), else atan."""
@@ -60,7 +66,10 @@ def attenuation_db(j, az_deg, elev_deg, s_azimuth_deg, s_omni, s_tilt_deg, k_h, 
                    pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db):
     """Attenuation (dB ≥ 0) of sector ``j`` towards (azimuth, elevation below the horizon)
     relative to its peak: its MSI cuts, or the 3GPP sector model with the coefficients of
-    :func:`pattern_coefficients`."""
+    :func:`pattern_coefficients`.  The arguments are fields of the structs
+    :class:`citycov.engine.sectors.SectorArrays` and :class:`~citycov.engine.sectors.PatternTables`,
+    unpacked by the caller outside its parallel loop (fields read from a struct inside it measured
+    slower)."""
     p = s_pattern[j]
     if p >= 0:
         return min(cut_loss_db(h_loss[p], az_deg - s_azimuth_deg[j]) + cut_loss_db(v_loss[p], elev_deg - s_tilt_deg[j]),
@@ -74,28 +83,30 @@ def attenuation_db(j, az_deg, elev_deg, s_azimuth_deg, s_omni, s_tilt_deg, k_h, 
 
 
 @njit(cache=True, nogil=True)
-def store_slot(level, j, row, col, i, c, s_tech, s_index, s_bit, s_slot, s_threshold_dbm, floor_dbm, best_dbm,
-               best_idx, cover_bits, car_top, car_idx, car_sum):
-    """Record sector j's level at grid cell (row, col) = tile cell (i, c): cover bit, best
-    server of its technology, and the carrier slot's k strongest / serving / summed power
-    (slot −1: none kept).  The slot update is :func:`citycov.engine._linkbudget_kernels.accumulate_level`
+def store_slot(level, i, c, tech, index, bit, slot, threshold_dbm, floor_dbm, best_dbm, best_idx, cover_bits, car_top,
+               car_idx, car_sum):
+    """Record the level of one sector (its ``tech``, ``index``, ``bit``, ``slot`` and
+    ``threshold_dbm`` from :class:`citycov.engine.sectors.SectorArrays`) at tile cell (i, c): cover
+    bit, best server of its technology, and the carrier slot's k strongest / serving / summed power
+    (slot −1: none kept).  ``best_dbm``, ``best_idx`` and ``cover_bits`` are the tile's windows of
+    the whole-grid rasters (plain arrays, not the struct: a struct passed through this call measured
+    3 % slower).  The slot update is :func:`citycov.engine._linkbudget_kernels.accumulate_level`
     written out for the 4-D tile state: calling it on ``car_top[s]`` views measured 12 % slower
     over a 7-sector site."""
-    if level >= s_threshold_dbm[j]:
-        cover_bits[row, col] = cover_bits[row, col] | (np.uint64(1) << np.uint64(s_bit[j]))
+    if level >= threshold_dbm:
+        cover_bits[i, c] = cover_bits[i, c] | (np.uint64(1) << np.uint64(bit))
     if level < floor_dbm:
         return
-    t = s_tech[j]
-    cur = best_dbm[t, row, col]
+    cur = best_dbm[tech, i, c]
     if math.isnan(cur) or level > cur:
-        best_dbm[t, row, col] = level
-        best_idx[t, row, col] = s_index[j]
-    s = s_slot[j]
+        best_dbm[tech, i, c] = level
+        best_idx[tech, i, c] = index
+    s = slot
     if s < 0:  # no carrier state kept (levels only, e.g. the uncertainty variants)
         return
     car_sum[s, i, c] += math.exp(level * LN10_OVER_10)
     if level > car_top[s, 0, i, c]:
-        car_idx[s, i, c] = s_index[j]
+        car_idx[s, i, c] = index
     k = car_top.shape[1]
     if level > car_top[s, k - 1, i, c]:
         m = k - 1
@@ -103,6 +114,13 @@ def store_slot(level, j, row, col, i, c, s_tech, s_index, s_bit, s_slot, s_thres
             car_top[s, m, i, c] = car_top[s, m - 1, i, c]
             m -= 1
         car_top[s, m, i, c] = level
+
+
+@njit(cache=True, nogil=True)
+def grid_windows(tile, th, tw):
+    """The tile's windows (views) of the whole-grid rasters of ``tile``: best level, best sector, cover bits."""
+    r0, r1, c0, c1 = tile.row0, tile.row0 + th, tile.col0, tile.col0 + tw
+    return tile.best_dbm[:, r0:r1, c0:c1], tile.best_idx[:, r0:r1, c0:c1], tile.cover_bits[r0:r1, c0:c1]
 
 
 @njit(cache=True, nogil=True)
@@ -118,37 +136,15 @@ def _row_span(row, row0, col0, reach_cells, t_col0, tw):
     return ca - t_col0, cb - t_col0
 
 
-@njit(cache=True, parallel=True)
-def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, earth_radius_m, method, zr, prev,
-                     top, hz, ray_lo, n_rays, zs, prev_s, top_s, hz_s, smooth_db, s_model, s_freq_mhz, s_height_m,
-                     s_ref_eirp_dbm, s_azimuth_deg, s_omni, s_tilt_deg, s_hbw_deg, s_vbw_deg, s_pattern, h_loss,
-                     v_loss, pattern_max_loss_db, s_reach_m, s_tech, s_index, s_slot, front_to_back_db,
-                     vertical_sidelobe_db, rx_loss_db, t_row0, t_col0, floor_dbm, best_dbm, best_idx, s_bit,
-                     s_threshold_dbm, cover_bits, car_top, car_idx, car_sum):
-    """Fast terrain mode for the sectors of one site (one mast height) over one tile.
-
-    Per cell: the nearest ray of the fan (the wedge ``zr, prev, top, hz`` holds rays
-    ``ray_lo ..`` of ``n_rays``), the receiver joined to that ray's obstacle set
-    (:func:`citycov.engine._terrain_kernels.receiver_edges`, once per cell for all sectors), the
-    diffraction loss per wavelength (once per run of sectors with the same frequency; sort
-    them by frequency) minus the same method's loss over smooth earth, floored at 0, added to the
-    empirical median loss.  ``smooth_db`` (n_sectors, n_steps + 1) is the smooth-earth loss of
-    Deygout / Bullington at integer distances (interpolated); the knife edge is evaluated per
-    cell on the smooth ray ``zs, prev_s, top_s, hz_s``.  ``s_reach_m`` (n_sectors, 4) is the
-    reach per environment class; ``active`` (uint8, whole grid) marks the cells to evaluate.
-    """
-    th = car_idx.shape[1]
-    tw = car_idx.shape[2]
-    n_wedge = zr.shape[1]
-    n_steps = zr.shape[0] - 1
-    n_smooth = zs.shape[0] - 1
+@njit(cache=True, nogil=True)
+def site_constants(sectors, h_rx_m):
+    """Per sector of one site: the Hata terms A (per environment class, the loss at 1 km) and B
+    (dB/decade), 1/√λ; and the site's reach per environment class (m, the sectors' maximum)."""
+    s_model, s_freq_mhz, s_height_m, s_reach_m = sectors.model, sectors.freq_mhz, sectors.height_m, sectors.reach_m
     n_sec = s_model.size
-    drop = 1.0 / (2.0 * earth_radius_m)
-    has_rx_loss = rx_loss_db.shape[0] > 0
     hata_a = np.zeros((n_sec, 4))
     hata_b = np.zeros(n_sec)
     inv_root_wavelength = np.zeros(n_sec)
-    k_h, k_v = pattern_coefficients(s_hbw_deg, s_vbw_deg)
     for j in range(n_sec):
         inv_root_wavelength[j] = 1.0 / math.sqrt(SPEED_OF_LIGHT_M_S / (s_freq_mhz[j] * 1e6))
         if s_model[j] != MODEL_TR38901:
@@ -159,6 +155,49 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
     for j in range(n_sec):
         for e in range(4):
             reach_env_m[e] = max(reach_env_m[e], s_reach_m[j, e])
+    return hata_a, hata_b, inv_root_wavelength, reach_env_m
+
+
+@njit(cache=True, parallel=True)
+def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile):
+    """Fast terrain mode for the sectors of one site (one mast height) over one tile.
+
+    ``scene``, ``sectors``, ``patterns``, ``tile``, ``fan`` and ``smooth`` are the structs of
+    :mod:`citycov.engine.sectors`; ``(row0, col0)`` the site, ``z_tx_m`` its antenna's absolute
+    height, ``method`` the diffraction code.  Per cell: the nearest ray of the fan (the wedge
+    ``fan.zr, prev, top, hz`` holds rays ``fan.ray_lo ..`` of ``fan.n_rays``), the receiver joined
+    to that ray's obstacle set (:func:`citycov.engine._terrain_kernels.receiver_edges`, once per
+    cell for all sectors), the diffraction loss per wavelength (once per run of sectors with the
+    same frequency; sort them by frequency) minus the same method's loss over smooth earth, floored at 0, added to the
+    empirical median loss.  ``smooth.loss_db`` (n_sectors, n_steps + 1) is the smooth-earth loss
+    of Deygout / Bullington at integer distances (interpolated); the knife edge is evaluated per
+    cell on the smooth ray ``smooth.zs, prev, top, hz``.  ``sectors.reach_m`` (n_sectors, 4) is
+    the reach per environment class; ``scene.active`` marks the cells to evaluate.
+    """
+    dem_m, env, active, rx_loss_db = scene.dem_m, scene.env, scene.active, scene.rx_loss_db
+    cell_m, h_rx_m, earth_radius_m, floor_dbm = scene.cell_m, scene.h_rx_m, scene.earth_radius_m, scene.floor_dbm
+    zr, prev, top, hz, ray_lo, n_rays = fan.zr, fan.prev, fan.top, fan.hz, fan.ray_lo, fan.n_rays
+    zs, prev_s, top_s, hz_s, smooth_db = smooth.zs, smooth.prev, smooth.top, smooth.hz, smooth.loss_db
+    s_model, s_freq_mhz, s_height_m, s_reach_m = sectors.model, sectors.freq_mhz, sectors.height_m, sectors.reach_m
+    s_ref_eirp_dbm = sectors.ref_eirp_dbm
+    s_tech, s_index, s_bit, s_slot, s_threshold_dbm = (sectors.tech, sectors.index, sectors.bit, sectors.slot,
+                                                       sectors.threshold_dbm)
+    s_azimuth_deg, s_omni, s_tilt_deg, s_pattern = sectors.azimuth_deg, sectors.omni, sectors.tilt_deg, sectors.pattern
+    h_loss, v_loss, pattern_max_loss_db = patterns.h_loss_db, patterns.v_loss_db, patterns.max_loss_db
+    front_to_back_db, vertical_sidelobe_db = patterns.front_to_back_db, patterns.vertical_sidelobe_db
+    t_row0, t_col0 = tile.row0, tile.col0
+    th = tile.car_idx.shape[1]
+    tw = tile.car_idx.shape[2]
+    best_dbm, best_idx, cover_bits = grid_windows(tile, th, tw)
+    car_top, car_idx, car_sum = tile.car_top, tile.car_idx, tile.car_sum
+    n_wedge = zr.shape[1]
+    n_steps = zr.shape[0] - 1
+    n_smooth = zs.shape[0] - 1
+    n_sec = s_model.size
+    drop = 1.0 / (2.0 * earth_radius_m)
+    has_rx_loss = rx_loss_db.shape[0] > 0
+    k_h, k_v = pattern_coefficients(sectors.hbw_deg, sectors.vbw_deg)
+    hata_a, hata_b, inv_root_wavelength, reach_env_m = site_constants(sectors, h_rx_m)
     # the principal edge's g below which ν = g/√λ ≤ −0.78 at every frequency: the terrain
     # adds nothing there, so neither the smooth-earth reference nor J(ν) is needed
     g_clear = -np.inf
@@ -232,9 +271,8 @@ def tile_site_levels(dem_m, env, active, row0, col0, z_tx_m, cell_m, h_rx_m, ear
                     last_freq = s_freq_mhz[j]
                 att = attenuation_db(j, az, elev, s_azimuth_deg, s_omni, s_tilt_deg, k_h, k_v, s_pattern, h_loss,
                                      v_loss, pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db)
-                store_slot(s_ref_eirp_dbm[j] - att - base, j, row, col, i, c, s_tech, s_index, s_bit,
-                           s_slot, s_threshold_dbm, floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx,
-                           car_sum)
+                store_slot(s_ref_eirp_dbm[j] - att - base, i, c, s_tech[j], s_index[j], s_bit[j], s_slot[j],
+                           s_threshold_dbm[j], floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx, car_sum)
 
 
 @njit(cache=True, parallel=True)
@@ -256,22 +294,30 @@ def add_clutter_p2108(loss_db, env, row0, col0, t_row0, t_col0, cell_m, freq_ghz
 
 
 @njit(cache=True, parallel=True)
-def tile_levels_from_loss(loss_db, dem_m, active, row0, col0, z_tx_m, cell_m, h_rx_m, s_ref_eirp_dbm,
-                          s_azimuth_deg, s_omni, s_tilt_deg, s_hbw_deg, s_vbw_deg, s_pattern, h_loss, v_loss,
-                          pattern_max_loss_db, s_reach_m, s_tech, s_index, s_slot, front_to_back_db,
-                          vertical_sidelobe_db, rx_loss_db, t_row0, t_col0, floor_dbm, best_dbm, best_idx, s_bit,
-                          s_threshold_dbm, cover_bits, car_top, car_idx, car_sum):
+def tile_levels_from_loss(loss_db, scene, row0, col0, z_tx_m, sectors, patterns, tile):
     """Exact mode: levels of the sectors of one site that share a frequency and mast height,
     from the tile window ``loss_db`` (th, tw) of basic transmission losses (NaN: no path).
-    ``s_reach_m`` (n_sectors,).  ``z_tx_m`` is the antenna's absolute height."""
-    th = car_idx.shape[1]
-    tw = car_idx.shape[2]
+    The structs are those of :func:`tile_site_levels`; the reach is ``sectors.reach_m[:, 0]``.
+    ``z_tx_m`` is the antenna's absolute height."""
+    dem_m, active, rx_loss_db = scene.dem_m, scene.active, scene.rx_loss_db
+    cell_m, h_rx_m, floor_dbm = scene.cell_m, scene.h_rx_m, scene.floor_dbm
+    s_ref_eirp_dbm, s_reach_m = sectors.ref_eirp_dbm, sectors.reach_m
+    s_tech, s_index, s_bit, s_slot, s_threshold_dbm = (sectors.tech, sectors.index, sectors.bit, sectors.slot,
+                                                       sectors.threshold_dbm)
+    s_azimuth_deg, s_omni, s_tilt_deg, s_pattern = sectors.azimuth_deg, sectors.omni, sectors.tilt_deg, sectors.pattern
+    h_loss, v_loss, pattern_max_loss_db = patterns.h_loss_db, patterns.v_loss_db, patterns.max_loss_db
+    front_to_back_db, vertical_sidelobe_db = patterns.front_to_back_db, patterns.vertical_sidelobe_db
+    t_row0, t_col0 = tile.row0, tile.col0
+    th = tile.car_idx.shape[1]
+    tw = tile.car_idx.shape[2]
+    best_dbm, best_idx, cover_bits = grid_windows(tile, th, tw)
+    car_top, car_idx, car_sum = tile.car_top, tile.car_idx, tile.car_sum
     n_sec = s_ref_eirp_dbm.size
     has_rx_loss = rx_loss_db.shape[0] > 0
-    k_h, k_v = pattern_coefficients(s_hbw_deg, s_vbw_deg)
+    k_h, k_v = pattern_coefficients(sectors.hbw_deg, sectors.vbw_deg)
     reach_m = 0.0
     for j in range(n_sec):
-        reach_m = max(reach_m, s_reach_m[j])
+        reach_m = max(reach_m, s_reach_m[j, 0])
     reach_cells = reach_m / cell_m
     r_lo = max(t_row0, int(math.floor(row0 - reach_cells)))
     r_hi = min(t_row0 + th - 1, int(math.ceil(row0 + reach_cells)))
@@ -293,10 +339,9 @@ def tile_levels_from_loss(loss_db, dem_m, active, row0, col0, z_tx_m, cell_m, h_
             elev = elevation_deg(z_tx_m - dem_m[row, col] - h_rx_m, d_m)
             extra = rx_loss_db[row, col] if has_rx_loss else 0.0
             for j in range(n_sec):
-                if d_m > s_reach_m[j]:
+                if d_m > s_reach_m[j, 0]:
                     continue
                 att = attenuation_db(j, az, elev, s_azimuth_deg, s_omni, s_tilt_deg, k_h, k_v, s_pattern, h_loss,
                                      v_loss, pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db)
-                store_slot(s_ref_eirp_dbm[j] - att - loss - extra, j, row, col, i, c, s_tech, s_index, s_bit,
-                           s_slot, s_threshold_dbm, floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx,
-                           car_sum)
+                store_slot(s_ref_eirp_dbm[j] - att - loss - extra, i, c, s_tech[j], s_index[j], s_bit[j], s_slot[j],
+                           s_threshold_dbm[j], floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx, car_sum)

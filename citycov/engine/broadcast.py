@@ -35,11 +35,9 @@ import pyproj
 from tqdm import tqdm
 
 from citycov.crs import grid_north_offset_deg
-from citycov.engine import _exact_kernels
-from citycov.engine._linkbudget_kernels import FIELD_STRENGTH_OFFSET_DB
-from citycov.engine._radio_kernels import MIN_DIST_KM, bilinear
+from citycov.engine import _exact_kernels, _linkbudget_kernels, _radio_kernels
 from citycov.engine.antenna import sector_pattern_db
-from citycov.engine.cellular import ItmParams, P1812Params
+from citycov.engine.exact import DEFAULT_ITM, DEFAULT_P1812, ItmParams, P1812Params, Transmitter
 from citycov.errors import CitycovWarning, CRSError, ModelError, RasterError, SiteTableError
 from citycov.grid import GridSpec
 from citycov.io.broadcast import SERVICES
@@ -57,8 +55,6 @@ ITM_PERCENT = {"time_percent": (0.1, 99.9), "location_percent": (0.1, 99.9)}
 RX_HEIGHT_M = {"p1812": (1.0, 3000.0), "itm": (0.5, 3000.0)}
 FRONT_TO_BACK_DB = 30.0
 VERTICAL_SIDELOBE_DB = 30.0
-DEFAULT_P1812 = P1812Params()
-DEFAULT_ITM = ItmParams()
 
 
 @dataclass(frozen=True)
@@ -225,6 +221,81 @@ def broadcast_coverage(transmitters: gpd.GeoDataFrame, dem_m: np.ndarray, grid: 
                      reach_km=reach_km, time_percent=time_percent, location_percent=location_percent,
                      active=active)
     params = _effective_params(model, p1812, itm, time_percent, location_percent)
+    dem_k = np.ascontiguousarray(dem_m, dtype=np.float64 if np.asarray(dem_m).dtype == np.float64 else np.float32)
+    on_grid = _on_grid(transmitters, dem_k, grid, service)
+    best, best_tx = _strongest(on_grid, dem_k, grid, model=model, params=params, rx_height_m=rx_height_m,
+                               reach_km=reach_km, active=active, progress=progress, service=service,
+                               front_to_back_db=front_to_back_db, vertical_sidelobe_db=vertical_sidelobe_db)
+    t = on_grid
+    n = len(t.table)
+    served = best_tx >= 0
+    level = np.full(grid.shape, np.nan, dtype=np.float32)
+    level[served] = (best[served] - 20.0 * np.log10(t.freq[best_tx[served]])
+                     - _linkbudget_kernels.FIELD_STRENGTH_OFFSET_DB)
+    out_table = _transmitter_table(t, np.bincount(best_tx[served], minlength=n))
+    provenance = {
+        "service": service,
+        "model": model,
+        "model_reference": MODELS[model],
+        "parameters": {k: v for k, v in asdict(params).items() if k != "pol"},
+        "polarisation": "per transmitter (h/v column); P.1812 codes 1/2, ITM 0/1",
+        "time_percent": float(time_percent),
+        "location_percent": float(location_percent),
+        "rx_height_m": float(rx_height_m),
+        "reach_km": float(reach_km),
+        "cell_m": grid.cell_m,
+        "field_strength": ("E = EIRP + G_rel - Lb + 20 log10(f/MHz) + 77.2193 dBuV/m (isotropic receiving antenna; "
+                           "1 kW e.r.p. = 62.15 dBm e.i.r.p.)"),
+        "antenna": (f"omni or 3GPP sector pattern (front-to-back {front_to_back_db:g} dB); vertical pattern only "
+                    f"where v_beamwidth_deg is given (side-lobe cap {vertical_sidelobe_db:g} dB)"),
+        "path_latitude": "P.1812 path-centre latitude = the transmitter's" if model == "p1812" else None,
+        "min_path_km": _radio_kernels.MIN_DIST_KM,
+        "transmitters": n,
+        "dropped_outside": t.dropped,
+        "runtime_s": round(time.perf_counter() - started, 3),
+    }
+    return BroadcastResult(field_dbuv_m=best, rx_level_dbm=level, best_tx=best_tx, transmitters=out_table,
+                           provenance=provenance)
+
+
+def _transmitter_table(t: _OnGrid, served_cells: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({
+        "tx_index": np.arange(len(t.table)), "tx_id": t.table["tx_id"].to_numpy(),
+        "operator": t.table["operator"].to_numpy(),
+        "service": t.table["service"].to_numpy(), "freq_mhz": t.freq, "eirp_dbm": np.round(t.eirp, 2),
+        "height_m": t.height, "ground_m": np.round(t.ground, 1), "antenna_amsl_m": np.round(t.ground + t.height, 1),
+        "polarisation": t.pol, "omni": t.omni, "azimuth_deg": t.table["azimuth_deg"].to_numpy(dtype=np.float64),
+        "x_m": t.x, "y_m": t.y, "lon": np.round(t.lon, 6), "lat": np.round(t.lat, 6), "served_cells": served_cells,
+    })
+
+
+@dataclass(frozen=True)
+class _OnGrid:
+    """The service's transmitters on the grid, as arrays."""
+
+    table: pd.DataFrame
+    dropped: list[str]
+    x: np.ndarray
+    y: np.ndarray
+    row_f: np.ndarray
+    col_f: np.ndarray
+    ground: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    freq: np.ndarray
+    eirp: np.ndarray
+    height: np.ndarray
+    azimuth_grid: np.ndarray
+    omni: np.ndarray
+    hbw: np.ndarray
+    vbw: np.ndarray
+    tilt: np.ndarray
+    pol: np.ndarray
+
+
+def _on_grid(transmitters: gpd.GeoDataFrame, dem_k: np.ndarray, grid: GridSpec, service: str) -> _OnGrid:
+    """The transmitters of ``service`` on the grid (those outside dropped with a warning), with
+    their ground heights, geographic positions and grid azimuths."""
     of_service = transmitters[transmitters["service"].to_numpy() == service]
     if of_service.empty:
         found = sorted({str(s) for s in transmitters["service"].to_numpy()})
@@ -236,16 +307,14 @@ def broadcast_coverage(transmitters: gpd.GeoDataFrame, dem_m: np.ndarray, grid: 
     dropped = [str(t) for t in of_service["tx_id"].to_numpy()[~inside]]
     if dropped:
         warnings.warn(f"{len(dropped)} {service} transmitters outside the analysis grid were dropped "
-                      f"(first: {dropped[:5]}); their terrain is unknown", CitycovWarning, stacklevel=2)
+                      f"(first: {dropped[:5]}); their terrain is unknown", CitycovWarning, stacklevel=3)
     if not inside.any():
         raise SiteTableError(f"broadcast_coverage: none of the {len(dropped)} {service} transmitters lies on the "
                              f"analysis grid (bounds {tuple(round(b) for b in grid.bounds)}, {grid.crs.to_string()})")
     table = of_service.loc[inside].reset_index(drop=True)
     x, y = x_all[inside], y_all[inside]
-    n = len(table)
     row_f, col_f = grid.fractional_rowcol(x, y)
-    dem_k = np.ascontiguousarray(dem_m, dtype=np.float64 if np.asarray(dem_m).dtype == np.float64 else np.float32)
-    ground = np.array([bilinear(dem_k, float(row_f[i]), float(col_f[i])) for i in range(n)])
+    ground = np.array([_radio_kernels.bilinear(dem_k, float(row_f[i]), float(col_f[i])) for i in range(len(table))])
     if np.isnan(ground).any():
         bad = [str(t) for t in table["tx_id"].to_numpy()[np.isnan(ground)]]
         raise RasterError(f"terrain: no elevation under transmitters {bad[:10]} (NaN DEM there, or within half a "
@@ -253,87 +322,64 @@ def broadcast_coverage(transmitters: gpd.GeoDataFrame, dem_m: np.ndarray, grid: 
     to_geo = pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True)
     lon, lat = (np.asarray(a, dtype=np.float64) for a in to_geo.transform(x, y))
     north = grid_north_offset_deg(x, y, grid.crs)
+    return _OnGrid(
+        table=table, dropped=dropped, x=x, y=y, row_f=row_f, col_f=col_f, ground=ground, lon=lon, lat=lat,
+        freq=table["freq_mhz"].to_numpy(dtype=np.float64), eirp=table["eirp_dbm"].to_numpy(dtype=np.float64),
+        height=table["height_m"].to_numpy(dtype=np.float64),
+        azimuth_grid=np.nan_to_num(table["azimuth_deg"].to_numpy(dtype=np.float64), nan=0.0) + north,
+        omni=table["omni"].to_numpy(dtype=bool), hbw=table["h_beamwidth_deg"].to_numpy(dtype=np.float64),
+        vbw=table["v_beamwidth_deg"].to_numpy(dtype=np.float64),
+        tilt=np.nan_to_num(table["downtilt_deg"].to_numpy(dtype=np.float64), nan=0.0),
+        pol=table["polarisation"].to_numpy())
 
-    freq = table["freq_mhz"].to_numpy(dtype=np.float64)
-    eirp = table["eirp_dbm"].to_numpy(dtype=np.float64)
-    height = table["height_m"].to_numpy(dtype=np.float64)
-    azimuth_grid = np.nan_to_num(table["azimuth_deg"].to_numpy(dtype=np.float64), nan=0.0) + north
-    omni = table["omni"].to_numpy(dtype=bool)
-    hbw = table["h_beamwidth_deg"].to_numpy(dtype=np.float64)
-    vbw = table["v_beamwidth_deg"].to_numpy(dtype=np.float64)
-    tilt = np.nan_to_num(table["downtilt_deg"].to_numpy(dtype=np.float64), nan=0.0)
-    pol = table["polarisation"].to_numpy()
 
+def _p1812_loss(dem_k: np.ndarray, tx: Transmitter, params: P1812Params, pol: str, lat_deg: float,
+                reach_cells: float, r_lo: int, c_lo: int, loss: np.ndarray) -> None:
+    _exact_kernels.p1812_loss_grid(dem_k, tx, params.kernel_params(pol=P1812_POL[pol]), lat_deg, reach_cells, r_lo,
+                                   c_lo, loss)
+
+
+def _itm_loss(dem_k: np.ndarray, tx: Transmitter, params: ItmParams, pol: str, lat_deg: float,
+              reach_cells: float, r_lo: int, c_lo: int, loss: np.ndarray) -> None:
+    _exact_kernels.itm_loss_grid(dem_k, tx, params.kernel_params(pol=ITM_POL[pol]), reach_cells, r_lo, c_lo, loss)
+
+
+_LOSS_WINDOW = {"p1812": _p1812_loss, "itm": _itm_loss}
+"""Per model: fill a window with the basic transmission loss of one transmitter."""
+
+
+def _strongest(t: _OnGrid, dem_k: np.ndarray, grid: GridSpec, *, model: str, params: P1812Params | ItmParams,
+               rx_height_m: float, reach_km: float, active: np.ndarray | None, progress: bool, service: str,
+               front_to_back_db: float, vertical_sidelobe_db: float) -> tuple[np.ndarray, np.ndarray]:
+    """Strongest field strength (dBµV/m, float32) and its transmitter (int32, −1 none) per cell."""
     rows, cols = grid.shape
     cell_m = grid.cell_m
     reach_cells = 1000.0 * reach_km / cell_m
     best = np.full(grid.shape, np.nan, dtype=np.float32)
     best_tx = np.full(grid.shape, -1, dtype=np.int32)
     active_b = None if active is None else np.asarray(active, dtype=bool)
-    for i in tqdm(range(n), desc=f"{service} transmitters", unit="tx", disable=not progress):
-        r_lo = max(0, int(math.floor(row_f[i] - reach_cells)))
-        r_hi = min(rows - 1, int(math.ceil(row_f[i] + reach_cells)))
-        c_lo = max(0, int(math.floor(col_f[i] - reach_cells)))
-        c_hi = min(cols - 1, int(math.ceil(col_f[i] + reach_cells)))
+    loss_window = _LOSS_WINDOW[model]
+    for i in tqdm(range(len(t.table)), desc=f"{service} transmitters", unit="tx", disable=not progress):
+        r_lo = max(0, int(math.floor(t.row_f[i] - reach_cells)))
+        r_hi = min(rows - 1, int(math.ceil(t.row_f[i] + reach_cells)))
+        c_lo = max(0, int(math.floor(t.col_f[i] - reach_cells)))
+        c_hi = min(cols - 1, int(math.ceil(t.col_f[i] + reach_cells)))
         loss = np.full((r_hi - r_lo + 1, c_hi - c_lo + 1), np.nan)
-        if model == "p1812":
-            _exact_kernels.p1812_loss_grid(dem_k, float(row_f[i]), float(col_f[i]), cell_m, float(height[i]), float(rx_height_m),
-                              float(freq[i]), params.time_percent, params.location_percent, float(params.delta_n),
-                              float(params.n0), float(lat[i]), P1812_POL[pol[i]], int(params.zone),
-                              float(params.clutter_height_m), reach_cells, r_lo, c_lo, loss)
-        else:
-            _exact_kernels.itm_loss_grid(dem_k, float(row_f[i]), float(col_f[i]), cell_m, float(height[i]), float(rx_height_m),
-                            float(freq[i]), int(params.climate), float(params.n0), ITM_POL[pol[i]],
-                            float(params.epsilon), float(params.sigma), int(params.mdvar), params.time,
-                            params.location, float(params.situation), reach_cells, r_lo, c_lo, loss)
+        tx = Transmitter(float(t.row_f[i]), float(t.col_f[i]), cell_m, float(t.height[i]), float(rx_height_m),
+                         float(t.freq[i]))
+        loss_window(dem_k, tx, params, t.pol[i], float(t.lat[i]), reach_cells, r_lo, c_lo, loss)
         win = (slice(r_lo, r_hi + 1), slice(c_lo, c_hi + 1))
-        gain = _relative_gain_db(dem_k[win], r_lo, c_lo, row_f[i], col_f[i], ground[i] + height[i], cell_m,
-                                 rx_height_m, azimuth_grid[i], bool(omni[i]), hbw[i], vbw[i], tilt[i],
+        gain = _relative_gain_db(dem_k[win], r_lo, c_lo, t.row_f[i], t.col_f[i], t.ground[i] + t.height[i], cell_m,
+                                 rx_height_m, t.azimuth_grid[i], bool(t.omni[i]), t.hbw[i], t.vbw[i], t.tilt[i],
                                  front_to_back_db, vertical_sidelobe_db)
-        e_field = eirp[i] + gain - loss + 20.0 * math.log10(freq[i]) + FIELD_STRENGTH_OFFSET_DB
+        e_field = t.eirp[i] + gain - loss + 20.0 * math.log10(t.freq[i]) + _linkbudget_kernels.FIELD_STRENGTH_OFFSET_DB
         cur = best[win]
         better = np.isfinite(e_field) & ~(e_field <= cur)  # NaN in cur: the first value wins
         if active_b is not None:
             better &= active_b[win]
         cur[better] = e_field[better]
         best_tx[win][better] = i
-
-    served = best_tx >= 0
-    level = np.full(grid.shape, np.nan, dtype=np.float32)
-    level[served] = best[served] - 20.0 * np.log10(freq[best_tx[served]]) - FIELD_STRENGTH_OFFSET_DB
-    counts = np.bincount(best_tx[served], minlength=n)
-    out_table = pd.DataFrame({
-        "tx_index": np.arange(n), "tx_id": table["tx_id"].to_numpy(),
-        "operator": table["operator"].to_numpy(),
-        "service": table["service"].to_numpy(), "freq_mhz": freq, "eirp_dbm": np.round(eirp, 2),
-        "height_m": height, "ground_m": np.round(ground, 1), "antenna_amsl_m": np.round(ground + height, 1),
-        "polarisation": pol, "omni": omni, "azimuth_deg": table["azimuth_deg"].to_numpy(dtype=np.float64),
-        "x_m": x, "y_m": y, "lon": np.round(lon, 6), "lat": np.round(lat, 6), "served_cells": counts,
-    })
-    runtime_s = time.perf_counter() - started
-    provenance = {
-        "service": service,
-        "model": model,
-        "model_reference": MODELS[model],
-        "parameters": {k: v for k, v in asdict(params).items() if k != "pol"},
-        "polarisation": "per transmitter (h/v column); P.1812 codes 1/2, ITM 0/1",
-        "time_percent": float(time_percent),
-        "location_percent": float(location_percent),
-        "rx_height_m": float(rx_height_m),
-        "reach_km": float(reach_km),
-        "cell_m": cell_m,
-        "field_strength": ("E = EIRP + G_rel - Lb + 20 log10(f/MHz) + 77.2193 dBuV/m (isotropic receiving antenna; "
-                           "1 kW e.r.p. = 62.15 dBm e.i.r.p.)"),
-        "antenna": (f"omni or 3GPP sector pattern (front-to-back {front_to_back_db:g} dB); vertical pattern only "
-                    f"where v_beamwidth_deg is given (side-lobe cap {vertical_sidelobe_db:g} dB)"),
-        "path_latitude": "P.1812 path-centre latitude = the transmitter's" if model == "p1812" else None,
-        "min_path_km": MIN_DIST_KM,
-        "transmitters": n,
-        "dropped_outside": dropped,
-        "runtime_s": round(runtime_s, 3),
-    }
-    return BroadcastResult(field_dbuv_m=best, rx_level_dbm=level, best_tx=best_tx, transmitters=out_table,
-                           provenance=provenance)
+    return best, best_tx
 
 
 def _relative_gain_db(dem_win: np.ndarray, r_lo: int, c_lo: int, row0: float, col0: float, z_tx_m: float,
@@ -351,7 +397,7 @@ def _relative_gain_db(dem_win: np.ndarray, r_lo: int, c_lo: int, row0: float, co
         return 0.0
     dr = (np.arange(dem_win.shape[0], dtype=np.float64) + r_lo - row0)[:, None]
     dc = (np.arange(dem_win.shape[1], dtype=np.float64) + c_lo - col0)[None, :]
-    d_m = np.maximum(np.hypot(dr, dc) * cell_m, MIN_DIST_KM * 1000.0)
+    d_m = np.maximum(np.hypot(dr, dc) * cell_m, _radio_kernels.MIN_DIST_KM * 1000.0)
     az_deg = np.degrees(np.arctan2(dc, -dr))
     elev_deg = np.degrees(np.arctan2(z_tx_m - dem_win.astype(np.float64) - rx_height_m, d_m))
     return sector_pattern_db(az_deg - azimuth_grid_deg, elev_deg, tilt_deg=tilt_deg,

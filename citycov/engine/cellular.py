@@ -13,7 +13,7 @@ obstacle set incrementally: the upper convex hull of the antenna and the samples
 curvature (k·R) folded in, stored persistently so that every cell joins the hull of the
 samples before it without rescanning the profile.  From it the cell's diffraction loss is
 Deygout (principal edge + one each side), Bullington's equivalent edge, or the single knife
-edge at the running horizon (``diffraction=``).  The loss added to the empirical model is
+edge at the running horizon (``radio.diffraction``).  The loss added to the empirical model is
 that loss minus the same method's loss over smooth earth, floored at 0 (the delta of
 P.1812's delta-Bullington): flat ground adds nothing, since the empirical models already
 contain average ground.  Exact mode runs ITM point to point on each cell's own profile.
@@ -30,7 +30,6 @@ SS-RSRP (5G) and CPICH RSCP (3G).
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -40,15 +39,31 @@ import pandas as pd
 import pyproj
 from tqdm import tqdm
 
-from citycov.config import TECHNOLOGIES, RadioConfig, WlanConfig
+from citycov.config import DIFFRACTION_METHODS, ENGINE_MODES, EXACT_MODELS, TECHNOLOGIES, RadioConfig
 from citycov.crs import grid_north_offset_deg
 from citycov.engine import _exact_kernels, _radio_kernels, _terrain_kernels, _tile_kernels
+from citycov.engine.exact import CLUTTER_ENV, DEFAULT_ITM, DEFAULT_P1812, ItmParams, P1812Params, Transmitter
 from citycov.engine.linkbudget import LinkParams, LinkRasters, reference_signal_offset_db, uplink_budget_mbps
-from citycov.engine.tiles import TILE_CELLS, FanWorkspace, ReachLimit, fan_size, fan_wedge, rect_distance, tile_windows
-from citycov.errors import CitycovWarning, ModelError, RasterError
+from citycov.engine.sectors import (
+    Fan,
+    PatternTables,
+    Scene,
+    SectorArrays,
+    SmoothRay,
+    TileState,
+    bits_dtype,
+    inside_grid,
+    pattern_tables,
+    same_frequency,
+    scene_arrays,
+    site_groups,
+    tile_state,
+)
+from citycov.engine.tiles import FanWorkspace, ReachLimit, fan_size, fan_wedge, rect_distance, tile_windows
+from citycov.errors import ModelError, RasterError
 from citycov.grid import GridSpec
 from citycov.io.msi import AntennaPattern
-from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S, fspl_db
+from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +73,7 @@ MODEL_CODES = {"okumura_hata": _radio_kernels.MODEL_OKUMURA_HATA, "cost231_hata"
                "tr38901": _radio_kernels.MODEL_TR38901}
 MODEL_FREQ_MHZ = {"okumura_hata": (150.0, 1500.0), "cost231_hata": (1500.0, 2000.0),
                   "tr38901": (500.0, 100_000.0)}
+"""3G: the pilot (CPICH) carries 10% of the cell power, the usual planning assumption."""
 ENV_CLASSES = ("dense_urban", "urban", "suburban", "open")
 
 
@@ -80,7 +96,7 @@ class CellularResult:
     """(operator, technology) of each bit of ``cover_bits``."""
     carriers: tuple[tuple[str, str, float], ...] = ()
     """(operator, technology, freq_mhz) of each carrier (the ``carrier`` column of ``sectors``)."""
-    diffraction: str = "deygout"
+    diffraction: str = RadioConfig.diffraction
     sinr_db: np.ndarray | None = None
     """float32 (3, rows, cols): SINR (dB) of the best carrier per technology, NaN = not served."""
     margin_db: np.ndarray | None = None
@@ -136,7 +152,8 @@ def select_models(freq_mhz: np.ndarray, model: str, *, sector_ids: np.ndarray) -
     """Model code per sector; ``"auto"`` picks by band.  Refuses frequencies outside a forced model."""
     if model == "auto":
         return np.where(freq_mhz <= 1500.0, _radio_kernels.MODEL_OKUMURA_HATA,
-                        np.where(freq_mhz <= 2000.0, _radio_kernels.MODEL_COST231, _radio_kernels.MODEL_TR38901)).astype(np.int64)
+                        np.where(freq_mhz <= 2000.0, _radio_kernels.MODEL_COST231,
+                                 _radio_kernels.MODEL_TR38901)).astype(np.int64)
     if model not in MODEL_CODES:
         raise ModelError(f"unknown radio model {model!r}; expected one of {[*sorted(MODEL_CODES), 'auto']}")
     lo, hi = MODEL_FREQ_MHZ[model]
@@ -158,71 +175,21 @@ def environment_classes(population: np.ndarray, grid: GridSpec, thresholds: dict
     return env
 
 
-def _inside(grid: GridSpec, x: np.ndarray, y: np.ndarray, what: str, ids: np.ndarray) -> np.ndarray:
-    row, col = grid.rowcol(x, y)
-    inside = grid.contains(row, col)
-    if (~inside).any():
-        warnings.warn(f"{(~inside).sum()} {what} outside the analysis grid were dropped "
-                      f"(first: {[str(i) for i in ids[~inside][:5]]})", CitycovWarning, stacklevel=3)
-    return inside
-
-
-DIFFRACTION_METHODS = {"knife_edge": _terrain_kernels.DIFF_KNIFE_EDGE, "deygout": _terrain_kernels.DIFF_DEYGOUT, "bullington": _terrain_kernels.DIFF_BULLINGTON}
-"""Terrain diffraction of the fast mode: one knife edge at the running horizon, Deygout (principal
-edge + one each side) or Bullington's equivalent edge, each on the ray's obstacle set."""
+DIFFRACTION_CODES = dict(zip(DIFFRACTION_METHODS, (_terrain_kernels.DIFF_KNIFE_EDGE, _terrain_kernels.DIFF_DEYGOUT,
+                                                   _terrain_kernels.DIFF_BULLINGTON), strict=True))
+"""Kernel code of each of :data:`citycov.config.DIFFRACTION_METHODS`, the terrain diffraction of
+the fast mode: one knife edge at the running horizon, Deygout (principal edge + one each side)
+or Bullington's equivalent edge, each on the ray's obstacle set."""
 HULL_TOLERANCE = 1e-4
 """Default obstacle-set tolerance (slope, m/m): over smooth ground the earth's curvature makes
 every sample a hull vertex; merging turns below 1e-4 keeps chains short (segments of ~1.7 km
 over flat land) and moves the chain by at most ~4 cm there."""
-ENGINE_MODES = ("fast", "exact")
-"""``fast``: empirical model + terrain diffraction along radials; ``exact``: ITM point-to-point
-on each cell's own profile."""
 
 
-@dataclass(frozen=True)
-class ItmParams:
-    """ITM point-to-point parameters of the exact mode (see :func:`citycov.propagation.itm.itm_p2p`)."""
-
-    climate: int = 5
-    n0: float = 301.0
-    pol: int = 1
-    epsilon: float = 15.0
-    sigma: float = 0.005
-    mdvar: int = 12
-    time: float = 50.0
-    location: float = 50.0
-    situation: float = 50.0
-
-
-@dataclass(frozen=True)
-class P1812Params:
-    """ITU-R P.1812-6 parameters of the exact mode (see :func:`citycov.propagation.p1812.p1812`).
-
-    ``pol``: 1 horizontal, 2 vertical (P.1812's codes); ``zone``: 1 sea, 3 coastal land, 4
-    inland on every profile point; ``clutter_height_m``: representative clutter height on
-    every intermediate point (0: open ground).  The path latitude is the site's."""
-
-    time_percent: float = 50.0
-    location_percent: float = 50.0
-    delta_n: float = 45.0
-    n0: float = 325.0
-    pol: int = 2
-    zone: int = 4
-    clutter_height_m: float = 0.0
-
-
-EXACT_MODELS = ("itm", "p1812")
-CLUTTER_ENV = np.array([True, True, True, False])
-"""Environment classes whose receivers stand in clutter for P.2108 (dense urban, urban, suburban)."""
-
-
-def _engine_modes(mode: str | Mapping[str, str], tech: np.ndarray, sector_ids: np.ndarray,
+def _engine_modes(mode: Mapping[str, str], tech: np.ndarray, sector_ids: np.ndarray,
                   exact_sectors: Collection[str] | None) -> np.ndarray:
     """Bool per sector: evaluated in exact (ITM) mode."""
-    if isinstance(mode, str):
-        per_tech = {t: mode for t in TECHNOLOGIES}
-    else:
-        per_tech = {t: "fast" for t in TECHNOLOGIES} | dict(mode)
+    per_tech = {t: "fast" for t in TECHNOLOGIES} | dict(mode)
     bad = {t: m for t, m in per_tech.items() if m not in ENGINE_MODES or t not in TECHNOLOGIES}
     if bad:
         raise ModelError(f"mode: expected one of {list(ENGINE_MODES)} per technology in {list(TECHNOLOGIES)}, "
@@ -238,64 +205,13 @@ def _engine_modes(mode: str | Mapping[str, str], tech: np.ndarray, sector_ids: n
     return exact
 
 
-def _site_groups(table: pd.DataFrame, height: np.ndarray, freq: np.ndarray) -> list[np.ndarray]:
-    """Sector indices per (site, mast height), each sorted by frequency (the kernels reuse a
-    frequency's diffraction loss across the run of sectors that share it)."""
-    if not len(table):
-        return []
-    key = pd.Series(list(zip(table["site_id"].astype(str), np.round(height, 1), strict=True)), dtype=object)
-    groups = []
-    for idx in key.groupby(key, sort=False).indices.values():
-        idx = np.asarray(idx, dtype=np.int64)
-        groups.append(idx[np.argsort(freq[idx], kind="stable")])
-    return groups
-
-
-def _same_frequency(idx: np.ndarray, freq: np.ndarray) -> list[np.ndarray]:
-    return [idx[freq[idx] == f] for f in np.unique(freq[idx])] if idx.size else []
-
-
-def _bits_dtype(n_networks: int) -> type:
-    for dtype, bits in ((np.uint8, 8), (np.uint16, 16), (np.uint32, 32)):
-        if n_networks <= bits:
-            return dtype
-    return np.uint64
-
-
-def _pattern_tables(table: pd.DataFrame, patterns: Mapping[str, AntennaPattern] | None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per sector the index of its MSI pattern (−1: 3GPP model), and the patterns' cuts and caps."""
-    n = len(table)
-    names = (table["antenna_pattern"].fillna("").astype(str).to_numpy() if "antenna_pattern" in table
-             else np.full(n, "", dtype=object))
-    used = sorted({name for name in names if name})
-    patterns = dict(patterns or {})
-    missing = [name for name in used if name not in patterns]
-    if missing:
-        bad = [str(s) for s in table["sector_id"].to_numpy()[np.isin(names, missing)][:10]]
-        raise ModelError(f"antenna_pattern: no pattern file named {missing[:10]} (sectors {bad}); "
-                         f"known: {sorted(patterns)[:20]}")
-    index = {name: k for k, name in enumerate(used)}
-    s_pattern = np.array([index.get(name, -1) for name in names], dtype=np.int64)
-    h = np.zeros((max(len(used), 1), 360))
-    v = np.zeros((max(len(used), 1), 360))
-    cap = np.zeros(max(len(used), 1))
-    for name, k in index.items():
-        p = patterns[name]
-        h[k], v[k], cap[k] = p.h_loss_db, p.v_loss_db, p.max_loss_db
-    return s_pattern, h, v, cap
-
-
 def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec,
-                      radio: RadioConfig, *, progress: bool = True, mode: str | Mapping[str, str] = "fast",
-                      diffraction: str | None = None, exact_sectors: Collection[str] | None = None,
-                      itm: ItmParams = ItmParams(), p1812: P1812Params = P1812Params(), exact_model: str = "itm",
-                      link: LinkParams | None = LinkParams(),
-                      hull_tolerance: float = HULL_TOLERANCE, tile_cells: int = TILE_CELLS,
+                      radio: RadioConfig, *, link: LinkParams | None = LinkParams(),
                       active: np.ndarray | None = None, rx_loss_db: np.ndarray | None = None,
                       patterns: Mapping[str, AntennaPattern] | None = None,
-                      reach_limit: ReachLimit | None = None,
-                      exact_clutter_percent: float | None = None) -> CellularResult:
+                      exact_sectors: Collection[str] | None = None, itm: ItmParams = DEFAULT_ITM,
+                      p1812: P1812Params = DEFAULT_P1812, hull_tolerance: float = HULL_TOLERANCE,
+                      progress: bool = False) -> CellularResult:
     """Best-server reference-signal level, SINR and speed per technology over ``grid``.
 
     Parameters
@@ -306,30 +222,29 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         Terrain on the grid (float32 metres, NaN = no data; those cells stay uncovered).
     env
         Environment class per cell (int, 0..3), see :func:`environment_classes`.
-    mode
-        ``"fast"`` (empirical model + terrain diffraction along radials) or ``"exact"`` (ITM
-        point-to-point on each cell's own profile), for all sectors or per technology
-        (``{"3G": "exact"}``; technologies not named stay fast).
-    diffraction
-        Fast mode's terrain diffraction, one of :data:`DIFFRACTION_METHODS`; by default
-        ``radio.diffraction`` where the configuration has it, else ``"knife_edge"`` (the
-        first engine's behaviour, kept until the scenario files choose).
+    radio
+        The engine's configuration, read from here only: receiver height, floor, thresholds,
+        antenna caps, the empirical model, ``mode`` per technology (``"fast"``: empirical model
+        + terrain diffraction along radials; ``"exact"``: point to point on each cell's own
+        profile; technologies not named stay fast), ``diffraction`` (fast mode, one of
+        :data:`citycov.config.DIFFRACTION_METHODS`), ``exact_model`` (``"itm"`` or ``"p1812"``),
+        ``exact_clutter_percent`` (exact mode: ITU-R P.2108 §3.2 terrestrial clutter loss not
+        exceeded at this percentage of locations, at receivers in the dense urban, urban and
+        suburban classes, 0.5-67 GHz; ``None``: none; the fast mode's empirical models already
+        hold clutter), ``tile_cells`` (side of the square tiles the grid is processed in: per
+        tile only the sites whose reach touches it run, on the wedge of their ray fan that
+        covers it, and the per-carrier state exists for that tile only; results do not depend
+        on it) and the reach limit (``reach_neighbours`` > 0: each sector's reach capped from
+        the density of its carrier's sites, :class:`citycov.engine.tiles.ReachLimit`).
     hull_tolerance
         Fast mode: obstacle-set vertices where the terrain turns by less than this slope
         (m/m) are dropped (0: the exact upper hull, as the propagation library builds it).
     exact_sectors
         Sector ids evaluated in exact mode whatever ``mode`` says (broadcast, trunking, checks).
-    exact_model
-        Model of the exact mode: ``"itm"`` (Longley-Rice point to point) or ``"p1812"``.
     itm, p1812
         Parameters of the exact mode's model.
     link
         SINR/throughput parameters; ``None`` skips the carrier rasters (faster, less memory).
-    tile_cells
-        Side of the square tiles the grid is processed in (cells).  Per tile only the sites
-        whose reach touches it run, each on the wedge of its ray fan that covers the tile, and
-        the per-carrier state (k strongest levels, summed power) exists for that tile only, so
-        memory is the output rasters plus one tile's state.  Results do not depend on it.
     active
         Bool grid of the cells to evaluate (default: all); the others stay unserved, but
         their terrain still shapes the rays (for example the study area and a margin).
@@ -338,14 +253,8 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     patterns
         Antenna patterns by name (:func:`citycov.io.msi.read_msi`) for sectors whose
         ``antenna_pattern`` column names one; the others use the 3GPP sector model.
-    reach_limit
-        Optional cap on each sector's reach from the density of its carrier's sites
-        (:class:`ReachLimit`).
-    exact_clutter_percent
-        Exact mode only: add ITU-R P.2108 §3.2 terrestrial clutter loss, not exceeded at this
-        percentage of locations, at receivers in the dense urban, urban and suburban classes
-        (ITM and P.1812 over bare terrain hold no clutter; the empirical models of the fast
-        mode already do, so it is not added there).  0.5-67 GHz; ``None``: none.
+    progress
+        Show a progress bar over tiles.
 
     Returns
     -------
@@ -355,38 +264,115 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         throughput and speed-tier class of the best carrier (highest download) at each cell.
         A carrier is (operator, technology, freq_mhz); its sectors interfere with each other.
     """
-    if diffraction is None:
-        diffraction = str(getattr(radio, "diffraction", "knife_edge"))
-    if diffraction not in DIFFRACTION_METHODS:
-        raise ModelError(f"diffraction: unknown method {diffraction!r}; expected one of {sorted(DIFFRACTION_METHODS)}")
-    method = DIFFRACTION_METHODS[diffraction]
-    if exact_clutter_percent is not None and not 0.0 < exact_clutter_percent < 100.0:
-        raise ModelError(f"exact_clutter_percent must be in (0, 100), got {exact_clutter_percent}")
-    if exact_model not in EXACT_MODELS:
-        raise ModelError(f"exact_model: unknown model {exact_model!r}; expected one of {list(EXACT_MODELS)}")
+    method = _check_options(radio)
+    run = _prepare(sectors, dem_m, env, grid, radio, active=active, rx_loss_db=rx_loss_db, patterns=patterns,
+                   exact_sectors=exact_sectors)
+    links = LinkRasters(len(TECHNOLOGIES), *grid.shape, run.best_sector.dtype.type) if link is not None else None
+    groups = site_groups(run.table, run.height, run.freq)
+    g_first = np.array([g[0] for g in groups], dtype=np.int64)
+    g_row, g_col = run.row_f[g_first], run.col_f[g_first]
+    g_reach = np.array([run.reach_m[g].max() / grid.cell_m for g in groups])
+    tiles = list(tile_windows(*grid.shape, radio.tile_cells))
+    fast = _FastMode(method, hull_tolerance)
+    exact = _ExactMode(radio, itm, p1812)
+    with tqdm(total=len(tiles), desc="cellular tiles", unit="tile", disable=not progress, mininterval=1.0) as bar:
+        for window in tiles:
+            bar.update(1)
+            near = np.flatnonzero(rect_distance(g_row, g_col, *window) <= g_reach)
+            if near.size == 0:
+                continue
+            present, s_slot, tile = tile_state(run.carrier_of, len(run.carriers), [groups[g] for g in near], window,
+                                               run.best_dbm, run.best_sector, run.cover_bits,
+                                               capacity=link.capacity if link is not None else None)
+            for g in near:
+                idx = groups[g]
+                fast.site_levels(run, int(g), idx[0], idx[~run.exact[idx]], s_slot, window, tile)
+                exact.site_levels(run, idx[0], idx[run.exact[idx]], s_slot, window, tile)
+            if links is not None:
+                win = (slice(window[0], window[1]), slice(window[2], window[3]))
+                for slot, c in enumerate(present):
+                    _op, t, _f = run.carriers[c]
+                    links.add_carrier(TECH_INDEX[t], tile.car_top[slot], tile.car_idx[slot], tile.car_sum[slot], link,
+                                      t, float(run.carrier_bw[c]), run.ref_eirp, win)
+            del tile
+    return _result(run, radio, link, links)
+
+
+def _check_options(radio: RadioConfig) -> int:
+    """The kernel code of ``radio.diffraction``, after checking the engine's choices in ``radio``."""
+    if radio.diffraction not in DIFFRACTION_CODES:
+        raise ModelError(f"diffraction: unknown method {radio.diffraction!r}; expected one of "
+                         f"{sorted(DIFFRACTION_CODES)}")
+    pct = radio.exact_clutter_percent
+    if pct is not None and not 0.0 < pct < 100.0:
+        raise ModelError(f"exact_clutter_percent must be in (0, 100), got {pct}")
+    if radio.exact_model not in EXACT_MODELS:
+        raise ModelError(f"exact_model: unknown model {radio.exact_model!r}; expected one of {list(EXACT_MODELS)}")
+    return DIFFRACTION_CODES[radio.diffraction]
+
+
+@dataclass
+class _Run:
+    """One engine run: the sectors on the grid, their arrays for the kernels and the output rasters."""
+
+    table: pd.DataFrame
+    dropped_outside: int
+    tech: np.ndarray
+    freq: np.ndarray
+    height: np.ndarray
+    bandwidth: np.ndarray
+    exact: np.ndarray
+    models: np.ndarray
+    ref_eirp: np.ndarray
+    reach_m: np.ndarray
+    row_f: np.ndarray
+    col_f: np.ndarray
+    z_ground: np.ndarray
+    site_lat: np.ndarray
+    networks: tuple[tuple[str, str], ...]
+    carriers: tuple[tuple[str, str, float], ...]
+    carrier_of: np.ndarray
+    carrier_bw: np.ndarray
+    arrays: SectorArrays
+    patterns: PatternTables
+    scene: Scene
+    best_dbm: np.ndarray
+    best_sector: np.ndarray
+    cover_bits: np.ndarray
+    notes: list[str]
+    extrapolation: tuple[str, ...]
+
+
+def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec, radio: RadioConfig, *,
+             active: np.ndarray | None, rx_loss_db: np.ndarray | None,
+             patterns: Mapping[str, AntennaPattern] | None, exact_sectors: Collection[str] | None) -> _Run:
+    """Check the sectors against the grid and the options, and build the arrays of the kernels."""
     x = sectors.geometry.x.to_numpy()
     y = sectors.geometry.y.to_numpy()
-    ids = sectors["sector_id"].to_numpy()
-    inside = _inside(grid, x, y, "sectors", ids)
+    inside = inside_grid(grid, x, y, "sectors", sectors["sector_id"].to_numpy())
     table = sectors.loc[inside].reset_index(drop=True)
     x, y = x[inside], y[inside]
     n = len(table)
+    ids = table["sector_id"].to_numpy()
     tech = table["technology"].to_numpy()
     freq = table["freq_mhz"].to_numpy(dtype=np.float64)
     height = table["height_m"].to_numpy(dtype=np.float64)
     bandwidth = table["bandwidth_mhz"].to_numpy(dtype=np.float64)
-    exact = _engine_modes(mode, tech, table["sector_id"].to_numpy(), exact_sectors)
-    if exact_clutter_percent is not None:
+    exact = _engine_modes(radio.mode, tech, ids, exact_sectors)
+    if radio.exact_clutter_percent is not None:
         out_of_range = exact & ((freq < 500.0) | (freq > 67_000.0))
         if out_of_range.any():
             raise ModelError(f"P.2108 clutter loss covers 0.5-67 GHz; exact-mode sectors "
-                             f"{[str(v) for v in table['sector_id'].to_numpy()[out_of_range][:5]]} use "
+                             f"{[str(v) for v in ids[out_of_range][:5]]} use "
                              f"{sorted(set(freq[out_of_range].tolist()))[:5]} MHz")
-    models = select_models(freq, radio.model, sector_ids=table["sector_id"].to_numpy())
-    ref_eirp = table["eirp_dbm"].to_numpy(dtype=np.float64) + reference_signal_offset_db(tech, bandwidth)
+    models = select_models(freq, radio.model, sector_ids=ids)
+    scs_khz = table["scs_khz"].to_numpy(dtype=np.float64) if "scs_khz" in table.columns else None
+    ref_eirp = table["eirp_dbm"].to_numpy(dtype=np.float64) + reference_signal_offset_db(
+        tech, bandwidth, scs_khz=scs_khz, sector_ids=ids)
     reach_m = np.array([
-        [1000.0 * _radio_kernels.reach_km(models[i], freq[i], height[i], radio.rx_height_m, ref_eirp[i] - radio.floor_dbm,
-                             radio.max_range_km, e) for e in range(len(ENV_CLASSES))]
+        [1000.0 * _radio_kernels.reach_km(models[i], freq[i], height[i], radio.rx_height_m,
+                                          ref_eirp[i] - radio.floor_dbm, radio.max_range_km, e)
+         for e in range(len(ENV_CLASSES))]
         for i in range(n)]).reshape(n, len(ENV_CLASSES))
     if exact.any():  # ITM is never below free space by more than the 6 dB of a ground reflection
         fs_km = 10.0 ** ((ref_eirp - radio.floor_dbm + 6.0 - 32.4478 - 20.0 * np.log10(freq)) / 20.0)
@@ -394,164 +380,145 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     north = grid_north_offset_deg(x, y, grid.crs) if n else np.zeros(0)
     site_lat = (np.asarray(pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True).transform(x, y)[1])
                 if n else np.zeros(0))
-    azimuth_grid = np.nan_to_num(table["azimuth_deg"].to_numpy(dtype=np.float64), nan=0.0) + north
     row_f, col_f = grid.fractional_rowcol(x, y)
     z_ground = np.array([_radio_kernels.bilinear(dem_m, row_f[i], col_f[i]) for i in range(n)])
     if np.isnan(z_ground).any():
-        bad = table["sector_id"].to_numpy()[np.isnan(z_ground)]
-        raise RasterError(f"terrain: no elevation under sectors {[str(b) for b in bad[:10]]}; "
+        raise RasterError(f"terrain: no elevation under sectors {[str(b) for b in ids[np.isnan(z_ground)][:10]]}; "
                           "the DEM must cover every site")
-
-    rows, cols = grid.shape
-    n_tech = len(TECHNOLOGIES)
-    best_dbm = np.full((n_tech, rows, cols), np.nan, dtype=np.float32)
-    best_sector = np.full((n_tech, rows, cols), -1, dtype=np.int16 if n < 32_000 else np.int32)
-    dem_k = np.ascontiguousarray(dem_m, dtype=np.float64 if dem_m.dtype == np.float64 else np.float32)
-    env_k = np.ascontiguousarray(env, dtype=np.int8)
-    active_k = (np.ones((rows, cols), dtype=np.uint8) if active is None
-                else np.ascontiguousarray(active, dtype=np.uint8))
-    if active_k.shape != (rows, cols) or env_k.shape != (rows, cols) or dem_k.shape != (rows, cols):
-        raise RasterError(f"terrain, environment and active grids must have the grid's shape {(rows, cols)}, got "
-                          f"{dem_k.shape}, {env_k.shape}, {active_k.shape}")
-    rx_loss_k = (np.zeros((0, 0), dtype=np.float32) if rx_loss_db is None
-                 else np.ascontiguousarray(rx_loss_db, dtype=np.float32))
-    k_re = radio.k_factor * EARTH_RADIUS_M
-    tech_idx = np.array([TECH_INDEX[t] for t in tech], dtype=np.int64)
-    tilt = table["downtilt_deg"].to_numpy(dtype=np.float64)
-    hbw = table["h_beamwidth_deg"].to_numpy(dtype=np.float64)
-    vbw = table["v_beamwidth_deg"].to_numpy(dtype=np.float64)
-    omni = table["omni"].to_numpy(dtype=np.bool_)
-    s_pattern, h_loss, v_loss, pattern_cap = _pattern_tables(table, patterns)
+    scene = scene_arrays(dem_m, env, grid.shape, active=active, rx_loss_db=rx_loss_db, cell_m=grid.cell_m,
+                         h_rx_m=radio.rx_height_m, earth_radius_m=radio.k_factor * EARTH_RADIUS_M,
+                         floor_dbm=radio.floor_dbm)
     operators = table["operator"].to_numpy()
     networks = tuple(sorted({(str(o), str(t)) for o, t in zip(operators, tech, strict=True)}))
     if len(networks) > 64:
         raise ModelError(f"{len(networks)} operator x technology networks; at most 64 are supported")
     bit_of = {net: k for k, net in enumerate(networks)}
-    s_bit = np.array([bit_of[(str(o), str(t))] for o, t in zip(operators, tech, strict=True)], dtype=np.int64)
-    s_thr = np.array([radio.threshold_dbm[t] for t in tech], dtype=np.float64)
-    cover_bits = np.zeros((rows, cols), dtype=_bits_dtype(len(networks)))
     carrier_keys = [(str(o), str(t), float(f)) for o, t, f in zip(operators, tech, freq, strict=True)]
     carriers = tuple(sorted(set(carrier_keys), key=lambda c: (TECH_INDEX[c[1]], c[0], c[2])))
     carrier_of = np.array([carriers.index(c) for c in carrier_keys], dtype=np.int64) if n else np.zeros(0, np.int64)
-    notes = [f"tiles of {tile_cells} x {tile_cells} cells"]
+    notes = [f"tiles of {radio.tile_cells} x {radio.tile_cells} cells"]
     if active is not None:
-        notes.append(f"evaluated {int(active_k.sum()):,} of {active_k.size:,} cells (study area)")
-    if reach_limit is not None and n:
-        cap = reach_limit.limit_m(x, y, carrier_of, table["site_id"].to_numpy())
-        capped = cap < reach_m.max(axis=1)
-        reach_m = np.minimum(reach_m, cap[:, None])
-        notes.append(f"reach limit ({reach_limit.neighbours} co-channel neighbours x {reach_limit.factor:g}, at least "
-                     f"{reach_limit.min_km:g} km): {int(capped.sum()):,} of {n:,} sectors capped"
-                     + (f", median cap {np.median(cap[capped]) / 1000.0:.1f} km" if capped.any() else ""))
+        notes.append(f"evaluated {int(scene.active.sum()):,} of {scene.active.size:,} cells (study area)")
+    if radio.reach_neighbours and n:
+        limit = ReachLimit(radio.reach_neighbours, radio.reach_factor, radio.reach_min_km)
+        reach_m, note = limit.apply(reach_m, x, y, carrier_of, table["site_id"].to_numpy())
+        notes.append(note)
     extrapolation = model_extrapolation(models[~exact], height[~exact], reach_m[~exact])
     for text in extrapolation:
         log.info("model extrapolation: %s", text)
-    groups = _site_groups(table, height, freq)
-    links = LinkRasters(n_tech, rows, cols, best_sector.dtype.type) if link is not None else None
-    capacity = link.capacity if link is not None else 2
-    carrier_bw = np.array([float(bandwidth[carrier_of == c].max()) for c in range(len(carriers))])
-    g_first = np.array([g[0] for g in groups], dtype=np.int64)
-    g_row, g_col = row_f[g_first], col_f[g_first]
-    g_reach = np.array([reach_m[g].max() / grid.cell_m for g in groups])
-    tiles = list(tile_windows(rows, cols, tile_cells))
-    smooth_cache: dict[tuple[int, int], tuple] = {}
-    work = FanWorkspace()
-    bar = tqdm(total=len(tiles), desc="cellular tiles", unit="tile", disable=not progress, mininterval=1.0)
-    with bar:
-        for (tr0, tr1, tc0, tc1) in tiles:
-            bar.update(1)
-            near = np.flatnonzero(rect_distance(g_row, g_col, tr0, tr1, tc0, tc1) <= g_reach)
-            if near.size == 0:
-                continue
-            th, tw = tr1 - tr0, tc1 - tc0
-            if links is not None:
-                present = np.unique(np.concatenate([carrier_of[groups[g]] for g in near]))
-                slot_of = np.full(len(carriers), -1, dtype=np.int64)
-                slot_of[present] = np.arange(present.size)
-                s_slot = slot_of[carrier_of]
-            else:  # levels only: no per-carrier state
-                present = np.zeros(0, dtype=np.int64)
-                s_slot = np.full(n, -1, dtype=np.int64)
-            car_top = np.full((present.size, capacity, th, tw), -np.inf, dtype=np.float32)
-            car_idx = np.full((present.size, th, tw), -1, dtype=np.int32)
-            car_sum = np.zeros((present.size, th, tw), dtype=np.float32)
-            for g in near:
-                idx = groups[g]
-                i0 = idx[0]
-                z_tx = z_ground[i0] + height[i0]
-                fast = idx[~exact[idx]]
-                if fast.size:
-                    reach_cells = float(reach_m[fast].max()) / grid.cell_m
-                    n_rays, n_steps = fan_size(reach_cells)
-                    ray_lo, n_wedge, steps = fan_wedge(row_f[i0], col_f[i0], tr0, tr1, tc0, tc1, n_rays, n_steps)
-                    zr, prev, top, hz = work.views(steps + 1, n_wedge)
-                    _terrain_kernels.ray_wedge_into(dem_k, row_f[i0], col_f[i0], z_tx, grid.cell_m, n_rays, ray_lo, k_re,
-                                     hull_tolerance, zr, prev, top, hz)
-                    key = (int(g), n_steps)
-                    if key not in smooth_cache:
-                        if len(smooth_cache) > 256:
-                            smooth_cache.clear()
-                        zs_prev_top_hz = _terrain_kernels.smooth_ray(height[i0], grid.cell_m, n_steps, k_re, hull_tolerance)
-                        smooth_cache[key] = (*zs_prev_top_hz, _terrain_kernels.smooth_earth_loss_db(
-                            *zs_prev_top_hz, radio.rx_height_m, grid.cell_m, k_re, method,
-                            1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (freq[fast] * 1e6))))
-                    zs, prev_s, top_s, hz_s, smooth = smooth_cache[key]
-                    _tile_kernels.tile_site_levels(
-                        dem_k, env_k, active_k, row_f[i0], col_f[i0], z_tx, grid.cell_m, radio.rx_height_m, k_re,
-                        method, zr, prev, top, hz, ray_lo, n_rays, zs, prev_s, top_s, hz_s, smooth, models[fast],
-                        freq[fast], height[fast], ref_eirp[fast], azimuth_grid[fast], omni[fast], tilt[fast],
-                        hbw[fast], vbw[fast], s_pattern[fast], h_loss, v_loss, pattern_cap, reach_m[fast],
-                        tech_idx[fast], fast, s_slot[fast], radio.front_to_back_db, radio.vertical_sidelobe_db,
-                        rx_loss_k, tr0, tc0, radio.floor_dbm, best_dbm, best_sector, s_bit[fast], s_thr[fast],
-                        cover_bits, car_top, car_idx, car_sum)
-                ex = idx[exact[idx]]
-                for sub in _same_frequency(ex, freq):
-                    loss = np.full((th, tw), np.nan)
-                    sub_reach = float(reach_m[sub, 0].max()) / grid.cell_m
-                    if exact_model == "itm":
-                        _exact_kernels.itm_loss_grid(dem_k, row_f[i0], col_f[i0], grid.cell_m, height[i0], radio.rx_height_m,
-                                        freq[sub[0]], itm.climate, itm.n0, itm.pol, itm.epsilon, itm.sigma, itm.mdvar,
-                                        itm.time, itm.location, itm.situation, sub_reach, tr0, tc0, loss)
-                    else:
-                        _exact_kernels.p1812_loss_grid(dem_k, row_f[i0], col_f[i0], grid.cell_m, height[i0], radio.rx_height_m,
-                                          freq[sub[0]], p1812.time_percent, p1812.location_percent, p1812.delta_n,
-                                          p1812.n0, float(site_lat[i0]), p1812.pol, p1812.zone,
-                                          p1812.clutter_height_m, sub_reach, tr0, tc0, loss)
-                    if exact_clutter_percent is not None:
-                        _tile_kernels.add_clutter_p2108(loss, env_k, row_f[i0], col_f[i0], tr0, tc0, grid.cell_m,
-                                             freq[sub[0]] / 1000.0, float(exact_clutter_percent), CLUTTER_ENV)
-                    _tile_kernels.tile_levels_from_loss(
-                        loss, dem_k, active_k, row_f[i0], col_f[i0], z_tx, grid.cell_m, radio.rx_height_m,
-                        ref_eirp[sub], azimuth_grid[sub], omni[sub], tilt[sub], hbw[sub], vbw[sub], s_pattern[sub],
-                        h_loss, v_loss, pattern_cap, np.ascontiguousarray(reach_m[sub, 0]), tech_idx[sub], sub,
-                        s_slot[sub], radio.front_to_back_db, radio.vertical_sidelobe_db, rx_loss_k,
-                        tr0, tc0, radio.floor_dbm, best_dbm, best_sector, s_bit[sub], s_thr[sub],
-                        cover_bits, car_top, car_idx, car_sum)
-            if links is not None:
-                win = (slice(tr0, tr1), slice(tc0, tc1))
-                for slot, c in enumerate(present):
-                    _op, t, _f = carriers[c]
-                    links.add_carrier(TECH_INDEX[t], car_top[slot], car_idx[slot], car_sum[slot], link, t,
-                                      float(carrier_bw[c]), ref_eirp, win)
-            del car_top, car_idx, car_sum
+    s_pattern, pattern_arrays = pattern_tables(table, patterns, front_to_back_db=radio.front_to_back_db,
+                                               vertical_sidelobe_db=radio.vertical_sidelobe_db)
+    arrays = SectorArrays(
+        index=np.arange(n, dtype=np.int64), model=models, freq_mhz=freq, height_m=height, ref_eirp_dbm=ref_eirp,
+        azimuth_deg=np.nan_to_num(table["azimuth_deg"].to_numpy(dtype=np.float64), nan=0.0) + north,
+        omni=table["omni"].to_numpy(dtype=np.bool_), tilt_deg=table["downtilt_deg"].to_numpy(dtype=np.float64),
+        hbw_deg=table["h_beamwidth_deg"].to_numpy(dtype=np.float64),
+        vbw_deg=table["v_beamwidth_deg"].to_numpy(dtype=np.float64), pattern=s_pattern, reach_m=reach_m,
+        tech=np.array([TECH_INDEX[t] for t in tech], dtype=np.int64), slot=np.full(n, -1, dtype=np.int64),
+        bit=np.array([bit_of[(str(o), str(t))] for o, t in zip(operators, tech, strict=True)], dtype=np.int64),
+        threshold_dbm=np.array([radio.threshold_dbm[t] for t in tech], dtype=np.float64))
+    rows, cols = grid.shape
+    return _Run(
+        table=table, dropped_outside=int((~inside).sum()), tech=tech, freq=freq, height=height, bandwidth=bandwidth,
+        exact=exact, models=models, ref_eirp=ref_eirp, reach_m=reach_m, row_f=row_f, col_f=col_f,
+        z_ground=z_ground, site_lat=site_lat, networks=networks, carriers=carriers, carrier_of=carrier_of,
+        carrier_bw=np.array([float(bandwidth[carrier_of == c].max()) for c in range(len(carriers))]),
+        arrays=arrays, patterns=pattern_arrays, scene=scene,
+        best_dbm=np.full((len(TECHNOLOGIES), rows, cols), np.nan, dtype=np.float32),
+        best_sector=np.full((len(TECHNOLOGIES), rows, cols), -1, dtype=np.int16 if n < 32_000 else np.int32),
+        cover_bits=np.zeros((rows, cols), dtype=bits_dtype(len(networks))), notes=notes,
+        extrapolation=extrapolation)
+
+
+class _FastMode:
+    """Fast mode: empirical model + terrain diffraction along the site's ray fan, on the wedge a tile needs."""
+
+    def __init__(self, method: int, hull_tolerance: float) -> None:
+        self.method = method
+        self.hull_tolerance = hull_tolerance
+        self.work = FanWorkspace()
+        self.smooth: dict[tuple[int, int], SmoothRay] = {}
+
+    def site_levels(self, run: _Run, g: int, i0: int, fast: np.ndarray, s_slot: np.ndarray,
+                    window: tuple[int, int, int, int], tile: TileState) -> None:
+        """Levels of the fast-mode sectors ``fast`` of site group ``g`` (first sector ``i0``) over the tile."""
+        if not fast.size:
+            return
+        scene = run.scene
+        z_tx = run.z_ground[i0] + run.height[i0]
+        n_rays, n_steps = fan_size(float(run.reach_m[fast].max()) / scene.cell_m)
+        ray_lo, n_wedge, steps = fan_wedge(run.row_f[i0], run.col_f[i0], *window, n_rays, n_steps)
+        zr, prev, top, hz = self.work.views(steps + 1, n_wedge)
+        _terrain_kernels.ray_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays, ray_lo,
+                                        scene.earth_radius_m, self.hull_tolerance, zr, prev, top, hz)
+        key = (g, n_steps)
+        if key not in self.smooth:
+            if len(self.smooth) > 256:
+                self.smooth.clear()
+            zs_prev_top_hz = _terrain_kernels.smooth_ray(run.height[i0], scene.cell_m, n_steps, scene.earth_radius_m,
+                                                         self.hull_tolerance)
+            self.smooth[key] = SmoothRay(*zs_prev_top_hz, _terrain_kernels.smooth_earth_loss_db(
+                *zs_prev_top_hz, scene.h_rx_m, scene.cell_m, scene.earth_radius_m, self.method,
+                1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (run.freq[fast] * 1e6))))
+        _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method,
+                                       Fan(zr, prev, top, hz, ray_lo, n_rays), self.smooth[key],
+                                       run.arrays.take(fast, s_slot), run.patterns, tile)
+
+
+class _ExactMode:
+    """Exact mode: ITM or P.1812 point to point on each cell's own profile, per run of one frequency."""
+
+    def __init__(self, radio: RadioConfig, itm: ItmParams, p1812: P1812Params) -> None:
+        self.radio = radio
+        self.itm = itm.kernel_params()
+        self.p1812 = p1812.kernel_params()
+
+    def site_levels(self, run: _Run, i0: int, ex: np.ndarray, s_slot: np.ndarray,
+                    window: tuple[int, int, int, int], tile: TileState) -> None:
+        """Levels of the exact-mode sectors ``ex`` of one site group (first sector ``i0``) over the tile."""
+        scene, radio = run.scene, self.radio
+        tr0, tr1, tc0, tc1 = window
+        z_tx = run.z_ground[i0] + run.height[i0]
+        for sub in same_frequency(ex, run.freq):
+            loss = np.full((tr1 - tr0, tc1 - tc0), np.nan)
+            sub_reach = float(run.reach_m[sub, 0].max()) / scene.cell_m
+            tx = Transmitter(run.row_f[i0], run.col_f[i0], scene.cell_m, run.height[i0], scene.h_rx_m,
+                             run.freq[sub[0]])
+            if radio.exact_model == "itm":
+                _exact_kernels.itm_loss_grid(scene.dem_m, tx, self.itm, sub_reach, tr0, tc0, loss)
+            else:
+                _exact_kernels.p1812_loss_grid(scene.dem_m, tx, self.p1812, float(run.site_lat[i0]), sub_reach,
+                                               tr0, tc0, loss)
+            if radio.exact_clutter_percent is not None:
+                _tile_kernels.add_clutter_p2108(loss, scene.env, run.row_f[i0], run.col_f[i0], tr0, tc0, scene.cell_m,
+                                                run.freq[sub[0]] / 1000.0, float(radio.exact_clutter_percent),
+                                                CLUTTER_ENV)
+            _tile_kernels.tile_levels_from_loss(loss, scene, run.row_f[i0], run.col_f[i0], z_tx,
+                                                run.arrays.take(sub, s_slot), run.patterns, tile)
+
+
+def _result(run: _Run, radio: RadioConfig, link: LinkParams | None, links: LinkRasters | None) -> CellularResult:
+    """The result of a finished run: the rasters and the sector table they index."""
+    n = len(run.table)
     names = {v: k for k, v in MODEL_CODES.items()}
     out_table = pd.DataFrame({
-        "sector_index": np.arange(n), "sector_id": table["sector_id"].to_numpy(),
-        "site_id": table["site_id"].to_numpy(), "operator": table["operator"].to_numpy(),
-        "technology": tech, "freq_mhz": freq, "bandwidth_mhz": bandwidth,
-        "model": [exact_model if exact[i] else names[m] for i, m in enumerate(models)],
-        "carrier": carrier_of,
-        "ref_signal_eirp_dbm": np.round(ref_eirp, 2),
-        "reach_urban_km": np.round(reach_m[:, 1] / 1000.0, 3), "reach_open_km": np.round(reach_m[:, 3] / 1000.0, 3),
-        "ground_m": np.round(z_ground, 1),
+        "sector_index": np.arange(n), "sector_id": run.table["sector_id"].to_numpy(),
+        "site_id": run.table["site_id"].to_numpy(), "operator": run.table["operator"].to_numpy(),
+        "technology": run.tech, "freq_mhz": run.freq, "bandwidth_mhz": run.bandwidth,
+        "model": [radio.exact_model if run.exact[i] else names[m] for i, m in enumerate(run.models)],
+        "carrier": run.carrier_of,
+        "ref_signal_eirp_dbm": np.round(run.ref_eirp, 2),
+        "reach_urban_km": np.round(run.reach_m[:, 1] / 1000.0, 3),
+        "reach_open_km": np.round(run.reach_m[:, 3] / 1000.0, 3),
+        "ground_m": np.round(run.z_ground, 1),
     })
     extra = links.finish(link) if links is not None else {}
-    return CellularResult(best_dbm=best_dbm, best_sector=best_sector, sectors=out_table,
-                          dropped_outside=int((~inside).sum()), extrapolation=extrapolation,
-                          cover_bits=cover_bits, networks=networks, carriers=carriers,
-                          diffraction=diffraction, notes=tuple(notes), link=link if links is not None else None,
-                          sector_ref_eirp_dbm=ref_eirp, sector_bandwidth_mhz=carrier_bw[carrier_of] if n else
-                          np.zeros(0), **extra)
+    return CellularResult(best_dbm=run.best_dbm, best_sector=run.best_sector, sectors=out_table,
+                          dropped_outside=run.dropped_outside, extrapolation=run.extrapolation,
+                          cover_bits=run.cover_bits, networks=run.networks, carriers=run.carriers,
+                          diffraction=radio.diffraction, notes=tuple(run.notes),
+                          link=link if links is not None else None, sector_ref_eirp_dbm=run.ref_eirp,
+                          sector_bandwidth_mhz=run.carrier_bw[run.carrier_of] if n else np.zeros(0), **extra)
 
 
 def model_extrapolation(models: np.ndarray, height_m: np.ndarray, reach_m: np.ndarray) -> tuple[str, ...]:
@@ -577,23 +544,3 @@ def model_extrapolation(models: np.ndarray, height_m: np.ndarray, reach_m: np.nd
                      f"each mast{beyond}")
     return tuple(notes)
 
-
-def wlan_coverage(aps: gpd.GeoDataFrame, valid: np.ndarray, grid: GridSpec, wlan: WlanConfig) -> np.ndarray:
-    """Best WLAN level (dBm, float32, NaN = none) per cell with the log-distance model of ``wlan``.
-
-    Reach of each access point: where the level falls to the threshold, capped at
-    ``wlan.max_range_m``.
-    """
-    x = aps.geometry.x.to_numpy()
-    y = aps.geometry.y.to_numpy()
-    inside = _inside(grid, x, y, "WLAN access points", aps["ap_id"].to_numpy())
-    freq = aps["freq_mhz"].to_numpy(dtype=np.float64)[inside]
-    eirp = aps["eirp_dbm"].to_numpy(dtype=np.float64)[inside]
-    l1m = np.array([fspl_db(f, 0.001) for f in freq])
-    reach = np.minimum(10.0 ** ((eirp - wlan.threshold_dbm - l1m) / (10.0 * wlan.path_loss_exponent)),
-                       wlan.max_range_m)
-    row_f, col_f = grid.fractional_rowcol(x[inside], y[inside])
-    best = np.full(grid.shape, np.nan, dtype=np.float32)
-    _radio_kernels.wlan_coverage(row_f, col_f, aps["height_m"].to_numpy(dtype=np.float64)[inside], eirp, freq, reach,
-                    grid.cell_m, wlan.rx_height_m, wlan.path_loss_exponent, valid, best)
-    return best

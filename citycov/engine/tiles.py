@@ -41,6 +41,17 @@ class ReachLimit:
             raise ModelError(f"reach limit: neighbours >= 0, factor >= 1 and min_km > 0 expected, got "
                              f"{self.neighbours}, {self.factor}, {self.min_km}")
 
+    def apply(self, reach_m: np.ndarray, x_m: np.ndarray, y_m: np.ndarray, carrier: np.ndarray,
+              site_id: np.ndarray) -> tuple[np.ndarray, str]:
+        """``reach_m`` (sectors, environment classes) capped by :meth:`limit_m`, and a note for the
+        provenance saying how many sectors it capped."""
+        cap = self.limit_m(x_m, y_m, carrier, site_id)
+        capped = cap < reach_m.max(axis=1)
+        note = (f"reach limit ({self.neighbours} co-channel neighbours x {self.factor:g}, at least "
+                f"{self.min_km:g} km): {int(capped.sum()):,} of {len(reach_m):,} sectors capped"
+                + (f", median cap {np.median(cap[capped]) / 1000.0:.1f} km" if capped.any() else ""))
+        return np.minimum(reach_m, cap[:, None]), note
+
     def limit_m(self, x_m: np.ndarray, y_m: np.ndarray, carrier: np.ndarray, site_id: np.ndarray) -> np.ndarray:
         """Reach cap (m) per sector; +inf where the carrier has too few other sites."""
         from scipy.spatial import cKDTree

@@ -11,6 +11,7 @@ from citycov.accounting import fibre as fibre_mod
 from citycov.config import TECHNOLOGIES, RadioConfig, Scenario
 from citycov.engine import cellular as radio_mod
 from citycov.engine.linkbudget import LinkParams
+from citycov.engine.wlan import wlan_coverage
 from citycov.pipeline.inputs import Inputs
 from citycov.pipeline.layers import Layers
 
@@ -36,16 +37,11 @@ def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: Ra
     speed tiers per technology (the uncertainty variants skip them: they only need levels).
     The clutter loss of ``layers`` and the antenna patterns of ``inputs`` apply to every run."""
     params = link_params(radio) if link and radio.sinr else None
-    limit = (radio_mod.ReachLimit(radio.reach_neighbours, radio.reach_factor, radio.reach_min_km)
-             if radio.reach_neighbours else None)
     cell = radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
-                                       progress=progress, diffraction=radio.diffraction, link=params,
-                                       active=layers.active, tile_cells=radio.tile_cells,
-                                       reach_limit=limit, rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns,
-                                       mode=radio.mode, exact_model=radio.exact_model,
-                                       exact_clutter_percent=radio.exact_clutter_percent)
+                                       progress=progress, link=params, active=layers.active,
+                                       rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns)
     valid = np.isfinite(layers.dem)
-    wlan = (radio_mod.wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
+    wlan = (wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
             else np.full(layers.grid.shape, np.nan, dtype=np.float32))
     return Coverage(cell=cell, wlan_dbm=wlan, link=params)
 
