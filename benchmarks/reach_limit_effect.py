@@ -35,8 +35,8 @@ def main() -> None:
     args = ap.parse_args()
 
     import citycov
-    from citycov.config import TECHNOLOGIES
-    from citycov.engine import cellular as R
+    from citycov.choices import TECHNOLOGIES
+    from citycov.engine import cellular
     from citycov.engine.linkbudget import LinkParams
     from citycov.pipeline.inputs import read_inputs
     from citycov.pipeline.layers import build_layers, study_area
@@ -50,7 +50,8 @@ def main() -> None:
     def engine(neighbours, factor):
         t0 = time.perf_counter()
         radio = dataclasses.replace(sc.radio, reach_neighbours=neighbours, reach_factor=factor)
-        res = R.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio, link=link, active=area)
+        res = cellular.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio, link=link,
+                                         active=area)
         return res, time.perf_counter() - t0
 
     ref, t_ref = engine(0, sc.radio.reach_factor)

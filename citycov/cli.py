@@ -16,7 +16,8 @@ from pathlib import Path
 import click
 
 from citycov._version import __version__
-from citycov.config import BASEMAPS, load_scenario
+from citycov.choices import BASEMAPS
+from citycov.config import load_scenario
 from citycov.errors import CitycovError
 from citycov.outputs import maps, report_html
 from citycov.outputs import write as outputs

@@ -14,7 +14,8 @@ import pytest
 from affine import Affine
 from scipy.ndimage import map_coordinates
 
-from citycov.config import DIFFRACTION_METHODS, TECHNOLOGIES, RadioConfig
+from citycov.choices import DIFFRACTION_METHODS, TECHNOLOGIES
+from citycov.config import RadioConfig
 from citycov.engine import _terrain_kernels
 from citycov.engine.cellular import (
     DIFFRACTION_CODES,

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from citycov.errors import ItmError, ModelError
-from citycov.propagation import _itm_kernels as K
+from citycov.propagation import _itm_kernels
 from citycov.propagation.itm import ItmResult, itm_area, itm_p2p, itm_p2p_loss_db
 
 REF = Path(__file__).parent / "data" / "reference" / "ntia" / "itm"
@@ -276,7 +276,7 @@ def test_p2p_loss_grows_with_obstacle(d_km, h_tx, h_rx):
     n = 200
     x = np.linspace(0.0, 1.0, n + 1)
     shape = np.exp(-(((x - 0.5) / 0.05) ** 2))
-    bulge = (d_km * 1e3) ** 2 / 8.0 * K.GAMMA_A_PER_M * (1.0 - 0.04665 * math.exp(301.0 / 179.3))
+    bulge = (d_km * 1e3) ** 2 / 8.0 * _itm_kernels.GAMMA_A_PER_M * (1.0 - 0.04665 * math.exp(301.0 / 179.3))
     clear = 0.5 * (h_tx + h_rx) + bulge
     losses, horizons = [], []
     for height in np.linspace(clear, clear + 250.0, 60):
@@ -392,16 +392,16 @@ def test_ground_impedance_error_from_kernel():
 
 
 @pytest.mark.parametrize(("change", "flag"), [
-    ({"h_tx_m": 0.7}, K.WARN_TX_TERMINAL_HEIGHT),
-    ({"h_rx_m": 1500.0}, K.WARN_RX_TERMINAL_HEIGHT),
-    ({"freq_mhz": 30.0}, K.WARN_FREQUENCY),
-    ({"freq_mhz": 15000.0}, K.WARN_FREQUENCY),
-    ({"dist_km": 0.5}, K.WARN_PATH_DISTANCE_TOO_SMALL_2),
-    ({"dist_km": 1500.0}, K.WARN_PATH_DISTANCE_TOO_BIG_1),
-    ({"dist_km": 2500.0}, K.WARN_PATH_DISTANCE_TOO_BIG_2),
-    ({"dist_km": 1.2, "h_tx_m": 400.0}, K.WARN_PATH_DISTANCE_TOO_SMALL_1),
-    ({"time": 0.05}, K.WARN_EXTREME_VARIABILITIES),
-    ({"situation": 99.95}, K.WARN_EXTREME_VARIABILITIES),
+    ({"h_tx_m": 0.7}, _itm_kernels.WARN_TX_TERMINAL_HEIGHT),
+    ({"h_rx_m": 1500.0}, _itm_kernels.WARN_RX_TERMINAL_HEIGHT),
+    ({"freq_mhz": 30.0}, _itm_kernels.WARN_FREQUENCY),
+    ({"freq_mhz": 15000.0}, _itm_kernels.WARN_FREQUENCY),
+    ({"dist_km": 0.5}, _itm_kernels.WARN_PATH_DISTANCE_TOO_SMALL_2),
+    ({"dist_km": 1500.0}, _itm_kernels.WARN_PATH_DISTANCE_TOO_BIG_1),
+    ({"dist_km": 2500.0}, _itm_kernels.WARN_PATH_DISTANCE_TOO_BIG_2),
+    ({"dist_km": 1.2, "h_tx_m": 400.0}, _itm_kernels.WARN_PATH_DISTANCE_TOO_SMALL_1),
+    ({"time": 0.05}, _itm_kernels.WARN_EXTREME_VARIABILITIES),
+    ({"situation": 99.95}, _itm_kernels.WARN_EXTREME_VARIABILITIES),
 ])
 def test_out_of_range_but_computable_sets_warning(change, flag):
     h_tx = change.pop("h_tx_m", 15.0)
@@ -421,10 +421,10 @@ def test_reference_paths_without_warnings_stay_clean():
 def test_low_surface_refractivity_warning_p2p():
     """A plateau at 1.5 km raises no warning at N0 = 301, but one at N0 = 280 leaves N_s < 250."""
     pfl = np.concatenate([[100, 100.0], np.full(101, 1500.0)])
-    assert not itm_p2p(pfl, 15.0, 3.0, **_KW).warnings & K.WARN_SURFACE_REFRACTIVITY
+    assert not itm_p2p(pfl, 15.0, 3.0, **_KW).warnings & _itm_kernels.WARN_SURFACE_REFRACTIVITY
     r = itm_p2p(pfl, 15.0, 3.0, **dict(_KW, n0=280.0))
     assert r.n_s < 250.0
-    assert r.warnings & K.WARN_SURFACE_REFRACTIVITY
+    assert r.warnings & _itm_kernels.WARN_SURFACE_REFRACTIVITY
 
 
 def test_result_is_frozen():

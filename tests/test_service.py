@@ -18,7 +18,7 @@ import pytest
 
 import citycov.accounting.services
 from citycov.accounting.services import (
-    INDOOR_BUILDING_CLASSES,
+    P2109_BUILDING_CODES,
     environment_margin_db,
     evaluate_preset,
     field_strength_service,
@@ -322,7 +322,7 @@ def test_indoor_loss_per_cell_frequency():
     out = indoor_loss_db(np.array([1000.0, 28_000.0]), probability=0.5128614)
     assert out.shape == (2,)
     assert out[1] == pytest.approx(20.573, abs=0.01)
-    assert set(INDOOR_BUILDING_CLASSES) == {"traditional", "thermally_efficient"}
+    assert set(P2109_BUILDING_CODES) == {"traditional", "thermally_efficient"}
 
 
 def test_indoor_loss_lists_every_bad_argument():

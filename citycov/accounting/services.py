@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from citycov.config import TECHNOLOGIES
+from citycov.choices import INDOOR_BUILDING_CLASSES, TECHNOLOGIES
 from citycov.engine import linkbudget as lb
 from citycov.engine.linkbudget import LinkParams, carrier_noise_dbm, uplink_budget
 from citycov.errors import ModelError, ScenarioError, raise_problems
@@ -73,7 +73,8 @@ SPEED_RULE = ("SINR' = S'/(I' + N) with S' = S − extra_loss_db − M and I' = 
               "down = SE_dl(SINR')·B (TR 36.942 A.2); "
               "up = SE_ul(P_UE + G_BS − (CL + extra_loss_db + M) − N_BS − IM_ul)·min(B, B_ul,max); "
               "covered ⇔ down ≥ min_down_mbps and up ≥ min_up_mbps")
-INDOOR_BUILDING_CLASSES = {"traditional": 1, "thermally_efficient": 2}
+P2109_BUILDING_CODES = dict(zip(INDOOR_BUILDING_CLASSES, (1, 2), strict=True))
+"""ITU-R P.2109 building-type code of each class (1 traditional, 2 thermally efficient)."""
 """ITU-R P.2109 building classes (Table 1): 1 traditional, 2 thermally efficient."""
 _LINK_FIELDS = ("loading", "noise_figure_db", "downlink", "uplink", "ue_eirp_dbm", "bs_gain_dbi",
                 "bs_noise_figure_db", "ul_interference_margin_db", "ul_bandwidth_max_mhz")
@@ -420,7 +421,7 @@ def indoor_loss_db(freq_mhz: Any, *, probability: float, building_class: str = "
     except ValueError:
         problems.append(f"freq_mhz {freq.shape} and elevation_deg {elevation.shape} do not broadcast")
     raise_problems(ModelError, "indoor_loss_db", problems)
-    return p2109_building_entry_loss_db(freq / 1000.0, elevation, 100.0 * p, INDOOR_BUILDING_CLASSES[building_class])
+    return p2109_building_entry_loss_db(freq / 1000.0, elevation, 100.0 * p, P2109_BUILDING_CODES[building_class])
 
 
 # --------------------------------------------------------------------------------------------

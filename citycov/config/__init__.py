@@ -23,6 +23,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from citycov.choices import (
+    BASEMAPS,
+    BROADCAST_MODELS,
+    DIFFRACTION_METHODS,
+    ENGINE_MODES,
+    EXACT_MODELS,
+    FIBRE_RULES,
+    INDOOR_BUILDING_CLASSES,
+    RADIO_MODELS,
+    REPORT_LANGS,
+    TARGET_SCOPES,
+    TECHNOLOGIES,
+    UNCERTAINTY_STEPS,
+    ZONAL_RULE_NAMES,
+)
 from citycov.config.inputs import InputSpec, parse_inputs
 from citycov.crs import GCJ02, parse_crs
 from citycov.errors import CitycovError, InputFileError, ScenarioError
@@ -30,7 +45,6 @@ from citycov.presets.challenge import RULES, ChallengePreset, load_challenge_pre
 from citycov.presets.files import KeyReader
 from citycov.presets.radio import RadioPreset, load_preset
 
-TECHNOLOGIES = ("3G", "4G", "5G")
 METRICS = {
     "wireless_population": "share of residents in cells with wireless broadband coverage",
     "ftth_households": "share of households passed by fibre (FTTH rule of [fibre])",
@@ -40,23 +54,6 @@ METRICS = {
 }
 METRIC_UNITS = {"wireless_population": "persons", "ftth_households": "households", "urban_area_3g": "km²",
                 "village_broadband": "villages"}
-TARGET_SCOPES = ("districts", "city")
-FIBRE_RULES = ("drop_distance", "premises", "capacity")
-REPORT_LANGS = ("en", "zh")
-DIFFRACTION_METHODS = ("knife_edge", "deygout", "bullington")
-"""Fast mode's terrain diffraction (``[radio].diffraction``); the engine maps each to its kernel code."""
-ENGINE_MODES = ("fast", "exact")
-"""Engine mode per technology (``[radio].mode``)."""
-EXACT_MODELS = ("itm", "p1812")
-"""Exact mode's path-profile model (``[radio].exact_model``)."""
-BROADCAST_MODELS = ("preset", "p1812", "itm")
-BASEMAPS = ("none", "osm")
-UNCERTAINTY_STEPS = ("coarser", "finer")
-"""Grid steps of the uncertainty band (``[accounting].uncertainty_resolution``): twice and half the cell."""
-INDOOR_BUILDING_CLASSES = ("traditional", "thermally_efficient")
-"""ITU-R P.2109 building classes (``[services].indoor_building_class``)."""
-ZONAL_RULE_NAMES = ("fraction", "centroid", "all_touched")
-RADIO_MODELS = ("auto", "okumura_hata", "cost231_hata", "tr38901")
 SERVICE_METRICS = {"3G": ("rscp_dbm", "speed"), "4G": ("rsrp_dbm", "speed"), "5G": ("rsrp_dbm", "speed")}
 """Metrics the services step evaluates per cellular technology: the engine's levels are
 reference-signal levels (3G CPICH RSCP, 4G RSRP, 5G SS-RSRP), and speeds come from its SINR."""

@@ -5,10 +5,10 @@ transmitter gets the basic transmission loss L_b (dB) of its own terrain profile
 straight from the transmitter to the cell centre:
 
 * :func:`itm_loss_grid`: Longley-Rice ITM v1.4 point to point
-  (:func:`citycov.propagation._itm_kernels.itm_p2p_full`, the kernel behind
+  (:func:`citycov.propagation.itm.itm_p2p_full`, the kernel behind
   :func:`citycov.propagation.itm.itm_p2p`);
 * :func:`p1812_loss_grid`: ITU-R P.1812-6
-  (:func:`citycov.propagation._p1812_kernels.p1812_lb_db`, the kernel behind
+  (:func:`citycov.propagation.p1812.p1812_lb_db`, the kernel behind
   :func:`citycov.propagation.p1812.p1812`).
 
 Geometry is in grid units as in :mod:`citycov.engine._radio_kernels`: ``row, col`` continuous cell
@@ -47,8 +47,8 @@ from numba import njit, prange
 
 from citycov.engine._radio_kernels import MIN_DIST_KM
 from citycov.engine._terrain_kernels import line_profile
-from citycov.propagation._itm_kernels import DELTA_H_MAX_SAMPLES, itm_p2p_full
-from citycov.propagation._p1812_kernels import p1812_lb_db
+from citycov.propagation.itm import DELTA_H_MAX_SAMPLES, itm_p2p_full
+from citycov.propagation.p1812 import p1812_lb_db
 
 P1812_COAST_DISTANCE_KM = 500.0
 """Tx/Rx distance to the coast passed to P.1812 (the wrapper's default; only ducting over sea uses it)."""

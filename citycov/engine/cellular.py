@@ -39,7 +39,8 @@ import pandas as pd
 import pyproj
 from tqdm import tqdm
 
-from citycov.config import DIFFRACTION_METHODS, ENGINE_MODES, EXACT_MODELS, TECHNOLOGIES, RadioConfig
+from citycov.choices import DIFFRACTION_METHODS, ENGINE_MODES, ENV_CLASSES, EXACT_MODELS, TECHNOLOGIES
+from citycov.config import RadioConfig
 from citycov.crs import grid_north_offset_deg
 from citycov.engine import _exact_kernels, _radio_kernels, _terrain_kernels, _tile_kernels
 from citycov.engine.exact import CLUTTER_ENV, DEFAULT_ITM, DEFAULT_P1812, ItmParams, P1812Params, Transmitter
@@ -74,7 +75,6 @@ MODEL_CODES = {"okumura_hata": _radio_kernels.MODEL_OKUMURA_HATA, "cost231_hata"
 MODEL_FREQ_MHZ = {"okumura_hata": (150.0, 1500.0), "cost231_hata": (1500.0, 2000.0),
                   "tr38901": (500.0, 100_000.0)}
 """3G: the pilot (CPICH) carries 10% of the cell power, the usual planning assumption."""
-ENV_CLASSES = ("dense_urban", "urban", "suburban", "open")
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def environment_classes(population: np.ndarray, grid: GridSpec, thresholds: dict
 
 DIFFRACTION_CODES = dict(zip(DIFFRACTION_METHODS, (_terrain_kernels.DIFF_KNIFE_EDGE, _terrain_kernels.DIFF_DEYGOUT,
                                                    _terrain_kernels.DIFF_BULLINGTON), strict=True))
-"""Kernel code of each of :data:`citycov.config.DIFFRACTION_METHODS`, the terrain diffraction of
+"""Kernel code of each of :data:`citycov.choices.DIFFRACTION_METHODS`, the terrain diffraction of
 the fast mode: one knife edge at the running horizon, Deygout (principal edge + one each side)
 or Bullington's equivalent edge, each on the ray's obstacle set."""
 HULL_TOLERANCE = 1e-4
@@ -227,7 +227,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         antenna caps, the empirical model, ``mode`` per technology (``"fast"``: empirical model
         + terrain diffraction along radials; ``"exact"``: point to point on each cell's own
         profile; technologies not named stay fast), ``diffraction`` (fast mode, one of
-        :data:`citycov.config.DIFFRACTION_METHODS`), ``exact_model`` (``"itm"`` or ``"p1812"``),
+        :data:`citycov.choices.DIFFRACTION_METHODS`), ``exact_model`` (``"itm"`` or ``"p1812"``),
         ``exact_clutter_percent`` (exact mode: ITU-R P.2108 §3.2 terrestrial clutter loss not
         exceeded at this percentage of locations, at receivers in the dense urban, urban and
         suburban classes, 0.5-67 GHz; ``None``: none; the fast mode's empirical models already

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from citycov.carriers import LTE_SCS_KHZ, NR_DEFAULT_SCS_KHZ, carrier_arrays, checked_resource_blocks
+from citycov.choices import TECHNOLOGIES
 from citycov.engine import _linkbudget_kernels
 from citycov.errors import ModelError
 from citycov.propagation._stats import inverse_normal_cdf
@@ -41,7 +42,6 @@ THERMAL_NOISE_DBM_HZ = -174.0
 """kT at T0 = 290 K, rounded as in 3GPP link budgets (exact: −173.98 dBm/Hz)."""
 DEFAULT_CPICH_FRACTION = 0.1
 """3G: the pilot (CPICH) carries 10% of the cell power, the usual planning assumption."""
-LINK_TECHNOLOGIES = ("3G", "4G", "5G")
 NOISE_BANDWIDTH_KHZ = {"3G": 3840.0, "4G": float(LTE_SCS_KHZ), "5G": float(NR_DEFAULT_SCS_KHZ)}
 """Bandwidth of the reference-signal level: one subcarrier (RSRP per RE), the 3.84 Mchip/s
 chip rate for 3G CPICH (whose interference is scaled by the pilot fraction, see :func:`carrier_noise_dbm`)."""
@@ -193,7 +193,7 @@ def reference_signal_offset_db(technology: Any, bandwidth_mhz: Any = None, *, sc
     if scalar and technology in ("4G", "5G") and bandwidth_mhz is None:
         raise ModelError(f"reference_signal_offset_db: {technology} needs bandwidth_mhz")
     tech, bw, scs = carrier_arrays(technology, bandwidth_mhz, scs_khz)
-    n_rb = checked_resource_blocks(tech, bw, scs, LINK_TECHNOLOGIES, sector_ids=sector_ids,
+    n_rb = checked_resource_blocks(tech, bw, scs, TECHNOLOGIES, sector_ids=sector_ids,
                                    where="reference_signal_offset_db")
     out = np.where(tech == "3G", 10.0 * math.log10(cpich_fraction), -10.0 * np.log10(12.0 * np.maximum(n_rb, 1)))
     return float(out[0]) if scalar else out.reshape(np.shape(technology))

@@ -37,7 +37,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from citycov.config import TECHNOLOGIES
+from citycov.choices import TECHNOLOGIES
 from citycov.crs import to_crs
 from citycov.errors import ClaimTableError, raise_problems
 from citycov.io._validate import TableChecker

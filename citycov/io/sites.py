@@ -11,11 +11,10 @@ import pandas as pd
 import pyproj
 
 from citycov.carriers import LTE_SCS_KHZ, NR_DEFAULT_SCS_KHZ, NR_SCS_KHZ, table_bandwidths_mhz, table_resource_blocks
+from citycov.choices import TECHNOLOGIES
 from citycov.errors import SiteTableError, raise_problems
 from citycov.io._validate import TableChecker
 from citycov.io.vector import read_vector, rows_text
-
-TECHNOLOGIES = ("3G", "4G", "5G")
 
 SECTOR_COLUMNS = {
     "site_id": "site identifier (text); sectors of one site share it",

@@ -28,7 +28,7 @@ from folium.template import Template
 from pyproj import Transformer
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
-from citycov.config import BASEMAPS
+from citycov.choices import BASEMAPS
 from citycov.crs import WGS84
 from citycov.errors import ScenarioError
 from citycov.outputs.atomic import write_text_atomic

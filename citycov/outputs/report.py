@@ -20,7 +20,8 @@ import rasterio.shutil
 from citycov.accounting.districts import CITY_ID, FIELD_DEFINITIONS, METRIC_COLUMNS
 from citycov.accounting.gaps import top_gaps_per_district
 from citycov.accounting.population import ZONAL_RULES
-from citycov.config import METRICS, TECHNOLOGIES
+from citycov.choices import TECHNOLOGIES
+from citycov.config import METRICS
 from citycov.engine.linkbudget import FCC_BDC_TIERS as SPEED_TIERS
 from citycov.pipeline.results import Results
 from citycov.pipeline.services import SERVICE_COLUMNS

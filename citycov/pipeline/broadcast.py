@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from citycov.accounting import services as service_mod
-from citycov.config import TECHNOLOGIES, Scenario
+from citycov.choices import TECHNOLOGIES
+from citycov.config import Scenario
 from citycov.grid import GridSpec
 from citycov.pipeline.inputs import Inputs
 from citycov.pipeline.layers import build_layers

@@ -8,14 +8,13 @@ from statistics import NormalDist
 import numpy as np
 
 from citycov.accounting import fibre as fibre_mod
-from citycov.config import TECHNOLOGIES, RadioConfig, Scenario
+from citycov.choices import ENV_CLASSES, TECHNOLOGIES
+from citycov.config import RadioConfig, Scenario
 from citycov.engine import cellular as radio_mod
 from citycov.engine.linkbudget import LinkParams
 from citycov.engine.wlan import wlan_coverage
 from citycov.pipeline.inputs import Inputs
 from citycov.pipeline.layers import Layers
-
-ENV_NAMES = radio_mod.ENV_CLASSES
 
 
 @dataclass
@@ -55,7 +54,7 @@ def coverage_masks(scenario: Scenario, layers: Layers, cov: Coverage, *,
     """
     radio = scenario.radio
     z = NormalDist().inv_cdf(cell_edge_probability)
-    sigma = np.array([scenario.accounting.shadow_sigma_db[name] for name in ENV_NAMES])
+    sigma = np.array([scenario.accounting.shadow_sigma_db[name] for name in ENV_CLASSES])
     margin = z * sigma[layers.env]
     cellular = np.zeros(layers.grid.shape, dtype=bool)
     any_cell = np.zeros(layers.grid.shape, dtype=bool)

@@ -14,10 +14,11 @@ import pandas as pd
 from citycov.accounting import districts as acc
 from citycov.accounting import services as service_mod
 from citycov.accounting.districts import CITY_ID
-from citycov.config import TECHNOLOGIES, Scenario
+from citycov.choices import ENV_CLASSES, TECHNOLOGIES
+from citycov.config import Scenario
 from citycov.errors import CitycovWarning, ModelError
 from citycov.grid import GridSpec
-from citycov.pipeline.coverage import ENV_NAMES, Coverage
+from citycov.pipeline.coverage import Coverage
 from citycov.pipeline.inputs import Inputs
 from citycov.pipeline.layers import Layers
 from citycov.presets.radio import RadioPreset
@@ -80,7 +81,7 @@ def service_coverage(scenario: Scenario, inputs: Inputs, layers: Layers,
         ``households_covered``, ``households``, ``households_pct``; ``records``: each evaluated
         preset's provenance; ``skipped``: preset name -> why it was not evaluated.
     """
-    sigma_by_class = np.array([scenario.accounting.shadow_sigma_db[name] for name in ENV_NAMES])
+    sigma_by_class = np.array([scenario.accounting.shadow_sigma_db[name] for name in ENV_CLASSES])
     counted = layers.weights.in_district() | (layers.index >= 0)
     masks: dict[tuple[str, str], np.ndarray] = {}
     described: list[tuple[RadioPreset, str]] = []

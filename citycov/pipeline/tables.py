@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from citycov.accounting import districts as acc
-from citycov.config import TECHNOLOGIES, Scenario
+from citycov.choices import TECHNOLOGIES
+from citycov.config import Scenario
 from citycov.pipeline.coverage import Coverage, Fibre
 from citycov.pipeline.inputs import Inputs
 from citycov.pipeline.layers import Layers

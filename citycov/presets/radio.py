@@ -26,10 +26,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from citycov.choices import EXACT_MODELS, RADIO_MODELS, TECHNOLOGIES
 from citycov.errors import ScenarioError
 from citycov.presets.files import KeyReader, read_preset_file, shipped_names
 
-PRESET_TECHNOLOGIES = ("3G", "4G", "5G", "trunking", "dtv")
+PRESET_TECHNOLOGIES = (*TECHNOLOGIES, "trunking", "dtv")
 METRICS = {
     "speed": "Mbit/s (min_down_mbps / min_up_mbps)",
     "rsrp_dbm": "dBm per resource element (4G RSRP, 5G SS-RSRP)",
@@ -39,7 +40,7 @@ METRICS = {
 }
 THRESHOLD_RANGE = {"rsrp_dbm": (-160.0, 0.0), "rscp_dbm": (-160.0, 0.0), "rx_level_dbm": (-160.0, 0.0),
                    "field_strength_dbuv_m": (-20.0, 150.0)}
-PRESET_MODELS = ("auto", "okumura_hata", "cost231_hata", "tr38901", "itm", "p1812")
+PRESET_MODELS = (*RADIO_MODELS, *EXACT_MODELS)
 _TOP_KEYS = {"name", "version", "source", "description", "technology", "metric", "threshold", "min_down_mbps",
              "min_up_mbps", "cell_edge_probability", "cell_loading", "time_percent", "rx_height_m", "max_cell_m",
              "freq_mhz", "model", "notes", "environments"}

@@ -36,10 +36,11 @@ from typing import Any
 import numpy as np
 
 from citycov.errors import ItmError
-from citycov.propagation import _itm_kernels as K
-from citycov.propagation._itm_kernels import itm_p2p_loss_db
+from citycov.propagation import _itm_kernels
+from citycov.propagation._itm_kernels import DELTA_H_MAX_SAMPLES, itm_p2p_full, itm_p2p_loss_db
 
 __all__ = [
+    "DELTA_H_MAX_SAMPLES",
     "ITM_CLIMATES",
     "ITM_MDVAR",
     "ITM_MODES",
@@ -48,6 +49,7 @@ __all__ = [
     "ItmResult",
     "itm_area",
     "itm_p2p",
+    "itm_p2p_full",
     "itm_p2p_loss_db",
 ]
 
@@ -64,28 +66,37 @@ ITM_MDVAR = {0: "single message", 1: "accidental", 2: "mobile", 3: "broadcast"}
 ITM_SITING = {0: "random", 1: "careful", 2: "very careful"}
 ITM_MODES = {1: "line of sight", 2: "diffraction", 3: "troposcatter"}
 ITM_WARNINGS = {
-    K.WARN_TX_TERMINAL_HEIGHT: "TX terminal height is near its limits (1-1000 m)",
-    K.WARN_RX_TERMINAL_HEIGHT: "RX terminal height is near its limits (1-1000 m)",
-    K.WARN_FREQUENCY: "frequency is near its limits (40-10000 MHz)",
-    K.WARN_PATH_DISTANCE_TOO_BIG_1: "path distance is near its upper limit (> 1000 km)",
-    K.WARN_PATH_DISTANCE_TOO_BIG_2: "path distance is large (> 2000 km): take care with the result",
-    K.WARN_PATH_DISTANCE_TOO_SMALL_1: "path distance is near its lower limit (< |h_e,tx - h_e,rx| / 0.2)",
-    K.WARN_PATH_DISTANCE_TOO_SMALL_2: "path distance is small (< 1 km): take care with the result",
-    K.WARN_TX_HORIZON_ANGLE: "TX horizon angle is large (> 200 mrad): small-angle approximations may break down",
-    K.WARN_RX_HORIZON_ANGLE: "RX horizon angle is large (> 200 mrad): small-angle approximations may break down",
-    K.WARN_TX_HORIZON_DISTANCE_1: "TX horizon distance is less than 1/10 of the smooth-earth horizon distance",
-    K.WARN_RX_HORIZON_DISTANCE_1: "RX horizon distance is less than 1/10 of the smooth-earth horizon distance",
-    K.WARN_TX_HORIZON_DISTANCE_2: "TX horizon distance is more than 3 times the smooth-earth horizon distance",
-    K.WARN_RX_HORIZON_DISTANCE_2: "RX horizon distance is more than 3 times the smooth-earth horizon distance",
-    K.WARN_EXTREME_VARIABILITIES: "a variability is far in the tail of its distribution (|z| > 3.1)",
-    K.WARN_SURFACE_REFRACTIVITY: "surface refractivity N_s is small (< 250 N-units): take care with the result",
+    _itm_kernels.WARN_TX_TERMINAL_HEIGHT: "TX terminal height is near its limits (1-1000 m)",
+    _itm_kernels.WARN_RX_TERMINAL_HEIGHT: "RX terminal height is near its limits (1-1000 m)",
+    _itm_kernels.WARN_FREQUENCY: "frequency is near its limits (40-10000 MHz)",
+    _itm_kernels.WARN_PATH_DISTANCE_TOO_BIG_1: "path distance is near its upper limit (> 1000 km)",
+    _itm_kernels.WARN_PATH_DISTANCE_TOO_BIG_2: "path distance is large (> 2000 km): take care with the result",
+    _itm_kernels.WARN_PATH_DISTANCE_TOO_SMALL_1: "path distance is near its lower limit (< |h_e,tx - h_e,rx| / 0.2)",
+    _itm_kernels.WARN_PATH_DISTANCE_TOO_SMALL_2: "path distance is small (< 1 km): take care with the result",
+    _itm_kernels.WARN_TX_HORIZON_ANGLE:
+        "TX horizon angle is large (> 200 mrad): small-angle approximations may break down",
+    _itm_kernels.WARN_RX_HORIZON_ANGLE:
+        "RX horizon angle is large (> 200 mrad): small-angle approximations may break down",
+    _itm_kernels.WARN_TX_HORIZON_DISTANCE_1:
+        "TX horizon distance is less than 1/10 of the smooth-earth horizon distance",
+    _itm_kernels.WARN_RX_HORIZON_DISTANCE_1:
+        "RX horizon distance is less than 1/10 of the smooth-earth horizon distance",
+    _itm_kernels.WARN_TX_HORIZON_DISTANCE_2:
+        "TX horizon distance is more than 3 times the smooth-earth horizon distance",
+    _itm_kernels.WARN_RX_HORIZON_DISTANCE_2:
+        "RX horizon distance is more than 3 times the smooth-earth horizon distance",
+    _itm_kernels.WARN_EXTREME_VARIABILITIES: "a variability is far in the tail of its distribution (|z| > 3.1)",
+    _itm_kernels.WARN_SURFACE_REFRACTIVITY:
+        "surface refractivity N_s is small (< 250 N-units): take care with the result",
 }
 _KERNEL_ERRORS = {
-    K.ERROR_GROUND_IMPEDANCE: "ground impedance: the imaginary part of Z_g is not smaller than its real part "
+    _itm_kernels.ERROR_GROUND_IMPEDANCE:
+        "ground impedance: the imaginary part of Z_g is not smaller than its real part "
                               "(epsilon {epsilon}, sigma {sigma} S/m, pol {pol})",
-    K.ERROR_EFFECTIVE_EARTH: "effective earth radius outside 4000-13333 km",
-    K.ERROR_SURFACE_REFRACTIVITY_SMALL: "surface refractivity N_s < 150 N-units (terrain too high for N0 {n0})",
-    K.ERROR_SURFACE_REFRACTIVITY_LARGE: "surface refractivity N_s > 400 N-units",
+    _itm_kernels.ERROR_EFFECTIVE_EARTH: "effective earth radius outside 4000-13333 km",
+    _itm_kernels.ERROR_SURFACE_REFRACTIVITY_SMALL:
+        "surface refractivity N_s < 150 N-units (terrain too high for N0 {n0})",
+    _itm_kernels.ERROR_SURFACE_REFRACTIVITY_LARGE: "surface refractivity N_s > 400 N-units",
 }
 
 
@@ -202,15 +213,15 @@ _MDVAR_CODES = _mdvar_codes()
 
 def _check_common(p: _Problems, h_tx_m, h_rx_m, climate, n0, freq_mhz, pol, epsilon, sigma, mdvar):
     """NTIA's ValidateInputs, in its order (variabilities are checked by the caller)."""
-    h_tx = p.number("h_tx_m", h_tx_m, 0.5, 3000.0, K.ERROR_TX_TERMINAL_HEIGHT, unit=" m")
-    h_rx = p.number("h_rx_m", h_rx_m, 0.5, 3000.0, K.ERROR_RX_TERMINAL_HEIGHT, unit=" m")
-    clim = p.choice("climate", climate, ITM_CLIMATES, K.ERROR_INVALID_RADIO_CLIMATE)
-    n_0 = p.number("n0", n0, 250.0, 400.0, K.ERROR_REFRACTIVITY, unit=" N-units")
-    f = p.number("freq_mhz", freq_mhz, 20.0, 20000.0, K.ERROR_FREQUENCY, unit=" MHz")
-    pl = p.choice("pol", pol, {0: "horizontal", 1: "vertical"}, K.ERROR_POLARIZATION)
-    eps = p.number("epsilon", epsilon, 1.0, math.inf, K.ERROR_EPSILON)
-    sig = p.number("sigma", sigma, 0.0, math.inf, K.ERROR_SIGMA, lo_open=True, unit=" S/m")
-    mdv = p.choice("mdvar", mdvar, _MDVAR_CODES, K.ERROR_MDVAR,
+    h_tx = p.number("h_tx_m", h_tx_m, 0.5, 3000.0, _itm_kernels.ERROR_TX_TERMINAL_HEIGHT, unit=" m")
+    h_rx = p.number("h_rx_m", h_rx_m, 0.5, 3000.0, _itm_kernels.ERROR_RX_TERMINAL_HEIGHT, unit=" m")
+    clim = p.choice("climate", climate, ITM_CLIMATES, _itm_kernels.ERROR_INVALID_RADIO_CLIMATE)
+    n_0 = p.number("n0", n0, 250.0, 400.0, _itm_kernels.ERROR_REFRACTIVITY, unit=" N-units")
+    f = p.number("freq_mhz", freq_mhz, 20.0, 20000.0, _itm_kernels.ERROR_FREQUENCY, unit=" MHz")
+    pl = p.choice("pol", pol, {0: "horizontal", 1: "vertical"}, _itm_kernels.ERROR_POLARIZATION)
+    eps = p.number("epsilon", epsilon, 1.0, math.inf, _itm_kernels.ERROR_EPSILON)
+    sig = p.number("sigma", sigma, 0.0, math.inf, _itm_kernels.ERROR_SIGMA, lo_open=True, unit=" S/m")
+    mdv = p.choice("mdvar", mdvar, _MDVAR_CODES, _itm_kernels.ERROR_MDVAR,
                    described="0-3 (single message, accidental, mobile, broadcast), plus 10 (no location "
                              "variability), 20 (no direct situation variability) or 30 (both)")
     return h_tx, h_rx, clim, n_0, f, pl, eps, sig, mdv
@@ -228,16 +239,16 @@ def _check_variability(p: _Problems, time, location, situation, confidence, reli
                     f"confidence={confidence!r}, reliability={reliability!r}")
         return math.nan, math.nan, math.nan
     if has_tls:
-        s = p.number("situation", situation, 0.0, 100.0, K.ERROR_INVALID_SITUATION, lo_open=True, hi_open=True,
-                     unit=" %")
-        t = p.number("time", time, 0.0, 100.0, K.ERROR_INVALID_TIME, lo_open=True, hi_open=True, unit=" %")
-        loc = p.number("location", location, 0.0, 100.0, K.ERROR_INVALID_LOCATION, lo_open=True, hi_open=True,
-                       unit=" %")
+        s = p.number("situation", situation, 0.0, 100.0, _itm_kernels.ERROR_INVALID_SITUATION, lo_open=True,
+                     hi_open=True, unit=" %")
+        t = p.number("time", time, 0.0, 100.0, _itm_kernels.ERROR_INVALID_TIME, lo_open=True, hi_open=True, unit=" %")
+        loc = p.number("location", location, 0.0, 100.0, _itm_kernels.ERROR_INVALID_LOCATION, lo_open=True,
+                       hi_open=True, unit=" %")
         return t, loc, s
-    c = p.number("confidence", confidence, 0.0, 100.0, K.ERROR_INVALID_CONFIDENCE, lo_open=True, hi_open=True,
-                 unit=" %")
-    r = p.number("reliability", reliability, 0.0, 100.0, K.ERROR_INVALID_RELIABILITY, lo_open=True, hi_open=True,
-                 unit=" %")
+    c = p.number("confidence", confidence, 0.0, 100.0, _itm_kernels.ERROR_INVALID_CONFIDENCE, lo_open=True,
+                 hi_open=True, unit=" %")
+    r = p.number("reliability", reliability, 0.0, 100.0, _itm_kernels.ERROR_INVALID_RELIABILITY, lo_open=True,
+                 hi_open=True, unit=" %")
     return r, 50.0, c
 
 
@@ -255,7 +266,7 @@ def _check_profile(p: _Problems, profile: Any) -> np.ndarray:
     elif pfl.size != int(n) + 3:
         p.add(None, f"profile holds {pfl.size - 2} elevations but profile[0] = {int(n)} intervals needs {int(n) + 1}")
     if not (math.isfinite(pfl[1]) and pfl[1] > 0):
-        p.add(K.ERROR_PATH_DISTANCE, f"profile[1] (spacing_m) must be > 0 m, got {pfl[1]!r}")
+        p.add(_itm_kernels.ERROR_PATH_DISTANCE, f"profile[1] (spacing_m) must be > 0 m, got {pfl[1]!r}")
     bad = ~np.isfinite(pfl[2:])
     if bad.any():
         where = np.flatnonzero(bad)[:10].tolist()
@@ -265,7 +276,7 @@ def _check_profile(p: _Problems, profile: Any) -> np.ndarray:
 
 def _result(out: tuple, p_fn: str, epsilon: float, sigma: float, pol: int, n0: float) -> ItmResult:
     loss, err, warn, mode, a_fs, a_ref, d, n_s, dh, he0, he1, dz0, dz1, th0, th1 = out
-    if err != K.SUCCESS:
+    if err != _itm_kernels.SUCCESS:
         why = _KERNEL_ERRORS.get(err, "computation refused").format(epsilon=epsilon, sigma=sigma, pol=pol, n0=n0)
         raise ItmError(f"ITM {p_fn}: {why} (NTIA return code {err})", int(err))
     return ItmResult(
@@ -335,8 +346,8 @@ def itm_p2p(profile: Any, h_tx_m: float, h_rx_m: float, *, climate: int, n0: flo
     t, loc, s = _check_variability(p, time, location, situation, confidence, reliability)
     pfl = _check_profile(p, profile)
     p.raise_if_any()
-    buf = np.empty(K.DELTA_H_MAX_SAMPLES)
-    out = K.itm_p2p_full(pfl, h_tx, h_rx, clim, n_0, f, pl, eps, sig, mdv, t, loc, s, buf)
+    buf = np.empty(_itm_kernels.DELTA_H_MAX_SAMPLES)
+    out = _itm_kernels.itm_p2p_full(pfl, h_tx, h_rx, clim, n_0, f, pl, eps, sig, mdv, t, loc, s, buf)
     return _result(out, "point-to-point", eps, sig, pl, n_0)
 
 
@@ -385,10 +396,10 @@ def itm_area(h_tx_m: float, h_rx_m: float, *, tx_siting: int, rx_siting: int, di
     h_tx, h_rx, clim, n_0, f, pl, eps, sig, mdv = _check_common(
         p, h_tx_m, h_rx_m, climate, n0, freq_mhz, pol, epsilon, sigma, mdvar)
     t, loc, s = _check_variability(p, time, location, situation, confidence, reliability)
-    d = p.number("dist_km", dist_km, 0.0, math.inf, K.ERROR_PATH_DISTANCE, lo_open=True, unit=" km")
-    dh = p.number("delta_h_m", delta_h_m, 0.0, math.inf, K.ERROR_DELTA_H, unit=" m")
-    tx_s = p.choice("tx_siting", tx_siting, ITM_SITING, K.ERROR_TX_SITING_CRITERIA)
-    rx_s = p.choice("rx_siting", rx_siting, ITM_SITING, K.ERROR_RX_SITING_CRITERIA)
+    d = p.number("dist_km", dist_km, 0.0, math.inf, _itm_kernels.ERROR_PATH_DISTANCE, lo_open=True, unit=" km")
+    dh = p.number("delta_h_m", delta_h_m, 0.0, math.inf, _itm_kernels.ERROR_DELTA_H, unit=" m")
+    tx_s = p.choice("tx_siting", tx_siting, ITM_SITING, _itm_kernels.ERROR_TX_SITING_CRITERIA)
+    rx_s = p.choice("rx_siting", rx_siting, ITM_SITING, _itm_kernels.ERROR_RX_SITING_CRITERIA)
     p.raise_if_any()
-    out = K.itm_area_full(h_tx, h_rx, tx_s, rx_s, d, dh, clim, n_0, f, pl, eps, sig, mdv, t, loc, s)
+    out = _itm_kernels.itm_area_full(h_tx, h_rx, tx_s, rx_s, d, dh, clim, n_0, f, pl, eps, sig, mdv, t, loc, s)
     return _result(out, "area", eps, sig, pl, n_0)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from citycov.errors import P1812Error
-from citycov.propagation import _p1812_kernels as _k
+from citycov.propagation import _p1812_kernels
 from citycov.propagation._p1812_kernels import p1812_lb_db, path_centre_lat_deg
 
 __all__ = ["P1812_FREQ_GHZ", "P1812Result", "p1812", "p1812_lb_db", "path_centre_lat_deg"]
@@ -260,10 +260,10 @@ def p1812(d_km: Any, h_m: Any, r_m: Any, zone: Any, *, freq_ghz: float, p: float
         raise P1812Error("P.1812: " + "; ".join(problems))
 
     phi_path = path_centre_lat_deg(s["phi_t_deg"], s["lam_t_deg"], s["phi_r_deg"], s["lam_r_deg"], float(d[-1]))
-    out = np.empty(_k.N_FIELDS)
-    lb = _k.p1812_eval(d, h, r, z, s["freq_ghz"], s["p"], s["pl"], s["htg_m"], s["hrg_m"], int(s["pol"]), s["dn"],
-                       s["n0"], phi_path, s["sigma_l_db"], s["dct_km"], s["dcr_km"], out)
-    values = {name: float(v) for name, v in zip(_k.FIELDS, out, strict=True)}
+    out = np.empty(_p1812_kernels.N_FIELDS)
+    lb = _p1812_kernels.p1812_eval(d, h, r, z, s["freq_ghz"], s["p"], s["pl"], s["htg_m"], s["hrg_m"], int(s["pol"]),
+                                   s["dn"], s["n0"], phi_path, s["sigma_l_db"], s["dct_km"], s["dcr_km"], out)
+    values = {name: float(v) for name, v in zip(_p1812_kernels.FIELDS, out, strict=True)}
     is_los = values.pop("is_los") > 0.5
     return P1812Result(lb_db=float(lb), ep_dbuv_m=values["ep"] + 10.0 * math.log10(s["ptx_kw"]),
                        path_type="los" if is_los else "transhorizon", ptx_kw=s["ptx_kw"], lbu=values["lbc"],

@@ -1,0 +1,31 @@
+"""The vocabularies of the scenario: one tuple per choice set, the only place each is spelled.
+
+The scenario reader checks values against these; the wings import them from here (the engine
+maps each name to its kernel code, the presets and readers check their own fields against them).
+"""
+
+from __future__ import annotations
+
+TECHNOLOGIES = ("3G", "4G", "5G")
+"""Cellular technologies of the sector table, the engine's rasters and the reports."""
+ENV_CLASSES = ("dense_urban", "urban", "suburban", "open")
+"""Environment classes of the engine (index = class code), from population density."""
+RADIO_MODELS = ("auto", "okumura_hata", "cost231_hata", "tr38901")
+"""Empirical path-loss model of the fast mode (``[radio].model``; ``auto`` picks by band)."""
+DIFFRACTION_METHODS = ("knife_edge", "deygout", "bullington")
+"""Fast mode's terrain diffraction (``[radio].diffraction``); the engine maps each to its kernel code."""
+ENGINE_MODES = ("fast", "exact")
+"""Engine mode per technology (``[radio].mode``)."""
+EXACT_MODELS = ("itm", "p1812")
+"""Exact mode's path-profile model (``[radio].exact_model``)."""
+BROADCAST_MODELS = ("preset", "p1812", "itm")
+"""Model of the broadcast step (``[broadcast].model``)."""
+INDOOR_BUILDING_CLASSES = ("traditional", "thermally_efficient")
+"""ITU-R P.2109 building classes (``[services].indoor_building_class``), in the Recommendation's order."""
+TARGET_SCOPES = ("districts", "city")
+FIBRE_RULES = ("drop_distance", "premises", "capacity")
+ZONAL_RULE_NAMES = ("fraction", "centroid", "all_touched")
+UNCERTAINTY_STEPS = ("coarser", "finer")
+"""Grid steps of the uncertainty band (``[accounting].uncertainty_resolution``): twice and half the cell."""
+REPORT_LANGS = ("en", "zh")
+BASEMAPS = ("none", "osm")
