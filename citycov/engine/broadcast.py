@@ -372,7 +372,7 @@ def _strongest(t: _OnGrid, dem_k: np.ndarray, grid: GridSpec, *, model: str, par
         gain = _relative_gain_db(dem_k[win], r_lo, c_lo, t.row_f[i], t.col_f[i], t.ground[i] + t.height[i], cell_m,
                                  rx_height_m, t.azimuth_grid[i], bool(t.omni[i]), t.hbw[i], t.vbw[i], t.tilt[i],
                                  front_to_back_db, vertical_sidelobe_db)
-        e_field = t.eirp[i] + gain - loss + 20.0 * math.log10(t.freq[i]) + _linkbudget_kernels.FIELD_STRENGTH_OFFSET_DB
+        e_field = _linkbudget_kernels.field_strength_ufunc(t.eirp[i] + gain - loss, t.freq[i])
         cur = best[win]
         better = np.isfinite(e_field) & ~(e_field <= cur)  # NaN in cur: the first value wins
         if active_b is not None:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from citycov.errors import CitycovWarning, ModelError, RasterError
 from citycov.grid import GridSpec
+from citycov.io.antenna_patterns import pattern_names
 from citycov.io.msi import AntennaPattern
 
 
@@ -147,11 +148,11 @@ class SmoothRay(NamedTuple):
 def pattern_tables(table: pd.DataFrame, patterns: Mapping[str, AntennaPattern] | None, *, front_to_back_db: float,
                    vertical_sidelobe_db: float) -> tuple[np.ndarray, PatternTables]:
     """Per sector the index of its MSI pattern (−1: 3GPP model), and the patterns' cuts and caps
-    with the 3GPP model's caps.  Raises :class:`ModelError` naming the sectors whose
+    with the 3GPP model's caps.  Names are read by the reader's rule
+    (:func:`citycov.io.antenna_patterns.pattern_names`); a run checked them when the sectors were
+    read, and a direct caller gets a :class:`ModelError` naming the sectors whose
     ``antenna_pattern`` is not among ``patterns``."""
-    n = len(table)
-    names = (table["antenna_pattern"].fillna("").astype(str).to_numpy() if "antenna_pattern" in table
-             else np.full(n, "", dtype=object))
+    names = pattern_names(table)
     used = sorted({name for name in names if name})
     patterns = dict(patterns or {})
     missing = [name for name in used if name not in patterns]
