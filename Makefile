@@ -28,9 +28,9 @@ system-deps:
 
 test: $(VENV)/.installed-test system-deps
 	$(PY) -m pytest
-	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_radio.py tests/test_antenna.py \
-		tests/test_propagation.py tests/test_diffraction.py tests/test_clutter.py tests/test_tr38901.py tests/test_fibre.py tests/test_accounting.py \
-		tests/test_end_to_end.py::test_ridge_adds_hand_computed_knife_edge_loss \
+	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_engine_radio.py tests/test_engine_antenna.py \
+		tests/test_propagation.py tests/test_propagation_diffraction.py tests/test_propagation_clutter.py tests/test_propagation_tr38901.py tests/test_accounting_fibre.py tests/test_accounting_districts.py \
+		tests/test_pipeline_end_to_end.py::test_ridge_adds_hand_computed_knife_edge_loss \
 		tests/test_engine_tiles.py::test_blocked_fan_equals_ray_by_ray_hull \
 		tests/test_engine_tiles.py::test_wedge_holds_every_cells_nearest_ray \
 		tests/test_engine_tiles.py::test_reach_limit_by_hand tests/test_engine_tiles.py::test_tile_windows_cover_the_grid_once

@@ -113,7 +113,7 @@ def main() -> None:
     ap.add_argument("--radius-km", type=float, default=20.0)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
-    from tests import oracles  # the first engine's kernels, kept as test oracles
+    from tests import oracles_engine  # the first engine's kernels, kept as test oracles
 
     reach_cells = args.radius_km * 1000 / CELL_M
     n = int(2 * reach_cells + 21)
@@ -131,8 +131,8 @@ def main() -> None:
     def run_numba():
         best = np.full((3, n, n), np.nan, dtype=np.float32)
         idx = np.full((3, n, n), -1, dtype=np.int32)
-        slope, dist = oracles.horizon_fan(dem, row0, col0, z_tx, CELL_M, n_rays, n_steps, K_RE)
-        oracles.site_coverage(dem, env, row0, col0, z_ground, z_tx, CELL_M, 1.5, K_RE, slope, dist,
+        slope, dist = oracles_engine.horizon_fan(dem, row0, col0, z_tx, CELL_M, n_rays, n_steps, K_RE)
+        oracles_engine.site_coverage(dem, env, row0, col0, z_ground, z_tx, CELL_M, 1.5, K_RE, slope, dist,
                               np.full(3, _radio_kernels.MODEL_COST231), sec["freq"], sec["height"], sec["ref"],
                               sec["az"], np.zeros(3, dtype=np.bool_), sec["tilt"], sec["hbw"], sec["vbw"],
                               np.repeat(sec["reach_m"][:, None], 4, axis=1), np.ones(3, dtype=np.int64),

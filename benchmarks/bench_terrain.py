@@ -74,7 +74,7 @@ def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
     from citycov.engine.cellular import DIFFRACTION_CODES, HULL_TOLERANCE
     from citycov.engine.sectors import Fan, PatternTables, Scene, SectorArrays, SmoothRay, TileState
     from citycov.engine.tiles import fan_size
-    from tests import oracles
+    from tests import oracles_engine
 
     row0 = col0 = 1800.0
     h_tx, h_rx, f = 30.0, 1.5, 2100.0
@@ -112,7 +112,8 @@ def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
     tile = TileState(r_lo, c_lo, best, idx, cover, car_top, car_idx, car_sum)
 
     def fan():
-        return oracles.ray_wedge(dem32, row0, col0, z_tx, CELL_M, n_rays, 0, n_rays, n_steps, K_RE, HULL_TOLERANCE)
+        return oracles_engine.ray_wedge(dem32, row0, col0, z_tx, CELL_M, n_rays, 0, n_rays, n_steps, K_RE,
+                                        HULL_TOLERANCE)
 
     t_fan, _ = median_time(fan, repeat)
     out["radial_sweep_s"] = round(t_fan, 4)
@@ -154,13 +155,13 @@ def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10
     from citycov.engine.cellular import DIFFRACTION_CODES
     from citycov.engine.tiles import fan_size
     from citycov.propagation.diffraction import multi_knife_edge_loss_curved_db
-    from tests import oracles
+    from tests import oracles_engine
 
     row0 = col0 = 1800
     h_tx, h_rx, f = 30.0, 1.5, 1800.0
     reach = radius_km * 1000.0 / CELL_M
     n_rays, n_steps = fan_size(reach)
-    zr, prev, top, hz = oracles.ray_fan(dem, float(row0), float(col0), dem[row0, col0] + h_tx, CELL_M, n_rays,
+    zr, prev, top, hz = oracles_engine.ray_fan(dem, float(row0), float(col0), dem[row0, col0] + h_tx, CELL_M, n_rays,
                                         n_steps, K_RE, tol)
     rng = np.random.default_rng(0)
     rr = rng.uniform(-reach, reach, 3 * n_cells).round().astype(int)
@@ -170,8 +171,8 @@ def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10
     out = {}
     for method in ("deygout", "bullington"):
         grid = np.full(dem.shape, np.nan)
-        oracles.diffraction_grid(dem, float(row0), float(col0), CELL_M, h_rx, K_RE, DIFFRACTION_CODES[method], zr,
-                                 prev, top, hz, reach, 1.0 / math.sqrt(299_792_458.0 / (f * 1e6)), grid)
+        oracles_engine.diffraction_grid(dem, float(row0), float(col0), CELL_M, h_rx, K_RE, DIFFRACTION_CODES[method],
+                                        zr, prev, top, hz, reach, 1.0 / math.sqrt(299_792_458.0 / (f * 1e6)), grid)
         err = []
         for row, col in zip(rr, cc, strict=True):
             d = math.hypot(row - row0, col - col0)
@@ -232,7 +233,7 @@ def p4_best_server(repeat: int, n_sites: int = 3000, shape=(2900, 2900), reach_m
                    cell_m: float = 30.0) -> dict:
     from benchmarks.kernels import hata_best_server_count
     from citycov.engine import _radio_kernels
-    from tests import oracles
+    from tests import oracles_engine
 
     rng = np.random.default_rng(1)
     rows, cols = shape
@@ -248,12 +249,13 @@ def p4_best_server(repeat: int, n_sites: int = 3000, shape=(2900, 2900), reach_m
 
     def job():
         best.fill(-np.inf)
-        oracles.hata_best_server(r0, c0, eirp, a_db, b_db, reach, cell_m, best, idx)
+        oracles_engine.hata_best_server(r0, c0, eirp, a_db, b_db, reach, cell_m, best, idx)
 
     t, _ = median_time(job, repeat)
     evals = int(hata_best_server_count(r0, c0, reach, rows, cols))
     # reference: the plain math.log10 per pixel, same loop
-    t_ref, _ = median_time(lambda: oracles.hata_best_server_log10(r0, c0, eirp, a_db, b_db, reach, cell_m, best, idx),
+    t_ref, _ = median_time(lambda: oracles_engine.hata_best_server_log10(r0, c0, eirp, a_db, b_db, reach, cell_m, best,
+                                                                         idx),
                            max(1, repeat // 2))
     best_ref = best.copy()
     job()

@@ -9,7 +9,7 @@ from numba import njit
 
 @njit(cache=True)
 def hata_best_server_count(site_row, site_col, reach_cells, nrows, ncols):
-    """Site-pixel pairs :func:`tests.oracles.hata_best_server` evaluates."""
+    """Site-pixel pairs :func:`tests.oracles_engine.hata_best_server` evaluates."""
     total = 0
     for s in range(site_row.size):
         r = int(reach_cells[s])

@@ -19,8 +19,8 @@ from citycov.engine.linkbudget import LinkParams
 from citycov.engine.tiles import ReachLimit, fan_size, fan_wedge, tile_windows
 from citycov.errors import ModelError
 from citycov.propagation.p1812 import p1812
-from tests import oracles
-from tests.test_engine import ALL_EXACT, grid_of, rough_dem, run, sectors_at
+from tests import oracles_engine
+from tests.test_engine_cellular import ALL_EXACT, grid_of, rough_dem, run, sectors_at
 
 N = 120
 CELL = 30.0
@@ -199,7 +199,7 @@ def test_blocked_fan_equals_ray_by_ray_hull():
     dem = rough_dem(90, seed=2).astype(np.float64)
     dem[40:44, 60:63] = np.nan
     n_rays, n_steps = fan_size(40.0)
-    zr, prev, top, hz = oracles.ray_fan(dem, 45.3, 44.8, float(dem[45, 45]) + 30.0, CELL, n_rays, n_steps,
+    zr, prev, top, hz = oracles_engine.ray_fan(dem, 45.3, 44.8, float(dem[45, 45]) + 30.0, CELL, n_rays, n_steps,
                                         4 / 3 * 6_371_000.0, 1e-4)
     assert zr.shape == (n_steps + 1, n_rays)
     assert np.isnan(zr).any()
@@ -212,7 +212,7 @@ def test_blocked_fan_equals_ray_by_ray_hull():
         np.testing.assert_array_equal(top[:, r], t)
         np.testing.assert_array_equal(hz[:, r], h)
     # a wedge is those columns of the whole fan, and a shorter one their first rows
-    w = oracles.ray_wedge(dem, 45.3, 44.8, float(dem[45, 45]) + 30.0, CELL, n_rays, n_rays - 5, 12, 20,
+    w = oracles_engine.ray_wedge(dem, 45.3, 44.8, float(dem[45, 45]) + 30.0, CELL, n_rays, n_rays - 5, 12, 20,
                           4 / 3 * 6_371_000.0, 1e-4)
     cols = (np.arange(12) + n_rays - 5) % n_rays
     np.testing.assert_array_equal(w[0], zr[:21, cols])
@@ -304,8 +304,8 @@ def test_hata_best_server_equals_the_log10_kernel():
     fi = np.full(shape, -1, dtype=np.int32)
     ref = np.full(shape, -np.inf, dtype=np.float32)
     ri = np.full(shape, -1, dtype=np.int32)
-    oracles.hata_best_server(r0, c0, eirp, a, b, reach, 30.0, fast, fi)
-    oracles.hata_best_server_log10(r0, c0, eirp, a, b, reach, 30.0, ref, ri)
+    oracles_engine.hata_best_server(r0, c0, eirp, a, b, reach, 30.0, fast, fi)
+    oracles_engine.hata_best_server_log10(r0, c0, eirp, a, b, reach, 30.0, ref, ri)
     np.testing.assert_array_equal(np.isfinite(fast), np.isfinite(ref))
     seen = np.isfinite(ref)
     np.testing.assert_allclose(fast[seen], ref[seen], atol=1e-4)

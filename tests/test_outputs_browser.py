@@ -15,7 +15,7 @@ import pytest
 from citycov.cli import cli
 from citycov.outputs import i18n
 
-from .test_maps import XSS_SITE, make_run
+from .test_outputs_maps import XSS_SITE, make_run
 
 CHROMIUM = os.environ.get("CITYCOV_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("CITYCOV_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))

@@ -28,7 +28,7 @@ from citycov.errors import ModelError
 from citycov.grid import GridSpec
 from citycov.propagation.diffraction import multi_knife_edge_loss_curved_db
 from citycov.propagation.itm import itm_p2p
-from tests import oracles
+from tests import oracles_engine
 
 UTM49 = pyproj.CRS("EPSG:32649")
 X0, Y0 = 500_000.0, 2_550_000.0
@@ -90,7 +90,7 @@ def j_textbook(nu: float) -> float:
 def fan_for(dem, row0, col0, h_tx, cell_m, reach_cells, tol=0.0):
     n_rays, n_steps = fan_size(reach_cells)
     z_tx = float(dem[int(row0), int(col0)]) + h_tx
-    return oracles.ray_fan(np.asarray(dem, np.float64), row0, col0, z_tx, cell_m, n_rays, n_steps, K_RE, tol)
+    return oracles_engine.ray_fan(np.asarray(dem, np.float64), row0, col0, z_tx, cell_m, n_rays, n_steps, K_RE, tol)
 
 
 # ----------------------------------------------------------------------------- fast mode vs library
@@ -105,8 +105,8 @@ def test_radial_loss_equals_library_on_extracted_profile(method):
     row0 = col0 = 60
     zr, prev, top, hz = fan_for(dem, row0, col0, h_tx, cell, 60.0)
     out = np.full((n, n), np.nan)
-    oracles.diffraction_grid(dem, float(row0), float(col0), cell, h_rx, K_RE, DIFFRACTION_CODES[method], zr, prev,
-                             top, hz, 60.0, 1.0 / math.sqrt(C / (f * 1e6)), out)
+    oracles_engine.diffraction_grid(dem, float(row0), float(col0), cell, h_rx, K_RE, DIFFRACTION_CODES[method], zr,
+                                    prev, top, hz, 60.0, 1.0 / math.sqrt(C / (f * 1e6)), out)
     got, want = [], []
     for m in range(1, 61):
         x = np.arange(m + 1) * cell
@@ -126,8 +126,8 @@ def fast_mode_deviation(dem, cell_m, h_tx, h_rx, freq_mhz, reach_cells, method="
     row0 = col0 = n // 2
     zr, prev, top, hz = fan_for(dem, row0, col0, h_tx, cell_m, reach_cells)
     out = np.full(dem.shape, np.nan)
-    oracles.diffraction_grid(dem, float(row0), float(col0), cell_m, h_rx, K_RE, DIFFRACTION_CODES[method], zr, prev,
-                             top, hz, reach_cells, 1.0 / math.sqrt(C / (freq_mhz * 1e6)), out)
+    oracles_engine.diffraction_grid(dem, float(row0), float(col0), cell_m, h_rx, K_RE, DIFFRACTION_CODES[method], zr,
+                                    prev, top, hz, reach_cells, 1.0 / math.sqrt(C / (freq_mhz * 1e6)), out)
     errs = []
     for row, col in zip(*np.nonzero(np.isfinite(out)), strict=True):
         d = math.hypot(row - row0, col - col0)

@@ -245,7 +245,7 @@ _NO_JIT_SCRIPT = """
 import json, sys
 import numpy as np
 sys.path.insert(0, {tests!r})
-import test_exact_kernels as t
+import test_engine_exact as t
 dem = np.ascontiguousarray(t.make_dem()[:20, :24])
 out = {{"itm": t.run_itm(dem, t.ITM_CASES["900MHz-broadcast-median"], 9.0).tolist(),
         "p1812": t.run_p1812(dem, t.P1812_CASES["2600MHz-coastal-clutter-pL90"], 9.0).tolist()}}

@@ -10,7 +10,7 @@ import pytest
 from citycov.engine import _radio_kernels
 from citycov.engine.cellular import environment_classes, select_models
 from citycov.errors import ModelError
-from tests import oracles
+from tests import oracles_engine
 
 
 def test_model_selection_by_band_and_refusal():
@@ -54,12 +54,12 @@ def test_bilinear_hand_case():
 def test_horizon_fan_flat_and_ridge():
     dem = np.full((41, 41), 10.0)
     k_re = 4 / 3 * 6_371_000.0
-    slope, dist = oracles.horizon_fan(dem, 20.0, 20.0, 40.0, 100.0, 16, 15, k_re)
+    slope, dist = oracles_engine.horizon_fan(dem, 20.0, 20.0, 40.0, 100.0, 16, 15, k_re)
     assert slope.shape == (16, 16) and dist.shape == (16, 16)
     # flat ground: the steepest sample is always the last one (below the radio horizon)
     assert np.allclose(dist[:, 1:], np.arange(1, 16) * 100.0)
     dem[:, 25] = 110.0  # ridge 500 m east
-    slope, dist = oracles.horizon_fan(dem, 20.0, 20.0, 40.0, 100.0, 16, 15, k_re)
+    slope, dist = oracles_engine.horizon_fan(dem, 20.0, 20.0, 40.0, 100.0, 16, 15, k_re)
     east = 4  # ray 4 of 16 points east
     assert dist[east, 15] == pytest.approx(500.0)
     assert slope[east, 15] == pytest.approx((110.0 - 500.0**2 / (2 * k_re) - 40.0) / 500.0)
@@ -74,10 +74,10 @@ def test_site_coverage_touches_only_cells_within_reach_and_keeps_inputs():
     k_re = 4 / 3 * 6_371_000.0
     dem_before = dem.copy()
     reach_m = np.array([[1500.0, 1500.0, 1500.0, 1500.0]])
-    slope, dist = oracles.horizon_fan(dem, 50.0, 50.0, 40.0, 100.0, 64, 15, k_re)
+    slope, dist = oracles_engine.horizon_fan(dem, 50.0, 50.0, 40.0, 100.0, 64, 15, k_re)
     best = np.full((3, n, n), np.nan, dtype=np.float32)
     idx = np.full((3, n, n), -1, dtype=np.int32)
-    oracles.site_coverage(dem, env, 50.0, 50.0, 10.0, 40.0, 100.0, 1.5, k_re, slope, dist,
+    oracles_engine.site_coverage(dem, env, 50.0, 50.0, 10.0, 40.0, 100.0, 1.5, k_re, slope, dist,
                           np.array([_radio_kernels.MODEL_OKUMURA_HATA]), np.array([900.0]), np.array([30.0]),
                           np.array([30.0]), np.array([0.0]), np.array([True]), np.array([0.0]), np.array([360.0]),
                           np.array([65.0]),
@@ -98,11 +98,11 @@ def test_stronger_sector_wins_best_server():
     dem = np.full((n, n), 0.0)
     env = np.full((n, n), 1, dtype=np.int64)
     k_re = 4 / 3 * 6_371_000.0
-    slope, dist = oracles.horizon_fan(dem, 20.0, 20.0, 30.0, 100.0, 64, 20, k_re)
+    slope, dist = oracles_engine.horizon_fan(dem, 20.0, 20.0, 30.0, 100.0, 64, 20, k_re)
     best = np.full((3, n, n), np.nan, dtype=np.float32)
     idx = np.full((3, n, n), -1, dtype=np.int32)
     two = np.array([_radio_kernels.MODEL_COST231, _radio_kernels.MODEL_COST231])
-    oracles.site_coverage(dem, env, 20.0, 20.0, 0.0, 30.0, 100.0, 1.5, k_re, slope, dist, two,
+    oracles_engine.site_coverage(dem, env, 20.0, 20.0, 0.0, 30.0, 100.0, 1.5, k_re, slope, dist, two,
                           np.array([1800.0, 1800.0]), np.array([30.0, 30.0]), np.array([20.0, 30.0]),
                           np.array([90.0, 270.0]), np.array([False, False]), np.array([0.0, 0.0]),
                           np.array([65.0, 65.0]), np.array([10.0, 10.0]), np.full((2, 4), 2000.0),

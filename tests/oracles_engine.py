@@ -1,7 +1,7 @@
 """Reference kernels the tests assert against, kept out of the package (the engine never calls them).
 
 * :func:`horizon_fan` and :func:`site_coverage`: the first engine (one knife edge at each radial's
-  running horizon, one site at a time), the hand cases of ``test_radio.py``;
+  running horizon, one site at a time), the hand cases of ``test_engine_radio.py``;
 * :func:`hata_best_server` (a log10 table, fast-math) and :func:`hata_best_server_log10`
   (``math.log10`` per cell): the best-server combine of a Hata-class model without terrain;
 * :func:`ray_wedge` and :func:`ray_fan`: :func:`citycov.engine._terrain_kernels.ray_wedge_into`

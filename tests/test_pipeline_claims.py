@@ -71,7 +71,7 @@ def test_overclaim_is_found_and_areas_add_up(verified):
     assert city["claimed_km2"] == pytest.approx(100.0)
     # claimed = (claimed ∩ modelled) + (claimed − modelled), exactly
     assert city["claimed_km2"] == city["claimed_modelled_km2"] + city["claimed_not_modelled_km2"]
-    # the model covers a disc of about 3.4 km (test_end_to_end works the radius by hand)
+    # the model covers a disc of about 3.4 km (test_pipeline_end_to_end works the radius by hand)
     assert 25.0 < city["claimed_modelled_km2"] < 45.0
     assert city["claimed_failed_km2"] > 0.0
     h = res.claims.challenge.hexagons

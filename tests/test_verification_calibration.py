@@ -19,7 +19,7 @@ from citycov.verification.calibration import (
     sample_model,
 )
 
-from .calibration_oracle import apply_calibration, load_calibration
+from .oracles_calibration import apply_calibration, load_calibration
 
 TRUE = {"outdoor_stationary": (-4.0, -8.0), "in_vehicle": (-12.0, 3.0)}  # offset dB, slope dB/decade
 OFFSET_TOL_DB = 0.6
