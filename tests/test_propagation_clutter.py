@@ -22,7 +22,7 @@ from citycov.propagation import (
     p2108_terrestrial_loss_db,
     p2109_building_entry_loss_db,
 )
-from citycov.propagation._stats import inverse_normal_cdf, normal_cdf
+from citycov.propagation.stats import inverse_normal_cdf, normal_cdf
 
 REFERENCE = Path(__file__).parent / "data" / "reference"
 TOL_P2108_DB = 0.1  # NTIA p2108-test-data (shared reference README)

@@ -19,7 +19,7 @@ from numba import njit, vectorize
 
 from citycov.errors import ModelError
 from citycov.io.msi import N_ANGLES, AntennaPattern
-from citycov.propagation._arrays import as_float_arrays, finish
+from citycov.propagation.arrays import as_float_arrays, finish
 
 
 @njit(cache=True, nogil=True)

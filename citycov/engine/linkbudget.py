@@ -36,7 +36,7 @@ from citycov.carriers import LTE_SCS_KHZ, NR_DEFAULT_SCS_KHZ, carrier_arrays, ch
 from citycov.choices import TECHNOLOGIES
 from citycov.engine import _linkbudget_kernels
 from citycov.errors import ModelError
-from citycov.propagation._stats import inverse_normal_cdf
+from citycov.propagation.stats import inverse_normal_cdf
 
 THERMAL_NOISE_DBM_HZ = -174.0
 """kT at T0 = 290 K, rounded as in 3GPP link budgets (exact: −173.98 dBm/Hz)."""

@@ -21,8 +21,8 @@ import math
 import numpy as np
 from numba import njit
 
-from citycov.propagation._stats import inverse_normal_cdf
 from citycov.propagation.diffraction import knife_edge_db
+from citycov.propagation.stats import inverse_normal_cdf
 
 EARTH_RADIUS_KM = 6371.0
 K_BETA = 3.0  # effective Earth-radius factor exceeded for β0 % of the time (eq. 7b)

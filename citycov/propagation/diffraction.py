@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit, vectorize
 
 from citycov.errors import ModelError
-from citycov.propagation._arrays import as_float_arrays, check_range, finish
+from citycov.propagation.arrays import as_float_arrays, check_range, finish
 from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S
 
 EARTH_RADIUS_M = 6_371_000.0

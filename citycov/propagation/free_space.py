@@ -6,7 +6,7 @@ import math
 
 from numba import njit, vectorize
 
-from citycov.propagation._arrays import as_float_arrays, check_range, finish
+from citycov.propagation.arrays import as_float_arrays, check_range, finish
 
 SPEED_OF_LIGHT_M_S = 299_792_458.0
 FSPL_CONSTANT_DB = 20.0 * math.log10(4.0 * math.pi * 1e9 / SPEED_OF_LIGHT_M_S)

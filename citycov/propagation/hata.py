@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit, vectorize
 
 from citycov.errors import ModelError
-from citycov.propagation._arrays import as_float_arrays, check_range, finish
+from citycov.propagation.arrays import as_float_arrays, check_range, finish
 
 HATA_ENVIRONMENTS = {"urban_large": 0, "urban_small_medium": 1, "suburban": 2, "open": 3}
 OKUMURA_HATA_FREQ_MHZ = (150.0, 1500.0)

@@ -23,9 +23,9 @@ import numpy as np
 from numba import njit, vectorize
 
 from citycov.errors import ModelError, P2108Error
-from citycov.propagation._arrays import as_float_arrays, finish
-from citycov.propagation._stats import inverse_normal_cdf
+from citycov.propagation.arrays import as_float_arrays, finish
 from citycov.propagation.diffraction import knife_edge_db
+from citycov.propagation.stats import inverse_normal_cdf
 
 P2108_FREQ_GHZ = (0.5, 67.0)
 P2108_MIN_DIST_KM = 0.25

@@ -17,8 +17,8 @@ import numpy as np
 from numba import njit
 
 from citycov.errors import ModelError
-from citycov.propagation._arrays import as_float_arrays, check_range, finish
-from citycov.propagation._stats import inverse_normal_cdf
+from citycov.propagation.arrays import as_float_arrays, check_range, finish
+from citycov.propagation.stats import inverse_normal_cdf
 
 P2109_FREQ_GHZ = (0.08, 100.0)
 BUILDING_CLASSES = {1: "traditional", 2: "thermally efficient"}

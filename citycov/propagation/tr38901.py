@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit, vectorize
 
 from citycov.errors import ModelError
-from citycov.propagation._arrays import as_float_arrays, check_range, finish
+from citycov.propagation.arrays import as_float_arrays, check_range, finish
 from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S
 
 TR38901_SCENARIOS = {"RMa": 0, "UMa": 1, "UMi": 2, "UMi-StreetCanyon": 2, "InH": 3, "InH-Office": 3}
