@@ -59,8 +59,7 @@ from typing import Any
 import numpy as np
 
 from citycov.choices import INDOOR_BUILDING_CLASSES, TECHNOLOGIES
-from citycov.engine import linkbudget as lb
-from citycov.engine.linkbudget import LinkParams, carrier_noise_dbm, uplink_budget
+from citycov.engine.linkbudget import LinkParams, ShannonParams, carrier_noise_dbm, spectral_efficiency, uplink_budget
 from citycov.errors import ModelError, ScenarioError, raise_problems
 from citycov.presets.radio import RadioPreset
 from citycov.propagation.p2109 import P2109_FREQ_GHZ, p2109_building_entry_loss_db
@@ -304,7 +303,7 @@ def _check_link(link: Any, problems: list[str]) -> bool:
     _number("link.ue_eirp_dbm", link.ue_eirp_dbm, problems)
     _number("link.bs_gain_dbi", link.bs_gain_dbi, problems)
     for name in ("downlink", "uplink"):
-        if not isinstance(getattr(link, name), lb.ShannonParams):
+        if not isinstance(getattr(link, name), ShannonParams):
             problems.append(f"link.{name} must be a citycov.engine.linkbudget.ShannonParams, "
                             f"got {type(getattr(link, name)).__name__}")
     return True
@@ -374,7 +373,7 @@ def speed_service(level_dbm: Any, sinr_db: Any, *, technology: str, bandwidth_mh
     noise = carrier_noise_dbm(technology, float(link.noise_figure_db))
     sinr_env = np.broadcast_to(_sinr_after_loss_db(level, sinr, noise, loss, margin, scale), level.shape)
     served = np.isfinite(level) & np.isfinite(sinr) & np.isfinite(bw) & np.isfinite(coupling)
-    down = np.asarray(lb.spectral_efficiency(sinr_env, params=link.downlink)) * bw
+    down = np.asarray(spectral_efficiency(sinr_env, params=link.downlink)) * bw
     ul_sinr, up = uplink_budget(coupling + loss + margin, bw, link)
     down = np.where(served, np.broadcast_to(down, level.shape), np.nan)
     up = np.where(served, np.broadcast_to(up, level.shape), np.nan)
