@@ -17,10 +17,11 @@ import click
 
 from citycov._version import __version__
 from citycov.choices import BASEMAPS
-from citycov.config import load_scenario
+from citycov.config import load_scenario, scenario_files
 from citycov.errors import CitycovError
 from citycov.outputs import maps, report_html
 from citycov.outputs import write as outputs
+from citycov.outputs.folder import OutputFolder
 from citycov.outputs.i18n import LANGS
 from citycov.outputs.saved import load_saved_run
 from citycov.pipeline import runner
@@ -64,13 +65,15 @@ def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: b
         sc = load_scenario(scenario)
         if cell_m is not None:
             sc = replace(sc, grid=replace(sc.grid, cell_m=cell_m))
-        results = runner.run(sc, progress=not (no_progress or ctx.obj["quiet"]))
-        paths = outputs.write_outputs(results, out_dir, lang=lang)
+        folder = OutputFolder.prepare(out_dir, reads=scenario_files(sc))  # before any work
+        with folder:
+            results = runner.run(sc, progress=not (no_progress or ctx.obj["quiet"]))
+            paths = outputs.write_outputs(results, folder, lang=lang)
     except CitycovError as exc:
         click.echo(f"citycov: error: {exc}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        # outputs are staged and moved into place only when complete: nothing partial is left
+        # outputs are staged and published only when complete: --out keeps the earlier run
         click.echo(f"citycov: interrupted; nothing was written to {out_dir}", err=True)
         sys.exit(130)
     city = results.city

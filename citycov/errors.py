@@ -95,3 +95,8 @@ def raise_problems(error_cls: type[CitycovError], source: str, problems: list[st
     """
     if problems:
         raise error_cls(f"{source}: " + "; ".join(problems))
+
+
+class OutputFolderError(CitycovError, OSError):
+    """The output folder (``--out``) cannot receive a run: it is unusable, holds an input of the
+    run, or holds entries that a run would replace but did not write."""

@@ -211,6 +211,16 @@ class Scenario:
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
 
 
+def scenario_files(sc: Scenario) -> tuple[Path, ...]:
+    """Every file and folder a run of ``sc`` reads: the scenario, its inputs (the antenna
+    pattern folder included) and the preset files of ``[services]`` and ``[verification]``."""
+    paths = [sc.source, *(spec.path for spec in sc.inputs.values())]
+    paths += [Path(p.origin) for p in sc.services.presets if p.origin]
+    if sc.verification is not None and sc.verification.preset.origin:
+        paths.append(Path(sc.verification.preset.origin))
+    return tuple(dict.fromkeys(paths))
+
+
 DEFAULT_CHALLENGE_PRESET = "fcc-2022"
 DEFAULT_TARGETS = (
     Target("wireless_population", 0.80, "Wireless broadband population coverage ≥ 80%"),

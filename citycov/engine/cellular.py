@@ -39,6 +39,7 @@ import pandas as pd
 import pyproj
 from tqdm import tqdm
 
+from citycov.checkpoints import checkpoint
 from citycov.choices import DIFFRACTION_METHODS, ENGINE_MODES, ENV_CLASSES, EXACT_MODELS, TECHNOLOGIES
 from citycov.config import RadioConfig
 from citycov.crs import grid_north_offset_deg
@@ -278,6 +279,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     with tqdm(total=len(tiles), desc="cellular tiles", unit="tile", disable=not progress, mininterval=1.0) as bar:
         for window in tiles:
             bar.update(1)
+            checkpoint("engine.tile")
             near = np.flatnonzero(rect_distance(g_row, g_col, *window) <= g_reach)
             if near.size == 0:
                 continue
