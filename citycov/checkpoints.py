@@ -1,14 +1,15 @@
 """Named checkpoints where a test can stop the process on an explicit event, never a sleep.
 
-A test starts citycov with ``CITYCOV_CHECKPOINTS="publish.exchanged"`` (a comma-separated list of
-checkpoint names, or ``*``) and ``CITYCOV_CHECKPOINT_FDS="W,R"``, two pipe ends inherited through
+A test starts citycov with ``CITYCOV_CHECKPOINTS="publish.exchanged"`` (a comma-separated
+list of checkpoint names, or ``*``) and ``CITYCOV_CHECKPOINT_FDS="W,R"``, two pipe ends inherited through
 ``pass_fds``.  When the process reaches a listed checkpoint it writes the name and a newline to
 ``W`` and blocks reading one byte from ``R``: the test, woken by that line, can then kill or
 interrupt the process at exactly that point, or write a byte to let it go on.  Without the
 variables :func:`checkpoint` costs one set lookup.
 
-Checkpoints: ``engine.tile`` (each tile of the cellular engine), ``publish.staged``, ``publish.written``, ``publish.carried``, ``publish.exchanged``,
-``publish.adopted``, ``publish.removed`` (see :mod:`citycov.outputs.folder`).
+Checkpoints: ``engine.tile`` (each tile of the cellular engine); ``publish.staged``,
+``publish.written``, ``publish.carried``, ``publish.exchanged``, ``publish.adopted`` and
+``publish.removed`` (see :mod:`citycov.outputs.folder`).
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ def test_parent_is_a_file(tmp_path):
 
 
 def test_parent_missing(tmp_path):
-    with pytest.raises(OutputFolderError, match="its parent folder .*nope does not exist; create it first"):
+    with pytest.raises(OutputFolderError, match=r"its parent folder .*nope does not exist; create it first"):
         OutputFolder.prepare(tmp_path / "nope" / "out")
     assert not (tmp_path / "nope").exists()
 
@@ -96,7 +96,7 @@ def test_out_is_a_file(tmp_path):
 
 def test_dangling_symlink(tmp_path):
     (tmp_path / "out").symlink_to(tmp_path / "gone")
-    with pytest.raises(OutputFolderError, match="is a symbolic link to .*gone, which does not exist"):
+    with pytest.raises(OutputFolderError, match=r"is a symbolic link to .*gone, which does not exist"):
         OutputFolder.prepare(tmp_path / "out")
     assert (tmp_path / "out").is_symlink() and not (tmp_path / "gone").exists()
 
@@ -112,7 +112,7 @@ def test_symlink_to_a_folder_publishes_into_the_target_and_keeps_the_link(tmp_pa
 def test_proc_is_refused():
     if not Path("/proc/self/mountinfo").is_file():
         pytest.skip("no /proc on this machine")
-    with pytest.raises(OutputFolderError, match="/proc is a proc file system, which cannot hold files"):
+    with pytest.raises(OutputFolderError, match=r"/proc is a proc file system, which cannot hold files"):
         OutputFolder.prepare("/proc/citycov-out")
 
 
@@ -121,17 +121,17 @@ def test_long_name_fits_because_the_staging_name_has_a_fixed_length(tmp_path):
     publish_fake(out, "one")
     assert (out / "report.md").is_file()
     assert staging_left(tmp_path) == []
-    with pytest.raises(OutputFolderError, match="the name o{40}… is 256 bytes long; file systems allow 255"):
+    with pytest.raises(OutputFolderError, match=r"the name o{40}… is 256 bytes long; file systems allow 255"):
         OutputFolder.prepare(tmp_path / ("o" * 256))
 
 
 def test_current_folder_and_home_are_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sub").mkdir()
-    with pytest.raises(OutputFolderError, match="is the current folder or holds it"):
+    with pytest.raises(OutputFolderError, match=r"is the current folder or holds it"):
         OutputFolder.prepare(".")
     monkeypatch.chdir(tmp_path / "sub")
-    with pytest.raises(OutputFolderError, match="is the current folder or holds it"):
+    with pytest.raises(OutputFolderError, match=r"is the current folder or holds it"):
         OutputFolder.prepare("..")
 
 
@@ -157,7 +157,7 @@ def test_the_users_own_file_with_an_output_name_is_not_replaced(tmp_path):
         OutputFolder.prepare(out)
     publish_fake(tmp_path / "other", "one")
     (tmp_path / "other" / "services.csv").write_text("mine\n")
-    with pytest.raises(OutputFolderError, match="holds services.csv that the earlier run there did not write"):
+    with pytest.raises(OutputFolderError, match=r"holds services.csv that the earlier run there did not write"):
         OutputFolder.prepare(tmp_path / "other")
 
 
@@ -167,7 +167,7 @@ def test_a_folder_holding_an_input_is_refused(tmp_path):
     (inputs / "sectors.csv").write_text("id\n")
     with pytest.raises(OutputFolderError, match=r"holds .*inputs/sectors.csv, which this run reads; .*--out "):
         OutputFolder.prepare(inputs, reads=[inputs / "sectors.csv"])
-    with pytest.raises(OutputFolderError, match="lies inside the input folder"):
+    with pytest.raises(OutputFolderError, match=r"lies inside the input folder"):
         OutputFolder.prepare(inputs / "out", reads=[inputs])
 
 
@@ -199,10 +199,13 @@ def test_a_failure_while_writing_leaves_the_earlier_run_and_no_staging(tmp_path)
     out = tmp_path / "out"
     publish_fake(out, "one")
     before = tree(out)
-    with pytest.raises(RuntimeError, match="disk full"):
+    def failing_write():
         with OutputFolder.prepare(out) as folder:
             fake_run(folder, "two")
             raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match=r"disk full"):
+        failing_write()
     assert tree(out) == before and staging_left(tmp_path) == []
 
 

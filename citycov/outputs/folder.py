@@ -278,9 +278,10 @@ def remove_debris(out: Path) -> list[Path]:
     return what was removed."""
     parent = out.parent
     removed = []
+    legacy = LEGACY_STAGING.format(name=out.name)
     try:
         candidates = [e for e in os.scandir(parent) if e.is_dir(follow_symlinks=False)
-                      and (e.name.startswith(STAGING_PREFIX) or e.name.startswith(LEGACY_STAGING.format(name=out.name)))]
+                      and (e.name.startswith(STAGING_PREFIX) or e.name.startswith(legacy))]
     except OSError:
         return []
     for entry in candidates:
