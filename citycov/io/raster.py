@@ -17,7 +17,7 @@ import rasterio
 from rasterio.errors import RasterioIOError
 from rasterio.warp import Resampling, reproject
 
-from citycov.errors import CRSError, InputFileError, RasterError
+from citycov.errors import CRSError, InputFileError, RasterError, raise_problems
 from citycov.grid import GridSpec
 from citycov.provenance import InputRecord, record_for
 
@@ -109,15 +109,25 @@ def read_dem(path: str | Path, grid: GridSpec, *, study_mask: np.ndarray | None 
 
 
 POPULATION_UNITS = ("count", "per_km2")
+MAX_POPULATION_DENSITY_PER_KM2 = 1e6
+"""Highest density a population cell may have, persons/km².  The densest city blocks on Earth
+(parts of Dhaka, Mumbai's Dharavi, Hong Kong's Mong Kok, old Kowloon Walled City at its peak)
+hold about 1e5 persons/km²; ten times that can only be wrong units (densities read as counts of
+a larger cell), an undeclared nodata value (1e12, 3.4e38) or a corrupted cell."""
 
 
 def _cell_area_km2(src) -> np.ndarray:
-    """Area of each source cell in km², per row (geodesic for geographic CRSs)."""
-    if src.crs.is_geographic:
-        import pyproj
+    """Area of each source cell in km², per row (float64, shape (height, 1)).
 
-        geod = pyproj.Geod(ellps="WGS84")
-        t = src.transform
+    Geographic CRSs: the geodesic area of each row's cell on the CRS's own ellipsoid.
+    Projected CRSs: from the transform, in the CRS's linear unit (metres, feet, ...).
+    """
+    import pyproj
+
+    crs = pyproj.CRS(src.crs)
+    t = src.transform
+    if crs.is_geographic:
+        geod = crs.get_geod() or pyproj.Geod(ellps="WGS84")
         rows = np.arange(src.height)
         lat_top = t.f + rows * t.e
         lat_bot = lat_top + t.e
@@ -125,7 +135,8 @@ def _cell_area_km2(src) -> np.ndarray:
         areas = np.array([abs(geod.polygon_area_perimeter([lon0, lon1, lon1, lon0], [a, a, b, b])[0])
                           for a, b in zip(lat_top, lat_bot, strict=True)])
         return (areas / 1e6)[:, None]
-    return np.full((src.height, 1), abs(src.transform.a * src.transform.e) / 1e6)
+    unit_m = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return np.full((src.height, 1), abs(t.a * t.e - t.b * t.d) * unit_m ** 2 / 1e6)
 
 
 def resample_counts(counts: np.ndarray, src_transform, src_crs, grid: GridSpec, *,
@@ -164,6 +175,54 @@ def resample_counts(counts: np.ndarray, src_transform, src_crs, grid: GridSpec, 
     return out.reshape(grid.shape), outside
 
 
+def check_population_values(path: str | Path, raw: np.ndarray, data_cells: np.ndarray, area_km2: np.ndarray, *,
+                            units: str = "count") -> None:
+    """Refuse a population raster whose cells cannot be people, in its own CRS.
+
+    Parameters
+    ----------
+    raw
+        float64 cell values of the raster (rows, cols).
+    data_cells
+        bool, same shape: the cells that are not nodata.
+    area_km2
+        Area of each cell, km² (broadcast against ``raw``, e.g. one value per row).
+    units
+        ``"count"`` (persons per cell) or ``"per_km2"`` (persons per km²).
+
+    Raises
+    ------
+    RasterError
+        Listing, with the count of cells and the first one (row, col, value): non-finite values
+        (NaN, ±inf) in data cells, negative values, and densities above
+        :data:`MAX_POPULATION_DENSITY_PER_KM2`.
+    """
+    problems = []
+    per = "per km²" if units == "per_km2" else "per cell"
+    finite = np.isfinite(raw)
+    non_finite = data_cells & ~finite
+    if non_finite.any():
+        r, c = np.argwhere(non_finite)[0]
+        problems.append(f"{non_finite.sum():,} cells have non-finite population (NaN or ±inf) and are not nodata "
+                        f"(first at row {r}, col {c}: {raw[r, c]}); expected finite persons {per}, "
+                        "or declare the raster's nodata value")
+    valid = data_cells & finite
+    negative = valid & (raw < 0)
+    if negative.any():
+        r, c = np.argwhere(negative)[0]
+        problems.append(f"{negative.sum():,} cells have negative population "
+                        f"(first at row {r}, col {c}: {raw[r, c]}); expected persons {per} >= 0")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        density = np.where(valid, raw if units == "per_km2" else raw / area_km2, 0.0)
+    dense = valid & (density > MAX_POPULATION_DENSITY_PER_KM2)
+    if dense.any():
+        r, c = np.argwhere(dense)[0]
+        problems.append(f"{dense.sum():,} cells exceed {MAX_POPULATION_DENSITY_PER_KM2:,.0f} persons/km² "
+                        f"(first at row {r}, col {c}: value {raw[r, c]:g}, density {density[r, c]:.3g} "
+                        f"persons/km²); wrong units ([inputs.population].units = \"{units}\") or nodata not declared?")
+    raise_problems(RasterError, str(path), problems)
+
+
 def read_population(path: str | Path, grid: GridSpec, *, declared_synthetic: bool = False,
                     units: str = "count") -> RasterLayer:
     """Read a population raster (any CRS) onto ``grid``, preserving the number of people.
@@ -177,7 +236,9 @@ def read_population(path: str | Path, grid: GridSpec, *, declared_synthetic: boo
     A raster already on the analysis grid is read as is; any other is moved with
     :func:`resample_counts` (exact: the total is conserved, apart from people outside the
     grid, which are reported).  Nodata cells hold no people; their number is reported.
-    Negative values are an error.
+    Negative or non-finite values (NaN, ±inf in cells that are not nodata) and densities above
+    :data:`MAX_POPULATION_DENSITY_PER_KM2` are an error (:func:`check_population_values`),
+    checked in the raster's own CRS before it is moved.
     """
     if units not in POPULATION_UNITS:
         raise RasterError(f"{path}: population units must be one of {list(POPULATION_UNITS)}, got {units!r}")
@@ -190,14 +251,11 @@ def read_population(path: str | Path, grid: GridSpec, *, declared_synthetic: boo
         src_grid = _source_grid(src)
         raw = data.filled(np.nan)
         valid = ~np.ma.getmaskarray(data) & np.isfinite(raw)
-        negative = valid & (raw < 0)
-        if negative.any():
-            r, c = np.argwhere(negative)[0]
-            raise RasterError(f"{path}: {negative.sum():,} cells have negative population "
-                              f"(first at row {r}, col {c}: {raw[r, c]}); expected persons per cell >= 0")
+        area_km2 = _cell_area_km2(src)
+        check_population_values(path, raw, ~np.ma.getmaskarray(data), area_km2, units=units)
         values = np.where(valid, raw, 0.0)
         if units == "per_km2":
-            values = values * _cell_area_km2(src)
+            values = values * area_km2
             notes.append("densities (per km²) converted to counts with each cell's geodesic area")
         n_nodata = int((~valid).sum())
         if n_nodata:

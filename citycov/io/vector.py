@@ -6,6 +6,7 @@ ever sees GCJ-02 coordinates.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pyproj
+import shapely
 
 from citycov.crs import GCJ02, WGS84, gcj02_frame_to_wgs84, parse_crs
-from citycov.errors import CRSError, InputFileError, SiteTableError
+from citycov.errors import CitycovWarning, CRSError, InputFileError, SiteTableError
 
 CSV_SUFFIXES = {".csv", ".txt"}
 
@@ -125,3 +127,95 @@ def _read_point_csv(path: Path, lon_column: str, lat_column: str, declared: Any,
     if isinstance(declared, str) and declared == GCJ02:
         return gcj02_frame_to_wgs84(frame)
     return frame.set_crs(declared)
+
+
+def shown_crs(path: str | Path, declared: Any) -> tuple[pyproj.CRS | None, str]:
+    """The CRS in which to show a layer's coordinates in messages, and its label: the declared
+    CRS, WGS84 for a declared ``gcj02`` (converted on read), else the file's own CRS (None when
+    it cannot be read)."""
+    if isinstance(declared, str) and declared == GCJ02:
+        return WGS84, "EPSG:4326 (declared gcj02, converted to WGS84 on read)"
+    if declared is not None:
+        crs = declared if isinstance(declared, pyproj.CRS) else pyproj.CRS.from_user_input(declared)
+        return crs, crs.to_string()
+    try:
+        info = pyogrio.read_info(path)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError):
+        return None, ""  # unreadable by OGR: the caller shows the analysis CRS
+    if not info.get("crs"):
+        return None, ""
+    crs = pyproj.CRS.from_user_input(info["crs"])
+    return crs, crs.to_string()
+
+
+def _bounds_text(bounds: Any, crs: pyproj.CRS) -> str:
+    """``x minx..maxx, y miny..maxy``: degrees to 4 decimals, metres (or feet) to the unit, or to
+    2 decimals when every value is below 1000 (degrees read as metres show as such)."""
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    digits = 4 if crs.is_geographic else (2 if max(abs(minx), abs(miny), abs(maxx), abs(maxy)) < 1000 else 0)
+    return f"x {minx:.{digits}f}..{maxx:.{digits}f}, y {miny:.{digits}f}..{maxy:.{digits}f}"
+
+
+def check_extent(frame: gpd.GeoDataFrame, study_bounds: tuple[float, float, float, float], *,
+                 source: str | Path, declared: Any = None, what: str = "features") -> int:
+    """Count the features of ``frame`` outside the study area, and refuse or warn.
+
+    Parameters
+    ----------
+    frame
+        The layer as read, in the analysis CRS (the CRS of ``study_bounds``).
+    study_bounds
+        (minx, miny, maxx, maxy) of the study area in the analysis CRS: the analysis grid,
+        i.e. the districts' extent snapped outward to the cell size (the extent the sectors
+        are checked against, :func:`citycov.engine.sectors.inside_grid`).
+    source
+        The file, named in the messages.
+    declared
+        The scenario's declared CRS of the file (``None``: the file's own), used to show
+        the bounds in the error in the coordinates the user wrote.
+
+    Returns
+    -------
+    The number of features outside (a feature is outside when it does not touch the study area).
+
+    Raises
+    ------
+    CRSError
+        When every feature is outside: the classic symptom of a wrong CRS declaration (lon/lat
+        degrees declared as EPSG:3857 land near (0, 0)).  The layer's bounds and the study
+        area's are shown, both in the layer's declared CRS.
+
+    More than half outside is a :class:`CitycovWarning` (the pipeline logs it and the report
+    repeats it).
+    """
+    n = len(frame)
+    if n == 0:
+        return 0
+    inside = frame.geometry.intersects(shapely.box(*study_bounds)).to_numpy(dtype=bool)
+    outside = int((~inside).sum())
+    if outside == n:
+        analysis = pyproj.CRS(frame.crs)
+        crs, label = shown_crs(source, declared)
+        layer_b, study_b = np.asarray(frame.total_bounds, dtype=np.float64), np.asarray(study_bounds, dtype=np.float64)
+        if crs is not None and not crs.equals(analysis):
+            back = pyproj.Transformer.from_crs(analysis, crs, always_xy=True)
+            try:
+                with np.errstate(all="ignore"):
+                    shown_layer = np.asarray(back.transform_bounds(*layer_b), dtype=np.float64)
+                    shown_study = np.asarray(back.transform_bounds(*study_b), dtype=np.float64)
+            except pyproj.exceptions.ProjError:
+                shown_layer = shown_study = np.full(4, np.nan)
+            if np.isfinite(shown_layer).all() and np.isfinite(shown_study).all():
+                layer_b, study_b, analysis = shown_layer, shown_study, crs
+            else:
+                label = ""
+        label = label or analysis.to_string()
+        raise CRSError(f"{source}: all {n:,} {what} lie outside the study area; layer bounds "
+                       f"{_bounds_text(layer_b, analysis)}, study area {_bounds_text(study_b, analysis)} "
+                       f"(both in {label}); is the declared CRS right? (lon/lat degrees declared as a projected "
+                       "CRS such as EPSG:3857 land near (0, 0))")
+    if 2 * outside > n:
+        warnings.warn(f"{source}: {outside:,} of {n:,} {what} ({outside / n:.0%}) lie outside the study area "
+                      "(the analysis grid around the districts); check the file's extent and declared CRS",
+                      CitycovWarning, stacklevel=2)
+    return outside

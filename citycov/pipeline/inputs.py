@@ -13,6 +13,7 @@ from citycov.config import Scenario
 from citycov.config.inputs import InputSpec
 from citycov.crs import WGS84, parse_crs, require_projected, utm_crs_for
 from citycov.errors import SiteTableError
+from citycov.grid import GridSpec
 from citycov.io import Districts, read_districts, read_fibre_nodes, read_fibre_routes, read_sectors, read_wlan
 from citycov.io.antenna_patterns import check_pattern_names, read_pattern_folder
 from citycov.io.broadcast import read_transmitters
@@ -22,7 +23,7 @@ from citycov.io.fibre import read_premises
 from citycov.io.measurements import MeasurementSet, read_measurements
 from citycov.io.msi import AntennaPattern
 from citycov.io.opencellid import read_opencellid
-from citycov.io.vector import read_vector
+from citycov.io.vector import CSV_SUFFIXES, check_extent, read_vector
 from citycov.provenance import InputRecord, record_for
 
 
@@ -88,11 +89,24 @@ def _district_values(spec: InputSpec, districts: Districts, value_column: str, d
                                 value_column=spec.options.get(value_column, default_value_column), lo=lo, hi=hi)
 
 
+def study_bounds(scenario: Scenario, districts: Districts) -> tuple[float, float, float, float]:
+    """The study area of the extent checks (:func:`check_extent`): the analysis grid's bounds,
+    the districts' extent snapped outward to ``[grid].cell_m``, which the sectors are also
+    checked against (:func:`citycov.engine.sectors.inside_grid`)."""
+    return GridSpec.from_bounds(tuple(districts.frame.total_bounds), cell_m=scenario.grid.cell_m,
+                                crs=districts.frame.crs).bounds
+
+
 def read_inputs(scenario: Scenario) -> Inputs:
-    """Read and validate every vector and table input, in the analysis CRS."""
+    """Read and validate every vector and table input, in the analysis CRS.
+
+    Every vector layer but the districts and the sectors (checked on the grid by the engine)
+    goes through :func:`check_extent`: all its features outside the study area is an error,
+    more than half a warning."""
     spec_in = scenario.inputs
     districts = read_study_districts(scenario)
     crs = districts.frame.crs
+    study = study_bounds(scenario, districts)
     d = spec_in["districts"]
     inputs = Inputs(crs=crs, districts=districts, sectors=None)  # type: ignore[arg-type]
     inputs.records.append(_record(d, len(districts)))
@@ -136,16 +150,20 @@ def read_inputs(scenario: Scenario) -> Inputs:
     for name, (attr, reader) in optional.items():
         if name in spec_in:
             frame = reader(spec_in[name])
+            check_extent(frame, study, source=spec_in[name].path, declared=spec_in[name].crs)
             setattr(inputs, attr, frame)
             inputs.records.append(_record(spec_in[name], len(frame)))
     if scenario.verification is not None:
         v = scenario.verification
         c_spec, m_spec = spec_in["claims"], spec_in["measurements"]
         inputs.claims = read_claims(c_spec.path, crs=crs, source_crs=c_spec.crs)
+        check_extent(inputs.claims, study, source=c_spec.path, declared=c_spec.crs)
         inputs.records.append(_record(c_spec, len(inputs.claims)))
         inputs.measurements = read_measurements(m_spec.path, crs=crs, tz=v.timezone,
                                                 source_crs=m_spec.crs or "EPSG:4326",
                                                 max_accuracy_m=v.max_accuracy_m)
+        m_declared = m_spec.crs or ("EPSG:4326" if m_spec.path.suffix.lower() in CSV_SUFFIXES else None)
+        check_extent(inputs.measurements.tests, study, source=m_spec.path, declared=m_declared, what="tests")
         inputs.records.append(_record(m_spec, inputs.measurements.n_read))
     if "census" in spec_in:
         c = spec_in["census"]
