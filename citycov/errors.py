@@ -84,6 +84,10 @@ class AssetError(CitycovError, RuntimeError):
     """An HTML asset cannot be inlined from the installed packages."""
 
 
+class OutputNameError(CitycovError, ValueError):
+    """Two names from input would be written as the same output file."""
+
+
 class CitycovWarning(UserWarning):
     """A recoverable, counted problem (for example rows dropped or a model extrapolated)."""
 

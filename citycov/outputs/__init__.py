@@ -11,4 +11,5 @@ figures      charts for the report
 i18n         English and Chinese labels
 web_assets   inlined Leaflet and citycov's own controls
 atomic       atomic file writes
+names        safe file names from names that come from input (presets, chart keys)
 """

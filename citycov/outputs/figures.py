@@ -27,7 +27,8 @@ FAIL_COLOUR = "#d73027"
 
 @dataclass(frozen=True)
 class Figure:
-    """One chart: a file-safe key, its caption and the PNG bytes."""
+    """One chart: its metric key (as read, not file-safe: the writer makes a file name of it
+    with :func:`citycov.outputs.names.file_names`), its caption and the PNG bytes."""
 
     key: str
     caption: str

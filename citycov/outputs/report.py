@@ -23,11 +23,15 @@ from citycov.accounting.population import ZONAL_RULES
 from citycov.choices import TECHNOLOGIES
 from citycov.config import METRICS
 from citycov.engine.linkbudget import FCC_BDC_TIERS as SPEED_TIERS
+from citycov.errors import OutputNameError
+from citycov.outputs.names import file_names
 from citycov.pipeline.results import Results
 from citycov.pipeline.services import SERVICE_COLUMNS
 from citycov.provenance import file_sha256
 
 LEVEL_NAMES = {"3G": "CPICH RSCP (dBm)", "4G": "RSRP (dBm)", "5G": "SS-RSRP (dBm)"}
+BROADCAST_PREFIX = "broadcast_"
+BROADCAST_SUFFIX = ".tif"
 COUNT_COLUMNS = ("population", "population_covered", "population_cellular", "population_wlan", "households",
                  "households_passed", "villages", "villages_covered", "population_input")
 
@@ -132,8 +136,36 @@ def provenance(results: Results) -> dict[str, Any]:
         "timings_s": {k: round(v, 3) for k, v in results.timings_s.items()},
         "warnings": results.warnings,
         "verification": results.claims.provenance() if results.claims is not None else None,
-        "services": _json_safe(results.service_provenance) if results.service_provenance else None,
+        "services": _service_provenance(results),
     }
+
+
+def broadcast_files(results: Results) -> dict[str, str]:
+    """Broadcast preset name -> its raster's file name, ``broadcast_<preset>.tif`` with the
+    preset name made a safe file stem (:func:`citycov.outputs.names.file_names`).
+
+    Raises
+    ------
+    OutputNameError
+        A preset name with NUL: GDAL cuts the raster's ``preset`` tag there, so the name
+        would not read back.
+    """
+    for name in results.broadcast_rasters:
+        if "\x00" in name:
+            raise OutputNameError(f"broadcast preset name {name!r} contains NUL, which its raster's 'preset' "
+                                  "tag cannot hold")
+    return file_names(results.broadcast_rasters, prefix=BROADCAST_PREFIX, suffix=BROADCAST_SUFFIX)
+
+
+def _service_provenance(results: Results) -> dict[str, Any] | None:
+    """``provenance.services``: the presets' records, the skipped ones, and ``rasters`` (preset
+    name -> file name of its broadcast raster, so readers never parse a preset from a file name)."""
+    if not results.service_provenance:
+        return None
+    prov = _json_safe(results.service_provenance)
+    if results.broadcast_rasters:
+        prov["rasters"] = broadcast_files(results)
+    return prov
 
 
 def service_rows(results: Results) -> pd.DataFrame:
@@ -362,7 +394,10 @@ def _write_cog(path: Path, data: np.ndarray, grid, *, dtype: str, nodata: float 
 
 
 def write_rasters(results: Results, folder: Path) -> None:
-    """``rsrp_dbm.tif``, ``serving_sector.tif`` and ``coverage.tif`` as cloud-optimised GeoTIFFs."""
+    """``rsrp_dbm.tif``, ``serving_sector.tif`` and ``coverage.tif`` as cloud-optimised GeoTIFFs,
+    with the link rasters and one ``broadcast_<preset>.tif`` per broadcast preset (its file name
+    from :func:`broadcast_files`; the original preset name in its ``preset`` tag)."""
+    files = broadcast_files(results)  # first: a name it refuses leaves nothing written
     grid = results.grid
     study = results.rasters["district_index"] >= 0
     tags = {"SYNTHETIC_INPUTS": ",".join(results.synthetic_inputs)} if results.synthetic_inputs else {}
@@ -389,7 +424,7 @@ def write_rasters(results: Results, folder: Path) -> None:
                    tags={"tiers": names, **tags})
     for name, (b_grid, values, unit) in results.broadcast_rasters.items():
         what = "field strength" if unit == "dBuV/m" else "received level (0 dBi)"
-        _write_cog(folder / f"broadcast_{name}.tif", values[None], b_grid, dtype="float32", nodata=np.nan,
+        _write_cog(folder / files[name], values[None], b_grid, dtype="float32", nodata=np.nan,
                    descriptions=[f"{name}: strongest transmitter's {what} ({unit})"],
                    tags={"units": unit, "preset": name, **tags})
     _write_cog(folder / "coverage.tif", cov, grid, dtype="uint8", nodata=255,

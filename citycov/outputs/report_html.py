@@ -18,6 +18,7 @@ import pandas as pd
 from citycov.outputs.atomic import write_bytes_atomic, write_text_atomic
 from citycov.outputs.figures import Figure, target_charts
 from citycov.outputs.i18n import check_lang, district_name, metric_label, pct_label, text, unit_label, verdict_label
+from citycov.outputs.names import file_names
 from citycov.outputs.saved import SavedRun
 
 CSS = """
@@ -186,13 +187,17 @@ def render_report(run: SavedRun, *, lang: str | None = None) -> tuple[str, list[
 
 def write_report(run: SavedRun, path: str | Path, *, lang: str | None = None,
                  figures_dir: str | Path | None = None) -> Path:
-    """Write ``report.html`` (atomically) and, with ``figures_dir``, one PNG per chart."""
+    """Write ``report.html`` (atomically) and, with ``figures_dir``, one PNG per chart:
+    ``target_<metric>.png``, the metric (read from ``targets.csv``) made a safe file stem
+    (:func:`citycov.outputs.names.file_names`), so a saved folder's tables never name a
+    path outside ``figures_dir``."""
     path = Path(path)
     page, figures, _ = render_report(run, lang=lang)
     if figures_dir is not None:
         folder = Path(figures_dir)
         folder.mkdir(parents=True, exist_ok=True)
+        names = file_names((fig.key for fig in figures), prefix="target_", suffix=".png")
         for fig in figures:
-            write_bytes_atomic(folder / f"target_{fig.key}.png", fig.png)
+            write_bytes_atomic(folder / names[fig.key], fig.png)
     write_text_atomic(path, page)
     return path

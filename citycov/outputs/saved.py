@@ -26,6 +26,7 @@ REQUIRED_FILES = ("districts.csv", "targets.csv", "districts.json", "districts.g
                   "rsrp_dbm.tif", "serving_sector.tif")
 NETWORK_GPKG = "network.gpkg"
 NETWORK_LAYERS = ("sectors", "wlan", "fibre_nodes", "fibre_routes")
+BROADCAST_GLOB = "broadcast_*.tif"
 
 
 @dataclass
@@ -91,6 +92,36 @@ class SavedRun:
     @property
     def city(self) -> pd.Series:
         return self.districts.set_index("area_id").loc["city"]
+
+    def broadcast_files(self) -> dict[str, Path]:
+        """Broadcast preset name -> its raster in the folder (see :func:`read_broadcast_files`)."""
+        return read_broadcast_files(self.folder)
+
+
+def read_broadcast_files(folder: str | Path) -> dict[str, Path]:
+    """Broadcast preset name -> its ``broadcast_*.tif`` in ``folder``.
+
+    The preset name is the raster's ``preset`` tag, never parsed from the file name (the
+    writer makes a safe file stem of it: :func:`citycov.outputs.names.file_names`).
+
+    Raises
+    ------
+    InputFileError
+        A raster that cannot be read, has no ``preset`` tag, or names the same preset as another.
+    """
+    out: dict[str, Path] = {}
+    for path in sorted(Path(folder).glob(BROADCAST_GLOB)):
+        try:
+            with rasterio.open(path) as src:
+                name = src.tags().get("preset")
+        except rasterio.errors.RasterioError as exc:
+            raise InputFileError(f"{path}: cannot read the broadcast raster: {exc}") from exc
+        if not name:
+            raise InputFileError(f"{path}: no 'preset' tag (the broadcast preset it shows)")
+        if name in out:
+            raise InputFileError(f"{path}: preset {name!r} is also the preset of {out[name].name}")
+        out[name] = path
+    return out
 
 
 def _read_raster(path: Path) -> Raster:

@@ -153,7 +153,7 @@ def _parse_preset(doc: dict, *, source: str, origin: str, sha256: str) -> Challe
     r = KeyReader(ranges="interval")
     r.unknown(doc, _TOP_KEYS)
     name = r.string(doc, "name", "", "", required=True)
-    if name and not NAME_RE.match(name):
+    if name and not NAME_RE.fullmatch(name):
         r.problems.append(f"name must be lower-case letters, digits, '.', '-' and '_', got {name!r}")
     res = r.number(doc, "resolution", "", math.nan, required=True, lo=1, hi=14, integer=True)
     child = r.number(doc, "child_resolution", "", math.nan, required=True, lo=1, hi=15, integer=True)

@@ -20,7 +20,10 @@ from typing import Any
 
 from citycov.errors import InputFileError, ScenarioError, raise_problems
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+"""A shipped preset's (and a challenge preset's) name, matched whole (``fullmatch``): no path
+separator, NUL, control character or trailing newline can pass, so such a name is itself a
+safe file stem (:func:`citycov.outputs.names.safe_file_stem` maps it to itself)."""
 RANGE_STYLES = ("bound", "interval")
 """How :class:`KeyReader` words a value out of range: ``"bound"`` names the bound that failed
 (``must be <= 1.0, got 1.5``, scenario files), ``"interval"`` the whole interval
@@ -191,7 +194,7 @@ def read_preset_file(name_or_path: str | Path, *, folder: str, kind: str) -> Pre
     by_name = not isinstance(name_or_path, Path) and not text.endswith(".toml") and not Path(text).is_file()
     if by_name:
         path = shipped_folder(folder) / f"{text}.toml"
-        if not NAME_RE.match(text) or not path.is_file():
+        if not NAME_RE.fullmatch(text) or not path.is_file():
             raise ScenarioError(f"unknown {kind} {text!r}; shipped presets: {shipped_names(folder)} "
                                 "(or give the path of a .toml preset file)")
     else:

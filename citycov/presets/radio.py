@@ -45,7 +45,9 @@ _TOP_KEYS = {"name", "version", "source", "description", "technology", "metric",
              "min_up_mbps", "cell_edge_probability", "cell_loading", "time_percent", "rx_height_m", "max_cell_m",
              "freq_mhz", "model", "notes", "environments"}
 _ENV_KEYS = {"extra_loss_db", "extra_sigma_db", "note"}
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+"""A radio preset's (and environment's) name, matched whole: a user's preset file naming
+``../x``, ``a/b`` or anything with NUL or a control character is refused at load."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ def _parse(doc: dict, *, source: str, origin: str, sha256: str) -> RadioPreset:
     c = KeyReader(ranges="interval")
     c.unknown(doc, _TOP_KEYS)
     name = c.string(doc, "name", "", None, required=True)
-    if name is not None and not _NAME_RE.match(name):
+    if name is not None and not _NAME_RE.fullmatch(name):
         c.problems.append(f"name must be lower-case letters, digits, '-' and '_', got {name!r}")
     version = c.string(doc, "version", "", None, required=True)
     cite = c.string(doc, "source", "", None, required=True)
@@ -202,7 +204,7 @@ def _parse_environments(c: KeyReader, raw: Any) -> tuple[PresetEnvironment, ...]
     out = []
     for env_name, table in raw.items():
         where = f"[environments.{env_name}]"
-        if not _NAME_RE.match(env_name):
+        if not _NAME_RE.fullmatch(env_name):
             c.problems.append(f"environment name {env_name!r} must be lower-case letters, digits, '-' and '_'")
         if not isinstance(table, dict):
             c.problems.append(f"[environments.{env_name}] must be a table, got {table!r}")
