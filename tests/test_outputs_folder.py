@@ -397,3 +397,49 @@ def test_cli_sigkill_while_publishing_then_rerun(tmp_path):
     assert "the staging folder of an interrupted run" in proc.stderr
     assert staging_left(tmp_path) == []
     assert set(tree(out)) == set(earlier)
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name over 255 bytes
+        return False
+
+
+def _bad_outs(tmp_path: Path) -> dict:
+    """Each unusable --out of the issue, built in its own folder; returns name -> (out, message)."""
+    cases = {}
+    (tmp_path / "pf").mkdir()
+    (tmp_path / "pf" / "file").write_text("x")
+    cases["parent is a file"] = (tmp_path / "pf" / "file" / "out", "is a file, not a folder")
+    (tmp_path / "pm").mkdir()
+    cases["parent missing"] = (tmp_path / "pm" / "a" / "out", "does not exist; create it first")
+    (tmp_path / "dl").mkdir()
+    (tmp_path / "dl" / "out").symlink_to(tmp_path / "dl" / "gone")
+    cases["dangling link"] = (tmp_path / "dl" / "out", "which does not exist")
+    cases["proc"] = (Path("/proc/citycov-out"), "is a proc file system")
+    cases["name too long"] = (tmp_path / ("n" * 256), "is 256 bytes long; file systems allow 255")
+    return cases
+
+
+@pytest.mark.parametrize("case", ["parent is a file", "parent missing", "dangling link", "proc", "name too long",
+                                  "immutable out"])
+def test_cli_unusable_out_is_one_line_before_computing(tmp_path, case, immutable):
+    tiny = make_tiny(tmp_path / "t")
+    inputs_before = tree(tiny.folder)
+    if case == "immutable out":
+        out = tmp_path / "io" / "out"
+        out.mkdir(parents=True)
+        (out / "mine.txt").write_text("mine")
+        immutable(out)
+        message = "cannot write in it: operation not permitted"
+    else:
+        out, message = _bad_outs(tmp_path)[case]
+    out_before = tree(out) if _is_dir(out) else None
+    proc = run_cli("run", str(tiny.scenario), "--out", str(out))
+    line = assert_one_line_error(proc, f"--out {os.path.abspath(out)}", message)
+    assert "cellular" not in proc.stderr, line
+    assert tree(tiny.folder) == inputs_before
+    assert (tree(out) if _is_dir(out) else None) == out_before
+    if out.parent.is_dir() and out.parent != Path("/proc"):
+        assert staging_left(out.parent) == []
