@@ -7,7 +7,10 @@ list of checkpoint names, or ``*``) and ``CITYCOV_CHECKPOINT_FDS="W,R"``, two pi
 interrupt the process at exactly that point, or write a byte to let it go on.  Without the
 variables :func:`checkpoint` costs one set lookup.
 
-Checkpoints: ``engine.tile`` (each tile of the cellular engine); ``publish.staged``,
+Checkpoints: ``step.<first word of the step>`` at the start of each step of
+:func:`citycov.pipeline.runner.run` (``step.read``, ``step.population``, ``step.cellular``,
+``step.ftth``, ``step.service``, ``step.broadcast``, ``step.uncertainty``, ``step.coverage``,
+``step.verification``); ``engine.tile`` (each tile of the cellular engine); ``publish.staged``,
 ``publish.written``, ``publish.carried``, ``publish.exchanged``, ``publish.adopted`` and
 ``publish.removed`` (see :mod:`citycov.outputs.folder`).
 """

@@ -61,6 +61,7 @@ def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: b
         citycov run --cell-m 100            # a quicker look at 100 m
     """
     t0 = time.perf_counter()
+    folder: OutputFolder | None = None
     try:
         sc = load_scenario(scenario)
         if cell_m is not None:
@@ -73,8 +74,11 @@ def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: b
         click.echo(f"citycov: error: {exc}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        # outputs are staged and published only when complete: --out keeps the earlier run
-        click.echo(f"citycov: interrupted; nothing was written to {out_dir}", err=True)
+        # outputs are staged and published whole: --out keeps the earlier run, or has the new one
+        if folder is not None and folder.published:
+            click.echo(f"citycov: interrupted after {out_dir} received the complete new run", err=True)
+        else:
+            click.echo(f"citycov: interrupted; nothing was written to {out_dir}", err=True)
         sys.exit(130)
     city = results.city
     click.echo(f"{sc.name}: wireless broadband {city['wireless_pct']:.2f}% of residents, "

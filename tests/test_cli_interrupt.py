@@ -49,3 +49,61 @@ def test_ctrl_c_is_delivered_when_the_launcher_ignores_sigint(tmp_path):
     os.close(proc._go_w)
     assert proc.returncode == 130, err[-2000:]
     assert staging_left(tmp_path) == []
+
+
+STAGES = ("step.read", "step.population", "step.cellular", "engine.tile", "step.ftth", "step.uncertainty",
+          "step.coverage", "step.verification", "publish.staged", "publish.written", "publish.carried")
+
+
+@pytest.fixture(scope="module")
+def claims_scenario(tmp_path_factory):
+    """The tiny scenario with claim verification (every step of the pipeline but the presets),
+    and an earlier run in ``out`` to keep."""
+    import geopandas as gpd
+    import shapely
+
+    import citycov
+    from tests.conftest import UTM49, X0, Y0, make_tiny
+    from tests.test_pipeline_claims import VERIFICATION, _tests
+
+    folder = tmp_path_factory.mktemp("interrupt")
+    tiny = make_tiny(folder / "t", extra=VERIFICATION)
+    square = shapely.box(X0, Y0, X0 + 10_000.0, Y0 + 10_000.0)
+    gpd.GeoDataFrame({"providerid": ["T1"], "operator": ["Test"], "technology": [400], "mindown": [5.0],
+                      "minup": [1.0], "environmnt": [0]}, geometry=[square], crs=UTM49).to_crs(
+        "EPSG:4326").to_file(tiny.folder / "claims.geojson", driver="GeoJSON")
+    _tests(tiny.centre).to_csv(tiny.folder / "tests.csv", index=False)
+    out = folder / "out"
+    citycov.write_outputs(citycov.run(citycov.load_scenario(tiny.scenario)), out)
+    return tiny, out
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_ctrl_c_at_every_stage_keeps_the_earlier_run(claims_scenario, stage):
+    tiny, out = claims_scenario
+    before = tree(out)
+    proc = run_until(stage, [sys.executable, "-m", "citycov", "run", str(tiny.scenario), "--out", str(out),
+                             "--no-progress"], cwd=ROOT)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=600)
+    os.close(proc._go_w)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    assert [ln for ln in err.splitlines() if ln.startswith("citycov:")] == [
+        f"citycov: interrupted; nothing was written to {out}"]
+    assert tree(out) == before
+    assert staging_left(out.parent) == []
+
+
+def test_ctrl_c_after_the_swap_says_the_new_run_is_in_place(claims_scenario):
+    tiny, out = claims_scenario
+    before = tree(out)
+    proc = run_until("publish.exchanged", [sys.executable, "-m", "citycov", "run", str(tiny.scenario), "--out",
+                                           str(out), "--no-progress"], cwd=ROOT)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=600)
+    os.close(proc._go_w)
+    assert proc.returncode == 130, err[-2000:]
+    assert f"citycov: interrupted after {out} received the complete new run" in err
+    assert set(tree(out)) == set(before)  # the same entries, from the new run
+    assert staging_left(out.parent) == []  # the earlier run, swapped aside, was removed on the way out

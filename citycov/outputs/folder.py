@@ -392,6 +392,8 @@ class OutputFolder:
         self.path = path
         self.staging = staging
         self.removed_debris = removed
+        self.published = False
+        """True once ``--out`` holds the new run (from the swap on)."""
         self._lock_fd: int | None = lock_fd
         self._earlier = earlier
 
@@ -407,15 +409,14 @@ class OutputFolder:
         earlier = _check_entries(path)
         removed = remove_debris(path)
         staging, fd = _make_staging(path)
+        folder = cls(path, staging, fd, earlier, removed)
         try:
             if path.exists():
                 _probe_writable(path)
+            checkpoint("publish.staged")
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            os.close(fd)
+            folder.discard()
             raise
-        folder = cls(path, staging, fd, earlier, removed)
-        checkpoint("publish.staged")
         return folder
 
     def __enter__(self) -> OutputFolder:
@@ -425,17 +426,22 @@ class OutputFolder:
         if exc_type is not None:
             self.discard()
 
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
     def discard(self) -> None:
-        """Remove the staging folder; ``--out`` stays as it was."""
-        if self._lock_fd is None:
+        """Remove the staging folder, unless the run was published; ``--out`` stays as it was."""
+        if self.published or self._lock_fd is None:
+            self._unlock()
             return
         shutil.rmtree(self.staging, ignore_errors=True)
-        os.close(self._lock_fd)
-        self._lock_fd = None
+        self._unlock()
 
     def publish(self) -> Path:
         """Make the staged run ``--out`` in one atomic swap (see the module docstring)."""
-        if self._lock_fd is None:
+        if self._lock_fd is None or self.published:
             raise RuntimeError("publish: this output folder was already published or discarded")
         path, staging = self.path, self.staging
         entries = sorted(e.name for e in os.scandir(staging))
@@ -447,17 +453,16 @@ class OutputFolder:
             try:
                 os.rename(staging, path)  # ENOTEMPTY/EEXIST if a folder appeared meanwhile: nothing lost
             except OSError as exc:
-                self.discard()
                 raise _fail(path, f"cannot publish the run: {_reason(exc)}") from exc
+            self.published = True
+            self._unlock()
             _fsync_dir(path.parent)
             checkpoint("publish.exchanged")
-            os.close(self._lock_fd)
-            self._lock_fd = None
             return path
         old_fd = _lock(path)
         if old_fd is None:
-            self.discard()
             raise _fail(path, "another citycov run is publishing into it")
+        kept: list[str] = []
         try:
             carried = self._carry(path, staging)
             _fsync_dir(staging)
@@ -465,8 +470,8 @@ class OutputFolder:
             try:
                 _exchange(staging, path)
             except OSError as exc:
-                self.discard()
                 raise _fail(path, f"cannot publish the run by an atomic swap: {_reason(exc)}") from exc
+            self.published = True
             _fsync_dir(path.parent)
             checkpoint("publish.exchanged")
             kept = self._adopt_late(staging, path, carried)  # the staging name now holds the earlier run
@@ -477,10 +482,11 @@ class OutputFolder:
                 shutil.rmtree(staging)
             checkpoint("publish.removed")
         finally:
+            if self.published and not kept and staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)  # interrupted after the swap: the earlier run goes
             os.close(old_fd)
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            if self.published:
+                self._unlock()
         return path
 
     def _user_entries(self, folder: Path) -> list[os.DirEntry]:
@@ -492,12 +498,10 @@ class OutputFolder:
         carried = set()
         for entry in self._user_entries(path):
             if (staging / entry.name).exists() or (staging / entry.name).is_symlink():
-                self.discard()
                 raise _fail(path, f"holds {entry.name}, which is also an output of this run; move it away")
             try:
                 _link_tree(Path(entry.path), staging / entry.name)
             except OSError as exc:
-                self.discard()
                 raise _fail(path, f"cannot carry your {entry.name} into the new run ({_reason(exc)}); "
                                   "move it out of --out. The earlier run is unchanged") from exc
             carried.add(entry.name)

@@ -11,6 +11,7 @@ here reads or writes files.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import warnings
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from citycov.accounting import districts as acc
 from citycov.accounting import gaps as gaps_mod
 from citycov.accounting import population as pop_mod
 from citycov.accounting.targets import evaluate_targets
+from citycov.checkpoints import checkpoint
 from citycov.config import Scenario
 from citycov.crs import WGS84
 from citycov.errors import CitycovWarning
@@ -46,8 +48,10 @@ log = logging.getLogger("citycov")
 
 @contextmanager
 def _step(name: str, timings: dict[str, float]) -> Iterator[None]:
+    """Time and log one step; its checkpoint is ``step.<first word>`` (``step.cellular``)."""
     t0 = time.perf_counter()
     log.info("%s ...", name)
+    checkpoint("step." + re.match(r"\w+", name).group(0).lower())
     yield
     timings[name] = time.perf_counter() - t0
     log.info("%s done in %.2f s", name, timings[name])
