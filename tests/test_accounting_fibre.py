@@ -1,4 +1,5 @@
-"""FTTH rules (b) premises and (c) capacity: hand cases, an independent reference, invariants, readers."""
+"""FTTH rules (a) drop distance, (b) premises and (c) capacity: hand cases, independent references,
+invariants, readers."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pyproj
 import pytest
 import shapely
 
-from citycov.accounting._fibre_kernels import cell_node_pairs, greedy_capacity
-from citycov.accounting.fibre import CapacityResult, capacity_passed, premises_passed
+from citycov.accounting._fibre_kernels import cell_node_pairs, cells_near_segments, greedy_capacity
+from citycov.accounting.fibre import CapacityResult, capacity_passed, passed_cells, premises_passed
 from citycov.errors import CitycovWarning, CRSError, RasterError, SiteTableError
 from citycov.grid import GridSpec
 from citycov.io.fibre import PREMISES_COLUMNS, read_premises
@@ -39,6 +40,141 @@ def households_at(cells: dict[tuple[int, int], float]) -> np.ndarray:
     for (row, col), value in cells.items():
         out[row, col] = value
     return out
+
+
+# ---------------------------------------------------------------- rule (a): exact drop distance
+
+FINE = GridSpec.from_bounds((500000, 2550000, 502000, 2552000), cell_m=10.0, crs=UTM49)  # 200 x 200 cells
+FINE_ROW, FINE_COL = 100, 100  # the cell every hand case below is about
+DROP_M = 300.0
+
+
+def fine_centre() -> tuple[float, float]:
+    x, y = FINE.xy(np.array([FINE_ROW]), np.array([FINE_COL]))
+    return float(x[0]), float(y[0])  # (501005, 2550995), exact in binary
+
+
+def toward(origin: tuple[float, float], distance_m: float, angle_deg: float) -> tuple[float, float]:
+    a = math.radians(angle_deg)
+    return origin[0] + distance_m * math.cos(a), origin[1] + distance_m * math.sin(a)
+
+
+def lines(*coords: list[tuple[float, float]]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"route_id": [f"r{i}" for i in range(len(coords))]},
+                            geometry=[shapely.LineString(c) for c in coords], crs=UTM49)
+
+
+def route_end_case(distance_m: float) -> gpd.GeoDataFrame:
+    # A route running west from its end E; the cell lies 50.625° north of east of E, the
+    # direction of a 32-gon edge's middle (radius × cos 5.625° = 298.56 m there).
+    end = toward(fine_centre(), distance_m, 180.0 + 50.625)
+    return lines([end, (end[0] - 800.0, end[1])])
+
+
+def route_bend_case(distance_m: float) -> gpd.GeoDataFrame:
+    # West-to-east to the bend B, then south: the cell lies outside the bend, 39.375° north of
+    # east of B, so B is its nearest point on the route.
+    bend = toward(fine_centre(), distance_m, 180.0 + 39.375)
+    return lines([(bend[0] - 800.0, bend[1]), bend, (bend[0], bend[1] - 800.0)])
+
+
+def route_middle_case(distance_m: float) -> gpd.GeoDataFrame:
+    # An 800 m segment at 30° whose middle M is the foot of the perpendicular from the cell.
+    middle = toward(fine_centre(), distance_m, 30.0 - 90.0)
+    return lines([toward(middle, 400.0, 210.0), toward(middle, 400.0, 30.0)])
+
+
+def node_case(distance_m: float) -> gpd.GeoDataFrame:
+    x, y = toward(fine_centre(), distance_m, 180.0 + 16.875)
+    return make_nodes([("N", "olt", 0, x, y)])
+
+
+def test_drop_distance_hand_geometry_is_as_built():
+    """The cases are built as stated: the cell centre is 299.9 m / 300.1 m from the named point."""
+    c = shapely.Point(fine_centre())
+    for d in (299.9, 300.1):
+        end = shapely.Point(route_end_case(d).geometry[0].coords[0])
+        bend = shapely.Point(route_bend_case(d).geometry[0].coords[1])
+        middle = route_middle_case(d).geometry[0].interpolate(0.5, normalized=True)
+        node = node_case(d).geometry[0]
+        for point in (end, bend, middle, node):
+            assert c.distance(point) == pytest.approx(d, abs=1e-6)
+        assert route_bend_case(d).geometry[0].distance(c) == pytest.approx(d, abs=1e-6)  # B is the nearest point
+        assert route_end_case(d).geometry[0].distance(c) == pytest.approx(d, abs=1e-6)
+
+
+@pytest.mark.parametrize(("distance_m", "passed"), [(299.9, True), (300.1, False)])
+def test_drop_distance_is_exact_at_route_ends_bends_middles_and_nodes(distance_m, passed):
+    for routes in (route_end_case(distance_m), route_bend_case(distance_m), route_middle_case(distance_m)):
+        mask = passed_cells(FINE, drop_distance_m=DROP_M, routes=routes)
+        assert mask[FINE_ROW, FINE_COL] == passed, routes.geometry[0].wkt
+    mask = passed_cells(FINE, drop_distance_m=DROP_M, nodes=node_case(distance_m))
+    assert mask[FINE_ROW, FINE_COL] == passed
+    # the same node under the capacity rule reaches the same cell
+    x, y = node_case(distance_m).geometry[0].coords[0]
+    hh = np.zeros(FINE.shape)
+    hh[FINE_ROW, FINE_COL] = 1.0
+    cap = capacity_passed(hh, FINE, make_nodes([("N", "cabinet", 1, x, y)]), drop_distance_m=DROP_M)
+    assert cap.households_in_range == (1.0 if passed else 0.0)
+
+
+def test_drop_distance_of_exactly_the_limit_is_passed_and_a_node_passes_a_true_disc():
+    # Node 300 m due west of the cell centre, all in whole metres: distance exactly 300.
+    x, y = fine_centre()
+    mask = passed_cells(FINE, drop_distance_m=DROP_M, nodes=make_nodes([("N", "splitter", 0, x - 300.0, y)]))
+    assert mask[FINE_ROW, FINE_COL]
+    assert not mask[FINE_ROW, FINE_COL + 1]  # 310 m
+    # the disc of radius 300 m about a cell corner: centres at (±5 + 10 i, ±5 + 10 j) m
+    cx, cy = FINE.cell_centres()
+    corner = (501000.0, 2551000.0)
+    mask = passed_cells(FINE, drop_distance_m=DROP_M, nodes=make_nodes([("N", "cabinet", 0, *corner)]))
+    want = sum(1 for i in range(-30, 30) for j in range(-30, 30) if (10 * i + 5) ** 2 + (10 * j + 5) ** 2 <= 300**2)
+    # one quadrant: 707 odd pairs (a, b) with a² + b² ≤ 60²; π·300²/10² ≈ 2827
+    assert int(mask.sum()) == want == 4 * 707
+    assert mask.sum() == (np.hypot(cx[None, :] - corner[0], cy[:, None] - corner[1]) <= 300.0).sum()
+
+
+def test_drop_distance_matches_shapely_distances():
+    """Random routes (multi line strings, some off the grid) and nodes against shapely's distance."""
+    rng = np.random.default_rng(11)
+    grid = GridSpec.from_bounds((500000, 2550000, 503000, 2552000), cell_m=10.0, crs=UTM49)
+    routes = [shapely.MultiLineString([rng.uniform((499500, 2549500), (503500, 2552500), (4, 2)) for _ in range(2)])
+              for _ in range(5)]
+    routes.append(shapely.LineString([(500500.0, 2551000.0), (500500.0, 2551000.0 + 1e-9), (502500, 2551000)]))
+    route_frame = gpd.GeoDataFrame({"route_id": [str(i) for i in range(len(routes))]}, geometry=routes, crs=UTM49)
+    xs, ys = rng.uniform(499800, 503200, 40), rng.uniform(2549800, 2552200, 40)
+    nodes = make_nodes([(f"n{i}", "cabinet", 1, xs[i], ys[i]) for i in range(40)])
+    mask = passed_cells(grid, drop_distance_m=230.0, nodes=nodes, routes=route_frame)
+    cx, cy = grid.cell_centres()
+    points = shapely.points(*np.meshgrid(cx, cy))
+    plant = shapely.union_all([*routes, *nodes.geometry])
+    want = shapely.distance(points, plant) <= 230.0
+    assert 0 < want.sum() < want.size
+    np.testing.assert_array_equal(mask, want)
+    empty = passed_cells(grid, drop_distance_m=230.0, nodes=nodes.iloc[:0], routes=None)
+    assert empty.shape == grid.shape and not empty.any()
+
+
+def test_drop_distance_kernel_runs_as_plain_python():
+    cx, cy = FINE.cell_centres()
+    ends = (np.array([500100.0, 501500.0]), np.array([2550400.0, 2551800.0]),
+            np.array([500900.0, 501500.0]), np.array([2550100.0, 2551800.0]))
+    jitted = np.zeros(FINE.shape, dtype=bool)
+    cells_near_segments(*ends, cx, cy, 120.0, jitted)
+    plain = np.zeros(FINE.shape, dtype=bool)
+    getattr(cells_near_segments, "py_func", cells_near_segments)(*ends, cx, cy, 120.0, plain)
+    np.testing.assert_array_equal(jitted, plain)
+    node_only = np.hypot(cx[None, :] - 501500.0, cy[:, None] - 2551800.0) <= 120.0
+    assert (jitted & node_only).sum() == node_only.sum()
+
+
+def test_drop_distance_bad_input_is_named():
+    with pytest.raises(ValueError, match="drop_distance_m must be a finite number ≥ 0 m, got nan"):
+        passed_cells(FINE, drop_distance_m=float("nan"), nodes=node_case(299.9))
+    polygons = gpd.GeoDataFrame({"route_id": ["a"]}, geometry=[shapely.box(0, 0, 1, 1)], crs=UTM49)
+    with pytest.raises(ValueError, match=r"routes: expected points or line strings, found 1 other "
+                                         r"geometries, e\.g\. a Polygon$"):
+        passed_cells(FINE, drop_distance_m=DROP_M, routes=polygons)
 
 
 # ---------------------------------------------------------------- rule (c): hand cases

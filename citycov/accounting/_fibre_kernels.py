@@ -1,4 +1,4 @@
-"""Numba kernels of the FTTH capacity rule: plain functions over arrays and numbers.
+"""Numba kernels of the FTTH drop-distance and capacity rules: plain functions over arrays and numbers.
 
 Cells are addressed by their row-major (flat) index ``row * n_cols + col``; nodes by their
 position in the wrapper's filtered node table.  Distances are in metres.  Nothing here knows
@@ -100,3 +100,79 @@ def greedy_capacity(cell, node, households, ports):
     passed = households - left_h
     used = ports - left_p
     return passed, used
+
+
+@njit(cache=True)
+def cells_near_segments(start_x_m, start_y_m, end_x_m, end_y_m, centre_x_m, centre_y_m, reach_m, out):
+    """Mark every cell whose centre lies within ``reach_m`` of any segment (exact Euclidean distance).
+
+    A segment is the straight piece from (start_x_m, start_y_m) to (end_x_m, end_y_m); a point
+    (an access node) is a segment whose two ends coincide.  The distance from a cell centre to a
+    segment is to its nearest point, an end included, so a polyline's ends, bends and middles
+    all reach exactly ``reach_m``.  Each segment visits only its prefilter window: the rows whose
+    centre is within ``reach_m`` of its y-range and, in each row, the columns within ``reach_m``
+    of the part of the segment inside that row's band ``|y - centre_y| <= reach_m``.
+
+    Parameters
+    ----------
+    start_x_m, start_y_m, end_x_m, end_y_m
+        float64 (n_segments,) segment ends, metres, in the grid's CRS.
+    centre_x_m, centre_y_m
+        float64 cell-centre x per column (n_cols,), increasing evenly, and y per row
+        (n_rows,), decreasing evenly (a north-up grid), metres.
+    reach_m
+        Largest centre-to-segment distance, metres (inclusive), ≥ 0.
+    out
+        bool (n_rows, n_cols), set True (never False) where a centre is within reach.
+    """
+    n_rows = centre_y_m.size
+    n_cols = centre_x_m.size
+    if n_rows == 0 or n_cols == 0:
+        return
+    step_x = centre_x_m[1] - centre_x_m[0] if n_cols > 1 else 1.0
+    step_y = centre_y_m[0] - centre_y_m[1] if n_rows > 1 else 1.0
+    for k in range(start_x_m.size):
+        ax = start_x_m[k]
+        ay = start_y_m[k]
+        dx = end_x_m[k] - ax
+        dy = end_y_m[k] - ay
+        length2 = dx * dx + dy * dy
+        y_lo = min(ay, ay + dy) - reach_m
+        y_hi = max(ay, ay + dy) + reach_m
+        # rows are a prefilter only: one row of slack each side, the distance test decides
+        row_lo = max(int(math.floor((centre_y_m[0] - y_hi) / step_y)) - 1, 0)
+        row_hi = min(int(math.ceil((centre_y_m[0] - y_lo) / step_y)) + 1, n_rows - 1)
+        for row in range(row_lo, row_hi + 1):
+            py = centre_y_m[row]
+            if dy == 0.0:
+                if abs(py - ay) > reach_m:
+                    continue
+                x_lo = min(ax, ax + dx)
+                x_hi = max(ax, ax + dx)
+            else:
+                t1 = (py - reach_m - ay) / dy
+                t2 = (py + reach_m - ay) / dy
+                t_lo = max(min(t1, t2), 0.0)
+                t_hi = min(max(t1, t2), 1.0)
+                if t_lo > t_hi:
+                    continue
+                x_lo = min(ax + t_lo * dx, ax + t_hi * dx)
+                x_hi = max(ax + t_lo * dx, ax + t_hi * dx)
+            col_lo = max(int(math.floor((x_lo - reach_m - centre_x_m[0]) / step_x)) - 1, 0)
+            col_hi = min(int(math.ceil((x_hi + reach_m - centre_x_m[0]) / step_x)) + 1, n_cols - 1)
+            for col in range(col_lo, col_hi + 1):
+                if out[row, col]:
+                    continue
+                ex = centre_x_m[col] - ax
+                ey = py - ay
+                if length2 > 0.0:
+                    t = (ex * dx + ey * dy) / length2
+                    if t > 0.0:
+                        if t >= 1.0:
+                            ex = centre_x_m[col] - end_x_m[k]
+                            ey = py - end_y_m[k]
+                        else:
+                            ex = centre_x_m[col] - (ax + t * dx)
+                            ey = py - (ay + t * dy)
+                if math.hypot(ex, ey) <= reach_m:
+                    out[row, col] = True

@@ -3,7 +3,8 @@
 Three rules:
 
 (a) ``drop_distance`` (:func:`passed_cells`): a cell is passed when its centre lies within
-    ``drop_distance_m`` of a fibre route or an access node (the length of a typical drop cable).
+    ``drop_distance_m`` of a fibre route or an access node (the length of a typical drop cable);
+    the distance is exact (Euclidean, to the nearest point of a route or a node).
 (b) premises (:func:`premises_passed`): an operator's premises table says, per building or
     address, how many households it holds and whether it is FTTH-ready; both are summed per
     district (cell-centre rule of the cell holding each premises point).
@@ -20,9 +21,9 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
-from rasterio.features import rasterize
+import shapely
 
-from citycov.accounting._fibre_kernels import cell_node_pairs, greedy_capacity
+from citycov.accounting._fibre_kernels import cell_node_pairs, cells_near_segments, greedy_capacity
 from citycov.errors import CitycovWarning, CRSError, RasterError, SiteTableError, raise_problems
 from citycov.grid import GridSpec
 from citycov.io.fibre import NODE_COLUMNS, NODE_KINDS, PREMISES_COLUMNS
@@ -33,16 +34,63 @@ ACCESS_KINDS = ("cabinet", "splitter")
 
 def passed_cells(grid: GridSpec, *, drop_distance_m: float, nodes: gpd.GeoDataFrame | None = None,
                  routes: gpd.GeoDataFrame | None = None) -> np.ndarray:
-    """Bool raster: cell centre within ``drop_distance_m`` of any node or route (inputs in ``grid.crs``)."""
-    geoms = []
-    for frame in (nodes, routes):
-        if frame is not None and len(frame):
-            geoms.extend(frame.geometry.buffer(drop_distance_m, quad_segs=8).to_numpy())
-    if not geoms:
-        return np.zeros(grid.shape, dtype=bool)
-    burned = rasterize(((g, 1) for g in geoms), out_shape=grid.shape, transform=grid.transform, fill=0,
-                       dtype="uint8", all_touched=False)
-    return burned.astype(bool)
+    """Bool raster: cell centre within ``drop_distance_m`` of any node or route (rule a).
+
+    The distance is exact: Euclidean, in the grid's projected CRS, from the cell centre to
+    the nearest point of any route segment (ends and bends included) or node, and a centre
+    at exactly ``drop_distance_m`` is passed.  Each segment and node searches only the cells
+    its reach can touch (:func:`citycov.accounting._fibre_kernels.cells_near_segments`).
+
+    Parameters
+    ----------
+    grid
+        The analysis grid (projected CRS, metres).
+    drop_distance_m
+        Largest cell-centre distance, metres (inclusive), finite and ≥ 0.
+    nodes, routes
+        Access nodes (points) and cable routes ((multi)line strings) in ``grid.crs``; either
+        may be None or empty.  Missing and empty geometries pass nothing.
+
+    Returns
+    -------
+    np.ndarray
+        bool (rows, cols) on ``grid``.
+
+    Examples
+    --------
+    >>> mask = passed_cells(grid, drop_distance_m=300.0, nodes=nodes, routes=routes)  # doctest: +SKIP
+    """
+    if not (math.isfinite(drop_distance_m) and drop_distance_m >= 0):
+        raise ValueError(f"drop_distance_m must be a finite number ≥ 0 m, got {drop_distance_m!r}")
+    pieces = [_segments(frame, name) for name, frame in (("nodes", nodes), ("routes", routes))
+              if frame is not None and len(frame)]
+    out = np.zeros(grid.shape, dtype=bool)
+    if pieces:
+        start_x, start_y, end_x, end_y = (np.concatenate(arrays) for arrays in zip(*pieces, strict=True))
+        centre_x_m, centre_y_m = grid.cell_centres()
+        cells_near_segments(start_x, start_y, end_x, end_y, centre_x_m, centre_y_m, float(drop_distance_m), out)
+    return out
+
+
+def _segments(frame: gpd.GeoDataFrame, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(start x, start y, end x, end y) in metres of every straight segment of ``frame``'s
+    geometries; a point is a segment of length 0."""
+    parts = shapely.get_parts(frame.geometry.to_numpy())
+    parts = parts[~shapely.is_empty(parts)]
+    kind = shapely.get_type_id(parts)
+    point, line = kind == 0, (kind == 1) | (kind == 2)
+    other = np.flatnonzero(~(point | line))
+    if len(other):
+        raise ValueError(f"{name}: expected points or line strings, found {len(other)} other geometries, "
+                         f"e.g. a {parts[other[0]].geom_type}")
+    xy_point = shapely.get_coordinates(parts[point])
+    xy_line, part = shapely.get_coordinates(parts[line], return_index=True)
+    same = part[1:] == part[:-1]  # consecutive vertices of one line string
+    start = np.concatenate([xy_point, xy_line[:-1][same]])
+    end = np.concatenate([xy_point, xy_line[1:][same]])
+    if not (np.isfinite(start).all() and np.isfinite(end).all()):
+        raise ValueError(f"{name}: coordinates must be finite numbers (found NaN or infinite)")
+    return start[:, 0].copy(), start[:, 1].copy(), end[:, 0].copy(), end[:, 1].copy()
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from citycov.choices import (
 from citycov.config.inputs import InputSpec, parse_inputs
 from citycov.crs import GCJ02, parse_crs
 from citycov.errors import CitycovError, InputFileError, ScenarioError
+from citycov.filekind import MISSING, path_problem
 from citycov.presets.challenge import RULES, ChallengePreset, load_challenge_preset
 from citycov.presets.files import KeyReader
 from citycov.presets.radio import RadioPreset, load_preset
@@ -243,7 +244,8 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     Raises
     ------
     InputFileError
-        The file does not exist or cannot be read.
+        The file does not exist, cannot be read, or is not a regular file (a FIFO, a device,
+        a folder); likewise an input path or a preset file path it names.
     ScenarioError
         Listing every invalid key and value, with its key path.
 
@@ -254,8 +256,11 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     'auto'
     """
     scenario_path = Path(path) if path is not None else default_scenario_path()
-    if not scenario_path.is_file():
+    problem = path_problem(scenario_path)  # never open a FIFO or a device: the read would hang
+    if problem == MISSING:
         raise InputFileError(f"{scenario_path}: scenario file not found")
+    if problem is not None:
+        raise InputFileError(f"scenario {scenario_path} {problem}")
     try:
         doc = tomllib.loads(scenario_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

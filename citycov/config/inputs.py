@@ -3,7 +3,9 @@
 Each input names its file (relative paths are relative to the scenario file), optionally its
 CRS, whether it is synthetic, its format options (column names) and the free-text vintage and
 note carried into every report.  :func:`parse_inputs` checks them for
-:func:`citycov.config.load_scenario`; the readers of :mod:`citycov.io` then read the files.
+:func:`citycov.config.load_scenario` (each path must be a regular file, or a folder for
+``antenna_patterns``: never a FIFO or a device, which would hang a reader); the readers of
+:mod:`citycov.io` then read the files.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from citycov.crs import GCJ02, parse_crs
 from citycov.errors import CitycovError
+from citycov.filekind import MISSING, path_problem
 from citycov.presets.files import KeyReader
 
 VECTOR_INPUTS = ("districts", "sectors", "wlan", "fibre_nodes", "fibre_routes", "premises", "villages", "claims",
@@ -103,12 +106,13 @@ def parse_inputs(r: KeyReader, table: dict, base: Path) -> dict[str, InputSpec]:
         if not isinstance(raw_path, str) or not raw_path:
             r.problems.append(f"{where}.path must be a non-empty string")
             continue
-        path = (base / raw_path).resolve() if not Path(raw_path).is_absolute() else Path(raw_path)
-        if key in FOLDER_INPUTS:
-            if not path.is_dir():
-                r.problems.append(f"{where}.path: folder not found: {path}")
-        elif not path.exists():
-            r.problems.append(f"{where}.path: file not found: {path}")
+        given = base / raw_path  # raw_path itself when absolute
+        path = given.resolve() if not Path(raw_path).is_absolute() else given
+        problem = path_problem(given, folder=key in FOLDER_INPUTS)  # a FIFO or device would hang a reader
+        if problem == MISSING:
+            r.problems.append(f"{where}.path: {'folder' if key in FOLDER_INPUTS else 'file'} not found: {path}")
+        elif problem is not None:
+            r.problems.append(f"{where}.path: {given} {problem}")
         crs = None
         if "crs" in entry:
             try:

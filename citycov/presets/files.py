@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from citycov.errors import InputFileError, ScenarioError, raise_problems
+from citycov.filekind import MISSING, path_problem
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 """A shipped preset's (and a challenge preset's) name, matched whole (``fullmatch``): no path
@@ -188,7 +189,8 @@ def read_preset_file(name_or_path: str | Path, *, folder: str, kind: str) -> Pre
     ScenarioError
         Unknown name (the message lists the shipped ones) or invalid TOML.
     InputFileError
-        A path that does not exist or cannot be read.
+        A path that does not exist, cannot be read or is not a regular file (a FIFO, a
+        device, a folder).
     """
     text = str(name_or_path)
     by_name = not isinstance(name_or_path, Path) and not text.endswith(".toml") and not Path(text).is_file()
@@ -199,8 +201,11 @@ def read_preset_file(name_or_path: str | Path, *, folder: str, kind: str) -> Pre
                                 "(or give the path of a .toml preset file)")
     else:
         path = Path(name_or_path)
-        if not path.is_file():
+        problem = path_problem(path)  # never open a FIFO or a device: the read would hang
+        if problem == MISSING:
             raise InputFileError(f"{path}: {kind} file not found")
+        if problem is not None:
+            raise InputFileError(f"{kind} {path} {problem}")
     try:
         raw = path.read_bytes()
         doc = tomllib.loads(raw.decode("utf-8"))
