@@ -23,6 +23,7 @@ from citycov.outputs import maps, report_html
 from citycov.outputs import write as outputs
 from citycov.outputs.folder import OutputFolder
 from citycov.outputs.i18n import LANGS
+from citycov.outputs.reproducible import resolve as resolve_reproducible
 from citycov.outputs.saved import load_saved_run
 from citycov.pipeline import runner
 
@@ -49,9 +50,12 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
               help="Language of map.html and report.html (default: the scenario's [report].lang).")
 @click.option("--cell-m", type=click.FloatRange(min=1.0, max=10_000.0), default=None,
               help="Analysis cell size in metres, overriding [grid].cell_m (recorded in the provenance).")
+@click.option("--reproducible", is_flag=True,
+              help="Write no run time or step timings, so that two runs give byte-identical files (the run's "
+                   "time is SOURCE_DATE_EPOCH when set; setting SOURCE_DATE_EPOCH alone does the same).")
 @click.pass_context
 def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: bool, lang: str | None,
-        cell_m: float | None) -> None:
+        cell_m: float | None, reproducible: bool) -> None:
     """Run SCENARIO (default: the embedded Guangzhou scenario) and write the report.
 
     \b
@@ -59,17 +63,20 @@ def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: b
         citycov run                       # Guangzhou default into out/
         citycov run my_city.toml --out results/
         citycov run --cell-m 100            # a quicker look at 100 m
+        citycov run --reproducible          # byte-identical outputs, e.g. to publish their hashes
     """
     t0 = time.perf_counter()
     folder: OutputFolder | None = None
     try:
+        mode = True if reproducible else None  # None: SOURCE_DATE_EPOCH decides
+        resolve_reproducible(mode)  # a malformed SOURCE_DATE_EPOCH fails before any work
         sc = load_scenario(scenario)
         if cell_m is not None:
             sc = replace(sc, grid=replace(sc.grid, cell_m=cell_m))
         folder = OutputFolder.prepare(out_dir, reads=scenario_files(sc))  # before any work
         with folder:
             results = runner.run(sc, progress=not (no_progress or ctx.obj["quiet"]))
-            paths = outputs.write_outputs(results, folder, lang=lang)
+            paths = outputs.write_outputs(results, folder, lang=lang, reproducible=mode)
     except CitycovError as exc:
         click.echo(f"citycov: error: {exc}", err=True)
         sys.exit(1)

@@ -12,4 +12,6 @@ i18n         English and Chinese labels
 web_assets   inlined Leaflet and citycov's own controls
 atomic       atomic file writes
 names        safe file names from names that come from input (presets, chart keys)
+tables       CSV writing safe against spreadsheet formula injection, and reading it back
+reproducible --reproducible / SOURCE_DATE_EPOCH: no run time in the outputs, byte-identical runs
 """

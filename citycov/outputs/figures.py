@@ -23,6 +23,9 @@ from citycov.outputs.i18n import district_name, metric_label, text
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "Source Han Sans SC")
 PASS_COLOUR = "#1a9850"
 FAIL_COLOUR = "#d73027"
+PNG_METADATA = {"Software": None}
+"""No "Software" chunk (matplotlib's version): the same figure gives the same bytes with any
+matplotlib; matplotlib writes no date into a PNG."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,8 @@ def target_charts(districts: pd.DataFrame, targets: pd.DataFrame, lang: str) -> 
         values = sel["value_pct"].to_numpy(dtype=float)
         threshold = float(sel["threshold_pct"].iloc[0])
         colours = [PASS_COLOUR if bool(p) else FAIL_COLOUR for p in sel["passed"]]
-        with plt.rc_context({"font.family": family, "axes.unicode_minus": False}):
+        # text.parse_math off: a "$" in a district name is text, never mathtext (which may not parse)
+        with plt.rc_context({"font.family": family, "axes.unicode_minus": False, "text.parse_math": False}):
             fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(sel) + 1.4), dpi=110)
             y = np.arange(len(sel))
             ax.barh(y, np.nan_to_num(values), color=colours, height=0.65)
@@ -82,7 +86,7 @@ def target_charts(districts: pd.DataFrame, targets: pd.DataFrame, lang: str) -> 
                             fontweight="bold")
             fig.tight_layout()
             buf = io.BytesIO()
-            fig.savefig(buf, format="png")
+            fig.savefig(buf, format="png", metadata=PNG_METADATA)
             plt.close(fig)
         figures.append(Figure(key=str(metric), caption=metric_label(str(metric), lang), png=buf.getvalue()))
     return figures, notes

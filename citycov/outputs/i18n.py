@@ -18,6 +18,7 @@ LABELS: dict[str, dict[str, str]] = {
               "gives on them; they are not official coverage statistics.",
         "zh": "以下输入为合成的替代数据，并非实测数据：{inputs}。图表仅展示方法在这些数据上的结果，不是官方覆盖统计。"},
     "run": {"en": "Run", "zh": "运行时间"},
+    "not_recorded": {"en": "not recorded (reproducible run)", "zh": "未记录（可复现运行）"},
     "software": {"en": "Software", "zh": "软件"},
     "data": {"en": "Data", "zh": "数据"},
     "city": {"en": "City", "zh": "全市"},
@@ -174,3 +175,9 @@ def district_name(name: str, name_zh: str, lang: str) -> str:
     """The district's name in ``lang`` (the other language when that one is blank)."""
     first, second = (name_zh, name) if lang == "zh" else (name, name_zh)
     return str(first) if isinstance(first, str) and first.strip() else str(second)
+
+
+def run_time(stamp: object, lang: str) -> str:
+    """When the run started, for display: ``<ISO time> UTC``, or "not recorded" (a reproducible
+    run writes no time)."""
+    return f"{stamp} UTC" if isinstance(stamp, str) and stamp else text("not_recorded", lang)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import html
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import folium
@@ -32,7 +34,16 @@ from citycov.choices import BASEMAPS
 from citycov.crs import WGS84
 from citycov.errors import ScenarioError
 from citycov.outputs.atomic import write_text_atomic
-from citycov.outputs.i18n import check_lang, district_name, metric_label, pct_label, text, unit_label, verdict_label
+from citycov.outputs.i18n import (
+    check_lang,
+    district_name,
+    metric_label,
+    pct_label,
+    run_time,
+    text,
+    unit_label,
+    verdict_label,
+)
 from citycov.outputs.saved import Raster, SavedRun
 from citycov.outputs.web_assets import asset_versions, inline_assets
 
@@ -136,9 +147,14 @@ def _district_popup(run: SavedRun, area_id: str, name: str, lang: str) -> str:
             "</table></div>")
 
 
-def _js(value: str) -> str:
-    """``value`` as a JavaScript string literal that cannot close the surrounding script."""
-    return json.dumps(value).replace("</", "<\\/")
+_JS_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def _js(value: object) -> str:
+    """``value`` as a JavaScript string literal (JSON) that is safe inside ``<script>``: ``<``,
+    ``>`` and ``&`` as ``\\u`` escapes (so neither ``</script>`` nor ``<!--`` can end or confuse
+    the script), and every non-ASCII character escaped, U+2028/U+2029 included."""
+    return json.dumps(str(value), ensure_ascii=True).translate(_JS_ESCAPES)
 
 
 def _bind(layer: folium.Element, bindings: list[str], *, popup: str | None = None, tooltip: str | None = None) -> None:
@@ -225,7 +241,7 @@ def _title_block(run: SavedRun, lang: str) -> str:
     libs = asset_versions()
     return (
         f"<div class='citycov-title' id='citycov-title'>{banner}<h1>{_e(run.scenario_name)}</h1>"
-        f"{_e(text('run', lang))}: {_e(prov.get('run_started_utc', ''))} UTC · "
+        f"{_e(text('run', lang))}: {_e(run_time(prov.get('run_started_utc'), lang))} · "
         f"{_e(text('software', lang))}: citycov {_e(software.get('citycov', ''))} "
         f"(Leaflet {_e(libs['leaflet'])})<br>"
         f"{_e(text('layer_wireless', lang))}: <b>{float(city['wireless_pct']):.2f}%</b> · "
@@ -407,7 +423,7 @@ def _closing_script(fmap: folium.Map, control: folium.LayerControl, *, basemap: 
                     bindings: list[str], hidden: list[str]) -> str:
     """The JavaScript run after every layer exists: popups, hidden layers, the optional basemap,
     the legend, fullscreen and measure controls, and ``window.citycovMap``."""
-    entries = ",".join(f"{{key: {json.dumps(key)}, layer: {layer.get_name()}, html: {_js(body)}}}"
+    entries = ",".join(f"{{key: {_js(key)}, layer: {layer.get_name()}, html: {_js(body)}}}"
                        for key, layer, body in legends)
     map_var = fmap.get_name()
     if basemap == "osm":
@@ -422,12 +438,38 @@ def _closing_script(fmap: folium.Map, control: folium.LayerControl, *, basemap: 
             f"{control.get_name()}.addOverlay(citycovTiles, {_js(text('layer_basemap', lang))}); "
             f"citycovTiles.bringToBack(); }}")
     return "\n".join(bindings + [f"{map_var}.removeLayer({name});" for name in hidden]) + "\n" + (
-        f"new L.Control.CitycovLegend([{entries}], {{title: {json.dumps(text('legend', lang))}}}).addTo({map_var});\n"
-        f"new L.Control.CitycovFullscreen({{title: {json.dumps(text('fullscreen', lang))}}}).addTo({map_var});\n"
-        f"new L.Control.CitycovMeasure({{title: {json.dumps(text('measure', lang))}, "
-        f"hint: {json.dumps(text('measure_hint', lang))}}}).addTo({map_var});\n"
-        f"window.citycovMap = {{map: {map_var}, lang: {json.dumps(lang)}, layers: {{"
-        + ",".join(f"{json.dumps(key)}: {layer.get_name()}" for key, layer, _ in legends) + "}};\n")
+        f"new L.Control.CitycovLegend([{entries}], {{title: {_js(text('legend', lang))}}}).addTo({map_var});\n"
+        f"new L.Control.CitycovFullscreen({{title: {_js(text('fullscreen', lang))}}}).addTo({map_var});\n"
+        f"new L.Control.CitycovMeasure({{title: {_js(text('measure', lang))}, "
+        f"hint: {_js(text('measure_hint', lang))}}}).addTo({map_var});\n"
+        f"window.citycovMap = {{map: {map_var}, lang: {_js(lang)}, layers: {{"
+        + ",".join(f"{_js(key)}: {layer.get_name()}" for key, layer, _ in legends) + "}};\n")
+
+
+_HEX_ID = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
+
+
+def _element_ids(element: Element) -> Iterator[str]:
+    yield element._id
+    for child in element._children.values():
+        yield from _element_ids(child)
+
+
+def _numbered_ids(root: Element, page: str) -> str:
+    """``page`` with the random element ids of folium/branca (128-bit hex from ``os.urandom``,
+    in variable names such as ``map_3f2a…``) replaced by ``c000001``, ``c000002``, … in order of
+    first appearance, so that the same run renders to the same bytes.  Only the ids of the
+    elements of ``root``'s tree are replaced; nothing is patched."""
+    ids = set(_element_ids(root))
+    numbers: dict[str, str] = {}
+
+    def repl(match: re.Match[str]) -> str:
+        found = match.group(0)
+        if found not in ids:
+            return found
+        return numbers.setdefault(found, f"c{len(numbers) + 1:06d}")
+
+    return _HEX_ID.sub(repl, page)
 
 
 def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = None) -> str:
@@ -467,7 +509,7 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
     script = _closing_script(fmap, control, basemap=basemap, lang=lang, legends=legends, bindings=bindings,
                              hidden=hidden)
     _Script(script).add_to(fmap)  # a child of the map, rendered after every layer it names
-    html_text = root.render()
+    html_text = _numbered_ids(root, root.render())
     html_text = html_text.replace("<html>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', 1)
     return inline_assets(html_text)
 

@@ -227,6 +227,31 @@ def json_document(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) ->
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
 
 
+_MD_CELL = str.maketrans({c: "\\" + c for c in "\\|`*_[]<>&~"})
+_MD_TEXT = str.maketrans({c: "\\" + c for c in "\\<>"})
+_MD_LEADING = "#>+-=!:"
+
+
+def _md_line(value: object, table: dict[int, str]) -> str:
+    text = " ".join(str(value).splitlines()).translate(table)
+    return "\\" + text if text and text[0] in _MD_LEADING else text
+
+
+def md_cell(value: object) -> str:
+    """``value`` (text from input: a name, label, id, path) as literal text in one Markdown table
+    cell: line breaks become spaces; ``|``, the backslash and inline markup (`` ` * _ [ ] < > & ~ ``)
+    are backslash-escaped, and so is a leading block-markup character (``# > + - = ! :``), so the
+    text can neither end the cell nor the row, nor become HTML, a link or emphasis."""
+    return _md_line(value, _MD_CELL)
+
+
+def md_text(value: object) -> str:
+    """``value`` (a message that may quote input) as one line of Markdown prose: line breaks
+    become spaces, the backslash, ``<`` and ``>`` and a leading block-markup character are
+    escaped (no HTML, no new heading or block); other characters are left for readability."""
+    return _md_line(value, _MD_TEXT)
+
+
 def _pct(value: float) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{100 * value:.2f}%"
 
@@ -235,9 +260,9 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
     """The Markdown report: synthetic banner, targets with bands, districts, networks,
     conservation, gaps, definitions, method and provenance."""
     sc = results.scenario
-    lines = [f"# citycov report: {sc.name}", ""]
+    lines = [f"# citycov report: {md_cell(sc.name)}", ""]
     if results.synthetic_inputs:
-        lines += [f"> **SYNTHETIC INPUT**: {', '.join(results.synthetic_inputs)} "
+        lines += [f"> **SYNTHETIC INPUT**: {', '.join(md_cell(n) for n in results.synthetic_inputs)} "
                   "are synthetic stand-ins, not measured data. Figures show what the method gives on them; "
                   "they are not official coverage statistics.", ""]
     lines += ["## Targets (city)", "",
@@ -245,7 +270,7 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
               "|---|---|---|---|---|---|"]
     for r in results.target_results:
         if r.area_id == CITY_ID:
-            lines.append(f"| {r.target.label} | {_pct(r.value)} | {_pct(r.low)}-{_pct(r.high)} | "
+            lines.append(f"| {md_cell(r.target.label)} | {_pct(r.value)} | {_pct(r.low)}-{_pct(r.high)} | "
                          f"{r.verdict or '-'} | {'PASS' if r.passed else 'FAIL'} | {r.gap:,.0f} {r.gap_unit} |")
     city = rows.set_index("area_id").loc[CITY_ID]
     lines += ["", f"City population: {city['population']:,.0f}; covered by wireless broadband: "
@@ -259,22 +284,22 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
         if r.area_id == CITY_ID:
             continue
         n, z = names.loc[r.area_id]
-        lines.append(f"| {n} | {z} | {r.target.metric} ≥ {r.target.threshold:.0%} | {_pct(r.value)} | "
-                     f"{_pct(r.low)}-{_pct(r.high)} | {r.verdict or '-'} | {'PASS' if r.passed else 'FAIL'} | "
-                     f"{r.gap:,.0f} {r.gap_unit} |")
+        lines.append(f"| {md_cell(n)} | {md_cell(z)} | {r.target.metric} ≥ {r.target.threshold:.0%} | "
+                     f"{_pct(r.value)} | {_pct(r.low)}-{_pct(r.high)} | {r.verdict or '-'} | "
+                     f"{'PASS' if r.passed else 'FAIL'} | {r.gap:,.0f} {r.gap_unit} |")
     lines += ["", "## Districts", "",
               "| district | 区 | population | wireless % | households | FTTH % | urban 3G % | villages % |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
     for _, row in rows.iterrows():
-        lines.append(f"| {row['name']} | {row['name_zh']} | {row['population']:,.0f} | {row['wireless_pct']:.2f} | "
-                     f"{row['households']:,.0f} | {row['ftth_pct']:.2f} | {_fmt(row['urban_3g_pct'])} | "
-                     f"{_fmt(row['village_broadband_pct'])} |")
+        lines.append(f"| {md_cell(row['name'])} | {md_cell(row['name_zh'])} | {row['population']:,.0f} | "
+                     f"{row['wireless_pct']:.2f} | {row['households']:,.0f} | {row['ftth_pct']:.2f} | "
+                     f"{_fmt(row['urban_3g_pct'])} | {_fmt(row['village_broadband_pct'])} |")
     if results.networks is not None and len(results.networks):
         net = results.networks[results.networks["area_id"] == CITY_ID]
         lines += ["", "## Coverage by network (city, share of residents)", "",
                   "| technology | operator | residents covered | % |", "|---|---|---:|---:|"]
         for _, r in net.iterrows():
-            lines.append(f"| {r['technology']} | {r['operator']} | {r['population_covered']:,.0f} | "
+            lines.append(f"| {r['technology']} | {md_cell(r['operator'])} | {r['population_covered']:,.0f} | "
                          f"{r['coverage_pct']:.2f} |")
         lines.append("")
         lines.append("Per district and operator: `networks.csv`.")
@@ -288,15 +313,16 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
         src = row.get("population_input", float("nan"))
         diff = 100.0 * (grid_pop - src) / src if src else float("nan")
         factor = "-" if not math.isfinite(row["census_factor"]) else f"{row['census_factor']:.5f}"
-        lines.append(f"| {row['name']} | {src:,.0f} | {grid_pop:,.0f} | {diff:+.4f}% | {factor} |")
+        lines.append(f"| {md_cell(row['name'])} | {src:,.0f} | {grid_pop:,.0f} | {diff:+.4f}% | {factor} |")
     if results.gaps is not None and len(results.gaps):
         top = top_gaps_per_district(results.gaps, 3)
         lines += ["", f"## Largest coverage gaps ({len(results.gaps):,} gaps; all in gaps.geojson / gaps.gpkg)", "",
                   "| district | gap | residents | area km² | nearest site km | lon, lat |",
                   "|---|---|---:|---:|---:|---|"]
         for _, g in top.iterrows():
-            lines.append(f"| {g['district_name']} | {g['gap_id']} | {g['population']:,.0f} | {g['area_km2']:.2f} | "
-                         f"{g['nearest_site_m'] / 1000:.1f} | {g['centroid_lon']:.4f}, {g['centroid_lat']:.4f} |")
+            lines.append(f"| {md_cell(g['district_name'])} | {md_cell(g['gap_id'])} | {g['population']:,.0f} | "
+                         f"{g['area_km2']:.2f} | {g['nearest_site_m'] / 1000:.1f} | "
+                         f"{g['centroid_lon']:.4f}, {g['centroid_lat']:.4f} |")
     lines += ["", "## Definitions", ""]
     for metric, text in METRICS.items():
         num, den, pct = METRIC_COLUMNS[metric]
@@ -325,24 +351,27 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
                   "Every value per variant: `uncertainty.csv`."]
     lines += [
         "", "## Provenance", "",
-        f"- Scenario: `{prov['scenario']['file']}` (SHA-256 `{prov['scenario']['sha256']}`)",
-        f"- Run started (UTC): {prov['run_started_utc']}",
+        f"- Scenario: {md_cell(prov['scenario']['file'])} (SHA-256 `{prov['scenario']['sha256']}`)",
+        f"- Run started (UTC): {prov['run_started_utc'] or 'not recorded (reproducible run)'}",
         "- Software: " + ", ".join(f"{k} {v}" for k, v in prov["software"].items()),
         "",
         "| input | file | SHA-256 | CRS | rows | vintage | synthetic |", "|---|---|---|---|---:|---|---|",
     ]
     for inp in prov["inputs"]:
-        lines.append(f"| {inp['name']} | `{inp['path']}` | `{inp['sha256']}` | {inp['crs']} | "
-                     f"{inp['rows'] if inp['rows'] is not None else '-'} | {inp['vintage'] or '-'} | "
+        vintage = md_cell(inp["vintage"]) if inp["vintage"] else "-"
+        lines.append(f"| {md_cell(inp['name'])} | {md_cell(inp['path'])} | `{inp['sha256']}` | {md_cell(inp['crs'])} | "
+                     f"{inp['rows'] if inp['rows'] is not None else '-'} | {vintage} | "
                      f"{'**SYNTHETIC**' if inp['synthetic'] else 'no'} |")
     notes = [f"{inp['name']}: {n}" for inp in prov["inputs"] for n in inp["notes"]]
     if notes:
-        lines += ["", "Input notes:"] + [f"- {n}" for n in notes]
+        lines += ["", "Input notes:"] + [f"- {md_text(n)}" for n in notes]
     lines += ["", "Parameters:", "", "```json", json.dumps(prov["parameters"], indent=2, ensure_ascii=False),
               "```"]
     if results.warnings:
-        lines += ["", "## Warnings", ""] + [f"- {w}" for w in results.warnings]
-    lines += ["", "Step timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in prov["timings_s"].items()), ""]
+        lines += ["", "## Warnings", ""] + [f"- {md_text(w)}" for w in results.warnings]
+    if prov.get("timings_s"):  # left out of reproducible runs
+        lines += ["", "Step timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in prov["timings_s"].items())]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -365,9 +394,9 @@ def _service_lines(results: Results) -> list[str]:
                   "`districts.json` (provenance.services)."]
         for record in prov.get("presets", []):
             for note in record.get("evaluated", {}).get("notes", []):
-                lines.append(f"- {record['preset']}: {note}.")
+                lines.append(f"- {record['preset']}: {md_text(note)}.")
     for name, reason in prov.get("skipped", {}).items():
-        lines.append(f"- {name}: not evaluated here ({reason}).")
+        lines.append(f"- {name}: not evaluated here ({md_text(reason)}).")
     return lines
 
 

@@ -17,7 +17,16 @@ import pandas as pd
 
 from citycov.outputs.atomic import write_bytes_atomic, write_text_atomic
 from citycov.outputs.figures import Figure, target_charts
-from citycov.outputs.i18n import check_lang, district_name, metric_label, pct_label, text, unit_label, verdict_label
+from citycov.outputs.i18n import (
+    check_lang,
+    district_name,
+    metric_label,
+    pct_label,
+    run_time,
+    text,
+    unit_label,
+    verdict_label,
+)
 from citycov.outputs.names import file_names
 from citycov.outputs.saved import SavedRun
 
@@ -87,7 +96,7 @@ def _provenance(run: SavedRun, lang: str) -> str:
         "</td></tr>" for i in prov.get("inputs", []))
     software = ", ".join(f"{k} {v}" for k, v in prov.get("software", {}).items())
     params = json.dumps(prov.get("parameters", {}), indent=2, ensure_ascii=False)
-    return (f"<p>{_e(text('run', lang))}: {_e(prov.get('run_started_utc', ''))} UTC · "
+    return (f"<p>{_e(text('run', lang))}: {_e(run_time(prov.get('run_started_utc'), lang))} · "
             f"{_e(sc.get('file', ''))} (SHA-256 <code>{_e(sc.get('sha256', ''))}</code>)</p>"
             f"<p>{_e(text('software', lang))}: {_e(software)}</p><table><tr>{head}</tr>{rows}</table>"
             f"<details><summary>parameters</summary><pre>{_e(params)}</pre></details>")

@@ -21,6 +21,7 @@ from affine import Affine
 from pyproj import CRS
 
 from citycov.errors import InputFileError
+from citycov.outputs.tables import read_csv
 
 REQUIRED_FILES = ("districts.csv", "targets.csv", "districts.json", "districts.geojson", "coverage.tif",
                   "rsrp_dbm.tif", "serving_sector.tif")
@@ -147,8 +148,8 @@ def load_saved_run(folder: str | Path) -> SavedRun:
                              "(rerun `citycov run` to write them)")
     problems: list[str] = []
     try:
-        districts = pd.read_csv(folder / "districts.csv", dtype={"area_id": str})
-        targets = pd.read_csv(folder / "targets.csv", dtype={"area_id": str})
+        districts = read_csv(folder / "districts.csv", dtype={"area_id": str})
+        targets = read_csv(folder / "targets.csv", dtype={"area_id": str})
         document = json.loads((folder / "districts.json").read_text(encoding="utf-8"))
         boundaries = gpd.read_file(folder / "districts.geojson")
         boundaries["district_id"] = boundaries["district_id"].astype(str)
@@ -180,7 +181,7 @@ def load_saved_run(folder: str | Path) -> SavedRun:
             speed_tags = dict(src.tags())
     claims_hexes = claims_summary = None
     if (folder / "claims_summary.csv").is_file() and (folder / "claims_hexes.geojson").is_file():
-        claims_summary = pd.read_csv(folder / "claims_summary.csv", dtype={"area_id": str})
+        claims_summary = read_csv(folder / "claims_summary.csv", dtype={"area_id": str})
         claims_hexes = gpd.read_file(folder / "claims_hexes.geojson")
     return SavedRun(folder=folder, districts=districts, targets=targets, document=document, boundaries=boundaries,
                     coverage=rasters["coverage.tif"], level=rasters["rsrp_dbm.tif"],

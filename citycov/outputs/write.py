@@ -8,6 +8,7 @@ swap, so a failed or killed run never leaves half-written outputs or a mix of tw
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,9 @@ from citycov.config import scenario_files
 from citycov.crs import WGS84
 from citycov.outputs import maps, report, report_html
 from citycov.outputs.folder import CLAIM_FILES, OUTPUT_FILES, OUTPUT_FOLDERS, OutputFolder
+from citycov.outputs.reproducible import Reproducible, gdal_dates, resolve, scrub
 from citycov.outputs.saved import NETWORK_GPKG, load_saved_run
+from citycov.outputs.tables import write_csv
 from citycov.pipeline.results import Results
 
 LINK_FILES = ("sinr_db.tif", "throughput_mbps.tif", "speed_tier.tif")
@@ -39,7 +42,7 @@ def _quiet_vector_writes() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _write_claims(results: Results, folder: Path) -> list[str]:
+def _write_claims(results: Results, folder: Path, mode: Reproducible | None) -> list[str]:
     """The verification outputs, when the scenario verifies claims; returns the file names."""
     c = results.claims
     if c is None:
@@ -50,11 +53,14 @@ def _write_claims(results: Results, folder: Path) -> list[str]:
             hexes[col] = hexes[col].astype(str)
     hexes["cell"] = hexes["cell"].astype("int64").astype(str)
     hexes.to_file(folder / "claims_hexes.geojson", driver="GeoJSON")
-    c.summary.round(4).to_csv(folder / "claims_summary.csv", index=False)
+    write_csv(c.summary.round(4), folder / "claims_summary.csv")
     c.challenged.to_file(folder / "challenged_areas.geojson", driver="GeoJSON")
     names = list(CLAIM_FILES)
     if c.calibration is not None:
-        c.calibration.save(folder / "calibration.json")
+        calibration = c.calibration
+        if mode is not None:
+            calibration = dataclasses.replace(calibration, provenance=scrub(calibration.provenance, mode))
+        calibration.save(folder / "calibration.json")
         names.append("calibration.json")
     return names
 
@@ -72,34 +78,48 @@ def _write_vectors(results: Results, folder: Path) -> None:
 
 
 def write_outputs(results: Results, out: str | Path | OutputFolder, *, lang: str | None = None,
-                  basemap: str | None = None) -> dict[str, Path]:
+                  basemap: str | None = None, reproducible: bool | None = None) -> dict[str, Path]:
     """Write all outputs of ``results`` into ``out`` and publish them; return their final paths.
 
     ``out`` is a folder path (checked here: :meth:`OutputFolder.prepare`, with the scenario's
     files as the run's inputs) or an :class:`OutputFolder` the caller prepared before the run.
     ``map.html`` and ``report.html`` are rendered from the files just written (as
     ``citycov map``/``citycov report`` would), in ``lang`` (default: the scenario's).
+
+    ``reproducible``: write no time of the run, so that two runs give byte-identical files
+    (:mod:`citycov.outputs.reproducible`); None (default): exactly when the environment
+    variable ``SOURCE_DATE_EPOCH`` is set, whose time is then written as the run's.
+
+    Raises
+    ------
+    ScenarioError
+        ``SOURCE_DATE_EPOCH`` is set to something other than a non-negative integer.
     """
+    mode = resolve(reproducible)
     folder = out if isinstance(out, OutputFolder) else OutputFolder.prepare(
         out, reads=scenario_files(results.scenario))
     with folder:
-        with folder.temporary_files():
-            names = _write_all(results, folder.staging, lang=lang, basemap=basemap)
+        with folder.temporary_files(), gdal_dates(mode):
+            names = _write_all(results, folder.staging, lang=lang, basemap=basemap, mode=mode)
         path = folder.publish()
     return {name: path / name for name in names}
 
 
-def _write_all(results: Results, staging: Path, *, lang: str | None, basemap: str | None) -> list[str]:
+def _write_all(results: Results, staging: Path, *, lang: str | None, basemap: str | None,
+               mode: Reproducible | None) -> list[str]:
     """Write every output into ``staging``; return the names of the entries written."""
     rows = report.district_rows(results)
     prov = report.provenance(results)
-    rows.to_csv(staging / "districts.csv", index=False)
-    report.target_rows(results).to_csv(staging / "targets.csv", index=False)
+    if mode is not None:
+        prov = scrub(prov, mode)
+    prov["reproducible"] = None if mode is None else {"source_date_epoch": mode.epoch}
+    write_csv(rows, staging / "districts.csv")
+    write_csv(report.target_rows(results), staging / "targets.csv")
     networks = results.networks if results.networks is not None else pd.DataFrame()
-    networks.round(4).to_csv(staging / "networks.csv", index=False)
+    write_csv(networks.round(4), staging / "networks.csv")
     variants = results.variants if results.variants is not None else pd.DataFrame(
         columns=["area_id", "metric", "variant", "value"])
-    variants.round(6).to_csv(staging / "uncertainty.csv", index=False)
+    write_csv(variants.round(6), staging / "uncertainty.csv")
     gaps = results.gaps if results.gaps is not None else gaps_mod.find_gaps(
         np.zeros(results.grid.shape, dtype=bool), results.rasters["population"],
         results.rasters["district_index"], results.grid, district_ids=results.districts.ids,
@@ -108,15 +128,15 @@ def _write_all(results: Results, staging: Path, *, lang: str | None, basemap: st
         gaps_mod.write_gaps(gaps, staging)
     (staging / "districts.json").write_text(report.json_document(results, rows, prov), encoding="utf-8")
     (staging / "report.md").write_text(report.markdown_report(results, rows, prov), encoding="utf-8")
-    results.sectors.to_csv(staging / "sectors.csv", index=False)
+    write_csv(results.sectors, staging / "sectors.csv")
     report.write_rasters(results, staging)
     with _quiet_vector_writes():
         _write_vectors(results, staging)
-        extra = _write_claims(results, staging)
+        extra = _write_claims(results, staging, mode)
     extra += [n for n in LINK_FILES if (staging / n).is_file()]
     extra += sorted(p.name for p in staging.glob("broadcast_*.tif"))
     if results.services is not None:
-        report.service_rows(results).to_csv(staging / "services.csv", index=False)
+        write_csv(report.service_rows(results), staging / "services.csv")
         extra.append("services.csv")
     saved = load_saved_run(staging)
     lang = lang or results.scenario.report.lang
