@@ -247,7 +247,7 @@ def write_gaps(gaps: gpd.GeoDataFrame, folder: Path) -> dict[str, Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"geojson": folder / GAPS_GEOJSON, "gpkg": folder / GAPS_GPKG}
-    _write_replacing(gaps.to_crs(WGS84), paths["geojson"], driver="GeoJSON")
+    _write_replacing(gaps.to_crs(WGS84), paths["geojson"], driver="GeoJSON", layer=Path(GAPS_GEOJSON).stem)
     _write_replacing(gaps, paths["gpkg"], driver="GPKG", layer=GPKG_LAYER, geometry_type="MultiPolygon",
                      promote_to_multi=True)
     return paths
