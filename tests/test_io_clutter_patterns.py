@@ -61,7 +61,8 @@ def test_clutter_lowers_levels_by_exactly_the_class_loss(tmp_path):
     record = next(r for r in res.inputs if r.name == "clutter")
     assert record.sha256 == hashlib.sha256((tiny.folder / "clutter.tif").read_bytes()).hexdigest()
     assert record.vintage == "test classes"
-    assert any("class 10: 3 dB over 5,000 cells" in n and "class 20: 7.5 dB over 5,100 cells" in n
+    # the 100 x 100 grid of the 10 km square: 50 columns of each class
+    assert any("class 10: 3 dB over 5,000 cells" in n and "class 20: 7.5 dB over 5,000 cells" in n
                for n in record.notes)
 
 
@@ -91,9 +92,10 @@ def test_unknown_classes_and_nodata_inside_the_study_area_in_one_error(tmp_path)
     msg = str(info.value)
     assert "clutter.tif" in msg
     # the 12 nodata cells: centres x = X0 + 2050..2350, y = Y0 + 8750..8950
-    assert "no clutter class for 12 of 10,076 study-area cells" in msg
+    assert "no clutter class for 12 of 10,000 study-area cells" in msg  # 100 x 100 cells of 100 m
     assert f"x {X0 + 2050:.0f}..{X0 + 2350:.0f}, y {Y0 + 8750:.0f}..{Y0 + 8950:.0f}" in msg
-    assert "2 clutter classes on the grid have no [inputs.clutter].loss_db entry: 20 (5,093 cells), 31 (7 cells)" \
+    # class 20: the east half, 50 x 100 cells, less the 7 of class 31
+    assert "2 clutter classes on the grid have no [inputs.clutter].loss_db entry: 20 (4,993 cells), 31 (7 cells)" \
         in msg
 
 

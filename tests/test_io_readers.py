@@ -218,7 +218,7 @@ def test_population_same_grid_is_exact_and_other_crs_conserves(tmp_path):
     layer = read_population(path, big)
     assert layer.input_total == pytest.approx(4000.0)
     assert float(layer.values.sum(dtype=np.float64)) == pytest.approx(4000.0, rel=1e-4)
-    assert "exact k×k binning" in layer.notes[0]
+    assert "exact area overlap" in layer.notes[0]
 
 
 def test_population_negative_counts(tmp_path):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from citycov.accounting.population import ZonalWeights
+from citycov.accounting.population import EMPTY_PERSONS, ZonalWeights
 from citycov.grid import GridSpec
 from citycov.io.boundaries import Districts
 
@@ -25,8 +25,27 @@ METRIC_COLUMNS = {
     "urban_area_3g": ("urban_area_3g_km2", "urban_area_km2", "urban_3g_pct"),
     "village_broadband": ("villages_covered", "villages", "village_broadband_pct"),
 }
+EMPTY_AREA_KM2 = 1e-6
+"""Area below which an area counts as having none (1 m²), km²: the same float noise, in area."""
+EMPTY_VILLAGES = 0.5
+"""Village counts are whole numbers: below half a village there is none."""
+EMPTY_BELOW = {"population": EMPTY_PERSONS, "households": EMPTY_PERSONS, "urban_area_km2": EMPTY_AREA_KM2,
+               "villages": EMPTY_VILLAGES}
+"""Denominator column -> the value below which it counts as zero (its share undefined)."""
+
+
+def share(numerator: np.ndarray | float, denominator: np.ndarray | float, den_column: str) -> np.ndarray | float:
+    """numerator / denominator, NaN where the denominator is below :data:`EMPTY_BELOW` of its column."""
+    num = np.asarray(numerator, dtype=np.float64)
+    den = np.asarray(denominator, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(den >= EMPTY_BELOW[den_column], num / np.where(den > 0, den, 1.0), np.nan)
+    return out if out.ndim else float(out)
+
+
 FIELD_DEFINITIONS = {
-    "population": "residents on the grid (zonal rule; × census factor when rescaled)",
+    "population": "residents on the grid (zonal rule; under fraction exactly the source raster's residents inside "
+                  "the district; × census factor when rescaled)",
     "population_covered": "residents in cells with wireless broadband (cellular ≥ its threshold or WLAN)",
     "wireless_pct": "100 × population_covered / population",
     "population_cellular": "residents in cells with any broadband cellular technology ≥ its threshold",
@@ -62,7 +81,8 @@ class Grids:
 
 
 def district_table(districts: Districts, weights: ZonalWeights, city_weights: ZonalWeights | None, grids: Grids, *,
-                   census_factor: np.ndarray, premises: tuple[np.ndarray, np.ndarray] | None = None,
+                   census_factor: np.ndarray, person_weights: ZonalWeights | None = None,
+                   premises: tuple[np.ndarray, np.ndarray] | None = None,
                    villages: tuple[np.ndarray, np.ndarray] | None = None,
                    population_input: np.ndarray | None = None) -> pd.DataFrame:
     """One row per district plus the city (index ``area_id``) with numerators, denominators
@@ -73,12 +93,14 @@ def district_table(districts: Districts, weights: ZonalWeights, city_weights: Zo
     ``census_factor`` multiplies every resident and household figure of a district.
     ``city_weights`` (weights of the union of the districts) is needed only when the rule
     counts a cell in several districts (``all_touched``); otherwise the city is the sum of
-    its districts.
+    its districts.  ``person_weights`` (default ``weights``) sum the residents and households
+    (:func:`citycov.accounting.population.person_weights`); ``weights`` the areas.
     """
     n = len(districts)
+    persons = weights if person_weights is None else person_weights
 
     def both(values: np.ndarray, mask: np.ndarray | None = None, scale: bool = True) -> np.ndarray:
-        d = weights.sums(values, mask) * (census_factor if scale else 1.0)
+        d = (persons if scale else weights).sums(values, mask) * (census_factor if scale else 1.0)
         # rescaled figures: the city is the sum of the rescaled districts
         rescaled = scale and not np.allclose(census_factor, 1.0)
         city = d.sum() if rescaled or city_weights is None else city_weights.sums(values, mask)[0]
@@ -120,7 +142,7 @@ def district_table(districts: Districts, weights: ZonalWeights, city_weights: Zo
     table.insert(2, "name_zh", [*frame["name_zh"], "全市"])
     table = table.set_index("area_id")
     for num, den, pct in METRIC_COLUMNS.values():
-        table[pct] = 100.0 * table[num] / table[den].where(table[den] > 0)
+        table[pct] = 100.0 * share(table[num].to_numpy(), table[den].to_numpy(), den)
     return table
 
 
@@ -139,7 +161,7 @@ def network_table(districts: Districts, weights: ZonalWeights, city_weights: Zon
         cov = np.append(cov_d, city)
         for area_id, c, t in zip(ids, cov, total, strict=True):
             rows.append({"area_id": area_id, "technology": tech, "operator": operator, "population_covered": c,
-                         "population": t, "coverage_pct": 100.0 * c / t if t > 0 else np.nan})
+                         "population": t, "coverage_pct": 100.0 * share(c, t, "population")})
     return pd.DataFrame(rows)
 
 
@@ -170,8 +192,7 @@ def band_table(point: pd.DataFrame, variants: dict[str, pd.DataFrame]) -> tuple[
             for area_id in point.index:
                 if area_id not in table.index:
                     continue
-                d = float(table.loc[area_id, den])
-                value = float(table.loc[area_id, num]) / d if d > 0 else np.nan
+                value = share(float(table.loc[area_id, num]), float(table.loc[area_id, den]), den)
                 long_rows.append({"area_id": area_id, "metric": metric, "variant": name, "value": value})
     long = pd.DataFrame(long_rows)
     point_values = long[long["variant"] == "point"].set_index(["area_id", "metric"])["value"]

@@ -5,7 +5,9 @@ Zonal rules (``ZONAL_RULES``), named in every report:
 ``fraction`` (default)
     each cell counts in a district by the fraction of its area inside the district polygon
     (exactextract's coverage fractions), so every person is counted exactly once and a
-    half-covered cell counts half;
+    half-covered cell counts half; residents (households, covered residents) count by the
+    share of the cell's residents that came from inside the district
+    (:func:`person_weights`: exact to the population raster, in its own CRS);
 ``centroid``
     a cell counts wholly in the district containing its centre;
 ``all_touched``
@@ -26,15 +28,25 @@ from exactextract import exact_extract
 from exactextract.raster import NumPyRasterSource
 from rasterio.features import rasterize
 
+from citycov import regrid
+from citycov._regrid_kernels import split_cut_cells
 from citycov.accounting._zonal_kernels import weighted_sums, weighted_sums_masked
 from citycov.errors import ScenarioError
 from citycov.grid import GridSpec
 from citycov.io.boundaries import Districts
 from citycov.io.raster import RasterLayer
 
+EMPTY_PERSONS = 1e-6
+"""Residents (or households) below which an area counts as empty, persons.  Zonal sums carry
+float noise: a district touching a populated cell along a shared edge can receive ~1e-11
+persons, and 1e-11 / 1e-11 would read as 100 %.  A millionth of a person is far below any real
+population and far above that noise; below it every share is undefined (NaN), no target
+passes and no census factor is formed."""
+
 ZONAL_RULES = {
     "fraction": "fractional overlap (each cell weighted by the share of its area inside the district, "
-                "exactextract coverage fractions)",
+                "exactextract coverage fractions; residents by the share of the cell's residents from inside "
+                "the district, exact to the population raster in its own CRS)",
     "centroid": "cell centre (each cell counted wholly in the district containing its centre)",
     "all_touched": "all touched (each cell counted wholly in every district it touches; boundary cells "
                    "count in two districts)",
@@ -126,24 +138,155 @@ def zonal_crosscheck(weights: ZonalWeights, values: np.ndarray, districts: Distr
     return float(np.max(np.abs(weights.sums(values) - check) / np.maximum(np.abs(check), 1e-9)))
 
 
-def source_district_totals(layer: RasterLayer, districts: Districts) -> np.ndarray:
-    """Residents of the source raster of ``layer`` inside each district (fractional overlap in
-    the source CRS, exactextract ``sum``), float64; all NaN for a rotated source raster."""
+DISTRICT_SEGMENT_M = 50.0
+"""Longest district edge, metres, before the polygons are reprojected into a population
+raster's own CRS: a straight 50 m edge of the analysis CRS bends by well under 0.1 mm in
+another CRS at city scale, so the overlap is exact to far better than 1e-6 of a district."""
+
+
+def _source_coverage(layer: RasterLayer, districts: Districts) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Per district: (flat source cell index, fraction of the cell's area inside the district),
+    computed by exactextract in the source raster's own CRS with the district edges densified
+    to :data:`DISTRICT_SEGMENT_M`; None for a rotated source raster."""
     t = layer.source_transform
     rows, cols = layer.source_counts.shape
     if t.b != 0 or t.d != 0:
-        return np.full(len(districts), np.nan)
+        return None
     xs = (t.c, t.c + cols * t.a)
     ys = (t.f, t.f + rows * t.e)
     src_crs = pyproj.CRS(layer.source_crs)
-    source = NumPyRasterSource(layer.source_counts.astype(np.float64), min(xs), min(ys), max(xs), max(ys),
+    south_up = t.e > 0  # exactextract expects north-up: flip, then map the cell numbers back
+    values = layer.source_counts[::-1] if south_up else layer.source_counts
+    source = NumPyRasterSource(np.ascontiguousarray(values, dtype=np.float64), min(xs), min(ys), max(xs), max(ys),
                                srs_wkt=src_crs.to_wkt())
-    if t.e > 0:  # south-up rasters: flip to the north-up layout exactextract expects
-        source = NumPyRasterSource(layer.source_counts[::-1].astype(np.float64), min(xs), min(ys), max(xs),
-                                   max(ys), srs_wkt=src_crs.to_wkt())
-    frame = districts.frame[["geometry"]].to_crs(src_crs).reset_index(drop=True)
-    table = exact_extract(source, frame, ["sum"], output="pandas")
-    return table["sum"].to_numpy(dtype=np.float64)
+    frame = districts.frame[["geometry"]].reset_index(drop=True)
+    frame = frame.set_geometry(frame.geometry.segmentize(DISTRICT_SEGMENT_M)).to_crs(src_crs)
+    table = exact_extract(source, frame, ["cell_id", "coverage"], output="pandas")
+    out = []
+    for ids, cov in zip(table["cell_id"], table["coverage"], strict=True):
+        ids = np.asarray(ids, dtype=np.int64)
+        if south_up:
+            ids = (rows - 1 - ids // cols) * cols + ids % cols
+        out.append((ids, np.asarray(cov, dtype=np.float64)))
+    return out
+
+
+def source_district_totals(layer: RasterLayer, districts: Districts) -> np.ndarray:
+    """Residents of the source raster of ``layer`` inside each district: Σ value × the fraction
+    of the cell's area inside the district, in the source CRS (:func:`_source_coverage`),
+    float64; all NaN for a rotated source raster."""
+    coverage = _source_coverage(layer, districts)
+    if coverage is None:
+        return np.full(len(districts), np.nan)
+    flat = layer.source_counts.reshape(-1)
+    return np.array([float(np.dot(flat[ids], cov)) for ids, cov in coverage])
+
+
+IPF_MAX_ITER = 200
+IPF_TOL = 1e-12
+"""Iterative proportional fitting of a cut source cell (:func:`person_weights`): at most 200
+rounds, until every grid piece's row is within 1e-12 of the cell's value."""
+
+
+@dataclass(frozen=True)
+class PersonWeights:
+    """Zonal weights of person counts and the district totals they reproduce."""
+
+    weights: ZonalWeights
+    totals: np.ndarray
+    """Residents per district: Σ value × area fraction in the source CRS (float64)."""
+    notes: tuple[str, ...]
+
+
+def person_weights(layer: RasterLayer, districts: Districts, grid: GridSpec,
+                   area_weights: ZonalWeights) -> PersonWeights:
+    """Weights of residents (and households, covered residents, ...) on ``grid`` under the
+    ``fraction`` rule, exact to the source raster of ``layer``.
+
+    Area weights (``area_weights``, the fraction rule) spread a grid cell's residents over its
+    districts by area, as if they were uniform inside the cell; they are not when the cell was
+    filled from source cells of another size or CRS.  Here a cell's weight in a district is
+    the share of its residents that came from inside the district instead:
+
+    * the residents of each district are Σ value × area(source cell ∩ district) / area(source
+      cell), computed in the source raster's own CRS (exactextract, district edges densified to
+      :data:`DISTRICT_SEGMENT_M`): :attr:`PersonWeights.totals`;
+    * a source cell wholly inside a district follows its area shares onto the grid
+      (:func:`citycov.regrid.district_pieces`); a cell cut by a district boundary is split
+      over (grid cell, district) pieces whose sums match both its area shares on the grid and
+      its coverage by each district (``split_cut_cells``, iterative proportional fitting);
+    * a grid cell wholly inside one district keeps weight 1;
+    * finally each district's weights are rescaled by totals / Σ weight × grid population, so
+      the person sums reproduce the totals to float precision.  The factor differs from 1 only
+      by the difference between source-CRS and grid-CRS areas and float32 rounding of the grid
+      (about 1e-7); its largest departure is in the notes.
+
+    A raster already on the grid, or a rotated source raster (no exactextract in its CRS), keeps
+    the area weights.
+    """
+    if area_weights.rule != "fraction":
+        raise ValueError(f"person weights refine the fraction rule's area weights, got rule {area_weights.rule!r}")
+    n = len(districts)
+    src_grid = GridSpec(crs=pyproj.CRS(layer.source_crs), transform=layer.source_transform,
+                        shape=layer.source_counts.shape)
+    coverage = _source_coverage(layer, districts)
+    if coverage is None:
+        return PersonWeights(area_weights, np.full(n, np.nan), ("rotated population raster: area weights",))
+    counts = np.ascontiguousarray(layer.source_counts, dtype=np.float64)
+    flat = counts.reshape(-1)
+    totals = np.array([float(np.dot(flat[ids], cov)) for ids, cov in coverage])
+    if src_grid.same_as(grid):
+        return PersonWeights(area_weights, totals, ())
+    # source cells: wholly inside one district (its number), outside all (-1) or cut (-2)
+    all_ids = np.concatenate([ids for ids, _ in coverage])
+    all_cov = np.concatenate([cov for _, cov in coverage])
+    all_d = np.concatenate([np.full(ids.size, i, dtype=np.int64) for i, (ids, _) in enumerate(coverage)])
+    keep = all_cov > 0
+    all_ids, all_cov, all_d = all_ids[keep], all_cov[keep], all_d[keep]
+    listed = np.bincount(all_ids, minlength=flat.size)
+    whole = (listed[all_ids] == 1) & (all_cov >= 1.0)
+    codes = np.full(flat.size, -1, dtype=np.int32)
+    codes[all_ids[whole]] = all_d[whole]
+    codes[all_ids[~whole]] = -2
+    cut = codes[all_ids] == -2
+    order = np.lexsort((all_d[cut], all_ids[cut]))
+    c_src, c_dist, c_cov = all_ids[cut][order], all_d[cut][order], all_cov[cut][order]
+    # grid cells wholly inside one district (its number), in none (-1) or on a boundary (-2);
+    # the weights of the boundary cells keyed by cell·n + district, sorted
+    wcell, wdist = area_weights.cell.astype(np.int64), area_weights.district.astype(np.int64)
+    wweight = area_weights.weight.astype(np.float64)
+    n_cells = grid.shape[0] * grid.shape[1]
+    per_cell = np.bincount(wcell, minlength=n_cells)
+    interior = (per_cell[wcell] == 1) & (wweight >= 1.0)
+    state = np.full(n_cells, -1, dtype=np.int32)
+    state[wcell[interior]] = wdist[interior]
+    state[wcell[~interior]] = -2
+    bidx = np.flatnonzero(~interior)
+    bkey = wcell[bidx] * n + wdist[bidx]
+    order = np.argsort(bkey, kind="stable")
+    bidx, bkey = bidx[order], bkey[order]
+    bcell, inverse = np.unique(wcell[bidx], return_inverse=True)
+    bsum = np.bincount(inverse, weights=wweight[bidx], minlength=bcell.size)
+    piece, stray, (p_src, p_cell, p_frac) = regrid.district_pieces(
+        counts, codes.reshape(counts.shape), layer.source_transform, layer.source_crs, grid, n_districts=n,
+        state=state, bkey=bkey)
+    worst = split_cut_cells(p_src, p_cell, p_frac, c_src, c_dist, c_cov, flat, n, state, bkey, wweight[bidx],
+                            bcell, bsum, piece, stray, IPF_MAX_ITER, IPF_TOL)
+    grid_pop = np.asarray(layer.values, dtype=np.float64).reshape(-1)[wcell]
+    weight = np.ones(wcell.size)
+    bpop = grid_pop[bidx]
+    weight[bidx] = np.where(bpop > 0, piece / np.where(bpop > 0, bpop, 1.0), wweight[bidx])
+    summed = np.bincount(wdist, weights=weight * grid_pop, minlength=n)
+    factor = np.where(summed > 0, totals / np.where(summed > 0, summed, 1.0), 1.0)
+    weight = weight * factor[wdist]
+    keep = weight > 0
+    out = ZonalWeights("fraction", wcell[keep], wdist[keep], weight[keep], n, grid.shape)
+    departure = float(np.max(np.abs(factor - 1.0))) if n else 0.0
+    notes = (f"residents per district exact in the population raster's CRS ({layer.source_crs}); grid cells split "
+             f"by their residents' origin: {c_src.size:,} source cell × district pieces cut by a boundary, "
+             f"final per-district rescale within {departure:.1e}, unplaced {float(stray.sum()):.3g} residents, "
+             f"fit residual {worst:.1e}",)
+    return PersonWeights(out, totals, notes)
 
 
 def census_factor(census: np.ndarray, grid_population: np.ndarray) -> np.ndarray:
@@ -152,9 +295,9 @@ def census_factor(census: np.ndarray, grid_population: np.ndarray) -> np.ndarray
     Raises
     ------
     ScenarioError
-        A district has no residents on the grid.
+        A district has no residents on the grid (fewer than :data:`EMPTY_PERSONS`).
     """
-    factor = census / np.where(grid_population > 0, grid_population, np.nan)
+    factor = census / np.where(grid_population >= EMPTY_PERSONS, grid_population, np.nan)
     if not np.isfinite(factor).all():
         raise ScenarioError("census rescaling: some districts have no population on the grid")
     return factor

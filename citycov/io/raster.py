@@ -3,8 +3,9 @@
 * The DEM is resampled bilinearly.  Cells of the study area that the DEM does not cover,
   or covers only with nodata, are an error: missing terrain is never taken as sea level.
 * Population counts are never resampled by nearest or bilinear (that loses or invents
-  people).  A raster already on the analysis grid is read as is; any other goes through
-  GDAL's area-weighted ``sum`` resampling, and the totals before and after are reported.
+  people).  A raster already on the analysis grid is read as is; any other is moved by the
+  area of each source cell's overlap with each grid cell (:mod:`citycov.regrid`), and the
+  totals before and after are reported.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rasterio.warp import Resampling, reproject
 from citycov.errors import CRSError, InputFileError, RasterError, raise_problems
 from citycov.grid import GridSpec
 from citycov.provenance import InputRecord, record_for
+from citycov.regrid import move_counts
 
 DEM_RANGE_M = (-450.0, 8900.0)
 
@@ -139,40 +141,15 @@ def _cell_area_km2(src) -> np.ndarray:
     return np.full((src.height, 1), abs(t.a * t.e - t.b * t.d) * unit_m ** 2 / 1e6)
 
 
-def resample_counts(counts: np.ndarray, src_transform, src_crs, grid: GridSpec, *,
-                    oversample: int | None = None) -> tuple[np.ndarray, float]:
-    """Move counts onto ``grid`` exactly: every source cell is split into k×k equal parts whose
-    centres are transformed to the grid CRS and binned (people are moved, never interpolated).
+def resample_counts(counts: np.ndarray, src_transform, src_crs, grid: GridSpec) -> tuple[np.ndarray, float]:
+    """Move counts onto ``grid`` exactly by area: every source cell, its edges densified and
+    transformed to the grid CRS, is split over the grid cells in proportion to the area of its
+    overlap with each (:func:`citycov.regrid.move_counts`; people are moved, never interpolated).
 
     Returns the grid counts (float64) and the count that fell outside the grid.
     """
-    import pyproj
-
-    if oversample is None:
-        src_m = abs(src_transform.a) * (111_000.0 if pyproj.CRS(src_crs).is_geographic else 1.0)
-        oversample = int(min(16, max(2, np.ceil(4.0 * src_m / grid.cell_m))))
-    k = oversample
-    frac = (np.arange(k) + 0.5) / k
-    to_grid = pyproj.Transformer.from_crs(src_crs, grid.crs, always_xy=True)
-    out = np.zeros(grid.shape[0] * grid.shape[1], dtype=np.float64)
-    outside = 0.0
-    nz_rows = np.flatnonzero(counts.any(axis=1))
-    for start in range(0, nz_rows.size, 64):
-        block = nz_rows[start:start + 64]
-        r_idx, c_idx = np.nonzero(counts[block] > 0)
-        r_idx = block[r_idx]
-        vals = counts[r_idx, c_idx] / (k * k)
-        sub_c = (c_idx[:, None, None] + frac[None, None, :]) * np.ones((1, k, 1))
-        sub_r = (r_idx[:, None, None] + frac[None, :, None]) * np.ones((1, 1, k))
-        xs = src_transform.c + sub_c * src_transform.a + sub_r * src_transform.b
-        ys = src_transform.f + sub_c * src_transform.d + sub_r * src_transform.e
-        gx, gy = to_grid.transform(xs.ravel(), ys.ravel())
-        gr, gc = grid.rowcol(np.asarray(gx), np.asarray(gy))
-        w = np.repeat(vals, k * k)
-        inside = grid.contains(gr, gc)
-        outside += float(w[~inside].sum())
-        np.add.at(out, gr[inside] * grid.shape[1] + gc[inside], w[inside])
-    return out.reshape(grid.shape), outside
+    moved, outside, _ = move_counts(counts, src_transform, src_crs, grid)
+    return moved, outside
 
 
 def check_population_values(path: str | Path, raw: np.ndarray, data_cells: np.ndarray, area_km2: np.ndarray, *,
@@ -267,7 +244,7 @@ def read_population(path: str | Path, grid: GridSpec, *, declared_synthetic: boo
         else:
             moved, outside = resample_counts(values, src.transform, src.crs, grid)
             out = moved.astype(np.float32)
-            notes.append(f"moved to the analysis grid by exact k×k binning: input total {input_total:,.0f}, "
+            notes.append(f"moved to the analysis grid by exact area overlap: input total {input_total:,.0f}, "
                          f"grid total {moved.sum():,.0f}, outside the grid {outside:,.0f}")
         src_crs, src_transform = src.crs, src.transform
     synthetic = declared_synthetic or tagged_synthetic(tags)

@@ -37,6 +37,10 @@ LABELS: dict[str, dict[str, str]] = {
     "met across the band": {"en": "met across the band", "zh": "区间内均达标"},
     "missed across the band": {"en": "missed across the band", "zh": "区间内均未达标"},
     "undecided": {"en": "undecided", "zh": "未定"},
+    "no residents": {"en": "no residents", "zh": "无常住人口"},
+    "no households": {"en": "no households", "zh": "无住户"},
+    "no urban area": {"en": "no urban area", "zh": "无城区"},
+    "no villages": {"en": "no villages", "zh": "无村镇"},
     "meets_target": {"en": "meets target (outline)", "zh": "达标（边框）"},
     "below_target": {"en": "below target (outline)", "zh": "未达标（边框）"},
     # layers
@@ -153,7 +157,9 @@ def unit_label(unit: str, lang: str) -> str:
     return text(key, lang) if key in LABELS else unit
 
 
-VERDICTS = ("met across the band", "missed across the band", "undecided")
+VERDICTS = ("met across the band", "missed across the band", "undecided",
+            # an empty denominator: the share is undefined (citycov.accounting.targets.EMPTY_VERDICTS)
+            "no residents", "no households", "no urban area", "no villages")
 
 
 def verdict_label(verdict: object, lang: str) -> str:

@@ -20,6 +20,7 @@ import rasterio.shutil
 from citycov.accounting.districts import CITY_ID, FIELD_DEFINITIONS, METRIC_COLUMNS
 from citycov.accounting.gaps import top_gaps_per_district
 from citycov.accounting.population import ZONAL_RULES
+from citycov.accounting.targets import EMPTY_VERDICTS, TargetResult
 from citycov.choices import TECHNOLOGIES
 from citycov.config import METRICS
 from citycov.engine.linkbudget import FCC_BDC_TIERS as SPEED_TIERS
@@ -252,6 +253,13 @@ def md_text(value: object) -> str:
     return _md_line(value, _MD_TEXT)
 
 
+def _result(r: TargetResult) -> str:
+    """PASS or FAIL; "-" for an area with an empty denominator (its verdict says why)."""
+    if r.verdict in EMPTY_VERDICTS.values():
+        return "-"
+    return "PASS" if r.passed else "FAIL"
+
+
 def _pct(value: float) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{100 * value:.2f}%"
 
@@ -271,7 +279,7 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
     for r in results.target_results:
         if r.area_id == CITY_ID:
             lines.append(f"| {md_cell(r.target.label)} | {_pct(r.value)} | {_pct(r.low)}-{_pct(r.high)} | "
-                         f"{r.verdict or '-'} | {'PASS' if r.passed else 'FAIL'} | {r.gap:,.0f} {r.gap_unit} |")
+                         f"{r.verdict or '-'} | {_result(r)} | {r.gap:,.0f} {r.gap_unit} |")
     city = rows.set_index("area_id").loc[CITY_ID]
     lines += ["", f"City population: {city['population']:,.0f}; covered by wireless broadband: "
               f"{city['population_covered']:,.0f} ({city['wireless_pct']:.2f}%). Households: "
@@ -286,13 +294,13 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
         n, z = names.loc[r.area_id]
         lines.append(f"| {md_cell(n)} | {md_cell(z)} | {r.target.metric} ≥ {r.target.threshold:.0%} | "
                      f"{_pct(r.value)} | {_pct(r.low)}-{_pct(r.high)} | {r.verdict or '-'} | "
-                     f"{'PASS' if r.passed else 'FAIL'} | {r.gap:,.0f} {r.gap_unit} |")
+                     f"{_result(r)} | {r.gap:,.0f} {r.gap_unit} |")
     lines += ["", "## Districts", "",
               "| district | 区 | population | wireless % | households | FTTH % | urban 3G % | villages % |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
     for _, row in rows.iterrows():
         lines.append(f"| {md_cell(row['name'])} | {md_cell(row['name_zh'])} | {row['population']:,.0f} | "
-                     f"{row['wireless_pct']:.2f} | {row['households']:,.0f} | {row['ftth_pct']:.2f} | "
+                     f"{_fmt(row['wireless_pct'])} | {row['households']:,.0f} | {_fmt(row['ftth_pct'])} | "
                      f"{_fmt(row['urban_3g_pct'])} | {_fmt(row['village_broadband_pct'])} |")
     if results.networks is not None and len(results.networks):
         net = results.networks[results.networks["area_id"] == CITY_ID]

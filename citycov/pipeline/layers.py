@@ -24,6 +24,7 @@ class Layers:
 
     grid: GridSpec
     weights: pop_mod.ZonalWeights
+    """Zonal weights of the rule: areas (and, under ``centroid`` / ``all_touched``, everything)."""
     city_weights: pop_mod.ZonalWeights | None
     index: np.ndarray
     population: np.ndarray
@@ -35,8 +36,13 @@ class Layers:
     population_input: np.ndarray
     crosscheck_rel: float
     census_factor: np.ndarray
-    """float64 per district: census figure / residents on the grid under ``weights`` (all ones
+    """float64 per district: census figure / residents on the grid under :attr:`persons` (all ones
     when not rescaling); computed once per grid and zonal rule (:func:`build_layers`)."""
+    person_weights: pop_mod.ZonalWeights | None = None
+    """Zonal weights of residents, households and covered residents: under ``fraction`` the
+    exact shares of :func:`citycov.accounting.population.person_weights`, otherwise ``weights``."""
+    fraction_person_weights: pop_mod.ZonalWeights | None = None
+    """The ``fraction`` rule's person weights, kept for :func:`with_zonal_rule`."""
     rx_loss_db: np.ndarray | None = None
     """float32: clutter loss at the receiver (dB) of each cell, NaN where the raster has no class."""
     clutter_valid: np.ndarray | None = None
@@ -44,6 +50,11 @@ class Layers:
     active: np.ndarray | None = None
     """Cells the engine evaluates (:func:`engine_cells`), computed once per grid; None: all."""
     clutter_record: InputRecord | None = None
+
+    @property
+    def persons(self) -> pop_mod.ZonalWeights:
+        """The weights that sum residents and households: :attr:`person_weights`, else :attr:`weights`."""
+        return self.weights if self.person_weights is None else self.person_weights
 
 
 def build_grid(districts: Districts, *, cell_m: float) -> GridSpec:
@@ -71,15 +82,21 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
              else scenario.households.persons_per_household)
     hh = pop_mod.households(pop.values, sizes, index)
     env = radio_mod.environment_classes(pop.values, grid, scenario.radio.env_density_per_km2)
-    # conservation: residents of the source raster per district (fractional overlap) vs the grid
-    population_input = pop_mod.source_district_totals(pop, inputs.districts)
+    # residents of the source raster per district (fractional overlap in its CRS), and the
+    # person weights that carry exactly them on the grid under the fraction rule
+    fraction = weights if rule == "fraction" else pop_mod.zonal_weights(inputs.districts, grid, "fraction")
+    exact = pop_mod.person_weights(pop, inputs.districts, grid, fraction)
+    person = exact.weights if rule == "fraction" else weights
     crosscheck = (pop_mod.zonal_crosscheck(weights, pop.values, inputs.districts, grid) if rule == "fraction"
                   else float("nan"))
+    record = labelled(pop.record, p_spec)
     layers = Layers(grid=grid, weights=weights, city_weights=city_weights, index=index, population=pop.values,
                     households=hh, dem=dem.values, env=env,
-                    population_record=labelled(pop.record, p_spec), terrain_record=labelled(dem.record, t_spec),
-                    population_input=population_input, crosscheck_rel=crosscheck,
-                    census_factor=_census_factor(scenario, inputs, weights, pop.values),
+                    population_record=replace(record, notes=(*record.notes, *exact.notes)),
+                    terrain_record=labelled(dem.record, t_spec),
+                    population_input=exact.totals, crosscheck_rel=crosscheck,
+                    census_factor=_census_factor(scenario, inputs, person, pop.values),
+                    person_weights=person, fraction_person_weights=exact.weights,
                     rx_loss_db=None if clutter is None else clutter.loss_db,
                     clutter_valid=None if clutter is None else clutter.valid,
                     clutter_record=None if clutter is None else labelled(clutter.record, scenario.inputs["clutter"]))
@@ -89,8 +106,9 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
 def with_zonal_rule(scenario: Scenario, inputs: Inputs, layers: Layers, rule: str) -> Layers:
     """``layers`` with the zonal weights (and so the census factor) of another ``rule``."""
     weights = pop_mod.zonal_weights(inputs.districts, layers.grid, rule)
+    person = layers.fraction_person_weights if rule == "fraction" else weights
     return replace(layers, weights=weights, city_weights=_city_weights(inputs, layers.grid, rule),
-                   census_factor=_census_factor(scenario, inputs, weights, layers.population))
+                   person_weights=person, census_factor=_census_factor(scenario, inputs, person, layers.population))
 
 
 def _census_factor(scenario: Scenario, inputs: Inputs, weights: pop_mod.ZonalWeights,

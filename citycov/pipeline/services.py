@@ -124,7 +124,7 @@ def service_coverage(scenario: Scenario, inputs: Inputs, layers: Layers,
 def service_table(scenario: Scenario, inputs: Inputs, layers: Layers, masks: dict[tuple[str, str], np.ndarray],
                    described: list[tuple[RadioPreset, str]], records: list[dict[str, Any]]) -> pd.DataFrame:
     """Population and households covered per area for each (preset, environment) mask."""
-    args = (inputs.districts, layers.weights, layers.city_weights)
+    args = (inputs.districts, layers.persons, layers.city_weights)
     people = acc.network_table(*args, layers.population, masks, layers.census_factor)
     homes = acc.network_table(*args, layers.households, masks, layers.census_factor)
     table = pd.DataFrame({

@@ -21,6 +21,7 @@ def account(scenario: Scenario, inputs: Inputs, layers: Layers, masks: dict[str,
                       cellular=masks["cellular"], wlan=masks["wlan"], g3_or_better=masks["g3_or_better"],
                       urban=urban, households_passed=fibre.households_passed, cell_area_km2=layers.grid.cell_area_km2)
     return acc.district_table(inputs.districts, layers.weights, layers.city_weights, grids,
+                              person_weights=layers.persons,
                               census_factor=layers.census_factor, premises=fibre.premises,
                               villages=_villages(inputs, layers, masks, fibre),
                               population_input=layers.population_input)
@@ -50,5 +51,5 @@ def networks(inputs: Inputs, layers: Layers, cov: Coverage, masks: dict[str, np.
             combos[(tech, op)] = cell.network_mask(op, tech)
     if inputs.aps is not None:
         combos[("WLAN", "any")] = masks["wlan"]
-    return acc.network_table(inputs.districts, layers.weights, layers.city_weights, layers.population, combos,
+    return acc.network_table(inputs.districts, layers.persons, layers.city_weights, layers.population, combos,
                              layers.census_factor)
