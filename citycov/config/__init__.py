@@ -42,6 +42,7 @@ from citycov.config.inputs import InputSpec, parse_inputs
 from citycov.crs import GCJ02, parse_crs
 from citycov.errors import CitycovError, InputFileError, ScenarioError
 from citycov.filekind import MISSING, path_problem
+from citycov.io._validate import decode_text
 from citycov.presets.challenge import RULES, ChallengePreset, load_challenge_preset
 from citycov.presets.files import KeyReader
 from citycov.presets.radio import RadioPreset, load_preset
@@ -262,11 +263,16 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     if problem is not None:
         raise InputFileError(f"scenario {scenario_path} {problem}")
     try:
-        doc = tomllib.loads(scenario_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{scenario_path}: not valid TOML: {exc}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = scenario_path.read_bytes()
+    except OSError as exc:
         raise InputFileError(f"{scenario_path}: cannot read: {exc}") from exc
+    if not raw.strip():
+        raise ScenarioError(f"{scenario_path}: is empty; expected a scenario TOML file (at least [inputs])")
+    text = decode_text(raw, scenario_path, ScenarioError, what="a scenario TOML file")
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{scenario_path}: not valid TOML: {' '.join(str(exc).split())}") from exc
     return _parse(doc, scenario_path.resolve())
 
 

@@ -13,7 +13,7 @@ import shapely
 
 from citycov.errors import BoundaryError, raise_problems
 from citycov.io._validate import TableChecker
-from citycov.io.vector import read_vector, rows_text
+from citycov.io.vector import read_vector
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def read_districts(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | No
 
     Invalid geometries are refused with shapely's reason (never silently "made valid").
     """
-    frame = read_vector(path, crs=crs, error_cls=BoundaryError)
+    frame = read_vector(path, crs=crs, error_cls=BoundaryError, what="district")
     check = TableChecker(frame, path)
     cols = [id_column, name_column] + ([name_zh_column] if name_zh_column else [])
     ok = check.require(cols)
@@ -51,13 +51,13 @@ def read_districts(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | No
         ids = frame[id_column].astype("string").fillna("")
         blank = np.flatnonzero((ids.str.strip() == "").to_numpy())
         if len(blank):
-            check.problems.append(f"{id_column}: empty at {rows_text(path, blank)}")
+            check.problems.append(f"{id_column}: empty at {check.rows(blank)}")
     geoms = frame.geometry.to_numpy()
     present = ~(frame.geometry.isna().to_numpy())
     invalid = np.flatnonzero(present & ~shapely.is_valid(geoms))
     if len(invalid):
         reasons = [shapely.is_valid_reason(geoms[i]) for i in invalid[:3]]
-        check.problems.append(f"geometry: invalid at {rows_text(path, invalid)} ({reasons})")
+        check.problems.append(f"geometry: invalid at {check.rows(invalid)} ({reasons})")
     if len(frame) == 0:
         check.problems.append("no districts in the file")
     raise_problems(BoundaryError, str(path), check.problems)

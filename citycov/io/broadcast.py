@@ -17,8 +17,8 @@ import pandas as pd
 import pyproj
 
 from citycov.errors import SiteTableError, raise_problems
-from citycov.io._validate import TableChecker
-from citycov.io.vector import read_vector, rows_text
+from citycov.io._validate import TableChecker, blank_cells
+from citycov.io.vector import read_vector
 
 SERVICES = ("dtv", "trunking")
 """``dtv``: digital terrestrial television (DTMB); ``trunking``: 800 MHz digital trunked radio."""
@@ -55,10 +55,6 @@ TRANSMITTER_OPTIONAL = {
 }
 
 
-def _rows(path: str | Path, mask: np.ndarray) -> str:
-    return rows_text(path, np.flatnonzero(mask))
-
-
 def read_transmitters(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None = None,
                       lon_column: str = "lon", lat_column: str = "lat") -> gpd.GeoDataFrame:
     """Read and validate a broadcast / trunking transmitter table.
@@ -93,7 +89,7 @@ def read_transmitters(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS |
     >>> tx.loc[tx["tx_id"] == "DTV-01", ["eirp_dbm", "height_m", "polarisation"]].to_numpy().tolist()
     [[72.15, 450.0, 'h']]
     """
-    frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column)
+    frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column, what="transmitter")
     check = TableChecker(frame, path)
     check.require(list(TRANSMITTER_COLUMNS))
     has_power = [c for c in POWER_COLUMNS if c in frame.columns]
@@ -119,11 +115,11 @@ def read_transmitters(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS |
         given_eirp = _given(frame, "eirp_dbm")
         both = given_erp & given_eirp
         if both.any():
-            check.problems.append(f"erp_w and eirp_dbm both given at {_rows(path, both)}; "
+            check.problems.append(f"erp_w and eirp_dbm both given at {check.rows(both)}; "
                                   "expected exactly one power per row")
         neither = ~given_erp & ~given_eirp
         if neither.any():
-            check.problems.append(f"no power at {_rows(path, neither)}: expected erp_w (W) "
+            check.problems.append(f"no power at {check.rows(neither)}: expected erp_w (W) "
                                   f"or eirp_dbm (dBm)")
     with np.errstate(divide="ignore", invalid="ignore"):
         from_erp = 10.0 * np.log10(erp_w * 1000.0) + DIPOLE_GAIN_DBI
@@ -137,15 +133,15 @@ def read_transmitters(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS |
     has_hbw = _given(frame, "h_beamwidth_deg")
     need_hbw = directional & ~has_hbw
     if need_hbw.any():
-        check.problems.append(f"h_beamwidth_deg: missing at {_rows(path, need_hbw)}, where azimuth_deg is "
+        check.problems.append(f"h_beamwidth_deg: missing at {check.rows(need_hbw)}, where azimuth_deg is "
                               "set (a directional antenna needs its beamwidth)")
     stray_hbw = ~directional & has_hbw
     if stray_hbw.any():
-        check.problems.append(f"h_beamwidth_deg: given at {_rows(path, stray_hbw)}, where azimuth_deg is "
+        check.problems.append(f"h_beamwidth_deg: given at {check.rows(stray_hbw)}, where azimuth_deg is "
                               "blank (omni); give the azimuth or leave the beamwidth blank")
     stray_tilt = _given(frame, "downtilt_deg") & ~_given(frame, "v_beamwidth_deg")
     if stray_tilt.any():
-        check.problems.append(f"downtilt_deg: given at {_rows(path, stray_tilt)} without v_beamwidth_deg; "
+        check.problems.append(f"downtilt_deg: given at {check.rows(stray_tilt)} without v_beamwidth_deg; "
                               "a tilt needs a vertical pattern (give v_beamwidth_deg, 1..90 degrees)")
 
     pol = np.array([""] * n, dtype=object)
@@ -155,7 +151,7 @@ def read_transmitters(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS |
         if bad.any():
             shown = sorted({str(p) for p in pol[bad][:10]})
             check.problems.append(f"polarisation: expected one of {list(POLARISATIONS)} or blank at "
-                                  f"{_rows(path, bad)} (found {shown})")
+                                  f"{check.rows(bad)} (found {shown})")
     raise_problems(SiteTableError, str(path), check.problems)
 
     out["service"] = service
@@ -178,8 +174,4 @@ def _given(frame: pd.DataFrame, column: str) -> np.ndarray:
     """Bool per row: ``column`` exists and is not blank."""
     if column not in frame.columns:
         return np.zeros(len(frame), dtype=bool)
-    raw = frame[column]
-    blank = raw.isna().to_numpy()
-    if raw.dtype == object:
-        blank |= raw.astype("string").fillna("").str.strip().eq("").to_numpy()
-    return ~blank
+    return ~blank_cells(frame[column])

@@ -41,7 +41,7 @@ from citycov.choices import TECHNOLOGIES
 from citycov.crs import to_crs
 from citycov.errors import ClaimTableError, raise_problems
 from citycov.io._validate import TableChecker
-from citycov.io.vector import read_vector, rows_text
+from citycov.io.vector import read_vector
 
 TECHNOLOGY_RANK = {"3G": 3, "4G": 4, "5G": 5}
 """Order of the technologies: a test on a lower rank than a claim cannot show the claimed service."""
@@ -92,14 +92,14 @@ def _check_choice(check: TableChecker, column: str, normalised: np.ndarray, expe
     if len(bad):
         raw = check.frame[column].astype("string").fillna("<blank>").to_numpy(dtype=object)
         shown = sorted({str(raw[i]) for i in bad[:10]})
-        check.problems.append(f"{column}: expected {expected} at {rows_text(check.path, bad)} (found {shown})")
+        check.problems.append(f"{column}: expected {expected} at {check.rows(bad)} (found {shown})")
 
 
 def _check_positive(check: TableChecker, column: str, values: np.ndarray, unit: str) -> None:
     zero = np.flatnonzero(np.isfinite(values) & (values <= 0))
     if len(zero):
         shown = [float(values[i]) for i in zero[:3]]
-        check.problems.append(f"{column}: must be > 0 {unit} at {rows_text(check.path, zero)} (found {shown})")
+        check.problems.append(f"{column}: must be > 0 {unit} at {check.rows(zero)} (found {shown})")
 
 
 def read_claims(path: str | Path, *, crs: pyproj.CRS, source_crs: Any = None) -> gpd.GeoDataFrame:
@@ -137,7 +137,7 @@ def read_claims(path: str | Path, *, crs: pyproj.CRS, source_crs: Any = None) ->
     >>> claims = read_claims("claims.geojson", crs=pyproj.CRS("EPSG:32649"))  # doctest: +SKIP
     >>> claims[["operator", "technology", "min_down_mbps", "environment"]].head()  # doctest: +SKIP
     """
-    frame = read_vector(path, crs=source_crs, error_cls=ClaimTableError)
+    frame = read_vector(path, crs=source_crs, error_cls=ClaimTableError, what="claim polygon")
     check = TableChecker(frame, path)
     check.require(list(CLAIM_COLUMNS))
     check.geometry_types({"Polygon", "MultiPolygon"})
@@ -162,7 +162,7 @@ def read_claims(path: str | Path, *, crs: pyproj.CRS, source_crs: Any = None) ->
     invalid = np.flatnonzero(present & ~shapely.is_valid(geoms))
     if len(invalid):
         reasons = [shapely.is_valid_reason(geoms[i]) for i in invalid[:3]]
-        check.problems.append(f"geometry: invalid at {rows_text(path, invalid)} ({reasons}); "
+        check.problems.append(f"geometry: invalid at {check.rows(invalid)} ({reasons}); "
                               "repair it in the source (it is never made valid silently)")
     raise_problems(ClaimTableError, str(path), check.problems)
     renamed = {"mindown", "minup", "environmnt", "technology", "providerid", "operator"}

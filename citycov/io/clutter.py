@@ -31,6 +31,9 @@ from citycov.grid import GridSpec
 from citycov.io.raster import open_raster, tagged_synthetic
 from citycov.provenance import InputRecord, record_for
 
+MAX_CLASS_CODE = 2**31 - 1
+"""Largest class code (int32): larger values are nodata not declared or a float raster."""
+
 
 @dataclass(frozen=True)
 class ClutterLayer:
@@ -131,11 +134,12 @@ def read_clutter(path: str | Path, grid: GridSpec, *, loss_db: Mapping[int, floa
             f"({missing.sum() / max(study.sum(), 1):.1%}) in {_bbox_text(missing, grid)}; the clutter raster must "
             f"cover the whole study area with classes (nodata = {src_nodata!r}; missing clutter is not taken "
             "as 0 dB)")
-    fractional = valid & (codes != np.round(codes))
+    with np.errstate(invalid="ignore"):
+        fractional = valid & ((codes != np.round(codes)) | (np.abs(codes) > MAX_CLASS_CODE))
     if fractional.any():
         shown = np.unique(codes[fractional])[:5].tolist()
         problems.append(f"{fractional.sum():,} cells hold values that are not whole class codes (e.g. {shown}); "
-                        "a clutter raster holds integer classes")
+                        f"a clutter raster holds integer classes (-{MAX_CLASS_CODE}..{MAX_CLASS_CODE})")
     found, counts = np.unique(codes[valid & ~fractional].astype(np.int64), return_counts=True)
     class_cells = {int(c): int(n) for c, n in zip(found, counts, strict=True)}
     unknown = {c: n for c, n in class_cells.items() if c not in loss_db}

@@ -13,7 +13,7 @@ import pyproj
 
 from citycov.errors import SiteTableError, raise_problems
 from citycov.io._validate import TableChecker
-from citycov.io.vector import read_vector, rows_text
+from citycov.io.vector import read_vector
 
 NODE_KINDS = ("olt", "cabinet", "splitter")
 NODE_COLUMNS = {
@@ -35,7 +35,7 @@ PREMISES_COLUMNS = {
 def read_fibre_nodes(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None = None,
                      lon_column: str = "lon", lat_column: str = "lat") -> gpd.GeoDataFrame:
     """Read and validate fibre access nodes (columns in ``NODE_COLUMNS``)."""
-    frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column)
+    frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column, what="access node")
     check = TableChecker(frame, path)
     check.require(list(NODE_COLUMNS))
     check.geometry_types({"Point"})
@@ -51,7 +51,7 @@ def read_fibre_nodes(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | 
 def read_fibre_routes(path: str | Path, *, crs: Any = None,
                       to_crs: pyproj.CRS | None = None) -> gpd.GeoDataFrame:
     """Read and validate fibre cable routes: (Multi)LineStrings with a unique ``route_id``."""
-    frame = read_vector(path, crs=crs)
+    frame = read_vector(path, crs=crs, what="cable route")
     check = TableChecker(frame, path)
     check.require(list(ROUTE_COLUMNS))
     check.geometry_types({"LineString", "MultiLineString"})
@@ -90,7 +90,7 @@ def read_premises(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | Non
     >>> premises = read_premises("premises.csv", crs="EPSG:4326", to_crs=grid.crs)  # doctest: +SKIP
     >>> premises.loc[premises["ftth_ready"], "households"].sum()  # doctest: +SKIP
     """
-    frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column)
+    frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column, what="premises")
     check = TableChecker(frame, path)
     check.require(list(PREMISES_COLUMNS))
     check.geometry_types({"Point"})
@@ -127,11 +127,11 @@ def _booleans(check: TableChecker, column: str) -> np.ndarray:
             if len(shown) < 10 and str(raw) not in shown:
                 shown.append(str(raw))
     if blank:
-        check.problems.append(f"{column}: missing at {rows_text(check.path, blank)}")
+        check.problems.append(f"{column}: missing at {check.rows(blank)}")
     if bad:
         check.problems.append(
             f"{column}: expected {BOOLEAN_TEXT} at "
-            f"{rows_text(check.path, bad)} (found {shown})"
+            f"{check.rows(bad)} (found {shown})"
         )
     return values
 

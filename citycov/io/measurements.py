@@ -37,13 +37,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import pyproj
 
 from citycov.crs import WGS84, gcj02_to_wgs84, is_gcj02, parse_crs
 from citycov.errors import CitycovWarning, CRSError, InputFileError, MeasurementTableError, raise_problems
+from citycov.io._validate import CSV_SUFFIXES, blank_cells, frame_lines, numbers, read_csv_table, read_ogr, rows_text
 from citycov.io.claims import ENVIRONMENT_ALIASES, TECHNOLOGY_ALIASES, normalise_environment, normalise_technology
-from citycov.io.vector import CSV_SUFFIXES
 
 MEASUREMENT_COLUMNS = {
     "timestamp": "local start time of the test",
@@ -65,7 +64,7 @@ DEFAULT_MAX_ACCURACY_M = 50.0
 """Default accuracy limit: a quarter of a resolution-9 H3 hexagon's edge (about 174 m) would be
 43 m; 50 m keeps the usual GNSS fixes and drops network-located ones (hundreds of metres)."""
 DROP_REASONS = {
-    "timestamp": "timestamp missing or not a date-time",
+    "timestamp": "timestamp missing, not a date-time or outside 1990..2099",
     "coordinates": "position missing, not numbers or outside -180..180 / -90..90 degrees",
     "accuracy": "accuracy_m missing, negative or above max_accuracy_m",
     "technology": f"technology not one of {sorted(TECHNOLOGY_ALIASES)}",
@@ -74,9 +73,9 @@ DROP_REASONS = {
     "download": "download_mbps missing, negative or above 10000 Mbit/s",
     "upload": "upload_mbps missing, negative or above 10000 Mbit/s",
     "latency": "latency_ms missing, negative or above 60000 ms",
-    "rsrp": "rsrp_dbm outside -156..-31 dBm (blank is allowed)",
-    "rsrq": "rsrq_db outside -43..20 dB (blank is allowed)",
-    "sinr": "sinr_db outside -23..40 dB (blank is allowed)",
+    "rsrp": "rsrp_dbm not a number or outside -156..-31 dBm (blank is allowed)",
+    "rsrq": "rsrq_db not a number or outside -43..20 dB (blank is allowed)",
+    "sinr": "sinr_db not a number or outside -23..40 dB (blank is allowed)",
 }
 _OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
 
@@ -109,17 +108,23 @@ class MeasurementSet:
 
 
 def parse_local_times(values: pd.Series, tz: str) -> pd.Series:
-    """Parse timestamps to tz-aware times in ``tz``; NaT where missing or unparsable.
+    """Parse timestamps to tz-aware times in ``tz``; NaT where missing, unparsable or outside
+    :data:`TIME_RANGE` (far-off dates are typing errors, and beyond 1677..2262 pandas cannot
+    hold them at all).
 
     Naive times are local times in ``tz`` (NaT if they do not exist there); times with an
     offset (``+08:00``, ``Z``) are converted to ``tz``.
     """
-    if pd.api.types.is_datetime64_any_dtype(values):
-        if getattr(values.dt, "tz", None) is None:
-            return values.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-        return values.dt.tz_convert(tz)
-    text = values.astype("string").str.strip()
     out = pd.Series(pd.NaT, index=values.index, dtype=f"datetime64[ns, {tz}]")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        aware = getattr(values.dt, "tz", None) is not None
+        inside = _in_time_range(values, aware)
+        if inside.any():
+            part = values[inside].astype("datetime64[ns, UTC]" if aware else "datetime64[ns]")
+            out[inside] = (part.dt.tz_convert(tz) if aware
+                           else part.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT"))
+        return out
+    text = values.astype("string").str.strip()
     has_offset = text.str.contains(_OFFSET_RE, na=False).to_numpy()
     present = text.notna().to_numpy() & (text.fillna("") != "").to_numpy()
     for aware in (False, True):
@@ -127,11 +132,13 @@ def parse_local_times(values: pd.Series, tz: str) -> pd.Series:
         if not sel.any():
             continue
         part = text[sel]
-        parsed = pd.to_datetime(part, errors="coerce", format="ISO8601", utc=aware)
+        parsed = _to_datetime(part, "ISO8601", aware)
         retry = parsed.isna().to_numpy()
         if retry.any():
             parsed = parsed.copy()
-            parsed[retry] = pd.to_datetime(part[retry], errors="coerce", format="mixed", utc=aware)
+            parsed[retry] = _to_datetime(part[retry], "mixed", aware)
+        inside = _in_time_range(parsed, aware)
+        parsed = parsed.where(inside).astype("datetime64[ns, UTC]" if aware else "datetime64[ns]")
         if aware:
             out[sel] = parsed.dt.tz_convert(tz)
         else:
@@ -139,18 +146,37 @@ def parse_local_times(values: pd.Series, tz: str) -> pd.Series:
     return out
 
 
-def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray | None, np.ndarray | None, Any]:
-    """The attribute table, and lon/lat from a point geometry (None for CSV) with its CRS."""
-    if path.suffix.lower() in CSV_SUFFIXES:
-        try:
-            return pd.read_csv(path, low_memory=False), None, None, None
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise MeasurementTableError(f"{path}: cannot parse CSV: {exc}") from exc
+TIME_RANGE = ("1990-01-01", "2100-01-01")
+"""Test times accepted: from the first GSM networks to the end of the century (end excluded)."""
+
+
+def _in_time_range(times: pd.Series, aware: bool) -> np.ndarray:
+    lo, hi = (pd.Timestamp(t, tz="UTC" if aware else None) for t in TIME_RANGE)
+    return (times.notna() & (times >= lo) & (times < hi)).to_numpy(dtype=bool)
+
+
+def _to_datetime(text: pd.Series, fmt: str, aware: bool) -> pd.Series:
+    """``pd.to_datetime`` with NaT for what it cannot parse or hold, value by value if it must."""
     try:
-        frame = gpd.read_file(path, engine="pyogrio")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
-        raise InputFileError(f"{path}: cannot read as a vector file: {exc}") from exc
-    frame = frame.reset_index(drop=True)
+        return pd.to_datetime(text, errors="coerce", format=fmt, utc=aware)
+    except (ValueError, OverflowError, TypeError, pd.errors.OutOfBoundsDatetime):
+        parsed = []
+        for value in text:
+            try:
+                parsed.append(pd.to_datetime(value, errors="coerce", format=fmt, utc=aware))
+            except (ValueError, OverflowError, TypeError, pd.errors.OutOfBoundsDatetime):
+                parsed.append(pd.NaT)
+        return pd.Series(pd.to_datetime(pd.Series(parsed, dtype=object), utc=aware, errors="coerce").to_numpy(),
+                         index=text.index)
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray | None, np.ndarray | None, Any]:
+    """The attribute table, and lon/lat from a point geometry (None for CSV) with its CRS; both
+    through the front door (:mod:`citycov.io._validate`): empty, header-only, undecodable or
+    malformed files are a :class:`MeasurementTableError` naming the line."""
+    if path.suffix.lower() in CSV_SUFFIXES:
+        return read_csv_table(path, error_cls=MeasurementTableError, what="test record"), None, None, None
+    frame = read_ogr(path, error_cls=MeasurementTableError, what="test record")
     geom = frame.geometry
     is_point = (geom.geom_type == "Point").to_numpy() & ~geom.is_empty.to_numpy()
     x = np.where(is_point, geom.x.where(is_point), np.nan)
@@ -158,16 +184,25 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray | None, np.ndarray
     return pd.DataFrame(frame.drop(columns=geom.name)), x, y, frame.crs
 
 
-def _bad_numeric(values: np.ndarray, lo: float, hi: float, *, allow_missing: bool) -> np.ndarray:
+def _bad_numeric(values: np.ndarray, lo: float, hi: float, *, allow_missing: bool,
+                 blank: np.ndarray | None = None) -> np.ndarray:
+    """Bad values: outside lo..hi, infinite, and NaN unless ``allow_missing`` (then only NaN
+    cells that were not ``blank``: text where a number belongs)."""
     finite = np.isfinite(values)
-    out = finite & ((values < lo) | (values > hi))
-    return out if allow_missing else out | ~finite
+    out = (finite & ((values < lo) | (values > hi))) | np.isinf(values)
+    if not allow_missing:
+        return out | ~finite
+    return out if blank is None else out | (np.isnan(values) & ~blank)
+
+
+def _blank(table: pd.DataFrame, column: str) -> np.ndarray:
+    return blank_cells(table[column]) if column in table.columns else np.ones(len(table), dtype=bool)
 
 
 def _numbers(table: pd.DataFrame, column: str) -> np.ndarray:
     if column not in table.columns:
         return np.full(len(table), np.nan)
-    return pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
+    return numbers(table[column])
 
 
 def read_measurements(path: str | Path, *, crs: pyproj.CRS, tz: str = "Asia/Shanghai",
@@ -226,6 +261,7 @@ def read_measurements(path: str | Path, *, crs: pyproj.CRS, tz: str = "Asia/Shan
     raise_problems(MeasurementTableError, str(path), problems)
 
     n = len(table)
+    lines = frame_lines(table)
     if is_csv:
         declared = parse_crs(source_crs, where=f"{path}: source_crs")
         x, y = _numbers(table, "lon"), _numbers(table, "lat")
@@ -255,9 +291,12 @@ def read_measurements(path: str | Path, *, crs: pyproj.CRS, tz: str = "Asia/Shan
         "download": _bad_numeric(down, *SPEED_RANGE_MBPS, allow_missing=False),
         "upload": _bad_numeric(up, *SPEED_RANGE_MBPS, allow_missing=False),
         "latency": _bad_numeric(latency, *LATENCY_RANGE_MS, allow_missing=False),
-        "rsrp": _bad_numeric(signal["rsrp_dbm"], *MEASUREMENT_OPTIONAL["rsrp_dbm"], allow_missing=True),
-        "rsrq": _bad_numeric(signal["rsrq_db"], *MEASUREMENT_OPTIONAL["rsrq_db"], allow_missing=True),
-        "sinr": _bad_numeric(signal["sinr_db"], *MEASUREMENT_OPTIONAL["sinr_db"], allow_missing=True),
+        "rsrp": _bad_numeric(signal["rsrp_dbm"], *MEASUREMENT_OPTIONAL["rsrp_dbm"], allow_missing=True,
+                             blank=_blank(table, "rsrp_dbm")),
+        "rsrq": _bad_numeric(signal["rsrq_db"], *MEASUREMENT_OPTIONAL["rsrq_db"], allow_missing=True,
+                             blank=_blank(table, "rsrq_db")),
+        "sinr": _bad_numeric(signal["sinr_db"], *MEASUREMENT_OPTIONAL["sinr_db"], allow_missing=True,
+                             blank=_blank(table, "sinr_db")),
     }
     taken = np.zeros(n, dtype=bool)
     rows = []
@@ -270,8 +309,14 @@ def read_measurements(path: str | Path, *, crs: pyproj.CRS, tz: str = "Asia/Shan
     keep = ~taken
     if taken.any():
         detail = ", ".join(f"{r['reason']} {r['dropped']}" for r in rows if r["dropped"])
-        warnings.warn(f"{path}: {int(taken.sum())} of {n} test records dropped ({detail}); see MeasurementSet.drops",
-                      CitycovWarning, stacklevel=2)
+        where = rows_text(path, taken, 5, lines=lines)
+        if keep.any():
+            warnings.warn(f"{path}: {int(taken.sum())} of {n} test records dropped ({detail}) at {where}; "
+                          "see MeasurementSet.drops", CitycovWarning, stacklevel=2)
+        else:
+            raise MeasurementTableError(f"{path}: all {n} test records are unusable ({detail}) at {where}; "
+                                        "expected at least one valid record (reasons: "
+                                        + "; ".join(DROP_REASONS[r["reason"]] for r in rows if r["dropped"]) + ")")
     columns = {
         "record": np.flatnonzero(keep),
         "timestamp": timestamp[keep].reset_index(drop=True),

@@ -198,10 +198,17 @@ def read_msi(path: str | Path) -> AntennaPattern:
     if not p.is_file():
         raise InputFileError(f"{p}: antenna pattern file not found")
     try:
-        text = _decode(p.read_bytes())
+        raw = p.read_bytes()
     except OSError as exc:
         raise InputFileError(f"{p}: cannot read: {exc}") from exc
-    return parse_msi(text, source=str(p))
+    if not raw.strip():
+        raise InputFileError(f"{p}: is empty; expected an MSI / Planet antenna pattern (GAIN, HORIZONTAL 360 "
+                             "and VERTICAL 360 blocks)")
+    if b"\x00" in raw:
+        line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
+        raise InputFileError(f"{p}: line {line}: NUL byte (binary data); expected an MSI / Planet antenna pattern "
+                             "as text")
+    return parse_msi(_decode(raw), source=str(p))
 
 
 def parse_msi(text: str, *, source: str = "<memory>") -> AntennaPattern:

@@ -34,9 +34,8 @@ import pandas as pd
 import pyproj
 
 from citycov.crs import WGS84
-from citycov.errors import CitycovWarning, InputFileError, SiteTableError, raise_problems
-from citycov.io._validate import TableChecker
-from citycov.io.vector import rows_text
+from citycov.errors import CitycovWarning, SiteTableError, raise_problems
+from citycov.io._validate import TableChecker, read_csv_table
 
 OCID_COLUMNS = ("radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples", "changeable",
                 "created", "updated", "averageSignal")
@@ -69,19 +68,24 @@ OPERATORS = {
     ("460", "15"): "China Broadnet",
 }
 RADIOS = tuple(RADIO_DEFAULTS)
+_ID_DIGITS = {"mcc": 3, "net": 3, "area": 10, "cell": 12}
+"""Longest id of each column: MCC 3 digits, MNC 2-3, LAC/TAC up to 32 bits, NR NCI 36 bits (11 digits)."""
 _DEFAULT_KEYS = ("technology", "band", "freq_mhz", "bandwidth_mhz", "height_m", "eirp_dbm", "downtilt_deg",
                  "v_beamwidth_deg")
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    """The export through the front door (:func:`citycov.io._validate.read_csv_table`), with its
+    header line or, when the first line does not name ``radio``, the columns :data:`OCID_COLUMNS`."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            first = fh.readline()
-        header = "radio" in first.lower()
-        return pd.read_csv(path, header=0 if header else None, names=None if header else list(OCID_COLUMNS),
-                           dtype={"mcc": str, "net": str, "area": str, "cell": str, "radio": str})
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise SiteTableError(f"{path}: cannot parse as an OpenCelliD CSV: {exc}") from exc
+        with open(path, "rb") as fh:
+            first = fh.read(4096).split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    except OSError:
+        first = ""  # the front door names the problem
+    header = "radio" in first.lower()
+    return read_csv_table(path, error_cls=SiteTableError, what="cell", header=header,
+                          names=None if header else list(OCID_COLUMNS),
+                          dtype={"mcc": str, "net": str, "area": str, "cell": str, "radio": str})
 
 
 def _merged_defaults(defaults: dict[str, dict[str, float | str | None]] | None
@@ -100,12 +104,14 @@ def _merged_defaults(defaults: dict[str, dict[str, float | str | None]] | None
     return merged, problems
 
 
-def _kept_cells(path: Path, radio: np.ndarray, unsupported: np.ndarray, samples: np.ndarray, min_samples: int,
-                key: pd.Series, updated: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+def _kept_cells(check: TableChecker, radio: np.ndarray, unsupported: np.ndarray, samples: np.ndarray,
+                min_samples: int, key: pd.Series, updated: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
     """Cells kept (bool per row) and the dropped counts per reason; one warning counting the drops.
 
     Dropped: radios the engine does not model, cells with fewer than ``min_samples`` samples,
-    and duplicate cell ids (the most recently ``updated`` is kept)."""
+    and duplicate cell ids (the most recently ``updated`` is kept).  Every cell dropped is an
+    error (:class:`SiteTableError`): no sector would be left."""
+    path = check.path
     few = ~unsupported & np.isfinite(samples) & (samples < min_samples)
     order = np.lexsort((-updated.fillna(-np.inf).to_numpy(),))
     dup = np.zeros(len(key), dtype=bool)
@@ -116,10 +122,14 @@ def _kept_cells(path: Path, radio: np.ndarray, unsupported: np.ndarray, samples:
     keep = ~(unsupported | few | dup)
     if (~keep).any():
         radios = sorted(set(radio[unsupported]))
-        warnings.warn(f"{path}: {int((~keep).sum())} of {len(key)} cells dropped: {dropped['unsupported_radio']} "
-                      f"of radio {radios} (not modelled), {dropped['few_samples']} with samples < {min_samples}, "
-                      f"{dropped['duplicate_cell']} duplicate cell ids (the most recently updated kept)",
-                      CitycovWarning, stacklevel=3)
+        text = (f"{dropped['unsupported_radio']} of radio {radios} (not modelled), {dropped['few_samples']} with "
+                f"samples < {min_samples}, {dropped['duplicate_cell']} duplicate cell ids (the most recently "
+                f"updated kept) at {check.rows(~keep, 5)}")
+        if not keep.any():
+            raise SiteTableError(f"{path}: all {len(key)} cells dropped: {text}; expected at least one UMTS, LTE "
+                                 f"or NR cell with samples >= {min_samples}")
+        warnings.warn(f"{path}: {int((~keep).sum())} of {len(key)} cells dropped: {text}", CitycovWarning,
+                      stacklevel=3)
     return keep, dropped
 
 
@@ -162,8 +172,6 @@ def read_opencellid(path: str | Path, *, crs: pyproj.CRS,
     1850.0
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: file not found")
     table = _read_csv(path)
     merged, problems = _merged_defaults(defaults)
     check = TableChecker(table, path)
@@ -175,10 +183,12 @@ def read_opencellid(path: str | Path, *, crs: pyproj.CRS,
     lat = check.numeric("lat", -90.0, 90.0, unit="degrees")
     for col in ("mcc", "net", "area", "cell"):
         text = table[col].astype("string").fillna("").str.strip().str.replace(r"\.0+$", "", regex=True)
-        bad = np.flatnonzero(~text.str.fullmatch(r"\d+").fillna(False).to_numpy())
+        digits = _ID_DIGITS[col]
+        bad = np.flatnonzero(~text.str.fullmatch(rf"\d{{1,{digits}}}").fillna(False).to_numpy(dtype=bool))
         if len(bad):
-            check.problems.append(f"{col}: expected a non-negative integer at {rows_text(path, bad)} "
-                                  f"(found {sorted({str(table[col].iloc[i]) for i in bad[:3]})})")
+            check.problems.append(f"{col}: expected a non-negative integer at {check.rows(bad)} "
+                                  f"(found {sorted({str(table[col].iloc[i]) for i in bad[:3]})}; "
+                                  f"at most {digits} digits)")
         table[col] = text
     samples = (check.numeric("samples", 0, 1e12, allow_missing=True) if "samples" in table.columns
                else np.full(len(table), np.nan))
@@ -191,7 +201,7 @@ def read_opencellid(path: str | Path, *, crs: pyproj.CRS,
            + table["cell"])
     updated = (pd.to_numeric(table["updated"], errors="coerce") if "updated" in table.columns
                else pd.Series(np.nan, index=table.index))
-    keep, dropped = _kept_cells(path, radio, tech == "", samples, min_samples, key, updated)
+    keep, dropped = _kept_cells(check, radio, tech == "", samples, min_samples, key, updated)
     t = table.loc[keep].reset_index(drop=True)
     r = radio[keep]
     mcc, mnc = t["mcc"].to_numpy(dtype=object), t["net"].to_numpy(dtype=object)

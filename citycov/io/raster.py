@@ -10,16 +10,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.errors import RasterioIOError
+from rasterio._err import CPLE_BaseError
+from rasterio.errors import RasterioError
 from rasterio.warp import Resampling, reproject
 
 from citycov.errors import CRSError, InputFileError, RasterError, raise_problems
 from citycov.grid import GridSpec
+from citycov.io._validate import one_line
 from citycov.provenance import InputRecord, record_for
 from citycov.regrid import move_counts
 
@@ -40,15 +44,54 @@ class RasterLayer:
     source_crs: object = None
 
 
-def open_raster(path: str | Path) -> rasterio.DatasetReader:
-    """Open a raster file for reading; InputFileError when it is missing or not a raster."""
+@contextmanager
+def open_raster(path: str | Path, *, require_data: bool = True) -> Iterator[rasterio.DatasetReader]:
+    """Open a raster file for reading, as a context manager (the front door of every raster).
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, or GDAL cannot open it as a raster.
+    RasterError
+        The file is empty (0 bytes); band 1 has no valid cell (every cell nodata or NaN, with
+        ``require_data``); or the cells cannot be read (a truncated or corrupt file), also while
+        the caller reads it.
+    """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputFileError(f"{path}: file not found")
+    if not path.is_file():
+        raise InputFileError(f"{path}: not a file; expected a raster (GeoTIFF)")
+    if path.stat().st_size == 0:
+        raise RasterError(f"{path}: is empty (0 bytes); expected a raster (GeoTIFF)")
     try:
-        return rasterio.open(path)
-    except RasterioIOError as exc:
-        raise InputFileError(f"{path}: cannot read as a raster: {exc}") from exc
+        src = rasterio.open(path)
+    except (RasterioError, CPLE_BaseError) as exc:
+        raise InputFileError(f"{path}: cannot read as a raster: {one_line(exc)}") from None
+    try:
+        with src:
+            if require_data:
+                _require_valid_cell(src, path)
+            yield src
+    except (RasterioError, CPLE_BaseError, MemoryError) as exc:
+        raise RasterError(f"{path}: cannot read the raster's cells ({one_line(exc)}); expected a complete, "
+                          "readable GeoTIFF (a truncated or corrupt file?)") from None
+
+
+def _require_valid_cell(src: rasterio.DatasetReader, path: Path) -> None:
+    """RasterError unless band 1 has a cell that is neither nodata nor NaN/inf (read block by
+    block, stopping at the first block with one)."""
+    if src.count < 1:
+        raise RasterError(f"{path}: has no band; expected a single-band raster")
+    if not np.issubdtype(np.dtype(src.dtypes[0]), np.number) or np.issubdtype(np.dtype(src.dtypes[0]),
+                                                                                 np.complexfloating):
+        raise RasterError(f"{path}: band 1 holds {src.dtypes[0]} values; expected real numbers")
+    for _, window in src.block_windows(1):
+        block = src.read(1, window=window, masked=True)
+        if (~np.ma.getmaskarray(block) & np.isfinite(block.filled(0))).any():
+            return
+    raise RasterError(f"{path}: has no valid cell: all {src.width * src.height:,} cells of band 1 are nodata "
+                      f"(nodata = {src.nodata!r}) or NaN; expected values over the study area")
 
 
 def tagged_synthetic(tags: dict) -> bool:
@@ -231,6 +274,9 @@ def read_population(path: str | Path, grid: GridSpec, *, declared_synthetic: boo
         area_km2 = _cell_area_km2(src)
         check_population_values(path, raw, ~np.ma.getmaskarray(data), area_km2, units=units)
         values = np.where(valid, raw, 0.0)
+        if not (values > 0).any():
+            raise RasterError(f"{path}: holds no people: every one of its {int(valid.sum()):,} valid cells is 0; "
+                              "expected persons per cell (or per km²) over the study area")
         if units == "per_km2":
             values = values * area_km2
             notes.append("densities (per km²) converted to counts with each cell's geodesic area")

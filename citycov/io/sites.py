@@ -14,7 +14,7 @@ from citycov.carriers import LTE_SCS_KHZ, NR_DEFAULT_SCS_KHZ, NR_SCS_KHZ, table_
 from citycov.choices import TECHNOLOGIES
 from citycov.errors import SiteTableError, raise_problems
 from citycov.io._validate import TableChecker
-from citycov.io.vector import read_vector, rows_text
+from citycov.io.vector import read_vector
 
 SECTOR_COLUMNS = {
     "site_id": "site identifier (text); sectors of one site share it",
@@ -65,7 +65,7 @@ def read_sectors(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None
     ``omni`` (bool) true where ``azimuth_deg`` is blank, and the optional ``antenna_pattern``
     as stripped text (``""`` where blank: the 3GPP sector model).
     """
-    frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column)
+    frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column, what="sector")
     check = TableChecker(frame, path)
     has_eirp = "eirp_dbm" in frame.columns
     required = [c for c in SECTOR_COLUMNS if c != "eirp_dbm" or has_eirp]
@@ -117,7 +117,7 @@ def _check_carriers(check: TableChecker, technology: np.ndarray, bandwidth_mhz: 
     bad_scs = np.isfinite(scs_khz) & ((lte & (scs_khz != LTE_SCS_KHZ)) | (nr & ~np.isin(scs_khz, NR_SCS_KHZ)))
     if (rows := np.flatnonzero(bad_scs)).size:
         check.problems.append(f"scs_khz: expected {LTE_SCS_KHZ} (or blank) for 4G and one of {list(NR_SCS_KHZ)} "
-                              f"(or blank) for 5G at {rows_text(check.path, rows)} "
+                              f"(or blank) for 5G at {check.rows(rows)} "
                               f"(found {sorted(set(scs_khz[rows].tolist()))[:5]})")
     spacing = np.where(lte, LTE_SCS_KHZ, np.where(np.isnan(scs_khz), NR_DEFAULT_SCS_KHZ, scs_khz))
     off_table = ((lte | nr) & np.isfinite(bandwidth_mhz) & ~bad_scs
@@ -126,7 +126,7 @@ def _check_carriers(check: TableChecker, technology: np.ndarray, bandwidth_mhz: 
         rows = np.flatnonzero(off_table & (technology == tech) & (spacing == s))
         table = "TS 36.101 Table 5.6-1" if tech == "4G" else f"TS 38.101-1 Table 5.3.2-1 at {s:g} kHz"
         check.problems.append(f"bandwidth_mhz: not a {tech} channel bandwidth of {table} at "
-                              f"{rows_text(check.path, rows)} (found {sorted(set(bandwidth_mhz[rows].tolist()))[:5]}; "
+                              f"{check.rows(rows)} (found {sorted(set(bandwidth_mhz[rows].tolist()))[:5]}; "
                               f"allowed {list(table_bandwidths_mhz(tech, s))})")
 
 
@@ -142,7 +142,7 @@ def _name_text(column: pd.Series) -> np.ndarray:
 def read_wlan(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None = None,
               lon_column: str = "lon", lat_column: str = "lat") -> gpd.GeoDataFrame:
     """Read and validate a WLAN access-point table (columns in ``WLAN_COLUMNS``)."""
-    frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column)
+    frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column, what="access point")
     check = TableChecker(frame, path)
     check.require(list(WLAN_COLUMNS))
     check.geometry_types({"Point"})

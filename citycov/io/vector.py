@@ -18,22 +18,15 @@ import pyproj
 import shapely
 
 from citycov.crs import GCJ02, WGS84, gcj02_frame_to_wgs84, parse_crs
-from citycov.errors import CitycovWarning, CRSError, InputFileError, SiteTableError
-
-CSV_SUFFIXES = {".csv", ".txt"}
-
-
-def row_label(path: str | Path, index: int) -> str:
-    """How a row is named in messages: CSV line number (header = line 1) or feature number."""
-    if Path(path).suffix.lower() in CSV_SUFFIXES:
-        return f"line {index + 2}"
-    return f"feature {index + 1}"
-
-
-def rows_text(path: str | Path, index: Any, limit: int = 10) -> str:
-    labels = [row_label(path, int(i)) for i in list(index)[:limit]]
-    more = f" and {len(index) - limit} more" if len(index) > limit else ""
-    return ", ".join(labels) + more
+from citycov.errors import CitycovWarning, CRSError, SiteTableError
+from citycov.io._validate import (  # noqa: F401  (row_label, rows_text and CSV_SUFFIXES are imported from here)
+    CSV_SUFFIXES,
+    TableChecker,
+    read_csv_table,
+    read_ogr,
+    row_label,
+    rows_text,
+)
 
 
 def read_vector(
@@ -43,6 +36,7 @@ def read_vector(
     lon_column: str = "lon",
     lat_column: str = "lat",
     error_cls: type = SiteTableError,
+    what: str = "record",
 ) -> gpd.GeoDataFrame:
     """Read a vector file (GeoJSON, GPKG, Shapefile, ...) or a lon/lat CSV.
 
@@ -58,20 +52,20 @@ def read_vector(
     Returns
     -------
     GeoDataFrame in the file's CRS, or in WGS84 (EPSG:4326) when the input was GCJ-02.
-    The index is the 0-based row/feature number of the file.
+    The index is the 0-based row/feature number of the file; a CSV's ``attrs["lines"]`` holds
+    the file line of each row (:func:`citycov.io._validate.frame_lines`).
+
+    Every file goes through the front door of :mod:`citycov.io._validate`: a missing, empty,
+    header-only or featureless file, bytes that are not UTF-8, rows with the wrong number of
+    fields and geometries that cannot be built are answered by one line naming the file and the
+    line or feature (``error_cls``; InputFileError for a file that cannot be read at all).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: file not found")
     declared = parse_crs(crs, where=str(path)) if crs is not None and not isinstance(crs, pyproj.CRS) else crs
     if path.suffix.lower() in CSV_SUFFIXES:
-        frame = _read_point_csv(path, lon_column, lat_column, declared, error_cls)
+        frame = _read_point_csv(path, lon_column, lat_column, declared, error_cls, what)
     else:
-        try:
-            frame = gpd.read_file(path, engine="pyogrio")
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
-            raise InputFileError(f"{path}: cannot read as a vector file: {exc}") from exc
-        frame = frame.reset_index(drop=True)
+        frame = read_ogr(path, error_cls=error_cls, what=what)
         frame = _apply_declared_crs(frame, declared, path)
     if frame.crs is None:
         raise CRSError(f"{path}: no CRS; declare crs = \"EPSG:4326\" (or \"gcj02\") in the scenario")
@@ -97,36 +91,39 @@ def _apply_declared_crs(frame: gpd.GeoDataFrame, declared: Any, path: Path) -> g
 
 
 def _read_point_csv(path: Path, lon_column: str, lat_column: str, declared: Any,
-                    error_cls: type) -> gpd.GeoDataFrame:
-    try:
-        table = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise error_cls(f"{path}: cannot parse CSV: {exc}") from exc
+                    error_cls: type, what: str) -> gpd.GeoDataFrame:
+    table = read_csv_table(path, error_cls=error_cls, what=what)
+    check = TableChecker(table, path)
     problems = []
     missing = [c for c in (lon_column, lat_column) if c not in table.columns]
     if missing:
-        problems.append(f"missing coordinate columns {missing} (found {list(table.columns)})")
+        check.require([lon_column, lat_column])
+        problems.append(check.problems[-1].replace("missing columns", "missing coordinate columns", 1))
     if declared is None:
         problems.append("a CSV has no CRS: declare crs = \"EPSG:4326\" or \"gcj02\" in the scenario")
+    if "geometry" in table.columns:
+        problems.append("a CSV column may not be named 'geometry' (the points are built from "
+                        f"{lon_column}/{lat_column}); rename it")
     if problems:
         raise error_cls(f"{path}: " + "; ".join(problems))
-    lon = pd.to_numeric(table[lon_column], errors="coerce").to_numpy(dtype=np.float64)
-    lat = pd.to_numeric(table[lat_column], errors="coerce").to_numpy(dtype=np.float64)
+    lon = pd.to_numeric(table[lon_column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    lat = pd.to_numeric(table[lat_column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = np.flatnonzero(~np.isfinite(lon) | ~np.isfinite(lat))
     if len(bad):
-        problems.append(f"{lon_column}/{lat_column} missing or not numbers at {rows_text(path, bad)}")
+        problems.append(f"{lon_column}/{lat_column} missing or not numbers at {check.rows(bad)}")
     is_gcj = isinstance(declared, str) and declared == GCJ02
     geographic = is_gcj or (isinstance(declared, pyproj.CRS) and declared.is_geographic)
     if geographic:
         out = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat) & ((np.abs(lon) > 180) | (np.abs(lat) > 90)))
         if len(out):
-            problems.append(f"{lon_column}/{lat_column} outside -180..180 / -90..90 at {rows_text(path, out)}")
+            problems.append(f"{lon_column}/{lat_column} outside -180..180 / -90..90 at {check.rows(out)}")
     if problems:
         raise error_cls(f"{path}: " + "; ".join(problems))
     frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=None)
-    if isinstance(declared, str) and declared == GCJ02:
-        return gcj02_frame_to_wgs84(frame)
-    return frame.set_crs(declared)
+    frame = gcj02_frame_to_wgs84(frame) if is_gcj else frame.set_crs(declared)
+    if check.lines is not None:
+        frame.attrs["lines"] = tuple(int(v) for v in check.lines)
+    return frame
 
 
 def shown_crs(path: str | Path, declared: Any) -> tuple[pyproj.CRS | None, str]:

@@ -23,7 +23,8 @@ from citycov.io.fibre import read_premises
 from citycov.io.measurements import MeasurementSet, read_measurements
 from citycov.io.msi import AntennaPattern
 from citycov.io.opencellid import read_opencellid
-from citycov.io.vector import CSV_SUFFIXES, check_extent, read_vector
+from citycov.io.vector import CSV_SUFFIXES, check_extent
+from citycov.io.villages import check_within_districts, read_villages
 from citycov.provenance import InputRecord, record_for
 
 
@@ -91,10 +92,11 @@ def _record(spec: InputSpec, rows: int | None) -> InputRecord:
 
 
 def _district_values(spec: InputSpec, districts: Districts, value_column: str, default_value_column: str,
-                     lo: float, hi: float) -> np.ndarray:
+                     lo: float, hi: float, lo_open: bool = False) -> np.ndarray:
     """One number per district from the CSV table of ``spec`` (census figures, household sizes)."""
     return read_district_values(spec.path, districts.ids, id_column=spec.options.get("id_column", "district_id"),
-                                value_column=spec.options.get(value_column, default_value_column), lo=lo, hi=hi)
+                                value_column=spec.options.get(value_column, default_value_column), lo=lo, hi=hi,
+                                lo_open=lo_open)
 
 
 def study_bounds(scenario: Scenario, districts: Districts) -> tuple[float, float, float, float]:
@@ -152,7 +154,7 @@ def read_inputs(scenario: Scenario) -> Inputs:
         "fibre_nodes": ("nodes", lambda f: read_fibre_nodes(f.path, crs=f.crs, to_crs=crs, **f.options)),
         "fibre_routes": ("routes", lambda f: read_fibre_routes(f.path, crs=f.crs, to_crs=crs)),
         "premises": ("premises", lambda f: read_premises(f.path, crs=f.crs, to_crs=crs, **f.options)),
-        "villages": ("villages", lambda f: read_vector(f.path, crs=f.crs, **f.options).to_crs(crs)),
+        "villages": ("villages", lambda f: read_villages(f.path, crs=f.crs, to_crs=crs, **f.options)),
         "broadcast": ("broadcast", lambda f: read_transmitters(f.path, crs=f.crs, to_crs=crs, **f.options)),
     }
     for name, (attr, reader) in optional.items():
@@ -161,6 +163,8 @@ def read_inputs(scenario: Scenario) -> Inputs:
             check_extent(frame, study, source=spec_in[name].path, declared=spec_in[name].crs)
             setattr(inputs, attr, frame)
             inputs.records.append(_record(spec_in[name], len(frame)))
+    if inputs.villages is not None:
+        check_within_districts(inputs.villages, districts.frame, source=spec_in["villages"].path)
     if scenario.verification is not None:
         v = scenario.verification
         c_spec, m_spec = spec_in["claims"], spec_in["measurements"]
@@ -175,7 +179,7 @@ def read_inputs(scenario: Scenario) -> Inputs:
         inputs.records.append(_record(m_spec, inputs.measurements.n_read))
     if "census" in spec_in:
         c = spec_in["census"]
-        inputs.census = _district_values(c, districts, "population_column", "population", 0.0, 1e9)
+        inputs.census = _district_values(c, districts, "population_column", "population", 0.0, 1e9, lo_open=True)
         inputs.records.append(_record(c, len(districts)))
     if "household_sizes" in spec_in:
         h = spec_in["household_sizes"]
