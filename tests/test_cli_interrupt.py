@@ -59,20 +59,11 @@ STAGES = ("step.read", "step.population", "step.cellular", "engine.tile", "step.
 def claims_scenario(tmp_path_factory):
     """The tiny scenario with claim verification (every step of the pipeline but the presets),
     and an earlier run in ``out`` to keep."""
-    import geopandas as gpd
-    import shapely
-
     import citycov
-    from tests.conftest import UTM49, X0, Y0, make_tiny
-    from tests.test_pipeline_claims import VERIFICATION, _tests
+    from tests.test_pipeline_claims import make_claims_tiny
 
     folder = tmp_path_factory.mktemp("interrupt")
-    tiny = make_tiny(folder / "t", extra=VERIFICATION)
-    square = shapely.box(X0, Y0, X0 + 10_000.0, Y0 + 10_000.0)
-    gpd.GeoDataFrame({"providerid": ["T1"], "operator": ["Test"], "technology": [400], "mindown": [5.0],
-                      "minup": [1.0], "environmnt": [0]}, geometry=[square], crs=UTM49).to_crs(
-        "EPSG:4326").to_file(tiny.folder / "claims.geojson", driver="GeoJSON")
-    _tests(tiny.centre).to_csv(tiny.folder / "tests.csv", index=False)
+    tiny = make_claims_tiny(folder / "t")
     out = folder / "out"
     citycov.write_outputs(citycov.run(citycov.load_scenario(tiny.scenario)), out)
     return tiny, out

@@ -50,15 +50,21 @@ def _tests(centre: tuple[float, float]) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-@pytest.fixture(scope="module")
-def verified(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("claims")
-    tiny = make_tiny(folder / "t", extra=VERIFICATION)
+def make_claims_tiny(folder):
+    """The tiny scenario with claim verification: one claimed square and the test lattice."""
+    tiny = make_tiny(folder, extra=VERIFICATION)
     square = shapely.box(X0, Y0, X0 + 10_000.0, Y0 + 10_000.0)
     gpd.GeoDataFrame({"providerid": ["T1"], "operator": ["Test"], "technology": [400], "mindown": [5.0],
                       "minup": [1.0], "environmnt": [0]}, geometry=[square], crs=UTM49).to_crs(
         "EPSG:4326").to_file(tiny.folder / "claims.geojson", driver="GeoJSON")
     _tests(tiny.centre).to_csv(tiny.folder / "tests.csv", index=False)
+    return tiny
+
+
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("claims")
+    tiny = make_claims_tiny(folder / "t")
     res = citycov.run(citycov.load_scenario(tiny.scenario))
     out = folder / "out"
     paths = citycov.write_outputs(res, out)
