@@ -234,7 +234,8 @@ def _carriers(check: TableChecker, radio: np.ndarray, plmn: list[tuple[int, int]
             idx = np.flatnonzero(sel)
             band[idx[ok]], freq[idx[ok]] = b[ok], f[ok]
             source[idx[ok]] = f"channel column {col}"
-            counts["channel outside the tables"] += int((~ok).sum())
+            if (~ok).any():
+                counts["channel outside the tables"] += int((~ok).sum())
             source[idx[~ok]] = "-"  # tried: not read again from a generic column
     source[source == "-"] = ""
     for i in np.flatnonzero(source == ""):
