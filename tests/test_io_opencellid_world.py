@@ -116,9 +116,11 @@ def test_channel_columns_set_band_and_frequency(tmp_path):
         _ocid_line("NR", 208, 1, 4096 * 7) + ",,636666,",  # n78 3549.99
         _ocid_line("UMTS", 208, 1, 2005) + ",,,10700",   # B1 2140.0
         _ocid_line("LTE", 208, 1, 2006) + ",99999,,",    # outside the table: the LTE default
+        _ocid_line("GSM", 208, 1, 2008) + ",,,",         # dropped (2G)
         _ocid_line("LTE", 208, 1, 2007) + ",,,",         # no channel: the LTE default
     ], header=header)
-    cells = read_opencellid(path, crs=LAMBERT93)
+    with pytest.warns(CitycovWarning, match="1 of 8 cells dropped"):
+        cells = read_opencellid(path, crs=LAMBERT93)
     assert cells["band"].tolist() == ["B20", "B3", "B7", "n78", "B1", "B3", "B3"]
     assert cells["freq_mhz"].tolist() == pytest.approx([806.0, 1815.0, 2655.0, 3549.99, 2140.0, 1850.0, 1850.0])
     assert cells.attrs["band_sources"] == {"channel column NR-ARFCN": 1, "channel column earfcn": 3,

@@ -211,10 +211,11 @@ def _channel_columns(table: pd.DataFrame) -> dict[str, str]:
     return found
 
 
-def _carriers(check: TableChecker, radio: np.ndarray, plmn: list[tuple[int, int]], merged: dict[str, dict[str, Any]],
-              bands: dict[tuple[int, int, str], dict[str, Any]]
+def _carriers(check: TableChecker, keep: np.ndarray, radio: np.ndarray, plmn: list[tuple[int, int]],
+              merged: dict[str, dict[str, Any]], bands: dict[tuple[int, int, str], dict[str, Any]]
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Counter]:
-    """Band, frequency (MHz), bandwidth (MHz) and band source of each cell: a channel column,
+    """Band, frequency (MHz), bandwidth (MHz) and band source of each cell kept (``keep``, a
+    mask of the table's rows; ``radio`` and ``plmn`` are of the kept cells): a channel column,
     else the ``bands`` table of its operator, else the radio's default; the sources counted
     (``"channel outside the tables"`` counts channels given but not in the tables, which fall back)."""
     n = len(radio)
@@ -224,7 +225,7 @@ def _carriers(check: TableChecker, radio: np.ndarray, plmn: list[tuple[int, int]
     source = np.full(n, "", dtype=object)
     counts: Counter = Counter()
     for key, col in sorted(_channel_columns(check.frame).items(), key=lambda kv: kv[0] == "arfcn"):
-        values = check.numeric(col, 0.0, 3_279_165.0, allow_missing=True)
+        values = check.numeric(col, 0.0, 3_279_165.0, allow_missing=True)[keep]
         for r in CHANNEL_COLUMNS[key]:
             sel = (radio == r) & (source == "") & np.isfinite(values)
             if not sel.any():
@@ -238,16 +239,17 @@ def _carriers(check: TableChecker, radio: np.ndarray, plmn: list[tuple[int, int]
                 counts["channel outside the tables"] += int((~ok).sum())
             source[idx[~ok]] = "-"  # tried: not read again from a generic column
     source[source == "-"] = ""
-    for i in np.flatnonzero(source == ""):
-        entry = bands.get((*plmn[i], radio[i]))
-        if entry is not None:
-            band[i], freq[i] = entry["band"], float(entry["freq_mhz"])
-            if "bandwidth_mhz" in entry:
-                bandwidth[i] = float(entry["bandwidth_mhz"])
-            source[i] = "scenario bands table"
-    for i in np.flatnonzero(source == ""):
-        band[i], freq[i] = merged[radio[i]]["band"], float(merged[radio[i]]["freq_mhz"])
-        source[i] = "default"
+    mcc, mnc = np.array([p[0] for p in plmn], dtype=np.int64), np.array([p[1] for p in plmn], dtype=np.int64)
+    for (m, n_, r), entry in bands.items():
+        sel = (source == "") & (radio == r) & (mcc == m) & (mnc == n_)
+        band[sel], freq[sel] = entry["band"], float(entry["freq_mhz"])
+        if "bandwidth_mhz" in entry:
+            bandwidth[sel] = float(entry["bandwidth_mhz"])
+        source[sel] = "scenario bands table"
+    for r in sorted(set(radio[source == ""].tolist())):
+        sel = (source == "") & (radio == r)
+        band[sel], freq[sel] = merged[r]["band"], float(merged[r]["freq_mhz"])
+        source[sel] = "default"
     counts.update(source.tolist())
     return band, freq, bandwidth, source, counts
 
@@ -369,7 +371,7 @@ def read_opencellid(path: str | Path, *, crs: pyproj.CRS,
     plmn_all = list(zip(table["mcc"].astype(int), table["net"].astype(int), strict=True))
     kept_rows = np.flatnonzero(keep)
     band, freq, bandwidth, band_source, sources = _carriers(
-        check, radio[keep], [plmn_all[i] for i in kept_rows], merged, band_table)
+        check, keep, radio[keep], [plmn_all[i] for i in kept_rows], merged, band_table)
     raise_problems(SiteTableError, str(path), check.problems)  # non-numeric channels
     t = table.loc[keep].reset_index(drop=True)
     r = radio[keep]

@@ -49,7 +49,8 @@ def plmn_code(mcc: int | str, mnc: int | str) -> str:
 
 
 def parse_plmn(text: str) -> tuple[int, int] | None:
-    """``"208-01"`` (or ``"208-1"``, ``"20801"`` is not accepted) as (208, 1); None if malformed."""
+    """``"208-01"`` or ``"208-1"`` as (208, 1); None if malformed (``"20801"`` is: MCC and MNC
+    need the hyphen, as 2- and 3-digit MNCs cannot be told apart without it)."""
     found = re.fullmatch(r"\s*(\d{3})\s*-\s*(\d{1,3})\s*", text)
     return None if found is None else (int(found.group(1)), int(found.group(2)))
 
