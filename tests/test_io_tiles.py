@@ -10,9 +10,11 @@ value of any point is known without reading the tiles back.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import math
 import os
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -142,6 +144,20 @@ def test_vsizip_path_relative_to_the_scenario(srtm, tmp_path):
     np.testing.assert_array_equal(sample(tiles, west), expected(west))
     both = tiles_of(["/vsizip/tiles.zip/srtm/N40W075.hgt", "/vsizip/tiles.zip/srtm/N40W074.hgt"], tmp_path)
     np.testing.assert_array_equal(sample(both), expected())
+
+
+def test_vsitar_and_vsigzip_paths(tmp_path):
+    tile = copernicus_tile(tmp_path, 49, 0)
+    with tarfile.open(tmp_path / "dem.tar.gz", "w:gz") as t:
+        t.add(tile, f"cop/{tile.name}")
+    with gzip.open(tmp_path / "dem.tif.gz", "wb") as g:
+        g.write(tile.read_bytes())
+    pts = [(0.2541, 49.2537), (0.9033, 49.6042)]  # inside cells, off their edges
+    want = [100.0 + 50.0 * (math.floor(lon * 120) + 0.5) / 120 + 30.0 * ((math.floor(lat * 120) + 0.5) / 120 - 49.0)
+            for lon, lat in pts]  # the plane at the centre of the cell holding each point
+    for raw in (f"/vsitar/dem.tar.gz/cop/{tile.name}", "/vsigzip/dem.tif.gz"):
+        np.testing.assert_allclose(sample(tiles_of(raw, tmp_path), pts), want, atol=1e-3)
+    assert "holds no member 'cop/x.tif'" in problems_of("/vsitar/dem.tar.gz/cop/x.tif", tmp_path)
 
 
 def test_mosaic_equals_each_tile_alone_and_the_seam_is_continuous(srtm):
