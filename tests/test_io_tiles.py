@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import math
 import os
 import tarfile
@@ -26,7 +27,7 @@ from affine import Affine
 
 import citycov
 from citycov.config import load_scenario, scenario_files
-from citycov.errors import InputFileError, RasterError, ScenarioError
+from citycov.errors import InputFileError, OutputFolderError, RasterError, ScenarioError
 from citycov.grid import GridSpec
 from citycov.io import read_dem, read_population
 from citycov.io.raster import open_raster
@@ -377,3 +378,11 @@ def test_a_scenario_with_terrain_in_a_folder_of_two_tiles_runs(tmp_path):
     terrain = next(r for r in res_tiled.inputs if r.name == "terrain")
     assert [Path(t.tile).name for t in terrain.tiles] == ["east.tif", "west.tif"]
     assert terrain.notes[0].startswith("mosaic of 2 tiles")
+    paths = citycov.write_outputs(res_tiled, tmp_path / "out")
+    doc = json.loads(paths["districts.json"].read_text(encoding="utf-8"))
+    record = next(r for r in doc["provenance"]["inputs"] if r["name"] == "terrain")
+    folder = tiled.folder.resolve() / "dem_tiles"
+    assert {t["tile"]: t["sha256"] for t in record["tiles"]} == {
+        str(folder / n): sha256_of(folder / n) for n in ("east.tif", "west.tif")}
+    with pytest.raises(OutputFolderError, match="lies inside the input folder"):
+        citycov.write_outputs(res_tiled, folder / "out")  # the tiles' folder is read: no outputs in it
