@@ -215,8 +215,9 @@ class Scenario:
 
 def scenario_files(sc: Scenario) -> tuple[Path, ...]:
     """Every file and folder a run of ``sc`` reads: the scenario, its inputs (the antenna
-    pattern folder included) and the preset files of ``[services]`` and ``[verification]``."""
-    paths = [sc.source, *(spec.path for spec in sc.inputs.values())]
+    pattern folder included, every tile of a tiled raster) and the preset files of ``[services]``
+    and ``[verification]``."""
+    paths = [sc.source, *(f for spec in sc.inputs.values() for f in spec.files)]
     paths += [Path(p.origin) for p in sc.services.presets if p.origin]
     if sc.verification is not None and sc.verification.preset.origin:
         paths.append(Path(sc.verification.preset.origin))

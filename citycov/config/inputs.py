@@ -2,7 +2,9 @@
 
 Each input names its file (relative paths are relative to the scenario file), optionally its
 CRS, whether it is synthetic, its format options (column names) and the free-text vintage and
-note carried into every report.  :func:`parse_inputs` checks them for
+note carried into every report.  A raster input (terrain, population, clutter) may also name
+several tiles: a folder, a list, a glob or a ``/vsizip/`` path (:mod:`citycov.tilepaths`).
+:func:`parse_inputs` checks them for
 :func:`citycov.config.load_scenario` (each path must be a regular file, or a folder for
 ``antenna_patterns``: never a FIFO or a device, which would hang a reader); the readers of
 :mod:`citycov.io` then read the files.
@@ -23,6 +25,7 @@ from citycov.crs import GCJ02, parse_crs
 from citycov.errors import CitycovError
 from citycov.filekind import MISSING, path_problem
 from citycov.presets.files import KeyReader
+from citycov.tilepaths import resolve_raster_path, tile_file
 
 VECTOR_INPUTS = ("districts", "sectors", "wlan", "fibre_nodes", "fibre_routes", "premises", "villages", "claims",
                  "measurements", "opencellid", "broadcast")
@@ -48,6 +51,24 @@ class InputSpec:
     options: dict[str, str] = field(default_factory=dict)
     vintage: str = ""
     note: str = ""
+    tiles: tuple[str, ...] = ()
+    """The raster tiles ``path`` stands for (a folder, list or glob of tiles, a zip archive, a
+    ``/vsizip/`` path: :func:`citycov.tilepaths.resolve_raster_path`), absolute files or ``/vsi…``
+    paths; ``()`` for one plain file."""
+
+    @property
+    def source(self) -> Path | tuple[str, ...]:
+        """What a raster reader opens: :attr:`tiles` when there are any, else :attr:`path`."""
+        return self.tiles or self.path
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file and folder this input reads: :attr:`path` (when it exists: not for a
+        glob) and the file of each tile (the archive of a ``/vsizip/`` tile)."""
+        if not self.tiles:
+            return (self.path,)
+        found = [self.path] if self.path.exists() else []
+        return tuple(dict.fromkeys([*found, *(tile_file(t) for t in self.tiles)]))
 
 
 @dataclass(frozen=True)
@@ -133,16 +154,24 @@ def parse_inputs(r: KeyReader, table: dict, base: Path) -> dict[str, InputSpec]:
         r.unknown(entry, allowed, where)
         loss_db = _parse_clutter_losses(r, entry.get("loss_db"), where) if key == "clutter" else {}
         raw_path = entry.get("path")
-        if not isinstance(raw_path, str) or not raw_path:
+        tiles: tuple[str, ...] = ()
+        if key in RASTER_INPUTS:  # a file, folder, list or glob of tiles, or a /vsizip/ path
+            found, tiles, tile_problems = resolve_raster_path(raw_path, base, where=f"{where}.path")
+            r.problems.extend(tile_problems)
+            if found is None:
+                continue
+            path = found
+        elif not isinstance(raw_path, str) or not raw_path:
             r.problems.append(f"{where}.path must be a non-empty string")
             continue
-        given = base / raw_path  # raw_path itself when absolute
-        path = given.resolve() if not Path(raw_path).is_absolute() else given
-        problem = path_problem(given, folder=key in FOLDER_INPUTS)  # a FIFO or device would hang a reader
-        if problem == MISSING:
-            r.problems.append(f"{where}.path: {'folder' if key in FOLDER_INPUTS else 'file'} not found: {path}")
-        elif problem is not None:
-            r.problems.append(f"{where}.path: {given} {problem}")
+        else:
+            given = base / raw_path  # raw_path itself when absolute
+            path = given.resolve() if not Path(raw_path).is_absolute() else given
+            problem = path_problem(given, folder=key in FOLDER_INPUTS)  # a FIFO or device would hang a reader
+            if problem == MISSING:
+                r.problems.append(f"{where}.path: {'folder' if key in FOLDER_INPUTS else 'file'} not found: {path}")
+            elif problem is not None:
+                r.problems.append(f"{where}.path: {given} {problem}")
         crs = None
         if "crs" in entry:
             try:
@@ -160,13 +189,13 @@ def parse_inputs(r: KeyReader, table: dict, base: Path) -> dict[str, InputSpec]:
         note = r.string(entry, "note", where, "")
         if key == "clutter":
             specs[key] = ClutterInput(name=key, path=path, crs=crs, synthetic=synthetic, options=options,
-                                      vintage=vintage, note=note, loss_db=loss_db)
+                                      vintage=vintage, note=note, tiles=tiles, loss_db=loss_db)
         elif key == "opencellid":
             specs[key] = OpenCelliDInput(name=key, path=path, crs=crs, synthetic=synthetic, options=options,
                                          vintage=vintage, note=note, **_parse_opencellid(r, entry, where))
         else:
             specs[key] = InputSpec(name=key, path=path, crs=crs, synthetic=synthetic, options=options,
-                                   vintage=vintage, note=note)
+                                   vintage=vintage, note=note, tiles=tiles)
     return specs
 
 

@@ -97,7 +97,9 @@ def provenance(results: Results) -> dict[str, Any]:
         "synthetic_inputs": results.synthetic_inputs,
         "inputs": [
             {"name": r.name, "path": r.path, "sha256": r.sha256, "bytes": r.size_bytes, "crs": r.crs,
-             "synthetic": r.synthetic, "rows": r.rows, "vintage": r.vintage, "notes": list(r.notes)}
+             "synthetic": r.synthetic, "rows": r.rows, "vintage": r.vintage, "notes": list(r.notes),
+             **({"tiles": [{"tile": t.tile, "file": t.file, "sha256": t.sha256, "bytes": t.size_bytes}
+                           for t in r.tiles]} if r.tiles else {})}
             for r in results.inputs
         ],
         "grid": {"crs": results.grid.crs.to_string(), "cell_m": results.grid.cell_m,
