@@ -109,7 +109,7 @@ INPUT_OPTIONS = {  # input -> its format options (column names)
     "household_sizes": {"id_column", "size_column"},
     "premises": {"lon_column", "lat_column"},
     "villages": {"lon_column", "lat_column"},
-    "districts": {"id_column", "name_column", "name_zh_column"},
+    "districts": {"id_column", "name_column", "local_name_column", "name_zh_column"},
     "sectors": {"lon_column", "lat_column"},
     "wlan": {"lon_column", "lat_column"},
     "fibre_nodes": {"lon_column", "lat_column"},

@@ -123,7 +123,7 @@ def _city_weights(inputs: Inputs, grid: GridSpec, rule: str) -> pop_mod.ZonalWei
     """Weights of the union of the districts, needed only when a rule counts a cell twice."""
     if rule != "all_touched":
         return None
-    city = Districts(gpd.GeoDataFrame({"district_id": ["city"], "name": ["city"], "name_zh": ["全市"]},
+    city = Districts(gpd.GeoDataFrame({"district_id": ["city"], "name": ["city"], "name_local": [""]},
                                       geometry=[inputs.districts.frame.union_all()], crs=inputs.crs))
     return pop_mod.zonal_weights(city, grid, rule)
 
