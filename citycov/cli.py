@@ -120,7 +120,11 @@ def check(scenario: Path | None, cell_m: float | None, lang: str | None) -> None
         citycov check my_city.toml
         citycov check my_city.toml --cell-m 30   # the grid of the final run
     """
-    report = check_scenario(scenario, cell_m=cell_m, lang=lang)
+    try:
+        report = check_scenario(scenario, cell_m=cell_m, lang=lang)
+    except CitycovError as exc:  # check_scenario lists input problems itself; this is a last resort
+        click.echo(f"citycov: error: {exc}", err=True)
+        sys.exit(CHECK_PROBLEMS_EXIT)
     click.echo(report.text())
     sys.exit(0 if report.usable else CHECK_PROBLEMS_EXIT)
 

@@ -301,3 +301,22 @@ def test_headerless_opencellid_export_is_recognised(tmp_path):
     other = tmp_path / "sectors.csv"
     other.write_text("site_id,sector_id,lon,lat\nA,A1,1.15,49.02\n", encoding="utf-8")
     assert not is_opencellid(other)
+
+
+def test_init_reads_accented_names_in_the_shapefile_encoding(tmp_path):
+    frame = gpd.GeoDataFrame({"INSEE_COM": ["27229", "50502"], "NOM": ["Évreux", "Saint-Lô"]},
+                             geometry=[shapely.box(EX, EY, EX + 1000, EY + 1000),
+                                       shapely.box(EX + 1000, EY, EX + 2000, EY + 1000)], crs=L93)
+    frame.to_file(tmp_path / "communes.shp", encoding="cp1252")  # Latin-1 bytes, with a .cpg naming them
+    assert "É".encode("cp1252") in (tmp_path / "communes.dbf").read_bytes()
+    d = detect_districts(tmp_path / "communes.shp")
+    assert "Évreux, Saint-Lô" in d.comments["name_column"]
+    assert any("communes.cpg: CP1252" in n for n in d.notes)
+
+
+def test_check_lang_names_the_district_name_column(tmp_path):
+    tiny = make_tiny(tmp_path / "t")
+    code, out = invoke("check", str(tiny.scenario), "--lang", "zh", "--cell-m", "500")
+    assert code == 0, out
+    assert "report language zh: district names from column 'name'" in out
+    assert "500 m cells, 20 rows x 20 columns = 400 cells" in out  # 10 km square / 500 m
