@@ -26,6 +26,7 @@ from citycov.outputs.i18n import LANGS
 from citycov.outputs.reproducible import resolve as resolve_reproducible
 from citycov.outputs.saved import load_saved_run
 from citycov.pipeline import runner
+from citycov.preflight import InitPaths, check_scenario, init_scenario
 
 
 @click.group()
@@ -95,6 +96,87 @@ def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: b
     click.echo(f"report: {paths['report.html'].resolve()}")
     click.echo(f"map:    {paths['map.html'].resolve()}")
     click.echo(f"tables: {paths['districts.csv'].resolve()}")
+
+
+CHECK_PROBLEMS_EXIT = 2
+"""Exit code of ``citycov check`` (and ``init``) when the scenario is not usable."""
+
+
+@cli.command()
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--cell-m", type=click.FloatRange(min=1.0, max=10_000.0), default=None,
+              help="Analysis cell size in metres, overriding [grid].cell_m (as citycov run --cell-m).")
+@click.option("--lang", type=click.Choice(LANGS), default=None,
+              help="Report language to check the district names for (default: the scenario's [report].lang).")
+def check(scenario: Path | None, cell_m: float | None, lang: str | None) -> None:
+    """Validate every input of SCENARIO (default: the embedded Guangzhou scenario) without running
+    the engine, and show what a run would use: grid, inputs (path, CRS, size, extent), residents
+    per district against the census, terrain under the study area and the sites, targets.
+
+    Exit code 0 when the scenario is usable (warnings are printed), 2 with every problem listed.
+
+    \b
+    Example:
+        citycov check my_city.toml
+        citycov check my_city.toml --cell-m 30   # the grid of the final run
+    """
+    try:
+        report = check_scenario(scenario, cell_m=cell_m, lang=lang)
+    except CitycovError as exc:  # check_scenario lists input problems itself; this is a last resort
+        click.echo(f"citycov: error: {exc}", err=True)
+        sys.exit(CHECK_PROBLEMS_EXIT)
+    click.echo(report.text())
+    sys.exit(0 if report.usable else CHECK_PROBLEMS_EXIT)
+
+
+@cli.command()
+@click.option("--districts", required=True, type=click.Path(path_type=Path),
+              help="District polygons (GeoPackage, Shapefile, GeoJSON) with their CRS.")
+@click.option("--population", required=True, type=click.Path(path_type=Path),
+              help="Population raster (GeoTIFF; e.g. WorldPop or GHS-POP counts).")
+@click.option("--terrain", required=True, multiple=True,
+              help="DEM: a GeoTIFF, a folder or glob of tiles; repeat for several files.")
+@click.option("--sites", required=True, type=click.Path(path_type=Path),
+              help="OpenCelliD export (CSV) or a sector table (CSV with lon/lat or x/y, or a point file).")
+@click.option("--fibre-nodes", type=click.Path(path_type=Path), default=None,
+              help="Fibre access nodes (points; line files become fibre routes).")
+@click.option("--wlan", type=click.Path(path_type=Path), default=None, help="WLAN access points.")
+@click.option("--name", default=None, help="Scenario name (default: the districts file's name).")
+@click.option("--household-size", type=float, default=None,
+              help="Persons per household of your census (needed for an FTTH target).")
+@click.option("--household-source", default=None, help="Where the household size comes from (e.g. \"INSEE RP2021\").")
+@click.option("--out", "out", default="scenario.toml", show_default=True, type=click.Path(path_type=Path),
+              help="Scenario file to write.")
+@click.option("--force", is_flag=True, help="Overwrite an existing scenario file.")
+def init(districts: Path, population: Path, terrain: tuple[str, ...], sites: Path, fibre_nodes: Path | None,
+         wlan: Path | None, name: str | None, household_size: float | None, household_source: str | None,
+         out: Path, force: bool) -> None:
+    """Inspect downloaded inputs and write a commented scenario TOML (detected CRSs, columns and
+    units filled in, paths relative to it), then check it.
+
+    Exit code 0 when the written scenario passes citycov check, 2 when it has problems (TODO
+    lines to fill in), 1 when an input cannot be read or OUT exists (without --force).
+
+    \b
+    Example:
+        citycov init --districts communes.gpkg --population fra_ppp_2020.tif \\
+            --terrain srtm/ --sites 208.csv --out evreux.toml
+        citycov run evreux.toml --cell-m 100
+    """
+    paths = InitPaths(districts=districts, population=population, terrain=tuple(terrain), sites=sites,
+                      fibre_nodes=fibre_nodes, wlan=wlan)
+    try:
+        written, summary = init_scenario(paths, out, name=name, household_size=household_size,
+                                         household_source=household_source, force=force)
+    except CitycovError as exc:
+        click.echo(f"citycov: error: {exc}", err=True)
+        sys.exit(1)
+    for line in summary:
+        click.echo(line)
+    click.echo(f"wrote {written}")
+    report = check_scenario(written)
+    click.echo(report.text())
+    sys.exit(0 if report.usable else CHECK_PROBLEMS_EXIT)
 
 
 def _rerender(kind: str, out_dir: Path, output: Path | None, lang: str | None, basemap: str | None) -> None:

@@ -345,6 +345,41 @@ class _Run:
     extrapolation: tuple[str, ...]
 
 
+def reach_by_class_m(models: np.ndarray, freq_mhz: np.ndarray, height_m: np.ndarray, ref_eirp_dbm: np.ndarray,
+                     exact: np.ndarray, radio: RadioConfig) -> np.ndarray:
+    """Reach of each sector per environment class, m (float64, shape (n, 4)), before the
+    ``reach_neighbours`` cap: where the model's loss from the reference-signal EIRP meets
+    ``radio.floor_dbm`` (at most ``radio.max_range_km``); exact-mode sectors: free space + 6 dB."""
+    n = len(models)
+    reach_m = np.array([
+        [1000.0 * _radio_kernels.reach_km(models[i], freq_mhz[i], height_m[i], radio.rx_height_m,
+                                          ref_eirp_dbm[i] - radio.floor_dbm, radio.max_range_km, e)
+         for e in range(len(ENV_CLASSES))]
+        for i in range(n)]).reshape(n, len(ENV_CLASSES))
+    if exact.any():  # ITM is never below free space by more than the 6 dB of a ground reflection
+        fs_km = 10.0 ** ((ref_eirp_dbm - radio.floor_dbm + 6.0 - 32.4478 - 20.0 * np.log10(freq_mhz)) / 20.0)
+        reach_m[exact] = 1000.0 * np.minimum(fs_km[exact], radio.max_range_km)[:, None]
+    return reach_m
+
+
+def sector_reach_m(sectors: pd.DataFrame, radio: RadioConfig) -> np.ndarray:
+    """Longest reach of each sector of a validated sector table over the environment classes,
+    m (float64), as the engine computes it (:func:`reach_by_class_m`, before the
+    ``reach_neighbours`` cap): beyond it the sector cannot reach ``radio.floor_dbm``.  Needs no
+    grid or terrain (``citycov check`` uses it)."""
+    ids = sectors["sector_id"].to_numpy()
+    tech = sectors["technology"].to_numpy()
+    freq = sectors["freq_mhz"].to_numpy(dtype=np.float64)
+    bandwidth = sectors["bandwidth_mhz"].to_numpy(dtype=np.float64)
+    scs_khz = sectors["scs_khz"].to_numpy(dtype=np.float64) if "scs_khz" in sectors.columns else None
+    ref_eirp = sectors["eirp_dbm"].to_numpy(dtype=np.float64) + reference_signal_offset_db(
+        tech, bandwidth, scs_khz=scs_khz, sector_ids=ids)
+    reach_m = reach_by_class_m(select_models(freq, radio.model, sector_ids=ids), freq,
+                               sectors["height_m"].to_numpy(dtype=np.float64), ref_eirp,
+                               _engine_modes(radio.mode, tech, ids, None), radio)
+    return reach_m.max(axis=1) if len(reach_m) else np.zeros(0)
+
+
 def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec, radio: RadioConfig, *,
              active: np.ndarray | None, rx_loss_db: np.ndarray | None,
              patterns: Mapping[str, AntennaPattern] | None, exact_sectors: Collection[str] | None) -> _Run:
@@ -371,14 +406,7 @@ def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid
     scs_khz = table["scs_khz"].to_numpy(dtype=np.float64) if "scs_khz" in table.columns else None
     ref_eirp = table["eirp_dbm"].to_numpy(dtype=np.float64) + reference_signal_offset_db(
         tech, bandwidth, scs_khz=scs_khz, sector_ids=ids)
-    reach_m = np.array([
-        [1000.0 * _radio_kernels.reach_km(models[i], freq[i], height[i], radio.rx_height_m,
-                                          ref_eirp[i] - radio.floor_dbm, radio.max_range_km, e)
-         for e in range(len(ENV_CLASSES))]
-        for i in range(n)]).reshape(n, len(ENV_CLASSES))
-    if exact.any():  # ITM is never below free space by more than the 6 dB of a ground reflection
-        fs_km = 10.0 ** ((ref_eirp - radio.floor_dbm + 6.0 - 32.4478 - 20.0 * np.log10(freq)) / 20.0)
-        reach_m[exact] = 1000.0 * np.minimum(fs_km[exact], radio.max_range_km)[:, None]
+    reach_m = reach_by_class_m(models, freq, height, ref_eirp, exact, radio)
     north = grid_north_offset_deg(x, y, grid.crs) if n else np.zeros(0)
     site_lat = (np.asarray(pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True).transform(x, y)[1])
                 if n else np.zeros(0))
