@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -149,6 +150,24 @@ class CellularResult:
         return (self.cover_bits & bits) != 0
 
 
+
+def crop_result(result: CellularResult, offset: tuple[int, int], shape: tuple[int, int]) -> CellularResult:
+    """``result`` with every raster cut to the window of ``shape`` (rows, cols) whose first cell
+    is ``offset`` (row, col) of the engine's grid: the analysis grid inside a padded one.  The
+    sector table and per-sector arrays are unchanged (a sector may serve no cell of the window)."""
+    r0, c0 = offset
+    rows, cols = shape
+    cut = {}
+    for f in fields(result):
+        value = getattr(result, f.name)
+        if isinstance(value, np.ndarray) and value.ndim >= 2 and f.name not in ("sector_ref_eirp_dbm",
+                                                                                "sector_bandwidth_mhz"):
+            if value.shape[-2] < r0 + rows or value.shape[-1] < c0 + cols:
+                raise RasterError(f"crop_result: {f.name} of shape {value.shape} has no window {shape} at {offset}")
+            cut[f.name] = np.ascontiguousarray(value[..., r0:r0 + rows, c0:c0 + cols])
+    return replace(result, **cut)
+
+
 def select_models(freq_mhz: np.ndarray, model: str, *, sector_ids: np.ndarray) -> np.ndarray:
     """Model code per sector; ``"auto"`` picks by band.  Refuses frequencies outside a forced model."""
     if model == "auto":
@@ -212,7 +231,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                       patterns: Mapping[str, AntennaPattern] | None = None,
                       exact_sectors: Collection[str] | None = None, itm: ItmParams = DEFAULT_ITM,
                       p1812: P1812Params = DEFAULT_P1812, hull_tolerance: float = HULL_TOLERANCE,
-                      progress: bool = False) -> CellularResult:
+                      z_ground_m: np.ndarray | None = None, progress: bool = False) -> CellularResult:
     """Best-server reference-signal level, SINR and speed per technology over ``grid``.
 
     Parameters
@@ -254,6 +273,11 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     patterns
         Antenna patterns by name (:func:`citycov.io.msi.read_msi`) for sectors whose
         ``antenna_pattern`` column names one; the others use the 3GPP sector model.
+    z_ground_m
+        float64 ground height (m) under each row of ``sectors``, read from the DEM file
+        (:func:`citycov.io.dem_points.sample_dem`), so that a site's height does not depend on the
+        grid; ``None``: interpolated from ``dem_m`` between the cell centres (a site in the
+        grid's outer half cell then has none).  NaN under a sector on the grid is an error.
     progress
         Show a progress bar over tiles.
 
@@ -267,7 +291,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     """
     method = _check_options(radio)
     run = _prepare(sectors, dem_m, env, grid, radio, active=active, rx_loss_db=rx_loss_db, patterns=patterns,
-                   exact_sectors=exact_sectors)
+                   exact_sectors=exact_sectors, z_ground_m=z_ground_m)
     links = LinkRasters(len(TECHNOLOGIES), *grid.shape, run.best_sector.dtype.type) if link is not None else None
     groups = site_groups(run.table, run.height, run.freq)
     g_first = np.array([g[0] for g in groups], dtype=np.int64)
@@ -281,8 +305,8 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
             bar.update(1)
             checkpoint("engine.tile")
             near = np.flatnonzero(rect_distance(g_row, g_col, *window) <= g_reach)
-            if near.size == 0:
-                continue
+            if near.size == 0 or not run.scene.active[window[0]:window[1], window[2]:window[3]].any():
+                continue  # no site reaches it, or no cell to evaluate (a pad around the study area)
             present, s_slot, tile = tile_state(run.carrier_of, len(run.carriers), [groups[g] for g in near], window,
                                                run.best_dbm, run.best_sector, run.cover_bits,
                                                capacity=link.capacity if link is not None else None)
@@ -345,50 +369,22 @@ class _Run:
     extrapolation: tuple[str, ...]
 
 
-def reach_by_class_m(models: np.ndarray, freq_mhz: np.ndarray, height_m: np.ndarray, ref_eirp_dbm: np.ndarray,
-                     exact: np.ndarray, radio: RadioConfig) -> np.ndarray:
-    """Reach of each sector per environment class, m (float64, shape (n, 4)), before the
-    ``reach_neighbours`` cap: where the model's loss from the reference-signal EIRP meets
-    ``radio.floor_dbm`` (at most ``radio.max_range_km``); exact-mode sectors: free space + 6 dB."""
-    n = len(models)
-    reach_m = np.array([
-        [1000.0 * _radio_kernels.reach_km(models[i], freq_mhz[i], height_m[i], radio.rx_height_m,
-                                          ref_eirp_dbm[i] - radio.floor_dbm, radio.max_range_km, e)
-         for e in range(len(ENV_CLASSES))]
-        for i in range(n)]).reshape(n, len(ENV_CLASSES))
-    if exact.any():  # ITM is never below free space by more than the 6 dB of a ground reflection
-        fs_km = 10.0 ** ((ref_eirp_dbm - radio.floor_dbm + 6.0 - 32.4478 - 20.0 * np.log10(freq_mhz)) / 20.0)
-        reach_m[exact] = 1000.0 * np.minimum(fs_km[exact], radio.max_range_km)[:, None]
-    return reach_m
+class _Budget(NamedTuple):
+    """Per sector: what the reach and the kernels need from the sector table and ``[radio]``."""
+
+    ids: np.ndarray
+    tech: np.ndarray
+    freq: np.ndarray
+    height: np.ndarray
+    bandwidth: np.ndarray
+    exact: np.ndarray
+    models: np.ndarray
+    ref_eirp: np.ndarray
+    reach_m: np.ndarray
 
 
-def sector_reach_m(sectors: pd.DataFrame, radio: RadioConfig) -> np.ndarray:
-    """Longest reach of each sector of a validated sector table over the environment classes,
-    m (float64), as the engine computes it (:func:`reach_by_class_m`, before the
-    ``reach_neighbours`` cap): beyond it the sector cannot reach ``radio.floor_dbm``.  Needs no
-    grid or terrain (``citycov check`` uses it)."""
-    ids = sectors["sector_id"].to_numpy()
-    tech = sectors["technology"].to_numpy()
-    freq = sectors["freq_mhz"].to_numpy(dtype=np.float64)
-    bandwidth = sectors["bandwidth_mhz"].to_numpy(dtype=np.float64)
-    scs_khz = sectors["scs_khz"].to_numpy(dtype=np.float64) if "scs_khz" in sectors.columns else None
-    ref_eirp = sectors["eirp_dbm"].to_numpy(dtype=np.float64) + reference_signal_offset_db(
-        tech, bandwidth, scs_khz=scs_khz, sector_ids=ids)
-    reach_m = reach_by_class_m(select_models(freq, radio.model, sector_ids=ids), freq,
-                               sectors["height_m"].to_numpy(dtype=np.float64), ref_eirp,
-                               _engine_modes(radio.mode, tech, ids, None), radio)
-    return reach_m.max(axis=1) if len(reach_m) else np.zeros(0)
-
-
-def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec, radio: RadioConfig, *,
-             active: np.ndarray | None, rx_loss_db: np.ndarray | None,
-             patterns: Mapping[str, AntennaPattern] | None, exact_sectors: Collection[str] | None) -> _Run:
-    """Check the sectors against the grid and the options, and build the arrays of the kernels."""
-    x = sectors.geometry.x.to_numpy()
-    y = sectors.geometry.y.to_numpy()
-    inside = inside_grid(grid, x, y, "sectors", sectors["sector_id"].to_numpy())
-    table = sectors.loc[inside].reset_index(drop=True)
-    x, y = x[inside], y[inside]
+def _budget(table: pd.DataFrame, radio: RadioConfig, exact_sectors: Collection[str] | None) -> _Budget:
+    """Models, reference-signal EIRP and reach (before any reach limit) of each sector."""
     n = len(table)
     ids = table["sector_id"].to_numpy()
     tech = table["technology"].to_numpy()
@@ -406,15 +402,54 @@ def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid
     scs_khz = table["scs_khz"].to_numpy(dtype=np.float64) if "scs_khz" in table.columns else None
     ref_eirp = table["eirp_dbm"].to_numpy(dtype=np.float64) + reference_signal_offset_db(
         tech, bandwidth, scs_khz=scs_khz, sector_ids=ids)
-    reach_m = reach_by_class_m(models, freq, height, ref_eirp, exact, radio)
+    reach_m = np.array([
+        [1000.0 * _radio_kernels.reach_km(models[i], freq[i], height[i], radio.rx_height_m,
+                                          ref_eirp[i] - radio.floor_dbm, radio.max_range_km, e)
+         for e in range(len(ENV_CLASSES))]
+        for i in range(n)]).reshape(n, len(ENV_CLASSES))
+    if exact.any():  # ITM is never below free space by more than the 6 dB of a ground reflection
+        fs_km = 10.0 ** ((ref_eirp - radio.floor_dbm + 6.0 - 32.4478 - 20.0 * np.log10(freq)) / 20.0)
+        reach_m[exact] = 1000.0 * np.minimum(fs_km[exact], radio.max_range_km)[:, None]
+    return _Budget(ids, tech, freq, height, bandwidth, exact, models, ref_eirp, reach_m)
+
+
+def sector_reach_m(sectors: pd.DataFrame, radio: RadioConfig, *,
+                   exact_sectors: Collection[str] | None = None) -> np.ndarray:
+    """float64 per sector: the farthest distance (m) at which the engine computes it, the largest
+    over the environment classes: where the model's loss reaches the budget down to
+    ``radio.floor_dbm`` (exact mode: free space + 6 dB), at most ``radio.max_range_km``, before
+    the co-channel reach limit (:class:`citycov.engine.tiles.ReachLimit`), which can only shorten it.
+    A sector farther than this from every evaluated cell adds nothing to the run."""
+    return _budget(sectors, radio, exact_sectors).reach_m.max(axis=1, initial=0.0)
+
+
+def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec, radio: RadioConfig, *,
+             active: np.ndarray | None, rx_loss_db: np.ndarray | None,
+             patterns: Mapping[str, AntennaPattern] | None, exact_sectors: Collection[str] | None,
+             z_ground_m: np.ndarray | None = None) -> _Run:
+    """Check the sectors against the grid and the options, and build the arrays of the kernels."""
+    x = sectors.geometry.x.to_numpy()
+    y = sectors.geometry.y.to_numpy()
+    if z_ground_m is not None and np.shape(z_ground_m) != (len(sectors),):
+        raise ModelError(f"z_ground_m: one ground height per sector expected ({len(sectors)}), "
+                         f"got shape {np.shape(z_ground_m)}")
+    inside = inside_grid(grid, x, y, "sectors", sectors["sector_id"].to_numpy())
+    table = sectors.loc[inside].reset_index(drop=True)
+    x, y = x[inside], y[inside]
+    n = len(table)
+    ids, tech, freq, height, bandwidth, exact, models, ref_eirp, reach_m = _budget(table, radio, exact_sectors)
     north = grid_north_offset_deg(x, y, grid.crs) if n else np.zeros(0)
     site_lat = (np.asarray(pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True).transform(x, y)[1])
                 if n else np.zeros(0))
     row_f, col_f = grid.fractional_rowcol(x, y)
-    z_ground = np.array([_radio_kernels.bilinear(dem_m, row_f[i], col_f[i]) for i in range(n)])
+    if z_ground_m is not None:  # read from the DEM file by the caller (citycov.io.dem_points)
+        z_ground = np.asarray(z_ground_m, dtype=np.float64)[inside]
+    else:  # interpolated from the grid: only between the cell centres
+        z_ground = np.array([_radio_kernels.bilinear(dem_m, row_f[i], col_f[i]) for i in range(n)])
     if np.isnan(z_ground).any():
         raise RasterError(f"terrain: no elevation under sectors {[str(b) for b in ids[np.isnan(z_ground)][:10]]}; "
-                          "the DEM must cover every site")
+                          "the DEM must cover every site" + ("" if z_ground_m is not None else
+                                                            " (interpolated between the grid's cell centres)"))
     scene = scene_arrays(dem_m, env, grid.shape, active=active, rx_loss_db=rx_loss_db, cell_m=grid.cell_m,
                          h_rx_m=radio.rx_height_m, earth_radius_m=radio.k_factor * EARTH_RADIUS_M,
                          floor_dbm=radio.floor_dbm)

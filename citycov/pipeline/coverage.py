@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -36,13 +36,34 @@ def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: Ra
     speed tiers per technology (the uncertainty variants skip them: they only need levels).
     The clutter loss of ``layers`` and the antenna patterns of ``inputs`` apply to every run."""
     params = link_params(radio) if link and radio.sinr else None
-    cell = radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
-                                       progress=progress, link=params, active=layers.active,
-                                       rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns)
+    cell = engine_coverage(inputs, layers, radio, progress=progress, link=params)
     valid = np.isfinite(layers.dem)
     wlan = (wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
             else np.full(layers.grid.shape, np.nan, dtype=np.float32))
     return Coverage(cell=cell, wlan_dbm=wlan, link=params)
+
+
+def engine_coverage(inputs: Inputs, layers: Layers, radio: RadioConfig, *, progress: bool = False,
+                    link: LinkParams | None = None) -> radio_mod.CellularResult:
+    """The engine over the modelled sectors of ``layers.area`` (every sector of ``inputs`` when
+    it is None), on the engine grid, cut back to the analysis grid.  The pad around the analysis
+    grid is never evaluated: its terrain only shapes the rays of the sites there."""
+    area = layers.area
+    if area is None:
+        return radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
+                                           progress=progress, link=link, active=layers.active,
+                                           rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns)
+    active = layers.active
+    if area.padded:
+        active = area.pad(np.ones(layers.grid.shape, dtype=bool) if active is None else active, False)
+    cell = radio_mod.cellular_coverage(
+        area.sectors, layers.engine_dem if area.padded else layers.dem, area.pad(layers.env, 3), area.grid, radio,
+        progress=progress, link=link, active=active, rx_loss_db=area.pad(layers.rx_loss_db, np.nan),
+        patterns=inputs.patterns, z_ground_m=area.ground_m)
+    if area.padded:
+        cell = radio_mod.crop_result(cell, area.offset, area.shape)
+    return replace(cell, dropped_outside=cell.dropped_outside + area.beyond_reach,
+                   notes=(*cell.notes, *area.notes()))
 
 
 def coverage_masks(scenario: Scenario, layers: Layers, cov: Coverage, *,

@@ -14,6 +14,7 @@ from citycov.engine import cellular as radio_mod
 from citycov.grid import GridSpec
 from citycov.io import Districts, read_dem, read_population
 from citycov.io.clutter import read_clutter
+from citycov.pipeline.engine_area import EngineArea, engine_area
 from citycov.pipeline.inputs import Inputs, labelled
 from citycov.provenance import InputRecord
 
@@ -50,6 +51,10 @@ class Layers:
     active: np.ndarray | None = None
     """Cells the engine evaluates (:func:`engine_cells`), computed once per grid; None: all."""
     clutter_record: InputRecord | None = None
+    area: EngineArea | None = None
+    """The modelled sectors, their ground heights and the engine grid (:mod:`citycov.pipeline.engine_area`)."""
+    engine_dem: np.ndarray | None = None
+    """float32: terrain on ``area.grid`` when it is padded (NaN where the DEM has none), else None."""
 
     @property
     def persons(self) -> pop_mod.ZonalWeights:
@@ -72,7 +77,9 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
     p_spec, t_spec = scenario.inputs["population"], scenario.inputs["terrain"]
     pop = read_population(p_spec.source, grid, declared_synthetic=p_spec.synthetic,
                           units=p_spec.options.get("units", "count"))
-    dem = read_dem(t_spec.source, grid, study_mask=study, declared_synthetic=t_spec.synthetic)
+    area = engine_area(inputs.sectors, inputs.districts, grid, scenario.radio, dem_path=t_spec.source,
+                       margin_m=scenario.radio.study_margin_m)
+    dem = read_dem(t_spec.source, area.grid, study_mask=area.pad(study, False), declared_synthetic=t_spec.synthetic)
     clutter = None
     if "clutter" in scenario.inputs:
         c_spec = scenario.inputs["clutter"]
@@ -91,7 +98,7 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
                   else float("nan"))
     record = labelled(pop.record, p_spec)
     layers = Layers(grid=grid, weights=weights, city_weights=city_weights, index=index, population=pop.values,
-                    households=hh, dem=dem.values, env=env,
+                    households=hh, dem=np.ascontiguousarray(area.crop(dem.values)), env=env,
                     population_record=replace(record, notes=(*record.notes, *exact.notes)),
                     terrain_record=labelled(dem.record, t_spec),
                     population_input=exact.totals, crosscheck_rel=crosscheck,
@@ -99,7 +106,8 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
                     person_weights=person, fraction_person_weights=exact.weights,
                     rx_loss_db=None if clutter is None else clutter.loss_db,
                     clutter_valid=None if clutter is None else clutter.valid,
-                    clutter_record=None if clutter is None else labelled(clutter.record, scenario.inputs["clutter"]))
+                    clutter_record=None if clutter is None else labelled(clutter.record, scenario.inputs["clutter"]),
+                    area=area, engine_dem=dem.values if area.padded else None)
     return replace(layers, active=engine_cells(layers, scenario.radio.study_margin_m))
 
 

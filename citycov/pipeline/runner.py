@@ -129,14 +129,14 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
         warnings=warn_texts, extrapolation=cov.cell.extrapolation, networks=network_table, band=band,
         variants=variants_long, variant_notes=variant_notes, gaps=gaps,
         accounting_notes=_accounting_notes(scenario, inputs, layers, fibre, table),
-        started_utc=started, software=software_versions(), network_wgs84=_network_wgs84(inputs),
+        started_utc=started, software=software_versions(), network_wgs84=_network_wgs84(inputs, layers),
         claims=claims, services=services, broadcast_rasters=broadcast_rasters, service_provenance=service_prov,
     )
 
 
 def _replay_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
     """The texts of the CitycovWarnings caught (each also logged); other warnings are re-issued."""
-    warn_texts = [str(w.message) for w in caught if issubclass(w.category, CitycovWarning)]
+    warn_texts = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, CitycovWarning)))
     for w in caught:
         if not issubclass(w.category, CitycovWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -150,7 +150,7 @@ def _accounting_notes(scenario: Scenario, inputs: Inputs, layers: Layers, fibre:
     """FTTH notes, the exactextract cross-check and the census rescaling.  (The zonal rule is one
     of the run's models, ``provenance.models.zonal_rule``, which every report prints once.)"""
     acc_cfg = scenario.accounting
-    notes = [*fibre.notes]
+    notes = [*fibre.notes, *(layers.area.notes() if layers.area is not None else [])]
     if np.isfinite(layers.crosscheck_rel):
         notes.append(f"exactextract cross-check of the district population sums: max relative difference "
                      f"{layers.crosscheck_rel:.1e}")
@@ -160,8 +160,9 @@ def _accounting_notes(scenario: Scenario, inputs: Inputs, layers: Layers, fibre:
     return notes
 
 
-def _network_wgs84(inputs: Inputs) -> dict[str, gpd.GeoDataFrame]:
-    """The input network layers in WGS84, for the map: sectors, WLAN, fibre nodes and routes."""
-    layers = {"sectors": inputs.sectors, "wlan": inputs.aps, "fibre_nodes": inputs.nodes,
+def _network_wgs84(inputs: Inputs, grid_layers: Layers) -> dict[str, gpd.GeoDataFrame]:
+    """The input network layers in WGS84, for the map: the modelled sectors, WLAN, fibre nodes and routes."""
+    sectors = inputs.sectors if grid_layers.area is None else grid_layers.area.sectors
+    layers = {"sectors": sectors, "wlan": inputs.aps, "fibre_nodes": inputs.nodes,
               "fibre_routes": inputs.routes}
     return {name: frame.to_crs(WGS84) for name, frame in layers.items() if frame is not None and len(frame)}
