@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import itertools
 import math
 import zipfile
 from pathlib import Path
@@ -134,7 +135,7 @@ def km_to_polyline(lon, lat, points) -> tuple[np.ndarray, np.ndarray]:
     x, y = lon * kx, lat * ky
     best = np.full(np.shape(lon), np.inf)
     height = np.zeros(np.shape(lon))
-    for (lon0, lat0, h0), (lon1, lat1, h1) in zip(points[:-1], points[1:], strict=True):
+    for (lon0, lat0, h0), (lon1, lat1, h1) in itertools.pairwise(points):
         x0, y0, x1, y1 = lon0 * kx, lat0 * ky, lon1 * kx, lat1 * ky
         dx, dy = x1 - x0, y1 - y0
         t = np.clip(((x - x0) * dx + (y - y0) * dy) / (dx * dx + dy * dy), 0.0, 1.0)
