@@ -80,7 +80,7 @@ def test_terrain_tiles_are_srtm_3_arcsecond(name):
         raw = zf.read(name.removesuffix(".zip"))
     assert len(raw) == 1201 * 1201 * 2
     heights = np.frombuffer(raw, dtype=">i2").reshape(1201, 1201)
-    assert 0 <= heights.min() and heights.max() <= 130  # NYC's highest point, Todt Hill, is about 125 m
+    assert heights.min() >= 0 and heights.max() <= 130  # NYC's highest point, Todt Hill, is about 125 m
     south, west = int(name[1:3]), -int(name[4:7])
     with rasterio.open(path) as src:  # GDAL reads the zipped tile as it is
         assert src.driver == "SRTMHGT" and src.shape == (1201, 1201)
@@ -128,6 +128,8 @@ def test_example_runs_through_the_cli(newyork_run):
     assert "Traceback" not in proc.stderr
     assert "wireless broadband" in proc.stdout
     assert "synthetic inputs" in proc.stdout.lower()
+    for name in ("report.md", "report.html", "map.html", "districts.csv", "districts.json", "coverage.tif"):
+        assert (out / name).is_file(), name
 
 
 @pytest.mark.slow
