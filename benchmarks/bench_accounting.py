@@ -34,7 +34,7 @@ def main() -> None:
     inputs = read_inputs(sc)
     d = inputs.districts
     grid = GridSpec.from_bounds(tuple(d.frame.total_bounds), cell_m=args.cell_m, crs=inputs.crs)
-    pop = read_population(sc.inputs["population"].path, grid).values
+    pop = read_population(sc.inputs["population"].source, grid).values
     rng = np.random.default_rng(0)
     density = pop / grid.cell_area_km2
     wireless = (density > 200) | (rng.random(grid.shape) < 0.5)

@@ -29,3 +29,13 @@ UNCERTAINTY_STEPS = ("coarser", "finer")
 """Grid steps of the uncertainty band (``[accounting].uncertainty_resolution``): twice and half the cell."""
 REPORT_LANGS = ("en", "zh")
 BASEMAPS = ("none", "osm")
+OCID_RADIOS = ("UMTS", "LTE", "NR")
+"""OpenCelliD radios the engine models (3G, 4G, 5G); GSM and CDMA cells are dropped and counted."""
+OCID_DEFAULT_KEYS = ("band", "freq_mhz", "bandwidth_mhz", "height_m", "eirp_dbm", "downtilt_deg",
+                     "v_beamwidth_deg", "h_beamwidth_deg", "sectors")
+"""Keys of ``[inputs.opencellid.defaults.<radio>]``: what OpenCelliD lacks, per radio."""
+OCID_SECTORS = (1, 3)
+"""Sectors per OpenCelliD cell: 1 omnidirectional, 3 at azimuths 0/120/240 degrees (a guess)."""
+OCID_JOINS = ("fill", "add")
+"""How ``[inputs.opencellid]`` joins ``[inputs.sectors]``: ``fill`` adds only the cells the sector
+table lacks (matched by ids or position), ``add`` adds every cell (the same network twice counts twice)."""

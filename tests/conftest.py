@@ -58,8 +58,16 @@ def sector_row(**overrides) -> dict:
     return row
 
 
+HOUSEHOLDS = """
+[households]
+persons_per_household = 2.5
+source = "test fixture: a round figure"
+"""
+
+
 def write_scenario(folder: Path, *, extra: str = "", radio: str = "", wlan: bool = False,
-                   fibre: bool = True, targets: str = "") -> Path:
+                   fibre: bool = True, targets: str = "", households: str = HOUSEHOLDS) -> Path:
+    """The tiny scenario's TOML; ``households`` is its ``[households]`` section ("" for none)."""
     text = f"""
     name = "tiny"
     [inputs.districts]
@@ -102,10 +110,8 @@ def write_scenario(folder: Path, *, extra: str = "", radio: str = "", wlan: bool
     {radio}
     [fibre]
     drop_distance_m = 300
-    [households]
-    persons_per_household = 2.5
     """
-    text = textwrap.dedent(text) + textwrap.dedent(extra) + textwrap.dedent(targets)
+    text = textwrap.dedent(text) + households + textwrap.dedent(extra) + textwrap.dedent(targets)
     path = folder / "tiny.toml"
     path.write_text(text, encoding="utf-8")
     return path

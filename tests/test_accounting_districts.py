@@ -26,7 +26,7 @@ CRS = pyproj.CRS(UTM49)
 def districts_of(*geoms) -> Districts:
     return Districts(gpd.GeoDataFrame({"district_id": [str(i) for i in range(len(geoms))],
                                        "name": [f"D{i}" for i in range(len(geoms))],
-                                       "name_zh": [f"区{i}" for i in range(len(geoms))]},
+                                       "name_local": [f"区{i}" for i in range(len(geoms))]},
                                       geometry=list(geoms), crs=CRS))
 
 

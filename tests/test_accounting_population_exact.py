@@ -52,7 +52,7 @@ def meridian_districts() -> Districts:
     west = shapely.box(LON0 + 2.6 * STEP, south, BOUNDARY_LON, north)
     east = shapely.box(BOUNDARY_LON, south, LON0 + 36.7 * STEP, north)
     utm = gpd.GeoSeries([west, east], crs=4326).segmentize(STEP / 20).to_crs(UTM)
-    return Districts(gpd.GeoDataFrame({"district_id": ["W", "E"], "name": ["West", "East"], "name_zh": ["西", "东"]},
+    return Districts(gpd.GeoDataFrame({"district_id": ["W", "E"], "name": ["West", "East"], "name_local": ["西", "东"]},
                                       geometry=utm.values, crs=UTM))
 
 
@@ -64,7 +64,7 @@ def utm_box_districts() -> Districts:
     xa, ya = to_utm.transform(LON0 + 2.3 * STEP, LAT0 - 37.6 * STEP)
     xb, yb = to_utm.transform(LON0 + 36.5 * STEP, LAT0 - 2.4 * STEP)
     xm = (xa + xb) / 2 + 123.4
-    return Districts(gpd.GeoDataFrame({"district_id": ["W", "E"], "name": ["West", "East"], "name_zh": ["西", "东"]},
+    return Districts(gpd.GeoDataFrame({"district_id": ["W", "E"], "name": ["West", "East"], "name_local": ["西", "东"]},
                                       geometry=[shapely.box(xa, ya, xm, yb), shapely.box(xm, ya, xb, yb)], crs=UTM))
 
 
@@ -175,7 +175,7 @@ def test_districts_csv_residents_are_exact_end_to_end(tmp_path):
     each district is the exact overlap, and the city is their sum."""
     districts = meridian_districts()
     tiny = make_tiny(tmp_path / "t")
-    frame = districts.frame.rename(columns={"district_id": "adcode", "name": "name_en", "name_zh": "name"})
+    frame = districts.frame.rename(columns={"district_id": "adcode", "name": "name_en", "name_local": "name"})
     frame.to_file(tiny.folder / "districts.gpkg", driver="GPKG")
     values, transform = geographic_raster(tiny.folder / "population.tif")
     minx, miny, maxx, maxy = districts.frame.total_bounds
@@ -237,7 +237,7 @@ def test_float_noise_of_residents_is_no_population():
     no share, no pass, "no residents"; and no census factor from it."""
     grid = GridSpec.from_bounds((X0, Y0, X0 + 200, Y0 + 100), cell_m=100.0, crs=UTM)
     districts = Districts(gpd.GeoDataFrame(
-        {"district_id": ["a", "b"], "name": ["A", "B"], "name_zh": ["甲", "乙"]},
+        {"district_id": ["a", "b"], "name": ["A", "B"], "name_local": ["甲", "乙"]},
         geometry=[shapely.box(X0, Y0, X0 + 100, Y0 + 100), shapely.box(X0 + 100, Y0, X0 + 200, Y0 + 100)], crs=UTM))
     pop = np.array([[1000.0, 2.4e-11]], dtype=np.float32)
     yes = np.ones(grid.shape, dtype=bool)

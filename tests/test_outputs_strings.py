@@ -198,7 +198,7 @@ def test_report_shows_every_hostile_string_as_text(hostile_out):
     assert "<" not in title and "&lt;script&gt;" in title
 
 
-def test_report_in_chinese_escapes_name_zh(hostile_out, tmp_path):
+def test_report_in_chinese_escapes_the_local_name(hostile_out, tmp_path):
     from citycov.outputs.maps import render_map
     from citycov.outputs.report_html import render_report
 
@@ -281,7 +281,7 @@ def test_saved_run_reads_the_names_back_exactly(hostile_out):
 
     run = load_saved_run(hostile_out)
     d = run.districts.set_index("area_id")
-    assert d.loc["1", "name"] == DISTRICT and d.loc["1", "name_zh"] == DISTRICT_ZH
+    assert d.loc["1", "name"] == DISTRICT and d.loc["1", "name_local"] == DISTRICT_ZH
     assert d["population"].dtype == np.float64
     t = run.targets
     assert set(t.loc[t["metric"] == "wireless_population", "label"]) == {LABEL}

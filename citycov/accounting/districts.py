@@ -17,6 +17,9 @@ from citycov.grid import GridSpec
 from citycov.io.boundaries import Districts
 
 CITY_ID = "city"
+CITY_NAME = "City total"
+"""Name of the city row in the tables this module builds (English; outputs label it per
+language).  The city row has no local name."""
 
 # metric -> (numerator column, denominator column, percentage column)
 METRIC_COLUMNS = {
@@ -138,8 +141,8 @@ def district_table(districts: Districts, weights: ZonalWeights, city_weights: Zo
     table = pd.DataFrame(cols)
     frame = districts.frame
     table.insert(0, "area_id", [*frame["district_id"], CITY_ID])
-    table.insert(1, "name", [*frame["name"], "City total"])
-    table.insert(2, "name_zh", [*frame["name_zh"], "全市"])
+    table.insert(1, "name", [*frame["name"], CITY_NAME])
+    table.insert(2, "name_local", [*frame["name_local"], ""])
     table = table.set_index("area_id")
     for num, den, pct in METRIC_COLUMNS.values():
         table[pct] = 100.0 * share(table[num].to_numpy(), table[den].to_numpy(), den)

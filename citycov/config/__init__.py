@@ -114,7 +114,13 @@ class FibreConfig:
 
 @dataclass(frozen=True)
 class HouseholdConfig:
-    persons_per_household: float = 2.38
+    """``[households]``: one household size for every district, and where it comes from.
+
+    No default: a scenario gives ``persons_per_household`` (with ``source``) or a per-district
+    table, ``[inputs.household_sizes]`` (then ``persons_per_household`` is None)."""
+
+    persons_per_household: float | None = None
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -215,8 +221,9 @@ class Scenario:
 
 def scenario_files(sc: Scenario) -> tuple[Path, ...]:
     """Every file and folder a run of ``sc`` reads: the scenario, its inputs (the antenna
-    pattern folder included) and the preset files of ``[services]`` and ``[verification]``."""
-    paths = [sc.source, *(spec.path for spec in sc.inputs.values())]
+    pattern folder included, every tile of a tiled raster) and the preset files of ``[services]``
+    and ``[verification]``."""
+    paths = [sc.source, *(f for spec in sc.inputs.values() for f in spec.files)]
     paths += [Path(p.origin) for p in sc.services.presets if p.origin]
     if sc.verification is not None and sc.verification.preset.origin:
         paths.append(Path(sc.verification.preset.origin))
@@ -320,10 +327,7 @@ def _parse(doc: dict, source: Path) -> Scenario:
         drop_distance_m=r.number(f, "drop_distance_m", "[fibre]", 300.0, lo=0.0, hi=5000.0, lo_open=True),
         capacity_node_kinds=tuple(kinds),
     )
-    hh = r.table(doc, "households")
-    r.unknown(hh, {"persons_per_household"}, "[households]")
-    households = HouseholdConfig(
-        persons_per_household=r.number(hh, "persons_per_household", "[households]", 2.38, lo=0.5, hi=20.0))
+    households = _parse_households(r, r.table(doc, "households"), inputs)
     accounting = _parse_accounting(r, r.table(doc, "accounting"))
     rep = r.table(doc, "report")
     r.unknown(rep, {"lang", "basemap"}, "[report]")
@@ -358,6 +362,33 @@ def _parse(doc: dict, source: Path) -> Scenario:
                     fibre=fibre, targets=targets, description=description, households=households,
                     accounting=accounting, report=report, verification=verification, services=services,
                     broadcast=broadcast)
+
+
+HOUSEHOLD_SIZE_OPTIONS = ("[households].persons_per_household (one size for every district, with "
+                          "[households].source saying where it comes from)",
+                          "[inputs.household_sizes] (a table of persons per household per district: "
+                          "path, id_column, size_column)")
+
+
+def _parse_households(r: KeyReader, t: dict, inputs: dict[str, InputSpec]) -> HouseholdConfig:
+    """``[households]``: the household size is required (households are counted in every district
+    table and by FTTH targets), from exactly one of :data:`HOUSEHOLD_SIZE_OPTIONS`; there is no
+    default, since household sizes differ widely between countries and cities."""
+    where = "[households]"
+    r.unknown(t, {"persons_per_household", "source"}, where)
+    size = r.number(t, "persons_per_household", where, None, lo=0.5, hi=20.0)
+    source = r.string(t, "source", where, "").strip()
+    table = "household_sizes" in inputs
+    if "persons_per_household" in t and table:
+        r.problems.append(f"household size given twice: {where}.persons_per_household and "
+                          "[inputs.household_sizes]; give one")
+    elif "persons_per_household" not in t and not table:
+        r.problems.append("household size is required (households are counted in every district table and by "
+                          "FTTH targets); give one of: " + "; or ".join(HOUSEHOLD_SIZE_OPTIONS))
+    elif "persons_per_household" in t and not source:
+        r.problems.append(f"{where}.source is required with persons_per_household: where the figure comes "
+                          "from, e.g. \"2020 census, average household size\"")
+    return HouseholdConfig(persons_per_household=size, source=source)
 
 
 def _parse_accounting(r: KeyReader, t: dict) -> AccountingConfig:

@@ -339,14 +339,22 @@ class TableChecker:
     """Accumulates problems about one table read from ``path``; rows are named by their line in
     the file when the frame came through :func:`read_csv_table`."""
 
-    def __init__(self, frame: pd.DataFrame, path: str | Path) -> None:
+    def __init__(self, frame: pd.DataFrame, path: str | Path, *, source_rows: np.ndarray | None = None,
+                 source_lines: np.ndarray | None = None) -> None:
+        """``source_rows``: for a frame that is a subset of the file's rows, the 0-based row of
+        the file of each of its rows (``source_lines``: the file's :func:`frame_lines`), so
+        messages still name the file's lines or features."""
         self.frame = frame
         self.path = Path(path)
-        self.lines = frame_lines(frame)
+        self.source_rows = None if source_rows is None else np.asarray(source_rows, dtype=np.int64)
+        self.lines = frame_lines(frame) if source_rows is None else source_lines
         self.problems: list[str] = []
 
     def rows(self, index: Any, limit: int = 10) -> str:
         """The rows ``index`` (0-based positions or a bool mask) as ``line 3, line 7``."""
+        if self.source_rows is not None:
+            index = np.asarray(index)
+            index = self.source_rows[np.flatnonzero(index) if index.dtype == bool else index.astype(np.int64)]
         return rows_text(self.path, index, limit, lines=self.lines)
 
     def require(self, columns: Iterable[str]) -> bool:

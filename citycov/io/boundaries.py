@@ -1,4 +1,9 @@
-"""District boundaries: polygons with an id, an English and a Chinese name."""
+"""District boundaries: polygons with an id, a name and, optionally, a local name.
+
+The local name is a second name from another column of the boundary file (for Guangzhou the
+Chinese name beside the English one); reports show it beside the name only when the file
+has one, and ``--lang zh`` shows it first.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,8 @@ from citycov.io.vector import read_vector
 class Districts:
     """Validated districts, in the analysis CRS, in file order.
 
-    ``frame`` has columns ``district_id`` (str), ``name``, ``name_zh`` and ``geometry``.
+    ``frame`` has columns ``district_id`` (str), ``name``, ``name_local`` (the second name;
+    ``""`` when the file gives none) and ``geometry``.
     """
 
     frame: gpd.GeoDataFrame
@@ -32,17 +38,36 @@ class Districts:
     def __len__(self) -> int:
         return len(self.frame)
 
+    @property
+    def has_local_names(self) -> bool:
+        """Whether any district has a local (second) name."""
+        return has_local_names(self.frame)
+
+
+def has_local_names(frame: Any) -> bool:
+    """Whether the ``name_local`` column of a district frame or table holds any name."""
+    if "name_local" not in frame.columns:
+        return False
+    names = frame["name_local"].astype("string").fillna("").str.strip()
+    return bool((names != "").any())
+
 
 def read_districts(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None = None,
                    id_column: str = "adcode", name_column: str = "name_en",
-                   name_zh_column: str | None = "name") -> Districts:
+                   local_name_column: str | None = None, name_zh_column: str | None = None) -> Districts:
     """Read and validate district polygons.
 
+    ``local_name_column`` names a column with a second name per district (``None``: no second
+    name); ``name_zh_column`` is its older spelling, accepted for compatibility (give one).
     Invalid geometries are refused with shapely's reason (never silently "made valid").
     """
+    if local_name_column and name_zh_column and local_name_column != name_zh_column:
+        raise BoundaryError(f"{path}: local_name_column ({local_name_column!r}) and its older spelling "
+                            f"name_zh_column ({name_zh_column!r}) are both given: give one")
+    local = local_name_column or name_zh_column or None
     frame = read_vector(path, crs=crs, error_cls=BoundaryError, what="district")
     check = TableChecker(frame, path)
-    cols = [id_column, name_column] + ([name_zh_column] if name_zh_column else [])
+    cols = [id_column, name_column] + ([local] if local else [])
     ok = check.require(cols)
     check.geometry_types({"Polygon", "MultiPolygon"})
     if ok:
@@ -65,8 +90,8 @@ def read_districts(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | No
         {
             "district_id": frame[id_column].astype(str).str.strip(),
             "name": frame[name_column].astype(str).str.strip(),
-            "name_zh": (frame[name_zh_column].astype(str).str.strip() if name_zh_column
-                        else frame[name_column].astype(str).str.strip()),
+            "name_local": (frame[local].fillna("").astype(str).str.strip() if local
+                           else [""] * len(frame)),
         },
         geometry=frame.geometry.values,
         crs=frame.crs,

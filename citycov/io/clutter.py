@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,8 +27,10 @@ from rasterio.warp import Resampling, reproject
 
 from citycov.errors import CRSError, RasterError, raise_problems
 from citycov.grid import GridSpec
+from citycov.io.mosaic import describe_source
 from citycov.io.raster import open_raster, tagged_synthetic
 from citycov.provenance import InputRecord, record_for
+from citycov.tilepaths import RasterSource
 
 MAX_CLASS_CODE = 2**31 - 1
 """Largest class code (int32): larger values are nodata not declared or a float raster."""
@@ -62,7 +63,7 @@ def _bbox_text(mask: np.ndarray, grid: GridSpec) -> str:
             f"rows {rows.min()}..{rows.max()}, cols {cols.min()}..{cols.max()} of the grid)")
 
 
-def _source_crs(src, path: Path, declared: Any) -> Any:
+def _source_crs(src, path: str, declared: Any) -> Any:
     """The raster's CRS, or the declared one when the file has none; a contradiction is an error."""
     if src.crs is None:
         if declared is None:
@@ -76,7 +77,7 @@ def _source_crs(src, path: Path, declared: Any) -> Any:
     return src.crs
 
 
-def read_clutter(path: str | Path, grid: GridSpec, *, loss_db: Mapping[int, float],
+def read_clutter(path: RasterSource, grid: GridSpec, *, loss_db: Mapping[int, float],
                  study_mask: np.ndarray | None = None, crs: Any = None,
                  declared_synthetic: bool = False) -> ClutterLayer:
     """Read a clutter-class raster (any CRS) onto ``grid`` by nearest neighbour and map each
@@ -112,11 +113,11 @@ def read_clutter(path: str | Path, grid: GridSpec, *, loss_db: Mapping[int, floa
     >>> layer.loss_db.dtype                                                        # doctest: +SKIP
     dtype('float32')
     """
-    path = Path(path)
+    name = describe_source(path)
     if study_mask is not None and study_mask.shape != grid.shape:
-        raise RasterError(f"{path}: study_mask has shape {study_mask.shape}, expected the grid's {grid.shape}")
+        raise RasterError(f"{name}: study_mask has shape {study_mask.shape}, expected the grid's {grid.shape}")
     with open_raster(path) as src:
-        src_crs = _source_crs(src, path, crs)
+        src_crs = _source_crs(src, name, crs)
         tags = src.tags()
         bands = src.count
         codes = np.full(grid.shape, np.nan, dtype=np.float64)
@@ -147,7 +148,7 @@ def read_clutter(path: str | Path, grid: GridSpec, *, loss_db: Mapping[int, floa
         listed = ", ".join(f"{c} ({n:,} cells)" for c, n in unknown.items())
         problems.append(f"{len(unknown)} clutter classes on the grid have no [inputs.clutter].loss_db entry: "
                         f"{listed}; known classes: {sorted(loss_db)}")
-    raise_problems(RasterError, str(path), problems)
+    raise_problems(RasterError, name, problems)
 
     table = np.array(sorted(loss_db), dtype=np.int64)
     values = np.array([loss_db[int(c)] for c in table], dtype=np.float32)

@@ -21,11 +21,13 @@ from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 from rasterio.warp import Resampling, reproject
 
-from citycov.errors import CRSError, InputFileError, RasterError, raise_problems
+from citycov.errors import CRSError, RasterError, raise_problems
 from citycov.grid import GridSpec
 from citycov.io._validate import one_line
+from citycov.io.mosaic import describe_source, open_source
 from citycov.provenance import InputRecord, record_for
 from citycov.regrid import move_counts
+from citycov.tilepaths import RasterSource
 
 DEM_RANGE_M = (-450.0, 8900.0)
 
@@ -45,40 +47,33 @@ class RasterLayer:
 
 
 @contextmanager
-def open_raster(path: str | Path, *, require_data: bool = True) -> Iterator[rasterio.DatasetReader]:
-    """Open a raster file for reading, as a context manager (the front door of every raster).
+def open_raster(path: RasterSource, *, require_data: bool = True) -> Iterator[rasterio.DatasetReader]:
+    """Open a raster for reading, as a context manager (the front door of every raster).
+
+    ``path`` is one file, one GDAL virtual path (``/vsizip/…``) or a sequence of tiles, opened
+    as one mosaic (:mod:`citycov.io.mosaic`).
 
     Raises
     ------
     InputFileError
-        The file is missing, or GDAL cannot open it as a raster.
+        The file (or a tile) is missing, or GDAL cannot open it as a raster.
     RasterError
-        The file is empty (0 bytes); band 1 has no valid cell (every cell nodata or NaN, with
-        ``require_data``); or the cells cannot be read (a truncated or corrupt file), also while
-        the caller reads it.
+        The file is empty (0 bytes); tiles differ in CRS, cell size, data type, band count or
+        nodata; band 1 has no valid cell (every cell nodata or NaN, with ``require_data``); or
+        the cells cannot be read (a truncated or corrupt file), also while the caller reads it.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"{path}: file not found")
-    if not path.is_file():
-        raise InputFileError(f"{path}: not a file; expected a raster (GeoTIFF)")
-    if path.stat().st_size == 0:
-        raise RasterError(f"{path}: is empty (0 bytes); expected a raster (GeoTIFF)")
-    try:
-        src = rasterio.open(path)
-    except (RasterioError, CPLE_BaseError) as exc:
-        raise InputFileError(f"{path}: cannot read as a raster: {one_line(exc)}") from None
-    try:
-        with src:
+    name = describe_source(path)
+    with open_source(path) as src:
+        try:
             if require_data:
-                _require_valid_cell(src, path)
+                _require_valid_cell(src, name)
             yield src
-    except (RasterioError, CPLE_BaseError, MemoryError) as exc:
-        raise RasterError(f"{path}: cannot read the raster's cells ({one_line(exc)}); expected a complete, "
-                          "readable GeoTIFF (a truncated or corrupt file?)") from None
+        except (RasterioError, CPLE_BaseError, MemoryError) as exc:
+            raise RasterError(f"{name}: cannot read the raster's cells ({one_line(exc)}); expected a complete, "
+                              "readable GeoTIFF (a truncated or corrupt file?)") from None
 
 
-def _require_valid_cell(src: rasterio.DatasetReader, path: Path) -> None:
+def _require_valid_cell(src: rasterio.DatasetReader, path: str) -> None:
     """RasterError unless band 1 has a cell that is neither nodata nor NaN/inf (read block by
     block, stopping at the first block with one)."""
     if src.count < 1:
@@ -105,12 +100,15 @@ def _source_grid(src) -> GridSpec | None:
     return GridSpec(crs=src.crs, transform=src.transform, shape=(src.height, src.width))
 
 
-def read_dem(path: str | Path, grid: GridSpec, *, study_mask: np.ndarray | None = None,
+def read_dem(path: RasterSource, grid: GridSpec, *, study_mask: np.ndarray | None = None,
              declared_synthetic: bool = False) -> RasterLayer:
     """Read a DEM (metres above sea level, any CRS) onto ``grid`` with bilinear resampling.
 
     Parameters
     ----------
+    path
+        One file (GeoTIFF, VRT, SRTM ``.hgt``, ...), one ``/vsizip/`` path, or a sequence of
+        tiles read as one mosaic (:mod:`citycov.io.mosaic`).
     study_mask
         Bool array of the grid shape: the cells that must have terrain (the districts).
         ``None`` means every cell.
@@ -120,9 +118,10 @@ def read_dem(path: str | Path, grid: GridSpec, *, study_mask: np.ndarray | None 
     RasterError
         When any study cell lacks terrain, or elevations are outside -450..8900 m.
     """
+    name = describe_source(path)
     with open_raster(path) as src:
         if src.crs is None:
-            raise CRSError(f"{path}: DEM has no CRS; expected a georeferenced GeoTIFF (e.g. EPSG:4326 SRTM)")
+            raise CRSError(f"{name}: DEM has no CRS; expected a georeferenced GeoTIFF (e.g. EPSG:4326 SRTM)")
         tags = src.tags()
         values = np.full(grid.shape, np.nan, dtype=np.float32)
         reproject(
@@ -147,7 +146,7 @@ def read_dem(path: str | Path, grid: GridSpec, *, study_mask: np.ndarray | None 
         problems.append(f"elevations {finite.min():.0f}..{finite.max():.0f} m outside the plausible "
                         f"{DEM_RANGE_M[0]:.0f}..{DEM_RANGE_M[1]:.0f} m (wrong units or nodata not declared?)")
     if problems:
-        raise RasterError(f"{path}: " + "; ".join(problems))
+        raise RasterError(f"{name}: " + "; ".join(problems))
     synthetic = declared_synthetic or tagged_synthetic(tags)
     rec = record_for("terrain", path, crs=str(src.crs), synthetic=synthetic)
     return RasterLayer(values=values, record=rec, synthetic=synthetic)
@@ -243,12 +242,15 @@ def check_population_values(path: str | Path, raw: np.ndarray, data_cells: np.nd
     raise_problems(RasterError, str(path), problems)
 
 
-def read_population(path: str | Path, grid: GridSpec, *, declared_synthetic: bool = False,
+def read_population(path: RasterSource, grid: GridSpec, *, declared_synthetic: bool = False,
                     units: str = "count") -> RasterLayer:
     """Read a population raster (any CRS) onto ``grid``, preserving the number of people.
 
     Parameters
     ----------
+    path
+        One file, one ``/vsizip/`` path, or a sequence of tiles read as one mosaic
+        (:mod:`citycov.io.mosaic`), e.g. WorldPop country tiles.
     units
         ``"count"`` (persons per cell, e.g. WorldPop counts, GHS-POP) or ``"per_km2"``
         (density; converted to counts with each source cell's geodesic area).
@@ -260,22 +262,23 @@ def read_population(path: str | Path, grid: GridSpec, *, declared_synthetic: boo
     :data:`MAX_POPULATION_DENSITY_PER_KM2` are an error (:func:`check_population_values`),
     checked in the raster's own CRS before it is moved.
     """
+    name = describe_source(path)
     if units not in POPULATION_UNITS:
-        raise RasterError(f"{path}: population units must be one of {list(POPULATION_UNITS)}, got {units!r}")
+        raise RasterError(f"{name}: population units must be one of {list(POPULATION_UNITS)}, got {units!r}")
     notes: list[str] = []
     with open_raster(path) as src:
         if src.crs is None:
-            raise CRSError(f"{path}: population raster has no CRS")
+            raise CRSError(f"{name}: population raster has no CRS")
         tags = src.tags()
         data = src.read(1, masked=True).astype(np.float64)
         src_grid = _source_grid(src)
         raw = data.filled(np.nan)
         valid = ~np.ma.getmaskarray(data) & np.isfinite(raw)
         area_km2 = _cell_area_km2(src)
-        check_population_values(path, raw, ~np.ma.getmaskarray(data), area_km2, units=units)
+        check_population_values(name, raw, ~np.ma.getmaskarray(data), area_km2, units=units)
         values = np.where(valid, raw, 0.0)
         if not (values > 0).any():
-            raise RasterError(f"{path}: holds no people: every one of its {int(valid.sum()):,} valid cells is 0; "
+            raise RasterError(f"{name}: holds no people: every one of its {int(valid.sum()):,} valid cells is 0; "
                               "expected persons per cell (or per km²) over the study area")
         if units == "per_km2":
             values = values * area_km2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,8 @@ import pyproj
 
 from citycov.carriers import LTE_SCS_KHZ, NR_DEFAULT_SCS_KHZ, NR_SCS_KHZ, table_bandwidths_mhz, table_resource_blocks
 from citycov.choices import TECHNOLOGIES
-from citycov.errors import SiteTableError, raise_problems
-from citycov.io._validate import TableChecker
+from citycov.errors import CitycovWarning, SiteTableError, raise_problems
+from citycov.io._validate import TableChecker, text_values
 from citycov.io.vector import read_vector
 
 SECTOR_COLUMNS = {
@@ -40,7 +41,13 @@ SECTOR_OPTIONAL = {
                f"4G rows blank or {LTE_SCS_KHZ}",
     "antenna_pattern": "name of an antenna pattern file (its stem) in [inputs.antenna_patterns]; "
                        "blank = the 3GPP sector model of the beamwidth columns",
+    "mcc": "mobile country code (3 digits); with mnc and cell_id, matches OpenCelliD cells by id",
+    "mnc": "mobile network code (1..3 digits)",
+    "cell_id": "global cell id as OpenCelliD's cell (LTE ECI = 256 x eNodeB id + cell, NR NCI, UMTS CID)",
 }
+LEGACY_TECHNOLOGIES = ("2G", "GSM", "GPRS", "EDGE", "CDMA", "CDMA2000", "1X", "IS-95")
+"""Technologies of sector-table rows that are dropped and counted (the engine models 3G, 4G, 5G)."""
+_ID_COLUMNS = {"mcc": 3, "mnc": 3, "cell_id": 12}
 WLAN_COLUMNS = {
     "ap_id": "access-point identifier (text, unique)",
     "operator": "network operator (text)",
@@ -66,7 +73,7 @@ def read_sectors(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None
     as stripped text (``""`` where blank: the 3GPP sector model).
     """
     frame = read_vector(path, crs=crs, lon_column=lon_column, lat_column=lat_column, what="sector")
-    check = TableChecker(frame, path)
+    frame, check, dropped = _without_legacy_rows(frame, path)
     has_eirp = "eirp_dbm" in frame.columns
     required = [c for c in SECTOR_COLUMNS if c != "eirp_dbm" or has_eirp]
     if not has_eirp:
@@ -97,6 +104,9 @@ def read_sectors(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None
     out["downtilt_deg"] = check.numeric("downtilt_deg", -20.0, 45.0, unit="degrees")
     out["h_beamwidth_deg"] = check.numeric("h_beamwidth_deg", 1.0, 360.0, unit="degrees")
     out["v_beamwidth_deg"] = check.numeric("v_beamwidth_deg", 1.0, 90.0, unit="degrees")
+    for col, digits in _ID_COLUMNS.items():
+        if col in frame.columns:
+            out[col] = _id_values(check, col, digits)
     raise_problems(SiteTableError, str(path), check.problems)
     out["technology"] = out["technology"].astype(str).str.strip()
     for col in ("site_id", "sector_id", "operator"):
@@ -106,7 +116,43 @@ def read_sectors(path: str | Path, *, crs: Any = None, to_crs: pyproj.CRS | None
     out["omni"] = ~np.isfinite(out["azimuth_deg"].to_numpy())
     if to_crs is not None:
         out = out.to_crs(to_crs)
+    out.attrs["dropped"] = dropped
     return out
+
+
+def _without_legacy_rows(frame: gpd.GeoDataFrame, path: str | Path
+                         ) -> tuple[gpd.GeoDataFrame, TableChecker, dict[str, int]]:
+    """The rows whose technology is not 2G or CDMA (:data:`LEGACY_TECHNOLOGIES`, any case), a
+    checker naming the file's own lines, and the dropped count; one warning naming the rows.
+    A table of 2G/CDMA rows only is an error."""
+    full = TableChecker(frame, path)
+    if "technology" not in frame.columns:
+        return frame, full, {"2G/CDMA technology": 0}
+    values = text_values(frame["technology"])
+    legacy = np.isin(np.char.upper(values.astype(str)), LEGACY_TECHNOLOGIES)
+    if not legacy.any():
+        return frame, full, {"2G/CDMA technology": 0}
+    found = sorted(set(values[legacy].tolist()))
+    if legacy.all():
+        raise SiteTableError(f"{path}: all {len(frame)} sectors are 2G/CDMA (technology {found}), which the engine "
+                             f"does not model; expected at least one row of {list(TECHNOLOGIES)}")
+    warnings.warn(f"{path}: {int(legacy.sum())} of {len(frame)} sectors dropped: technology {found} is not "
+                  f"modelled (3G, 4G and 5G only) at {full.rows(legacy, 5)}", CitycovWarning, stacklevel=3)
+    kept = frame.loc[~legacy].reset_index(drop=True)
+    kept.attrs = {k: v for k, v in frame.attrs.items() if k != "lines"}
+    check = TableChecker(kept, path, source_rows=np.flatnonzero(~legacy), source_lines=full.lines)
+    return kept, check, {"2G/CDMA technology": int(legacy.sum())}
+
+
+def _id_values(check: TableChecker, column: str, digits: int) -> pd.Series:
+    """An optional id column (``mcc``, ``mnc``, ``cell_id``) as nullable Int64: blank allowed,
+    anything else a non-negative integer of at most ``digits`` digits."""
+    text = pd.Series(_name_text(check.frame[column]), index=check.frame.index)
+    bad = np.flatnonzero(((text != "") & ~text.str.fullmatch(rf"\d{{1,{digits}}}")).to_numpy(dtype=bool))
+    if len(bad):
+        check.problems.append(f"{column}: expected a non-negative integer of at most {digits} digits (or blank) at "
+                              f"{check.rows(bad)} (found {sorted({str(text.iloc[i]) for i in bad[:3]})})")
+    return pd.to_numeric(text.where(text.str.fullmatch(r"\d+"), None), errors="coerce").astype("Int64")
 
 
 def _check_carriers(check: TableChecker, technology: np.ndarray, bandwidth_mhz: np.ndarray,

@@ -98,7 +98,8 @@ def _read_point_csv(path: Path, lon_column: str, lat_column: str, declared: Any,
     missing = [c for c in (lon_column, lat_column) if c not in table.columns]
     if missing:
         check.require([lon_column, lat_column])
-        problems.append(check.problems[-1].replace("missing columns", "missing coordinate columns", 1))
+        problems.append(check.problems[-1].replace("missing columns", "missing coordinate columns", 1)
+                        + coordinate_hint(table.columns, what))
     if declared is None:
         problems.append("a CSV has no CRS: declare crs = \"EPSG:4326\" or \"gcj02\" in the scenario")
     if "geometry" in table.columns:
@@ -124,6 +125,37 @@ def _read_point_csv(path: Path, lon_column: str, lat_column: str, declared: Any,
     if check.lines is not None:
         frame.attrs["lines"] = tuple(int(v) for v in check.lines)
     return frame
+
+
+COORDINATE_INPUTS = {"sector": "sectors", "access point": "wlan", "access node": "fibre_nodes",
+                     "premises": "premises", "village": "villages", "transmitter": "broadcast"}
+"""The scenario input whose ``lon_column``/``lat_column`` options name a reader's coordinate columns."""
+_LON_NAMES = ("longitude", "long", "lng", "lon", "x", "lon_wgs84", "longitude_wgs84", "经度")
+_LAT_NAMES = ("latitude", "lat", "y", "lat_wgs84", "latitude_wgs84", "纬度")
+
+
+def coordinate_hint(columns: Any, what: str) -> str:
+    """``; set lon_column/lat_column in [inputs.sectors] to name yours (e.g. lon_column = "longitude",
+    lat_column = "latitude")``: how to name a CSV's coordinate columns, with the likely pair among
+    ``columns`` when there is one.
+
+    Examples
+    --------
+    >>> coordinate_hint(["site_id", "Longitude", "Latitude"], "sector")
+    '; set lon_column/lat_column in [inputs.sectors] to name yours: lon_column = "Longitude", lat_column = "Latitude"'
+    """
+    where = COORDINATE_INPUTS.get(what)
+    target = f"in [inputs.{where}]" if where else "in the scenario's [inputs] table of this file"
+    names = [str(c) for c in columns]
+
+    def guess(candidates: tuple[str, ...]) -> str | None:
+        by_lower = {n.strip().lower(): n for n in names}
+        return next((by_lower[c] for c in candidates if c in by_lower), None)
+
+    lon, lat = guess(_LON_NAMES), guess(_LAT_NAMES)
+    if lon and lat:
+        return f'; set lon_column/lat_column {target} to name yours: lon_column = "{lon}", lat_column = "{lat}"'
+    return f"; set lon_column/lat_column {target} to name yours"
 
 
 def shown_crs(path: str | Path, declared: Any) -> tuple[pyproj.CRS | None, str]:

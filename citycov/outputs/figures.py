@@ -18,11 +18,14 @@ import numpy as np
 import pandas as pd
 from matplotlib import font_manager
 
-from citycov.outputs.i18n import district_name, metric_label, text
+from citycov.outputs.i18n import area_name, metric_label, outcome, text
 
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "Source Han Sans SC")
 PASS_COLOUR = "#1a9850"
 FAIL_COLOUR = "#d73027"
+NONE_COLOUR = "#999999"
+"""A district whose share is undefined (no residents, ...): neither passes nor fails."""
+OUTCOME_COLOURS = {"pass": PASS_COLOUR, "fail": FAIL_COLOUR, "none": NONE_COLOUR}
 PNG_METADATA = {"Software": None}
 """No "Software" chunk (matplotlib's version): the same figure gives the same bytes with any
 matplotlib; matplotlib writes no date into a PNG."""
@@ -58,10 +61,10 @@ def target_charts(districts: pd.DataFrame, targets: pd.DataFrame, lang: str) -> 
     figures = []
     for metric, sel in targets[targets["area_id"] != "city"].groupby("metric", sort=False):
         sel = sel.sort_values("value_pct")
-        labels = [district_name(names.loc[a, "name"], names.loc[a, "name_zh"], label_lang) for a in sel["area_id"]]
+        labels = [area_name(a, names, label_lang) for a in sel["area_id"]]
         values = sel["value_pct"].to_numpy(dtype=float)
         threshold = float(sel["threshold_pct"].iloc[0])
-        colours = [PASS_COLOUR if bool(p) else FAIL_COLOUR for p in sel["passed"]]
+        colours = [OUTCOME_COLOURS[outcome(p, v)] for p, v in zip(sel["passed"], sel["verdict"], strict=True)]
         # text.parse_math off: a "$" in a district name is text, never mathtext (which may not parse)
         with plt.rc_context({"font.family": family, "axes.unicode_minus": False, "text.parse_math": False}):
             fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(sel) + 1.4), dpi=110)

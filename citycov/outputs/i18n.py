@@ -1,8 +1,10 @@
 """Labels of the map and the HTML report in English and Chinese.
 
-Every visible label of ``map.html`` and ``report.html`` comes from :data:`LABELS`, so
-``--lang zh`` switches them all; district names come from the boundary data (``name`` and
-``name_zh``).  Values are plain text: callers HTML-escape them like any other string.
+Every visible label of ``map.html`` and ``report.html``, and the labels of ``report.md`` and
+the district tables that are not fixed English column names (the local-name heading, the city
+row's name), come from :data:`LABELS`, so ``--lang zh`` switches them all.  District names come
+from the boundary data (``name`` and the optional second name ``name_local``).  Values are plain
+text: callers HTML-escape them like any other string.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ LABELS: dict[str, dict[str, str]] = {
     "software": {"en": "Software", "zh": "软件"},
     "data": {"en": "Data", "zh": "数据"},
     "city": {"en": "City", "zh": "全市"},
+    "city_total": {"en": "City total", "zh": "全市"},
+    "local_name": {"en": "local name", "zh": "区"},
     "district": {"en": "District", "zh": "区"},
     "population": {"en": "Residents", "zh": "常住人口"},
     "households": {"en": "Households", "zh": "户数"},
@@ -43,6 +47,7 @@ LABELS: dict[str, dict[str, str]] = {
     "no villages": {"en": "no villages", "zh": "无村镇"},
     "meets_target": {"en": "meets target (outline)", "zh": "达标（边框）"},
     "below_target": {"en": "below target (outline)", "zh": "未达标（边框）"},
+    "undefined_share": {"en": "no residents or households (outline)", "zh": "无常住人口或住户（边框）"},
     # layers
     "layer_wireless": {"en": "Districts: wireless broadband coverage %", "zh": "各区：无线宽带人口覆盖率 %"},
     "layer_ftth": {"en": "Districts: FTTH household coverage %", "zh": "各区：光纤到户覆盖率 %"},
@@ -157,9 +162,9 @@ def unit_label(unit: str, lang: str) -> str:
     return text(key, lang) if key in LABELS else unit
 
 
-VERDICTS = ("met across the band", "missed across the band", "undecided",
-            # an empty denominator: the share is undefined (citycov.accounting.targets.EMPTY_VERDICTS)
-            "no residents", "no households", "no urban area", "no villages")
+EMPTY_VERDICTS = ("no residents", "no households", "no urban area", "no villages")
+"""An empty denominator: the share is undefined (citycov.accounting.targets.EMPTY_VERDICTS)."""
+VERDICTS = ("met across the band", "missed across the band", "undecided", *EMPTY_VERDICTS)
 
 
 def verdict_label(verdict: object, lang: str) -> str:
@@ -177,10 +182,38 @@ def pct_label(value: object) -> str:
     return f"{v:.2f}%" if v == v else "-"
 
 
-def district_name(name: str, name_zh: str, lang: str) -> str:
-    """The district's name in ``lang`` (the other language when that one is blank)."""
-    first, second = (name_zh, name) if lang == "zh" else (name, name_zh)
+def district_name(name: str, name_local: object, lang: str) -> str:
+    """The district's name in ``lang``: ``name``, or with ``zh`` the local (second) name when it
+    has one; the other one when the first is blank."""
+    first, second = (name_local, name) if lang == "zh" else (name, name_local)
     return str(first) if isinstance(first, str) and first.strip() else str(second)
+
+
+def area_name(area_id: str, names: object, lang: str) -> str:
+    """The display name of an area of a district table (indexed by ``area_id``, with ``name``
+    and optionally ``name_local``): the city row is labelled in ``lang``; an unknown id is
+    shown as itself."""
+    if area_id == "city":
+        return text("city_total", lang)
+    if area_id not in names.index:  # type: ignore[attr-defined]
+        return str(area_id)
+    row = names.loc[area_id]  # type: ignore[attr-defined]
+    return district_name(row["name"], row.get("name_local", ""), lang)
+
+
+def outcome(passed: object, verdict: object) -> str:
+    """``pass``, ``fail`` or ``none`` for a target result: ``none`` (shown as "-", neutral) when
+    the area's denominator is empty (a verdict such as "no residents"), whatever ``passed`` says."""
+    if isinstance(verdict, str) and verdict in EMPTY_VERDICTS:
+        return "none"
+    if passed is None or (isinstance(passed, float) and passed != passed):  # missing: not passed
+        return "fail"
+    return "pass" if bool(passed) else "fail"
+
+
+def outcome_label(outcome_key: str, lang: str) -> str:
+    """The result column's text for :func:`outcome`: PASS / FAIL, or "-"."""
+    return "-" if outcome_key == "none" else text(outcome_key, lang)
 
 
 def run_time(stamp: object, lang: str) -> str:

@@ -35,9 +35,11 @@ from citycov.crs import WGS84
 from citycov.errors import ScenarioError
 from citycov.outputs.atomic import write_text_atomic
 from citycov.outputs.i18n import (
+    area_name,
     check_lang,
-    district_name,
     metric_label,
+    outcome,
+    outcome_label,
     pct_label,
     run_time,
     text,
@@ -49,6 +51,11 @@ from citycov.outputs.web_assets import asset_versions, inline_assets
 
 PASS_COLOUR = "#1a9850"
 FAIL_COLOUR = "#d73027"
+NONE_COLOUR = "#999999"
+"""Outline of a district whose share is undefined (no residents, no households): neither passes nor fails."""
+NO_TARGET_COLOUR = "#333333"
+"""Outline of a district with no target of the layer's metric."""
+OUTCOME_COLOURS = {"pass": PASS_COLOUR, "fail": FAIL_COLOUR, "none": NONE_COLOUR}
 MAX_OVERLAY_PX = 1600
 MAX_GAPS = 300
 PCT_BINS = (0.0, 50.0, 80.0, 90.0, 95.0, 100.0001)
@@ -119,7 +126,8 @@ def _pct_colour(value: float) -> str:
 def _pct_legend(title: str, lang: str) -> str:
     rows = [(c, f"{lo:g}-{min(hi, 100):g}%") for lo, hi, c in zip(PCT_BINS[:-1], PCT_BINS[1:], PCT_COLOURS,
                                                                     strict=True)]
-    rows += [(PASS_COLOUR, text("meets_target", lang)), (FAIL_COLOUR, text("below_target", lang))]
+    rows += [(PASS_COLOUR, text("meets_target", lang)), (FAIL_COLOUR, text("below_target", lang)),
+             (NONE_COLOUR, text("undefined_share", lang))]
     body = _legend_rows(rows[:5], title)
     return body + "".join(f"<div><i style='border:3px solid {c};background:none'></i>{_e(label)}</div>"
                           for c, label in rows[5:])
@@ -132,7 +140,7 @@ def _district_popup(run: SavedRun, area_id: str, name: str, lang: str) -> str:
             f" · {_e(text('households', lang))}: {float(row['households']):,.0f}")
     rows = []
     for _, t in run.targets[run.targets["area_id"] == area_id].iterrows():
-        ok = bool(t["passed"]) if not pd.isna(t["passed"]) else False
+        result = outcome(t["passed"], t["verdict"])
         verdict_text = verdict_label(t["verdict"], lang)
         band = (f"{pct_label(t['band_low_pct'])}–{pct_label(t['band_high_pct'])}"
                 if not pd.isna(t["band_low_pct"]) else "-")
@@ -140,7 +148,7 @@ def _district_popup(run: SavedRun, area_id: str, name: str, lang: str) -> str:
             f"<tr><td>{_e(metric_label(t['metric'], lang))} ≥ {float(t['threshold_pct']):g}%</td>"
             f"<td class='value' data-metric='{_e(t['metric'])}'>{_e(pct_label(t['value_pct']))}</td>"
             f"<td>{_e(band)}</td><td>{_e(verdict_text)}</td>"
-            f"<td class='{'pass' if ok else 'fail'}'>{_e(text('pass' if ok else 'fail', lang))}</td>"
+            f"<td class='{result}'>{_e(outcome_label(result, lang))}</td>"
             f"<td>{float(t['gap']):,.0f} {_e(unit_label(str(t['gap_unit']), lang))}</td></tr>")
     header = "".join(f"<th>{_e(text(k, lang))}</th>" for k in ("target", "value", "band", "verdict", "result", "gap"))
     return (f"<div class='citycov-popup' data-area='{_e(area_id)}'>{head}<table><tr>{header}</tr>{''.join(rows)}"
@@ -171,22 +179,30 @@ def _bind(layer: folium.Element, bindings: list[str], *, popup: str | None = Non
 
 def _district_layer(run: SavedRun, fmap: folium.Map, *, metric: str, pct_col: str, title: str, lang: str,
                     show: bool, bindings: list[str]) -> folium.FeatureGroup:
+    """One polygon per district, filled by ``pct_col``, outlined by the target's outcome.
+
+    Failing districts are added last, so that their red outline is drawn on top of the shared
+    borders of passing (green) or neutral neighbours (Leaflet draws later layers above)."""
     group = folium.FeatureGroup(name=title, show=show)
     targets = run.targets[run.targets["metric"] == metric].set_index("area_id")
     by_id = run.districts.set_index("area_id")
     frame = run.boundaries.copy()
     frame["geometry"] = frame.geometry.simplify(0.0003, preserve_topology=True)
+    drawn = []
     for _, d in frame.iterrows():
         did = str(d["district_id"])
         if did not in by_id.index:
             continue
+        result = outcome(targets.loc[did, "passed"], targets.loc[did, "verdict"]) if did in targets.index else None
+        drawn.append((result == "fail", did, d.geometry, result))
+    drawn.sort(key=lambda item: item[0])  # stable: file order, failing districts last
+    for _, did, geometry, result in drawn:
         pct = float(by_id.loc[did, pct_col])
-        name = district_name(by_id.loc[did, "name"], by_id.loc[did, "name_zh"], lang)
-        passed = bool(targets.loc[did, "passed"]) if did in targets.index else None
-        outline = "#333333" if passed is None else (PASS_COLOUR if passed else FAIL_COLOUR)
+        name = area_name(did, by_id, lang)
+        outline = NO_TARGET_COLOUR if result is None else OUTCOME_COLOURS[result]
         style = {"fillColor": _pct_colour(pct), "color": outline, "weight": 3, "fillOpacity": 0.55}
         gj = folium.GeoJson({"type": "Feature", "properties": {"district_id": did},
-                             "geometry": _geo(d.geometry)},
+                             "geometry": _geo(geometry)},
                             style_function=lambda _f, s=style: s,
                             highlight_function=lambda _f: {"weight": 5, "fillOpacity": 0.7})
         _bind(gj, bindings, popup=_district_popup(run, did, name, lang), tooltip=f"{_e(name)}: {pct:.2f}%")

@@ -25,6 +25,8 @@ from citycov.choices import TECHNOLOGIES
 from citycov.config import METRICS
 from citycov.engine.linkbudget import FCC_BDC_TIERS as SPEED_TIERS
 from citycov.errors import OutputNameError
+from citycov.io.boundaries import has_local_names
+from citycov.outputs.i18n import text as label
 from citycov.outputs.names import file_names
 from citycov.pipeline.results import Results
 from citycov.pipeline.services import SERVICE_COLUMNS
@@ -41,12 +43,22 @@ def _num(value: float, digits: int = 2) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), digits)
 
 
-def district_rows(results: Results) -> pd.DataFrame:
-    """The district table as written: one row per district and the city, every metric with its
-    numerator, denominator, percentage and uncertainty band, and every target's pass/gap."""
+def area_names(results: Results, lang: str = "en") -> pd.Series:
+    """``name`` per area id: the districts' names, and the city row labelled in ``lang``."""
+    names = results.table["name"].copy()
+    names.loc[CITY_ID] = label("city_total", lang)
+    return names
+
+
+def district_rows(results: Results, lang: str = "en") -> pd.DataFrame:
+    """The district table as written: one row per district and the city (its name in ``lang``),
+    every metric with its numerator, denominator, percentage and uncertainty band, and every
+    target's pass/gap.  ``name_local`` (the districts' second name) only when they have one."""
     t = results.table
-    out = pd.DataFrame({"area_id": t.index, "name": t["name"].to_numpy(), "name_zh": t["name_zh"].to_numpy(),
-                        "area_km2": t["area_km2"].round(2).to_numpy()})
+    out = pd.DataFrame({"area_id": t.index, "name": area_names(results, lang).to_numpy()})
+    if has_local_names(t):
+        out["name_local"] = t["name_local"].to_numpy()
+    out["area_km2"] = t["area_km2"].round(2).to_numpy()
     for col in COUNT_COLUMNS:
         if col in t.columns:
             out[col] = t[col].round(0).to_numpy()
@@ -69,9 +81,9 @@ def district_rows(results: Results) -> pd.DataFrame:
     return out
 
 
-def target_rows(results: Results) -> pd.DataFrame:
-    """``targets.csv``: one row per target × area of its scope."""
-    names = results.table["name"]
+def target_rows(results: Results, lang: str = "en") -> pd.DataFrame:
+    """``targets.csv``: one row per target × area of its scope (the city named in ``lang``)."""
+    names = area_names(results, lang)
     rows = []
     for r in results.target_results:
         num_col, den_col, _ = METRIC_COLUMNS[r.target.metric]
@@ -97,7 +109,9 @@ def provenance(results: Results) -> dict[str, Any]:
         "synthetic_inputs": results.synthetic_inputs,
         "inputs": [
             {"name": r.name, "path": r.path, "sha256": r.sha256, "bytes": r.size_bytes, "crs": r.crs,
-             "synthetic": r.synthetic, "rows": r.rows, "vintage": r.vintage, "notes": list(r.notes)}
+             "synthetic": r.synthetic, "rows": r.rows, "vintage": r.vintage, "notes": list(r.notes),
+             **({"tiles": [{"tile": t.tile, "file": t.file, "sha256": t.sha256, "bytes": t.size_bytes}
+                           for t in r.tiles]} if r.tiles else {})}
             for r in results.inputs
         ],
         "grid": {"crs": results.grid.crs.to_string(), "cell_m": results.grid.cell_m,
@@ -127,6 +141,7 @@ def provenance(results: Results) -> dict[str, Any]:
             "wlan": f"log-distance: FSPL(1 m) + 10·{sc.wlan.path_loss_exponent:g}·log10(d)",
             "ftth": _ftth_rule_text(results),
             "zonal_rule": ZONAL_RULES[sc.accounting.zonal_rule],
+            "household_size": household_size_text(results),
             "cell_edge": f"cell-edge probability {sc.accounting.cell_edge_probability:.0%}, shadow-fading σ per "
                          f"environment class {sc.accounting.shadow_sigma_db} dB",
         },
@@ -195,6 +210,18 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def household_size_text(results: Results) -> str:
+    """The household size the run divided residents by, and its source."""
+    sc = results.scenario
+    hh = sc.households
+    if hh.persons_per_household is not None:
+        return f"{hh.persons_per_household:g} persons per household in every district (source: {hh.source})"
+    spec = sc.inputs["household_sizes"]
+    where = "; ".join(x for x in (spec.vintage, spec.note, hh.source) if x)
+    return (f"persons per household per district from [inputs.household_sizes] ({spec.path.name}"
+            + (f"; {where})" if where else ")"))
+
+
 def _ftth_rule_text(results: Results) -> str:
     f = results.scenario.fibre
     if f.rule == "premises":
@@ -213,14 +240,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def json_document(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) -> str:
+def json_document(results: Results, rows: pd.DataFrame, prov: dict[str, Any], lang: str = "en") -> str:
     """``districts.json``: provenance, field definitions, targets, target results, areas, networks."""
     doc = {
         "provenance": prov,
         "field_definitions": FIELD_DEFINITIONS,
         "targets": [{"metric": t.metric, "threshold": t.threshold, "label": t.label, "scope": t.scope}
                     for t in results.scenario.targets],
-        "target_results": json.loads(target_rows(results).to_json(orient="records", force_ascii=False)),
+        "target_results": json.loads(target_rows(results, lang).to_json(orient="records", force_ascii=False)),
         "areas": json.loads(rows.to_json(orient="records", force_ascii=False)),
         "networks": (json.loads(results.networks.round(4).to_json(orient="records", force_ascii=False))
                      if results.networks is not None else []),
@@ -264,10 +291,22 @@ def _pct(value: float) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{100 * value:.2f}%"
 
 
-def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) -> str:
+def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any], lang: str = "en") -> str:
     """The Markdown report: synthetic banner, targets with bands, districts, networks,
-    conservation, gaps, definitions, method and provenance."""
+    conservation, gaps, definitions, method and provenance.
+
+    The prose and column names are English; the city row's name and the heading of the local
+    (second) name column follow ``lang``, and that column is shown only when the districts have
+    a local name."""
     sc = results.scenario
+    local = has_local_names(results.table)
+    local_head = f" {md_cell(label('local_name', lang))} |" if local else ""
+    local_rule = "---|" if local else ""
+    area = area_names(results, lang)
+
+    def local_cell(area_id: str) -> str:
+        return f" {md_cell(results.table.loc[area_id, 'name_local'])} |" if local else ""
+
     lines = [f"# citycov report: {md_cell(sc.name)}", ""]
     if results.synthetic_inputs:
         lines += [f"> **SYNTHETIC INPUT**: {', '.join(md_cell(n) for n in results.synthetic_inputs)} "
@@ -286,20 +325,20 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
               f"{city['households']:,.0f}; passed by fibre: {city['households_passed']:,.0f} "
               f"({city['ftth_pct']:.2f}%).", ""]
     lines += ["## Targets by district", "",
-              "| district | 区 | target | value | band | verdict | result | gap |", "|---|---|---|---|---|---|---|---|"]
-    names = results.table[["name", "name_zh"]]
+              f"| district |{local_head} target | value | band | verdict | result | gap |",
+              f"|---|{local_rule}---|---|---|---|---|---|"]
     for r in results.target_results:
         if r.area_id == CITY_ID:
             continue
-        n, z = names.loc[r.area_id]
-        lines.append(f"| {md_cell(n)} | {md_cell(z)} | {r.target.metric} ≥ {r.target.threshold:.0%} | "
+        lines.append(f"| {md_cell(area.loc[r.area_id])} |{local_cell(r.area_id)} "
+                     f"{r.target.metric} ≥ {r.target.threshold:.0%} | "
                      f"{_pct(r.value)} | {_pct(r.low)}-{_pct(r.high)} | {r.verdict or '-'} | "
                      f"{_result(r)} | {r.gap:,.0f} {r.gap_unit} |")
     lines += ["", "## Districts", "",
-              "| district | 区 | population | wireless % | households | FTTH % | urban 3G % | villages % |",
-              "|---|---|---:|---:|---:|---:|---:|---:|"]
+              f"| district |{local_head} population | wireless % | households | FTTH % | urban 3G % | villages % |",
+              f"|---|{local_rule}---:|---:|---:|---:|---:|---:|"]
     for _, row in rows.iterrows():
-        lines.append(f"| {md_cell(row['name'])} | {md_cell(row['name_zh'])} | {row['population']:,.0f} | "
+        lines.append(f"| {md_cell(row['name'])} |{local_cell(row['area_id'])} {row['population']:,.0f} | "
                      f"{_fmt(row['wireless_pct'])} | {row['households']:,.0f} | {_fmt(row['ftth_pct'])} | "
                      f"{_fmt(row['urban_3g_pct'])} | {_fmt(row['village_broadband_pct'])} |")
     if results.networks is not None and len(results.networks):
@@ -321,7 +360,7 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
         src = row.get("population_input", float("nan"))
         diff = 100.0 * (grid_pop - src) / src if src else float("nan")
         factor = "-" if not math.isfinite(row["census_factor"]) else f"{row['census_factor']:.5f}"
-        lines.append(f"| {md_cell(row['name'])} | {src:,.0f} | {grid_pop:,.0f} | {diff:+.4f}% | {factor} |")
+        lines.append(f"| {md_cell(area.loc[row.name])} | {src:,.0f} | {grid_pop:,.0f} | {diff:+.4f}% | {factor} |")
     if results.gaps is not None and len(results.gaps):
         top = top_gaps_per_district(results.gaps, 3)
         lines += ["", f"## Largest coverage gaps ({len(results.gaps):,} gaps; all in gaps.geojson / gaps.gpkg)", "",
@@ -348,6 +387,7 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any]) 
         f"- WLAN model: {prov['models']['wlan']}.",
         f"- FTTH rule: {prov['models']['ftth']}.",
         f"- Zonal rule: {prov['models']['zonal_rule']}.",
+        f"- Household size: {md_text(prov['models']['household_size'])}.",
         *[f"- {n}." for n in results.accounting_notes],
         *[f"- Extrapolation: {text}." for text in results.extrapolation],
         f"- Grid: {results.grid.shape[0]} × {results.grid.shape[1]} cells of {results.grid.cell_m:g} m in "

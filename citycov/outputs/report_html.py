@@ -18,9 +18,11 @@ import pandas as pd
 from citycov.outputs.atomic import write_bytes_atomic, write_text_atomic
 from citycov.outputs.figures import Figure, target_charts
 from citycov.outputs.i18n import (
+    area_name,
     check_lang,
-    district_name,
     metric_label,
+    outcome,
+    outcome_label,
     pct_label,
     run_time,
     text,
@@ -38,6 +40,7 @@ table { border-collapse: collapse; margin: 8px 0 16px 0; font-size: 13px; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: left; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .pass { color: #1a7a3a; font-weight: bold; } .fail { color: #b30000; font-weight: bold; }
+.none { color: #777; }
 .banner { background: #b30000; color: #fff; padding: 8px 12px; font-weight: bold; }
 figure { margin: 10px 0 22px 0; } figcaption { color: #555; font-size: 12px; }
 code { background: #f3f3f3; padding: 0 3px; word-break: break-all; }
@@ -56,15 +59,15 @@ def _target_table(run: SavedRun, lang: str, *, city: bool) -> str:
     sel = run.targets[(run.targets["area_id"] == "city") == city]
     for _, t in sel.iterrows():
         a = t["area_id"]
-        name = district_name(names.loc[a, "name"], names.loc[a, "name_zh"], lang) if a in names.index else a
-        ok = bool(t["passed"])
+        name = area_name(a, names, lang)
+        result = outcome(t["passed"], t["verdict"])
         verdict = verdict_label(t["verdict"], lang)
         band = "-" if pd.isna(t["band_low_pct"]) else f"{pct_label(t['band_low_pct'])}–{pct_label(t['band_high_pct'])}"
         rows.append(
             f"<tr data-area='{_e(a)}' data-metric='{_e(t['metric'])}'><td>{_e(name)}</td>"
             f"<td>{_e(metric_label(t['metric'], lang))} ≥ {float(t['threshold_pct']):g}%</td>"
             f"<td class='n'>{_e(pct_label(t['value_pct']))}</td><td class='n'>{_e(band)}</td><td>{_e(verdict)}</td>"
-            f"<td class='{'pass' if ok else 'fail'}'>{_e(text('pass' if ok else 'fail', lang))}</td>"
+            f"<td class='{result}'>{_e(outcome_label(result, lang))}</td>"
             f"<td class='n'>{float(t['gap']):,.0f} {_e(unit_label(str(t['gap_unit']), lang))}</td></tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
@@ -123,9 +126,7 @@ def _claims_section(run: SavedRun, lang: str) -> str:
     rows = []
     for _, r in summary.iterrows():
         area = r["area_id"]
-        name = (text("city", lang) if area == "city" else
-                district_name(names.loc[area, "name"], names.loc[area, "name_zh"], lang) if area in names.index
-                else area)
+        name = text("city", lang) if area == "city" else area_name(area, names, lang)
         layer = f"{r['operator']} {r['technology']} {r['min_down_mbps']:g}/{r['min_up_mbps']:g} Mbit/s"
         n_ch = "-"
         if area == "city" and hexes is not None and len(hexes):

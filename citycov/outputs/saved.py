@@ -157,7 +157,9 @@ def load_saved_run(folder: str | Path) -> SavedRun:
                                                                    "serving_sector.tif")}
     except (OSError, ValueError, KeyError, rasterio.errors.RasterioError) as exc:
         raise InputFileError(f"{folder}: cannot read the saved run: {exc}") from exc
-    for col in ("area_id", "name", "name_zh", "population", "wireless_pct", "ftth_pct"):
+    if "name_zh" in districts.columns and "name_local" not in districts.columns:  # an older run: the same column
+        districts = districts.rename(columns={"name_zh": "name_local"})
+    for col in ("area_id", "name", "population", "wireless_pct", "ftth_pct"):
         if col not in districts.columns:
             problems.append(f"districts.csv: column {col!r} missing")
     if "city" not in set(districts.get("area_id", [])):

@@ -22,6 +22,7 @@ from citycov.config import scenario_files
 from citycov.crs import WGS84
 from citycov.outputs import maps, report, report_html
 from citycov.outputs.folder import CLAIM_FILES, OUTPUT_FILES, OUTPUT_FOLDERS, OutputFolder
+from citycov.outputs.i18n import check_lang
 from citycov.outputs.reproducible import Reproducible, gdal_dates, resolve, scrub
 from citycov.outputs.saved import NETWORK_GPKG, load_saved_run
 from citycov.outputs.tables import write_csv
@@ -68,7 +69,7 @@ def _write_claims(results: Results, folder: Path, mode: Reproducible | None) -> 
 def _write_vectors(results: Results, folder: Path) -> None:
     """District boundaries (GeoJSON, WGS84) and the network layers (GeoPackage, WGS84) for the map."""
     frame = results.districts.frame.to_crs(WGS84)
-    keep = [c for c in ("district_id", "name", "name_zh") if c in frame.columns]
+    keep = ["district_id", "name", *(["name_local"] if results.districts.has_local_names else [])]
     frame[[*keep, "geometry"]].to_file(folder / "districts.geojson", driver="GeoJSON")
     path = folder / NETWORK_GPKG
     for name, layer in results.network_wgs84.items():
@@ -108,13 +109,14 @@ def write_outputs(results: Results, out: str | Path | OutputFolder, *, lang: str
 def _write_all(results: Results, staging: Path, *, lang: str | None, basemap: str | None,
                mode: Reproducible | None) -> list[str]:
     """Write every output into ``staging``; return the names of the entries written."""
-    rows = report.district_rows(results)
+    lang = check_lang(lang or results.scenario.report.lang)
+    rows = report.district_rows(results, lang)
     prov = report.provenance(results)
     if mode is not None:
         prov = scrub(prov, mode)
     prov["reproducible"] = None if mode is None else {"source_date_epoch": mode.epoch}
     write_csv(rows, staging / "districts.csv")
-    write_csv(report.target_rows(results), staging / "targets.csv")
+    write_csv(report.target_rows(results, lang), staging / "targets.csv")
     networks = results.networks if results.networks is not None else pd.DataFrame()
     write_csv(networks.round(4), staging / "networks.csv")
     variants = results.variants if results.variants is not None else pd.DataFrame(
@@ -126,8 +128,8 @@ def _write_all(results: Results, staging: Path, *, lang: str | None, basemap: st
         district_names=list(results.districts.frame["name"]), site_x=np.zeros(0), site_y=np.zeros(0))
     with _quiet_vector_writes():
         gaps_mod.write_gaps(gaps, staging)
-    (staging / "districts.json").write_text(report.json_document(results, rows, prov), encoding="utf-8")
-    (staging / "report.md").write_text(report.markdown_report(results, rows, prov), encoding="utf-8")
+    (staging / "districts.json").write_text(report.json_document(results, rows, prov, lang), encoding="utf-8")
+    (staging / "report.md").write_text(report.markdown_report(results, rows, prov, lang), encoding="utf-8")
     write_csv(results.sectors, staging / "sectors.csv")
     report.write_rasters(results, staging)
     with _quiet_vector_writes():
@@ -139,7 +141,6 @@ def _write_all(results: Results, staging: Path, *, lang: str | None, basemap: st
         write_csv(report.service_rows(results), staging / "services.csv")
         extra.append("services.csv")
     saved = load_saved_run(staging)
-    lang = lang or results.scenario.report.lang
     maps.write_map(saved, staging / "map.html", lang=lang, basemap=basemap or results.scenario.report.basemap)
     report_html.write_report(saved, staging / "report.html", lang=lang, figures_dir=staging / "figures")
     return [*OUTPUT_FILES, *OUTPUT_FOLDERS, *extra]

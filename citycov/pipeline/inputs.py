@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pyproj
 
 from citycov.config import Scenario
-from citycov.config.inputs import InputSpec
+from citycov.config.inputs import InputSpec, OpenCelliDInput
 from citycov.crs import WGS84, parse_crs, require_projected, utm_crs_for
 from citycov.errors import SiteTableError
 from citycov.grid import GridSpec
 from citycov.io import Districts, read_districts, read_fibre_nodes, read_fibre_routes, read_sectors, read_wlan
 from citycov.io.antenna_patterns import check_pattern_names, read_pattern_folder
 from citycov.io.broadcast import read_transmitters
+from citycov.io.cell_join import join_cells
 from citycov.io.claims import read_claims
 from citycov.io.district_tables import read_district_values
 from citycov.io.fibre import read_premises
 from citycov.io.measurements import MeasurementSet, read_measurements
 from citycov.io.msi import AntennaPattern
-from citycov.io.opencellid import read_opencellid
+from citycov.io.opencellid import opencellid_note, read_opencellid
 from citycov.io.vector import CSV_SUFFIXES, check_extent
 from citycov.io.villages import check_within_districts, read_villages
 from citycov.provenance import InputRecord, record_for
@@ -107,6 +107,38 @@ def study_bounds(scenario: Scenario, districts: Districts) -> tuple[float, float
                                 crs=districts.frame.crs).bounds
 
 
+def _network(spec_in: dict[str, InputSpec], crs: pyproj.CRS, records: list[InputRecord]) -> gpd.GeoDataFrame:
+    """The sector table of ``[inputs.sectors]``, ``[inputs.opencellid]`` or both, joined by the
+    latter's ``join`` (:func:`citycov.io.cell_join.join_cells`); each input's record appended,
+    with the rows dropped and the OpenCelliD defaults, band sources and join counts."""
+    sectors = None
+    if "sectors" in spec_in:
+        s = spec_in["sectors"]
+        sectors = read_sectors(s.path, crs=s.crs, to_crs=crs, **s.options)
+        dropped = sectors.attrs.get("dropped", {}).get("2G/CDMA technology", 0)
+        record = _record(s, len(sectors))
+        if dropped:
+            record = replace(record, notes=(f"{dropped} 2G/CDMA rows dropped (not modelled)", *record.notes))
+        records.append(record)
+    if "opencellid" not in spec_in:
+        return sectors
+    o = spec_in["opencellid"]
+    if not isinstance(o, OpenCelliDInput):  # an InputSpec built by hand: the OpenCelliD keys' defaults
+        o = OpenCelliDInput(**{f.name: getattr(o, f.name) for f in fields(InputSpec)},
+                            min_samples=int(o.options.get("min_samples", 1)))
+    cells = read_opencellid(o.path, crs=crs, min_samples=o.min_samples, operators=o.operators, bands=o.bands,
+                            defaults=o.defaults, sectors=o.sectors)
+    notes = [opencellid_note(cells)]
+    if sectors is not None:
+        sectors, counts = join_cells(sectors, cells, how=o.join, match_distance_m=o.match_distance_m)
+        notes.append(counts.note())
+    else:
+        sectors = cells
+    records.append(labelled(record_for(o.name, o.path, crs=_crs_text(o.crs), synthetic=o.synthetic,
+                                       rows=cells.attrs.get("cells", len(cells)), notes=tuple(notes)), o))
+    return sectors
+
+
 def read_inputs(scenario: Scenario) -> Inputs:
     """Read and validate every vector and table input, in the analysis CRS.
 
@@ -120,24 +152,7 @@ def read_inputs(scenario: Scenario) -> Inputs:
     d = spec_in["districts"]
     inputs = Inputs(crs=crs, districts=districts, sectors=None)  # type: ignore[arg-type]
     inputs.records.append(_record(d, len(districts)))
-    tables = []
-    if "sectors" in spec_in:
-        s = spec_in["sectors"]
-        tables.append(read_sectors(s.path, crs=s.crs, to_crs=crs, **s.options))
-        inputs.records.append(_record(s, len(tables[-1])))
-    if "opencellid" in spec_in:
-        o = spec_in["opencellid"]
-        cells = read_opencellid(o.path, crs=crs, min_samples=int(o.options.get("min_samples", "1")))
-        tables.append(cells[[c for c in tables[0].columns if c in cells.columns]] if tables else cells)
-        used = "; ".join(f"{radio}: {d['technology']} {d['band']} {d['freq_mhz']:g} MHz, {d['height_m']:g} m, "
-                         f"EIRP {d['eirp_dbm']:g} dBm" for radio, d in cells.attrs.get("defaults", {}).items())
-        dropped = ", ".join(f"{k} {v}" for k, v in cells.attrs.get("dropped", {}).items() if v)
-        note = (f"sectors from OpenCelliD cell positions, omnidirectional, with per-radio defaults ({used})"
-                + (f"; dropped: {dropped}" if dropped else ""))
-        inputs.records.append(labelled(record_for(o.name, o.path, crs=_crs_text(o.crs), synthetic=o.synthetic,
-                                                  rows=len(cells), notes=(note,)), o))
-    inputs.sectors = tables[0] if len(tables) == 1 else gpd.GeoDataFrame(
-        pd.concat(tables, ignore_index=True), geometry="geometry", crs=crs)
+    inputs.sectors = _network(spec_in, crs, inputs.records)
     duplicated = inputs.sectors["sector_id"].duplicated()
     if duplicated.any():
         raise SiteTableError(f"sector_id values appear in both [inputs.sectors] and [inputs.opencellid]: "

@@ -70,13 +70,13 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
     index = pop_mod.district_index(inputs.districts, grid)
     study = weights.in_district() | (index >= 0)
     p_spec, t_spec = scenario.inputs["population"], scenario.inputs["terrain"]
-    pop = read_population(p_spec.path, grid, declared_synthetic=p_spec.synthetic,
+    pop = read_population(p_spec.source, grid, declared_synthetic=p_spec.synthetic,
                           units=p_spec.options.get("units", "count"))
-    dem = read_dem(t_spec.path, grid, study_mask=study, declared_synthetic=t_spec.synthetic)
+    dem = read_dem(t_spec.source, grid, study_mask=study, declared_synthetic=t_spec.synthetic)
     clutter = None
     if "clutter" in scenario.inputs:
         c_spec = scenario.inputs["clutter"]
-        clutter = read_clutter(c_spec.path, grid, loss_db=c_spec.loss_db, study_mask=study, crs=c_spec.crs,
+        clutter = read_clutter(c_spec.source, grid, loss_db=c_spec.loss_db, study_mask=study, crs=c_spec.crs,
                                declared_synthetic=c_spec.synthetic)
     sizes = (inputs.household_sizes if inputs.household_sizes is not None
              else scenario.households.persons_per_household)
@@ -123,7 +123,7 @@ def _city_weights(inputs: Inputs, grid: GridSpec, rule: str) -> pop_mod.ZonalWei
     """Weights of the union of the districts, needed only when a rule counts a cell twice."""
     if rule != "all_touched":
         return None
-    city = Districts(gpd.GeoDataFrame({"district_id": ["city"], "name": ["city"], "name_zh": ["全市"]},
+    city = Districts(gpd.GeoDataFrame({"district_id": ["city"], "name": ["city"], "name_local": [""]},
                                       geometry=[inputs.districts.frame.union_all()], crs=inputs.crs))
     return pop_mod.zonal_weights(city, grid, rule)
 

@@ -25,7 +25,6 @@ import pandas as pd
 
 from citycov.accounting import districts as acc
 from citycov.accounting import gaps as gaps_mod
-from citycov.accounting import population as pop_mod
 from citycov.accounting.targets import evaluate_targets
 from citycov.checkpoints import checkpoint
 from citycov.config import Scenario
@@ -148,9 +147,10 @@ def _replay_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
 
 def _accounting_notes(scenario: Scenario, inputs: Inputs, layers: Layers, fibre: Fibre,
                       table: pd.DataFrame) -> list[str]:
-    """The zonal rule, FTTH notes, the exactextract cross-check and the census rescaling."""
+    """FTTH notes, the exactextract cross-check and the census rescaling.  (The zonal rule is one
+    of the run's models, ``provenance.models.zonal_rule``, which every report prints once.)"""
     acc_cfg = scenario.accounting
-    notes = [f"zonal rule: {pop_mod.ZONAL_RULES[acc_cfg.zonal_rule]}", *fibre.notes]
+    notes = [*fibre.notes]
     if np.isfinite(layers.crosscheck_rel):
         notes.append(f"exactextract cross-check of the district population sums: max relative difference "
                      f"{layers.crosscheck_rel:.1e}")
