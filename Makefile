@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 OUT    ?= out
 
-.PHONY: demo test test-fast lint data clean system-deps
+.PHONY: demo example test test-fast lint data data-nyc clean system-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/citycov run --out $(OUT)
+
+# The second embedded example: New York City's five boroughs (data/newyork.toml).
+example: $(VENV)/.installed
+	$(VENV)/bin/citycov run data/newyork.toml --out $(OUT)-newyork
 
 system-deps:
 	bash scripts/install_system_deps.sh
@@ -45,5 +49,8 @@ lint: $(VENV)/.installed-test
 data: $(VENV)/.installed
 	$(PY) scripts/make_guangzhou_data.py
 
+data-nyc: $(VENV)/.installed
+	$(PY) scripts/make_nyc_data.py
+
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache
+	rm -rf $(VENV) $(OUT) $(OUT)-newyork .pytest_cache
