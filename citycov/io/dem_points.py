@@ -8,7 +8,6 @@ same height as anywhere else the DEM covers.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pyproj
@@ -30,8 +29,8 @@ def sample_dem(path: RasterSource, x: np.ndarray, y: np.ndarray, *, crs: pyproj.
     Parameters
     ----------
     path
-        A raster source (:func:`citycov.io.mosaic.open_source`: a file, VRT, ``/vsizip/...`` path or tiles); band 1 is the
-        elevation in metres, its nodata value and NaN are no data.
+        A raster source (:func:`citycov.io.mosaic.open_source`: a file, VRT, ``/vsizip/...`` path
+        or tiles); band 1 is the elevation in metres, its nodata value and NaN are no data.
     x, y
         float64 point coordinates in ``crs`` (reprojected to the DEM's CRS here).
 
