@@ -142,9 +142,9 @@ def check(scenario: Path | None, cell_m: float | None, lang: str | None) -> None
               help="Fibre access nodes (points; line files become fibre routes).")
 @click.option("--wlan", type=click.Path(path_type=Path), default=None, help="WLAN access points.")
 @click.option("--name", default=None, help="Scenario name (default: the districts file's name).")
-@click.option("--household-size", type=float, default=None,
-              help="Persons per household of your census (needed for an FTTH target).")
-@click.option("--household-source", default=None, help="Where the household size comes from (e.g. \"INSEE RP2021\").")
+@click.option("--household-size", type=float, required=True,
+              help="Persons per household of your census (households are counted in every district table).")
+@click.option("--household-source", required=True, help="Where the household size comes from (e.g. \"INSEE RP2021\").")
 @click.option("--out", "out", default="scenario.toml", show_default=True, type=click.Path(path_type=Path),
               help="Scenario file to write.")
 @click.option("--force", is_flag=True, help="Overwrite an existing scenario file.")

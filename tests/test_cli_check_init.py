@@ -87,7 +87,8 @@ def make_french_inputs(folder: Path) -> dict[str, Path]:
 
 def init_args(paths: dict[str, Path], out: Path, *extra: str) -> list[str]:
     return ["init", "--districts", str(paths["districts"]), "--population", str(paths["population"]),
-            "--terrain", str(paths["terrain"]), "--sites", str(paths["sites"]), "--out", str(out), *extra]
+            "--terrain", str(paths["terrain"]), "--sites", str(paths["sites"]), "--out", str(out),
+            "--household-size", "2.19", "--household-source", "INSEE RP2021 (test)", *extra]
 
 
 # -- check -------------------------------------------------------------------------------------
@@ -259,7 +260,8 @@ def test_init_with_fibre_and_household_size_adds_an_ftth_target(tmp_path):
     assert [t.metric for t in sc.targets] == ["wireless_population", "ftth_households"]
     assert sc.households.persons_per_household == 2.19
     assert sc.inputs["fibre_nodes"].options == {"lon_column": "longitude", "lat_column": "latitude"}
-    assert "source: INSEE RP2021" in out.read_text(encoding="utf-8")
+    assert sc.households.source == "INSEE RP2021"
+    assert 'source = "INSEE RP2021"' in out.read_text(encoding="utf-8")
 
 
 def test_init_projected_sector_table_without_inferable_crs_fails_check_with_a_todo(tmp_path):

@@ -429,7 +429,7 @@ class _Checker:
         lines = [f"{name}: {self.shown(spec.path)}"]
 
         def describe() -> None:
-            with open_raster(spec.path, require_data=False) as src:
+            with open_raster(spec.source, require_data=False) as src:
                 if src.crs is None:
                     lines.append("  no CRS in the file")
                     return
@@ -461,7 +461,7 @@ class _Checker:
             return
 
         def read() -> RasterLayer:
-            with open_raster(spec.path) as src:
+            with open_raster(spec.source) as src:
                 if src.crs is None:
                     raise CRSError(f"{spec.path}: population raster has no CRS")
                 data = src.read(1, masked=True).astype(np.float64)
@@ -541,7 +541,7 @@ class _Checker:
         self.input_lines += lines
         if "terrain" in self.failed or self.grid is None:
             return
-        dem = self.attempt("terrain", lambda: read_dem(spec.path, self.grid, study_mask=self.index >= 0))
+        dem = self.attempt("terrain", lambda: read_dem(spec.source, self.grid, study_mask=self.index >= 0))
         section = []
         if dem is not None:
             study = dem.values[self.index >= 0]
@@ -553,7 +553,7 @@ class _Checker:
         spec = self.sc.inputs["clutter"]
         lines = self.raster_lines("clutter")
         if self.grid is not None and "clutter" not in self.failed:
-            layer = self.attempt("clutter", lambda: read_clutter(spec.path, self.grid, loss_db=spec.loss_db,
+            layer = self.attempt("clutter", lambda: read_clutter(spec.source, self.grid, loss_db=spec.loss_db,
                                                                  study_mask=self.index >= 0, crs=spec.crs))
             if layer is not None:
                 lines.append("  classes on the grid (cells): " + ", ".join(
@@ -607,7 +607,7 @@ class _Checker:
         if "terrain" in self.failed or not can.any():
             return []
         spec = self.sc.inputs["terrain"]
-        z = self.attempt("terrain", lambda: sample_elevation_m(spec.path, x[can], y[can], self.crs))
+        z = self.attempt("terrain", lambda: sample_elevation_m(spec.source, x[can], y[can], self.crs))
         if z is None:
             return []
         missing = ~np.isfinite(z)

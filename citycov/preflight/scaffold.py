@@ -184,7 +184,8 @@ def render(detected: list[Detected], *, name: str, household_size: float | None,
     fibre = names & {"fibre_nodes", "fibre_routes"}
     if household_size is not None:
         w.table("[households]")
-        w.key("persons_per_household", float(household_size), f"source: {household_source}")
+        w.key("persons_per_household", float(household_size), "persons per household, from your census")
+        w.key("source", str(household_source), "where the household size comes from (printed in every report)")
         w.blank()
     w.comment("Targets: each has a metric, a threshold (0-1), a label and a scope (\"districts\": every district",
               "and the city; \"city\": the city only).")
