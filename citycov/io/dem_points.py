@@ -134,6 +134,10 @@ def require_ground(path: RasterSource, x: np.ndarray, y: np.ndarray, *, crs: pyp
     ground = sample_dem(path, x, y, crs=crs)
     missing = np.isnan(ground)
     if missing.any():
+        from citycov.io.raster import open_raster
+
+        with open_raster(path):  # a DEM with no valid cell at all says so first
+            pass
         bounds, dem_crs = dem_extent(path)
         xd, yd = pyproj.Transformer.from_crs(pyproj.CRS(crs), dem_crs, always_xy=True).transform(
             np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
