@@ -16,6 +16,7 @@ from rasterio.windows import Window
 
 from citycov.errors import CRSError, RasterError
 from citycov.io.mosaic import RasterSource, open_source
+from citycov.io.raster import open_raster
 
 DEM_RANGE_M = (-450.0, 8900.0)
 """Plausible elevations (m): the Dead Sea shore to above Everest (as :mod:`citycov.io.raster`)."""
@@ -134,8 +135,6 @@ def require_ground(path: RasterSource, x: np.ndarray, y: np.ndarray, *, crs: pyp
     ground = sample_dem(path, x, y, crs=crs)
     missing = np.isnan(ground)
     if missing.any():
-        from citycov.io.raster import open_raster
-
         with open_raster(path):  # a DEM with no valid cell at all says so first
             pass
         bounds, dem_crs = dem_extent(path)
