@@ -39,6 +39,7 @@ from citycov.choices import (
     ZONAL_RULE_NAMES,
 )
 from citycov.config.inputs import InputSpec, parse_inputs
+from citycov.config.plan import PlanConfig, parse_plan
 from citycov.crs import GCJ02, parse_crs
 from citycov.errors import CitycovError, InputFileError, ScenarioError
 from citycov.filekind import MISSING, path_problem
@@ -217,6 +218,8 @@ class Scenario:
     verification: VerificationConfig | None = None
     services: ServicesConfig = field(default_factory=ServicesConfig)
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
+    """``[plan]`` (read by ``citycov plan`` only; every key has a default)."""
 
 
 def scenario_files(sc: Scenario) -> tuple[Path, ...]:
@@ -286,7 +289,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 def _parse(doc: dict, source: Path) -> Scenario:
     r = KeyReader()
     r.unknown(doc, {"name", "description", "inputs", "grid", "radio", "wlan", "fibre", "households", "accounting",
-                    "targets", "report", "verification", "services", "broadcast"}, "top level")
+                    "targets", "report", "verification", "services", "broadcast", "plan"}, "top level")
     name = r.string(doc, "name", "top level", source.stem)
     description = r.string(doc, "description", "top level", "")
 
@@ -357,11 +360,29 @@ def _parse(doc: dict, source: Path) -> Scenario:
     if accounting.rescale_to_census and "census" not in inputs:
         r.problems.append("[accounting].rescale_to_census = true needs [inputs.census]")
 
+    plan = parse_plan(r, doc.get("plan", {}), source.parent)
+    if "plan" in doc:
+        _check_plan(r, plan, targets, inputs, fibre)
+
     r.raise_problems(str(source))
     return Scenario(name=name, source=source, inputs=inputs, grid=grid, radio=radio, wlan=wlan,
                     fibre=fibre, targets=targets, description=description, households=households,
                     accounting=accounting, report=report, verification=verification, services=services,
-                    broadcast=broadcast)
+                    broadcast=broadcast, plan=plan)
+
+
+def _check_plan(r: KeyReader, plan: PlanConfig, targets: tuple[Target, ...], inputs: dict[str, InputSpec],
+                fibre: FibreConfig) -> None:
+    """``[plan].metrics`` must name targets of the scenario, with the inputs they need."""
+    named = {t.metric for t in targets}
+    for metric in plan.metrics:
+        if metric not in named:
+            r.problems.append(f"[plan].metrics: {metric!r} is not a target of this scenario ([[targets]] has "
+                              f"{sorted(named)})")
+    if "ftth_households" in plan.metrics and fibre.rule == "premises":
+        r.problems.append("[plan].metrics: ftth_households cannot be planned under [fibre].rule = \"premises\" "
+                          "(a premises table says which homes are ready; new cabinets change no row of it): "
+                          "use the \"drop_distance\" or \"capacity\" rule, or drop the metric")
 
 
 HOUSEHOLD_SIZE_OPTIONS = ("[households].persons_per_household (one size for every district, with "
