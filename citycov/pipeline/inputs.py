@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyproj
 
 from citycov.config import Scenario
@@ -201,3 +202,39 @@ def read_inputs(scenario: Scenario) -> Inputs:
         inputs.household_sizes = _district_values(h, districts, "size_column", "persons_per_household", 0.5, 20.0)
         inputs.records.append(_record(h, len(districts)))
     return inputs
+
+
+@dataclass(frozen=True)
+class Additions:
+    """Planned network elements added to a scenario's inputs (``citycov plan``'s full-engine
+    check): sector rows with the columns of the validated sector table, and fibre cabinets
+    with the columns of the validated node table, both in the analysis CRS."""
+
+    sectors: gpd.GeoDataFrame | None = None
+    nodes: gpd.GeoDataFrame | None = None
+
+
+def add_planned(inputs: Inputs, additions: Additions) -> Inputs:
+    """``inputs`` with the planned sectors and cabinets appended (ids must not clash)."""
+    sectors, nodes = inputs.sectors, inputs.nodes
+    if additions.sectors is not None and len(additions.sectors):
+        sectors = _appended(sectors, additions.sectors, inputs.crs, "sector_id", "planned sectors")
+    if additions.nodes is not None and len(additions.nodes):
+        nodes = _appended(nodes, additions.nodes, inputs.crs, "node_id", "planned cabinets")
+    return replace(inputs, sectors=sectors, nodes=nodes)
+
+
+def _appended(base: gpd.GeoDataFrame | None, extra: gpd.GeoDataFrame, crs: pyproj.CRS, id_column: str,
+              what: str) -> gpd.GeoDataFrame:
+    if not pyproj.CRS(extra.crs).equals(crs):
+        raise SiteTableError(f"{what} are in {extra.crs}, the analysis CRS is {crs.to_string()}")
+    if base is None:
+        return extra.reset_index(drop=True)
+    missing = sorted(set(base.columns) - set(extra.columns))
+    if missing:
+        raise SiteTableError(f"{what} lack the columns {missing} of the table they join")
+    clash = sorted(set(base[id_column].astype(str)) & set(extra[id_column].astype(str)))
+    if clash:
+        raise SiteTableError(f"{what}: {id_column} already in the scenario's table: {clash[:10]}")
+    joined = pd.concat([base, extra[list(base.columns)]], ignore_index=True)
+    return gpd.GeoDataFrame(joined, geometry=base.geometry.name, crs=base.crs)

@@ -19,6 +19,18 @@ from citycov.verification.claims import ClaimsResult
 
 
 @dataclass
+class RunContext:
+    """The run's validated inputs, grid layers, coverage levels, masks and FTTH result
+    (:mod:`citycov.pipeline`'s own types), kept for ``citycov plan``."""
+
+    inputs: Any
+    layers: Any
+    coverage: Any
+    masks: dict[str, np.ndarray]
+    fibre: Any
+
+
+@dataclass
 class Results:
     """Everything a report needs: tables, rasters on ``grid``, and provenance.
 
@@ -57,6 +69,9 @@ class Results:
     service_provenance: dict[str, Any] = field(default_factory=dict)
     """``presets``: each evaluated preset's provenance (citation, file, SHA-256, rule, margins);
     ``skipped``: preset name -> why it was not evaluated here."""
+
+    context: RunContext | None = field(default=None, repr=False, compare=False)
+    """What the run computed on the way and the planner reuses (never written, never saved)."""
 
     @property
     def synthetic_inputs(self) -> list[str]:

@@ -33,9 +33,9 @@ from citycov.errors import CitycovWarning
 from citycov.grid import GridSpec
 from citycov.pipeline.broadcast import broadcast_presets, broadcast_services
 from citycov.pipeline.coverage import Fibre, coverage_masks, fibre_coverage, link_rasters, radio_coverage
-from citycov.pipeline.inputs import Inputs, read_inputs
+from citycov.pipeline.inputs import Additions, Inputs, add_planned, read_inputs
 from citycov.pipeline.layers import Layers, build_layers
-from citycov.pipeline.results import Results
+from citycov.pipeline.results import Results, RunContext
 from citycov.pipeline.services import collect_services, service_coverage
 from citycov.pipeline.tables import account, networks
 from citycov.pipeline.uncertainty import variants
@@ -56,8 +56,12 @@ def _step(name: str, timings: dict[str, float]) -> Iterator[None]:
     log.info("%s done in %.2f s", name, timings[name])
 
 
-def run(scenario: Scenario, *, progress: bool = False) -> Results:
+def run(scenario: Scenario, *, progress: bool = False, keep_context: bool = False,
+        additions: Additions | None = None) -> Results:
     """Run a scenario end to end and return the results (no files are written).
+
+    ``keep_context`` keeps the inputs, layers and coverage in ``Results.context`` (for the
+    planner); ``additions`` adds planned sectors and fibre cabinets to the scenario's inputs.
 
     Examples
     --------
@@ -72,6 +76,8 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
         warnings.simplefilter("always", CitycovWarning)
         with _step("read and validate inputs", timings):
             inputs = read_inputs(scenario)
+            if additions is not None:
+                inputs = add_planned(inputs, additions)
         with _step("population, households and terrain on the grid", timings):
             layers = build_layers(scenario, inputs, cell_m=scenario.grid.cell_m, rule=acc_cfg.zonal_rule)
             g = layers.grid
@@ -131,6 +137,8 @@ def run(scenario: Scenario, *, progress: bool = False) -> Results:
         accounting_notes=_accounting_notes(scenario, inputs, layers, fibre, table),
         started_utc=started, software=software_versions(), network_wgs84=_network_wgs84(inputs, layers),
         claims=claims, services=services, broadcast_rasters=broadcast_rasters, service_provenance=service_prov,
+        context=RunContext(inputs=inputs, layers=layers, coverage=cov, masks=masks, fibre=fibre) if keep_context
+        else None,
     )
 
 
