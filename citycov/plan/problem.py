@@ -88,3 +88,17 @@ class Selection:
     gains: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     """(len(chosen), r) weight newly covered per requirement by each chosen candidate, in the
     order of ``chosen`` (greedy: marginal at the time of choice)."""
+
+
+@dataclass(frozen=True)
+class CellCover:
+    """Which uncovered grid cells each candidate would newly cover (sites: wireless coverage;
+    cabinets: passed by fibre), before the cells are split into demand units."""
+
+    cells: np.ndarray
+    """int64, sorted, unique: flat row-major indices on the analysis grid of the cells that at
+    least one candidate newly covers."""
+    cover: sparse.csc_array
+    """(len(cells), n_candidates) bool."""
+    pairs_evaluated: int = 0
+    """Candidate × cell pairs evaluated to build it (for the throughput benchmark)."""
