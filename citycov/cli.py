@@ -26,6 +26,7 @@ from citycov.outputs.i18n import LANGS
 from citycov.outputs.reproducible import resolve as resolve_reproducible
 from citycov.outputs.saved import load_saved_run
 from citycov.pipeline import runner
+from citycov.plan import planner
 from citycov.preflight import InitPaths, check_scenario, init_scenario
 
 
@@ -96,6 +97,65 @@ def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: b
     click.echo(f"report: {paths['report.html'].resolve()}")
     click.echo(f"map:    {paths['map.html'].resolve()}")
     click.echo(f"tables: {paths['districts.csv'].resolve()}")
+
+
+@cli.command("plan")
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", default="out-plan", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
+@click.option("--lang", type=click.Choice(LANGS), default=None,
+              help="Language of map.html and report.html (default: the scenario's [report].lang).")
+@click.option("--cell-m", type=click.FloatRange(min=1.0, max=10_000.0), default=None,
+              help="Analysis cell size in metres, overriding [grid].cell_m (recorded in the provenance).")
+@click.option("--reproducible", is_flag=True, help="As citycov run --reproducible.")
+@click.pass_context
+def plan_cmd(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: bool, lang: str | None,
+             cell_m: float | None, reproducible: bool) -> None:
+    """Plan the fewest-cost new sites and fibre cabinets that bring SCENARIO's targets ([plan]
+    section; default: the embedded Guangzhou scenario) to their thresholds, check the plan with a
+    full engine run, and write the plan beside that run's report.
+
+    \b
+    Example:
+        citycov plan --cell-m 100 --out plan100/
+        citycov plan my_city.toml --out plan/
+    """
+    t0 = time.perf_counter()
+    folder: OutputFolder | None = None
+    try:
+        mode = True if reproducible else None
+        resolve_reproducible(mode)
+        sc = load_scenario(scenario)
+        if cell_m is not None:
+            sc = replace(sc, grid=replace(sc.grid, cell_m=cell_m))
+        folder = OutputFolder.prepare(out_dir, reads=scenario_files(sc))
+        with folder:
+            result = planner.plan_scenario(sc, progress=not (no_progress or ctx.obj["quiet"]))
+            paths = outputs.write_outputs(result.after or result.base, folder, lang=lang, reproducible=mode,
+                                          plan=result)
+    except CitycovError as exc:
+        click.echo(f"citycov: error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        if folder is not None and folder.published:
+            click.echo(f"citycov: interrupted after {out_dir} received the complete new plan", err=True)
+        else:
+            click.echo(f"citycov: interrupted; nothing was written to {out_dir}", err=True)
+        sys.exit(130)
+    unit = result.config.cost_unit
+    click.echo(f"{sc.name}: plan of {len(result.sites)} site(s) and {len(result.cabinets)} cabinet(s), cost "
+               f"{float(result.sites['cost'].sum() + result.cabinets['cost'].sum()):.4g} {unit} "
+               f"({time.perf_counter() - t0:.1f} s)")
+    for row in result.summary.itertuples():
+        click.echo(f"  {row.metric} {row.district}: {row.before_pct:.2f}% -> {row.after_pct:.2f}% "
+                   f"(target {row.threshold:g}%, {'met' if row.met else 'MISSED'})")
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+    if result.base.synthetic_inputs:
+        click.echo(f"NOTE: synthetic inputs: {', '.join(result.base.synthetic_inputs)}")
+    click.echo(f"report: {paths['report.html'].resolve()}")
+    click.echo(f"plan:   {out_dir.resolve() / 'plan_summary.csv'}")
 
 
 CHECK_PROBLEMS_EXIT = 2
