@@ -17,7 +17,7 @@ antenna pattern names of the sector table, is checked by their readers.)
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -361,6 +361,9 @@ def _parse(doc: dict, source: Path) -> Scenario:
         r.problems.append("[accounting].rescale_to_census = true needs [inputs.census]")
 
     plan = parse_plan(r, doc.get("plan", {}), source.parent)
+    if not (isinstance(doc.get("plan"), dict) and "metrics" in doc["plan"]):  # default: the plannable targets
+        named = {t.metric for t in targets}
+        plan = replace(plan, metrics=tuple(m for m in plan.metrics if m in named))
     if "plan" in doc:
         _check_plan(r, plan, targets, inputs, fibre)
 

@@ -3,7 +3,7 @@
 Example (the keys and their defaults; costs are in ``cost_unit``)::
 
     [plan]
-    metrics = ["wireless_population", "ftth_households", "village_broadband"]  # targets of [[targets]]
+    metrics = ["wireless_population", "ftth_households", "village_broadband"]  # default: those of [[targets]]
     districts = "missing"      # "missing" (the areas that miss a target), "all", or a list of district ids
     budget = "minimum"         # or a number: the most covered within this cost (max-coverage form)
     selection = "ilp"          # which selection is the plan: "ilp" (HiGHS optimum) or "greedy" (CELF)
@@ -154,10 +154,10 @@ def parse_plan(r: KeyReader, t: Any, base: Path) -> PlanConfig:
                           f"got {raw!r}")
     budget = None
     raw = t.get("budget", "minimum")
-    if raw != "minimum":
+    if isinstance(raw, str) and raw != "minimum":
+        r.problems.append(f"{where}.budget must be \"minimum\" or a number > 0, got {raw!r}")
+    elif raw != "minimum":
         budget = r.number(t, "budget", where, None, lo=0.0, lo_open=True)
-        if budget is None and not any(where + ".budget" in p for p in r.problems):
-            r.problems.append(f"{where}.budget must be \"minimum\" or a number > 0, got {raw!r}")
     return PlanConfig(
         metrics=tuple(metrics),
         districts=districts,
