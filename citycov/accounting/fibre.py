@@ -174,7 +174,7 @@ def capacity_passed(households: np.ndarray, grid: GridSpec, nodes: gpd.GeoDataFr
     ports = counted["ports"].to_numpy(dtype=np.float64)
     x_m = counted.geometry.x.to_numpy(dtype=np.float64)
     y_m = counted.geometry.y.to_numpy(dtype=np.float64)
-    cell, node, dist_m = _pairs_within(grid, x_m, y_m, float(drop_distance_m))
+    cell, node, dist_m = cells_within_reach(grid, x_m, y_m, reach_m=float(drop_distance_m))
     order = np.argsort(dist_m, kind="stable")  # pairs come in node, then row-major cell order
     flat = values.ravel()
     passed, used = greedy_capacity(cell[order], node[order], flat, ports)
@@ -240,11 +240,14 @@ def _ids(frame: gpd.GeoDataFrame, positions: np.ndarray, limit: int = 10) -> lis
     return [str(v) for v in frame["node_id"].to_numpy()[positions[:limit]]]
 
 
-def _pairs_within(grid: GridSpec, x_m: np.ndarray, y_m: np.ndarray,
-                  reach_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(flat cell, node, distance m) for cell centres within ``reach_m`` of each node.
+def cells_within_reach(grid: GridSpec, x_m: np.ndarray, y_m: np.ndarray, *,
+                       reach_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(flat cell, node, distance m) for cell centres within ``reach_m`` (inclusive) of each
+    point (``x_m``, ``y_m``, float64 in ``grid.crs``), in point order, then row-major cell order.
 
-    Each node searches only the window of cells its reach can touch, clipped to the grid.
+    The distance test is the one of :func:`passed_cells` for a node, so a point passes exactly
+    these cells under rule (a).  Each point searches only the window of cells its reach can
+    touch, clipped to the grid (the planner's fibre cabinets use it too).
     """
     n_rows, n_cols = grid.shape
     row_lo, col_lo = grid.rowcol(x_m - reach_m, y_m + reach_m)
