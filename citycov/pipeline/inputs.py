@@ -230,11 +230,11 @@ def _appended(base: gpd.GeoDataFrame | None, extra: gpd.GeoDataFrame, crs: pypro
         raise SiteTableError(f"{what} are in {extra.crs}, the analysis CRS is {crs.to_string()}")
     if base is None:
         return extra.reset_index(drop=True)
-    missing = sorted(set(base.columns) - set(extra.columns))
-    if missing:
-        raise SiteTableError(f"{what} lack the columns {missing} of the table they join")
+    if id_column not in extra.columns:
+        raise SiteTableError(f"{what} have no {id_column} column")
     clash = sorted(set(base[id_column].astype(str)) & set(extra[id_column].astype(str)))
     if clash:
         raise SiteTableError(f"{what}: {id_column} already in the scenario's table: {clash[:10]}")
-    joined = pd.concat([base, extra[list(base.columns)]], ignore_index=True)
+    # columns of the scenario's table the planned rows lack (its own coordinate or note columns) stay empty
+    joined = pd.concat([base, extra.reindex(columns=list(base.columns))], ignore_index=True)
     return gpd.GeoDataFrame(joined, geometry=base.geometry.name, crs=base.crs)

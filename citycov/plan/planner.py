@@ -291,7 +291,7 @@ def build_instance(base: Results, cfg: PlanConfig, scope: list[Scope], *, progre
         feeder = cab_mod.feeder_m(cabinets, nodes=ctx.inputs.nodes, routes=ctx.inputs.routes,
                                   route_factor=cfg.cabinets.route_factor)
         cabinets = cabinets.assign(feeder_m=feeder)
-        cab_cost = cab_mod.cabinet_costs(feeder, config=cfg.cabinets, cabinets=cabinets)
+        cab_cost = cab_mod.cabinet_costs(feeder, config=cfg.cabinets, cost=cabinets["cost"].to_numpy(np.float64))
         cabinets = cabinets.assign(cost=cab_cost)
     capacity = np.concatenate([np.full(len(sites), np.inf),
                                cabinets["ports"].to_numpy(np.float64) if len(cabinets) else np.zeros(0)])
