@@ -8,6 +8,7 @@ saved        reading a finished run back from disk
 maps         the offline bilingual folium map
 report_html  the hearing report (HTML)
 figures      charts for the report
+plan         the outputs of `citycov plan`: tables, GeoJSON, provenance, report section, map rows
 i18n         English and Chinese labels
 web_assets   inlined Leaflet and citycov's own controls
 atomic       atomic file writes

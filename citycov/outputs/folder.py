@@ -51,9 +51,12 @@ OUTPUT_FILES = ("districts.csv", "districts.json", "districts.geojson", "targets
 """Written by every run."""
 OUTPUT_FOLDERS = ("figures",)
 CLAIM_FILES = ("claims_hexes.geojson", "claims_summary.csv", "challenged_areas.geojson")
+PLAN_FILES = ("plan_sites.csv", "plan_sites.geojson", "plan_cabinets.csv", "plan_cabinets.geojson",
+              "plan_summary.csv", "plan_curve.csv", "plan_solvers.csv")
+"""Written by ``citycov plan`` (:mod:`citycov.outputs.plan`)."""
 OPTIONAL_FILES = (*CLAIM_FILES, "calibration.json", "services.csv", "sinr_db.tif", "throughput_mbps.tif",
-                  "speed_tier.tif")
-"""Written when the scenario asks for them (claims, calibration, services, SINR and speed)."""
+                  "speed_tier.tif", *PLAN_FILES)
+"""Written when the scenario asks for them (claims, calibration, services, SINR and speed, a plan)."""
 OUTPUT_PATTERNS = ("broadcast_*.tif",)
 MANIFEST = ".citycov-run.json"
 """The list of a published run's entries, so the next run knows which entries are its own."""

@@ -5,7 +5,8 @@ re-renders without recomputing.  Layers, each in the layer control and each with
 districts by wireless and by FTTH coverage (outline = pass/fail, popup = every target with
 its band and gap), raster overlays (signal classes, covered/not covered, best server, speed
 tier when present) as PNG images at display resolution, ranked gap polygons, clustered sites,
-WLAN access points, fibre routes and access nodes.  A title block names the scenario, the run
+WLAN access points, fibre routes and access nodes, and, for a run of ``citycov plan``, the
+planned sites and cabinets (:mod:`citycov.outputs.plan`).  A title block names the scenario, the run
 and the data, with a banner when any input is synthetic.  All JavaScript and CSS is inlined
 (:mod:`citycov.outputs.web_assets`); the optional OpenStreetMap basemap is the only network use.
 
@@ -46,6 +47,8 @@ from citycov.outputs.i18n import (
     unit_label,
     verdict_label,
 )
+from citycov.outputs.plan import PROVENANCE_KEY as PLAN_KEY
+from citycov.outputs.plan import cabinet_popups, load_saved_plan, site_popups
 from citycov.outputs.saved import Raster, SavedRun
 from citycov.outputs.web_assets import asset_versions, inline_assets
 
@@ -435,6 +438,30 @@ def _network_layers(run: SavedRun, fmap: folium.Map, lang: str, legends: Legends
         legends.append(("nodes", layer, _legend_rows([("#a63603", title)], text("layer_nodes", lang))))
 
 
+PLAN_SITE_COLOUR = "#e7298a"
+PLAN_CABINET_COLOUR = "#d95f02"
+_PLAN_CALLBACK = ("function callback(row) {{ var m = L.circleMarker(new L.LatLng(row[0], row[1]), "
+                  "{{radius: 7, color: '#222222', weight: 2, fillColor: '{colour}', fillOpacity: 0.95}}); "
+                  "m.bindPopup(function () {{ return citycovTextPopup(row[2], row[3]); }}); return m; }}")
+
+
+def _plan_layers(run: SavedRun, fmap: folium.Map, lang: str, legends: Legends) -> None:
+    """The planned sites and cabinets of ``citycov plan`` (shown at first), when the run has a plan;
+    popups as text (rank, id, district, newly covered, the district's coverage after it, cost)."""
+    saved = load_saved_plan(run.folder, run.provenance.get(PLAN_KEY))
+    if saved is None:
+        return
+    names = run.districts.set_index("area_id")
+    for key, label, colour, rows_ in (
+            ("plan_sites", "layer_plan_sites", PLAN_SITE_COLOUR, site_popups(saved, names, lang)),
+            ("plan_cabinets", "layer_plan_cabinets", PLAN_CABINET_COLOUR, cabinet_popups(saved, names, lang))):
+        title = f"{text(label, lang)} ({len(rows_):,})"
+        layer = FastMarkerCluster(rows_, name=title, callback=_PLAN_CALLBACK.format(colour=colour),
+                                  options={"maxClusterRadius": 30})
+        layer.add_to(fmap)
+        legends.append((key, layer, _legend_rows([(colour, title)], text(label, lang))))
+
+
 def _closing_script(fmap: folium.Map, control: folium.LayerControl, *, basemap: str, lang: str, legends: Legends,
                     bindings: list[str], hidden: list[str]) -> str:
     """The JavaScript run after every layer exists: popups, hidden layers, the optional basemap,
@@ -514,6 +541,7 @@ def render_map(run: SavedRun, *, lang: str | None = None, basemap: str | None = 
     _gap_layer(run, fmap, lang, legends, bindings)
     _claims_layer(run, fmap, lang, legends, bindings)
     _network_layers(run, fmap, lang, legends, hidden)
+    _plan_layers(run, fmap, lang, legends)
 
     control = folium.LayerControl(collapsed=False, position="topright")
     control.add_to(fmap)

@@ -1,14 +1,14 @@
 """``report.html``: one standalone file (no external assets) for a hearing, plus PNG figures.
 
 Summary, every target by district with its band, a bar chart per target against the target
-line, the largest gaps, methods, definitions and provenance, rendered from a
+line, the plan of ``citycov plan`` when the run has one (:mod:`citycov.outputs.plan`), the
+largest gaps, methods, definitions and provenance, rendered from a
 :class:`~citycov.outputs.saved.SavedRun` so ``citycov report OUT`` re-renders without recomputing.
 Headings and labels follow ``lang``; strings from input data are HTML-escaped.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from pathlib import Path
@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from citycov.outputs.atomic import write_bytes_atomic, write_text_atomic
-from citycov.outputs.figures import Figure, target_charts
+from citycov.outputs.figures import Figure, figure_html, target_charts
 from citycov.outputs.i18n import (
     area_name,
     check_lang,
@@ -30,6 +30,9 @@ from citycov.outputs.i18n import (
     verdict_label,
 )
 from citycov.outputs.names import file_names
+from citycov.outputs.plan import PROVENANCE_KEY as PLAN_KEY
+from citycov.outputs.plan import html_section as plan_section
+from citycov.outputs.plan import load_saved_plan
 from citycov.outputs.saved import SavedRun
 
 CSS = """
@@ -172,10 +175,13 @@ def render_report(run: SavedRun, *, lang: str | None = None) -> tuple[str, list[
     parts.append(f"<h2 id='targets-district'>{_e(text('targets_by_district', lang))}</h2>"
                  f"{_target_table(run, lang, city=False)}")
     parts.append(f"<h2 id='charts'>{_e(text('charts', lang))}</h2>")
-    for fig in figures:
-        data = base64.b64encode(fig.png).decode("ascii")
-        parts.append(f"<figure><img alt='{_e(fig.caption)}' src='data:image/png;base64,{data}' "
-                     f"style='max-width:100%'><figcaption>{_e(fig.caption)}</figcaption></figure>")
+    parts.extend(figure_html(fig) for fig in figures)
+    saved_plan = load_saved_plan(run.folder, prov.get(PLAN_KEY))
+    if saved_plan is not None:
+        section, plan_figures, plan_notes = plan_section(saved_plan, run.districts.set_index("area_id"), lang)
+        parts.append(section)
+        figures = [*figures, *plan_figures]
+        notes = [*notes, *(n for n in plan_notes if n not in notes)]
     parts.append(f"<h2 id='gaps'>{_e(text('top_gaps', lang))}</h2>{_gaps_table(run, lang)}")
     parts.append(_claims_section(run, lang))
     models = prov.get("models", {})
@@ -198,7 +204,8 @@ def render_report(run: SavedRun, *, lang: str | None = None) -> tuple[str, list[
 def write_report(run: SavedRun, path: str | Path, *, lang: str | None = None,
                  figures_dir: str | Path | None = None) -> Path:
     """Write ``report.html`` (atomically) and, with ``figures_dir``, one PNG per chart:
-    ``target_<metric>.png``, the metric (read from ``targets.csv``) made a safe file stem
+    ``target_<metric>.png`` (and, for a plan, ``plan_curve_<metric>.png``), the metric (read
+    from ``targets.csv``, ``plan_curve.csv``) made a safe file stem
     (:func:`citycov.outputs.names.file_names`), so a saved folder's tables never name a
     path outside ``figures_dir``."""
     path = Path(path)
@@ -206,8 +213,10 @@ def write_report(run: SavedRun, path: str | Path, *, lang: str | None = None,
     if figures_dir is not None:
         folder = Path(figures_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        names = file_names((fig.key for fig in figures), prefix="target_", suffix=".png")
-        for fig in figures:
-            write_bytes_atomic(folder / names[fig.key], fig.png)
+        for prefix in dict.fromkeys(fig.prefix for fig in figures):
+            group = [fig for fig in figures if fig.prefix == prefix]
+            names = file_names((fig.key for fig in group), prefix=prefix, suffix=".png")
+            for fig in group:
+                write_bytes_atomic(folder / names[fig.key], fig.png)
     write_text_atomic(path, page)
     return path

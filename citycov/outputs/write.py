@@ -21,12 +21,14 @@ from citycov.accounting import gaps as gaps_mod
 from citycov.config import scenario_files
 from citycov.crs import WGS84
 from citycov.outputs import maps, report, report_html
+from citycov.outputs import plan as plan_out
 from citycov.outputs.folder import CLAIM_FILES, OUTPUT_FILES, OUTPUT_FOLDERS, OutputFolder
 from citycov.outputs.i18n import check_lang
 from citycov.outputs.reproducible import Reproducible, gdal_dates, resolve, scrub
 from citycov.outputs.saved import NETWORK_GPKG, load_saved_run
 from citycov.outputs.tables import write_csv
 from citycov.pipeline.results import Results
+from citycov.plan.result import PlanResult
 
 LINK_FILES = ("sinr_db.tif", "throughput_mbps.tif", "speed_tier.tif")
 
@@ -79,7 +81,8 @@ def _write_vectors(results: Results, folder: Path) -> None:
 
 
 def write_outputs(results: Results, out: str | Path | OutputFolder, *, lang: str | None = None,
-                  basemap: str | None = None, reproducible: bool | None = None) -> dict[str, Path]:
+                  basemap: str | None = None, reproducible: bool | None = None,
+                  plan: PlanResult | None = None) -> dict[str, Path]:
     """Write all outputs of ``results`` into ``out`` and publish them; return their final paths.
 
     ``out`` is a folder path (checked here: :meth:`OutputFolder.prepare`, with the scenario's
@@ -91,6 +94,12 @@ def write_outputs(results: Results, out: str | Path | OutputFolder, *, lang: str
     (:mod:`citycov.outputs.reproducible`); None (default): exactly when the environment
     variable ``SOURCE_DATE_EPOCH`` is set, whose time is then written as the run's.
 
+    ``plan`` (from ``citycov plan``; ``results`` is then its "after" run, or its base run when
+    there is none): also write the plan's tables and GeoJSON (:mod:`citycov.outputs.plan`),
+    ``provenance.plan`` in ``districts.json``, a "Plan" section in ``report.html`` and
+    ``report.md`` with one coverage-curve chart per metric, and the planned sites and cabinets
+    as layers of ``map.html``.  None (default): none of these, the outputs as without a plan.
+
     Raises
     ------
     ScenarioError
@@ -101,13 +110,13 @@ def write_outputs(results: Results, out: str | Path | OutputFolder, *, lang: str
         out, reads=scenario_files(results.scenario))
     with folder:
         with folder.temporary_files(), gdal_dates(mode):
-            names = _write_all(results, folder.staging, lang=lang, basemap=basemap, mode=mode)
+            names = _write_all(results, folder.staging, lang=lang, basemap=basemap, mode=mode, plan=plan)
         path = folder.publish()
     return {name: path / name for name in names}
 
 
 def _write_all(results: Results, staging: Path, *, lang: str | None, basemap: str | None,
-               mode: Reproducible | None) -> list[str]:
+               mode: Reproducible | None, plan: PlanResult | None = None) -> list[str]:
     """Write every output into ``staging``; return the names of the entries written."""
     lang = check_lang(lang or results.scenario.report.lang)
     rows = report.district_rows(results, lang)
@@ -115,6 +124,13 @@ def _write_all(results: Results, staging: Path, *, lang: str | None, basemap: st
     if mode is not None:
         prov = scrub(prov, mode)
     prov["reproducible"] = None if mode is None else {"source_date_epoch": mode.epoch}
+    plan_names: list[str] = []
+    saved_plan = None
+    if plan is not None:
+        entry = plan_out.plan_provenance(plan)
+        prov[plan_out.PROVENANCE_KEY] = entry if mode is None else scrub(entry, mode)
+        plan_names = plan_out.write_plan_files(plan, staging, reproducible=mode is not None)
+        saved_plan = plan_out.load_saved_plan(staging, prov[plan_out.PROVENANCE_KEY])
     write_csv(rows, staging / "districts.csv")
     write_csv(report.target_rows(results, lang), staging / "targets.csv")
     networks = results.networks if results.networks is not None else pd.DataFrame()
@@ -129,7 +145,11 @@ def _write_all(results: Results, staging: Path, *, lang: str | None, basemap: st
     with _quiet_vector_writes():
         gaps_mod.write_gaps(gaps, staging)
     (staging / "districts.json").write_text(report.json_document(results, rows, prov, lang), encoding="utf-8")
-    (staging / "report.md").write_text(report.markdown_report(results, rows, prov, lang), encoding="utf-8")
+    markdown = report.markdown_report(results, rows, prov, lang)
+    if saved_plan is not None:
+        section = plan_out.markdown_lines(saved_plan, rows.set_index("area_id"), lang)
+        markdown = markdown.rstrip("\n") + "\n" + "\n".join(section) + "\n"
+    (staging / "report.md").write_text(markdown, encoding="utf-8")
     write_csv(results.sectors, staging / "sectors.csv")
     report.write_rasters(results, staging)
     with _quiet_vector_writes():
@@ -143,4 +163,4 @@ def _write_all(results: Results, staging: Path, *, lang: str | None, basemap: st
     saved = load_saved_run(staging)
     maps.write_map(saved, staging / "map.html", lang=lang, basemap=basemap or results.scenario.report.basemap)
     report_html.write_report(saved, staging / "report.html", lang=lang, figures_dir=staging / "figures")
-    return [*OUTPUT_FILES, *OUTPUT_FOLDERS, *extra]
+    return [*OUTPUT_FILES, *OUTPUT_FOLDERS, *extra, *plan_names]
