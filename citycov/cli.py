@@ -149,7 +149,7 @@ def plan_cmd(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progre
                f"({time.perf_counter() - t0:.1f} s)")
     for row in result.summary.itertuples():
         click.echo(f"  {row.metric} {row.district}: {row.before_pct:.2f}% -> {row.after_pct:.2f}% "
-                   f"(target {row.threshold:g}%, {'met' if row.met else 'MISSED'})")
+                   f"(target {100 * row.threshold:g}%, {'met' if row.met else 'MISSED'})")
     for note in result.notes:
         click.echo(f"  note: {note}")
     if result.base.synthetic_inputs:

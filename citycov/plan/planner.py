@@ -579,7 +579,7 @@ def _summary(inst: Instance, scope: list[Scope], picks: list[_Pick], base: Resul
         n_cabs = len(in_area) - n_sites
         rows.append({
             "area_id": area, "district": names.get(area, area), "metric": metric,
-            "threshold": 100.0 * s.target.threshold, "before_pct": 100.0 * num / den,
+            "threshold": s.target.threshold, "before_pct": 100.0 * num / den,
             "planned_pct": 100.0 * (num + added) / den, "after_pct": after_pct, "met": met,
             "sites": n_sites, "cabinets": n_cabs, "cost": float(sum(p.cost[pk.column] for pk in in_area)),
             "greedy_cost": greedy.cost, "optimum_cost": mip.cost if mip is not None and mip.status == "optimal"

@@ -23,7 +23,8 @@ passed, ``feeder_m`` the feeder length (straight line × route factor), ``cum_pc
 share of its district after this addition (matrix)."""
 SUMMARY_COLUMNS = ("area_id", "district", "metric", "threshold", "before_pct", "planned_pct", "after_pct", "met",
                    "sites", "cabinets", "cost", "greedy_cost", "optimum_cost", "lower_bound", "gap_pct", "note")
-"""Columns of ``PlanResult.summary``, one row per (area, metric) in scope: ``before_pct`` from the
+"""Columns of ``PlanResult.summary``, one row per (area, metric) in scope: ``threshold`` the
+target's share (0-1, as ``[[targets]].threshold``), ``before_pct`` from the
 base run, ``planned_pct`` from the matrix, ``after_pct`` from the full-engine run with the plan
 added; ``sites``/``cabinets``/``cost`` of the plan in that area; ``greedy_cost``/``optimum_cost``/
 ``lower_bound``/``gap_pct`` of the whole instance (repeated on each row of one instance)."""
