@@ -231,7 +231,8 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                       patterns: Mapping[str, AntennaPattern] | None = None,
                       exact_sectors: Collection[str] | None = None, itm: ItmParams = DEFAULT_ITM,
                       p1812: P1812Params = DEFAULT_P1812, hull_tolerance: float = HULL_TOLERANCE,
-                      z_ground_m: np.ndarray | None = None, progress: bool = False) -> CellularResult:
+                      z_ground_m: np.ndarray | None = None, reach_cap_m: np.ndarray | None = None,
+                      progress: bool = False) -> CellularResult:
     """Best-server reference-signal level, SINR and speed per technology over ``grid``.
 
     Parameters
@@ -278,6 +279,11 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         (:func:`citycov.io.dem_points.sample_dem`), so that a site's height does not depend on the
         grid; ``None``: interpolated from ``dem_m`` between the cell centres (a site in the
         grid's outer half cell then has none).  NaN under a sector on the grid is an error.
+    reach_cap_m
+        float64 per row of ``sectors``: a cap (m) on each sector's reach, applied after the
+        reach limit; for a run over part of a network (the planner's per-candidate windows,
+        :mod:`citycov.plan.site_matrix`) it carries the cap the reach limit gives the sector
+        among sites that are not in ``sectors``.  ``None``: none.
     progress
         Show a progress bar over tiles.
 
@@ -291,7 +297,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     """
     method = _check_options(radio)
     run = _prepare(sectors, dem_m, env, grid, radio, active=active, rx_loss_db=rx_loss_db, patterns=patterns,
-                   exact_sectors=exact_sectors, z_ground_m=z_ground_m)
+                   exact_sectors=exact_sectors, z_ground_m=z_ground_m, reach_cap_m=reach_cap_m)
     links = LinkRasters(len(TECHNOLOGIES), *grid.shape, run.best_sector.dtype.type) if link is not None else None
     groups = site_groups(run.table, run.height, run.freq)
     g_first = np.array([g[0] for g in groups], dtype=np.int64)
@@ -426,13 +432,16 @@ def sector_reach_m(sectors: pd.DataFrame, radio: RadioConfig, *,
 def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec, radio: RadioConfig, *,
              active: np.ndarray | None, rx_loss_db: np.ndarray | None,
              patterns: Mapping[str, AntennaPattern] | None, exact_sectors: Collection[str] | None,
-             z_ground_m: np.ndarray | None = None) -> _Run:
+             z_ground_m: np.ndarray | None = None, reach_cap_m: np.ndarray | None = None) -> _Run:
     """Check the sectors against the grid and the options, and build the arrays of the kernels."""
     x = sectors.geometry.x.to_numpy()
     y = sectors.geometry.y.to_numpy()
     if z_ground_m is not None and np.shape(z_ground_m) != (len(sectors),):
         raise ModelError(f"z_ground_m: one ground height per sector expected ({len(sectors)}), "
                          f"got shape {np.shape(z_ground_m)}")
+    if reach_cap_m is not None and np.shape(reach_cap_m) != (len(sectors),):
+        raise ModelError(f"reach_cap_m: one cap per sector expected ({len(sectors)}), "
+                         f"got shape {np.shape(reach_cap_m)}")
     inside = inside_grid(grid, x, y, "sectors", sectors["sector_id"].to_numpy())
     table = sectors.loc[inside].reset_index(drop=True)
     x, y = x[inside], y[inside]
@@ -468,6 +477,8 @@ def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid
         limit = ReachLimit(radio.reach_neighbours, radio.reach_factor, radio.reach_min_km)
         reach_m, note = limit.apply(reach_m, x, y, carrier_of, table["site_id"].to_numpy())
         notes.append(note)
+    if reach_cap_m is not None:
+        reach_m = np.minimum(reach_m, np.asarray(reach_cap_m, dtype=np.float64)[inside][:, None])
     extrapolation = model_extrapolation(models[~exact], height[~exact], reach_m[~exact])
     for text in extrapolation:
         log.info("model extrapolation: %s", text)
