@@ -3,7 +3,7 @@
 Guangzhou default, with the ``[plan.sites]`` lattice over the run's coverage gaps.
 
 Per cell size: the base run (``run(sc, keep_context=True)``, without the uncertainty variants,
-which the matrix does not read), the lattice (:func:`citycov.plan.candidates.lattice_sites`)
+which the matrix does not read), the lattice (:func:`citycov.planning.candidates.lattice_sites`)
 and ``site_cover`` over all candidates or an evenly spaced subset (``--max-candidates``), once
 per worker count.  Throughput = candidate x cell pairs evaluated (the evaluated cells within
 each candidate's reach) / wall time of ``site_cover``; the columns of every worker count are
@@ -35,8 +35,8 @@ RESULTS = ROOT / "benchmarks" / "results" / "plan_matrix.json"
 def measure(cell_m: float, max_candidates: int, workers: list[int]) -> dict:
     import citycov
     from citycov.pipeline.runner import run
-    from citycov.plan.candidates import candidate_sectors, lattice_sites
-    from citycov.plan.site_matrix import site_cover
+    from citycov.planning.candidates import candidate_sectors, lattice_sites
+    from citycov.planning.site_matrix import site_cover
 
     sc = citycov.load_scenario()
     sc = replace(sc, grid=replace(sc.grid, cell_m=cell_m), accounting=replace(sc.accounting, uncertainty=False))

@@ -1,4 +1,4 @@
-"""Benchmark of the selection algorithms (citycov.plan.solve) on a synthetic instance family.
+"""Benchmark of the selection algorithms (citycov.planning.solve) on a synthetic instance family.
 
 Family (seeded): ``m`` candidates scattered uniformly on the unit square, ``n`` units on a
 regular grid over it; a candidate covers the units within radius ``R`` (π R² = 3 % of the
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from citycov.plan.problem import CoverProblem, Requirement
-from citycov.plan.solve import (
+from citycov.planning.problem import CoverProblem, Requirement
+from citycov.planning.solve import (
     greedy_cover,
     lp_bound,
     optimality_gap_pct,

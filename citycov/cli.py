@@ -26,7 +26,7 @@ from citycov.outputs.i18n import LANGS
 from citycov.outputs.reproducible import resolve as resolve_reproducible
 from citycov.outputs.saved import load_saved_run
 from citycov.pipeline import runner
-from citycov.plan import planner
+from citycov.planning import planner
 from citycov.preflight import InitPaths, check_scenario, init_scenario
 
 

@@ -1,7 +1,7 @@
 """The plan's outputs (citycov.outputs.plan): tables, GeoJSON, provenance, report and map sections.
 
 The PlanResult is built by hand here (a base run of the tiny scenario, then frames with the
-documented columns of citycov.plan.result), so every expected value below is a number typed
+documented columns of citycov.planning.result), so every expected value below is a number typed
 into this file, or a WGS84 position computed by pyproj independently of the writer.
 """
 
@@ -28,7 +28,7 @@ from citycov.outputs.plan import load_saved_plan, write_plan_files
 from citycov.outputs.report_html import render_report
 from citycov.outputs.saved import load_saved_run
 from citycov.outputs.tables import read_csv
-from citycov.plan.result import (
+from citycov.planning.result import (
     CABINET_COLUMNS,
     CURVE_COLUMNS,
     SITE_COLUMNS,

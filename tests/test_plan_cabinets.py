@@ -28,7 +28,7 @@ from citycov.crs import WGS84, wgs84_to_gcj02
 from citycov.errors import CRSError, SiteTableError
 from citycov.grid import GridSpec
 from citycov.pipeline.inputs import Additions
-from citycov.plan.cabinets import (
+from citycov.planning.cabinets import (
     CANDIDATE_COLUMNS,
     cabinet_costs,
     cabinet_cover,

@@ -11,7 +11,7 @@ import pytest
 
 import citycov
 from citycov.errors import ScenarioError
-from citycov.plan.planner import plan, plan_scenario
+from citycov.planning.planner import plan, plan_scenario
 from tests.conftest import X0, Y0, make_tiny, sector_row
 
 WIRELESS = '[[targets]]\nmetric = "wireless_population"\nthreshold = 0.5\nlabel = "wireless"\n'

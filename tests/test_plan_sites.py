@@ -30,14 +30,14 @@ from citycov.grid import GridSpec
 from citycov.io import read_sectors
 from citycov.pipeline.inputs import Additions, Inputs, add_planned
 from citycov.pipeline.runner import run
-from citycov.plan.candidates import (
+from citycov.planning.candidates import (
     CANDIDATE_COLUMNS,
     candidate_sectors,
     lattice_sites,
     read_site_candidates,
     slope_deg,
 )
-from citycov.plan.site_matrix import coverage_reach_m, modelled_sectors, reach_caps, site_cover
+from citycov.planning.site_matrix import coverage_reach_m, modelled_sectors, reach_caps, site_cover
 
 from .conftest import REPO, UTM49, X0, Y0, make_tiny, sector_row, write_raster
 

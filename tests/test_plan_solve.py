@@ -1,4 +1,4 @@
-"""Selection algorithms (citycov.plan.solve) against brute force, hand-worked answers and a
+"""Selection algorithms (citycov.planning.solve) against brute force, hand-worked answers and a
 plain greedy written here.  Instances are tiny and seeded; reference values never come from the
 code under test."""
 
@@ -12,8 +12,8 @@ import pytest
 from scipy import sparse
 from scipy.optimize import linprog
 
-from citycov.plan.problem import CoverProblem, Requirement
-from citycov.plan.solve import (
+from citycov.planning.problem import CoverProblem, Requirement
+from citycov.planning.solve import (
     achievable,
     brute_force_cover,
     brute_force_max_coverage,
@@ -432,7 +432,7 @@ def test_reduce_keeps_units_with_different_load_ratio_apart():
 
 
 def test_reduce_survives_hash_collisions(monkeypatch):
-    import citycov.plan._reduce as reduce_module
+    import citycov.planning._reduce as reduce_module
 
     def colliding(indptr, indices, key1, key2, out1, out2):
         out1[:] = 7

@@ -282,7 +282,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     reach_cap_m
         float64 per row of ``sectors``: a cap (m) on each sector's reach, applied after the
         reach limit; for a run over part of a network (the planner's per-candidate windows,
-        :mod:`citycov.plan.site_matrix`) it carries the cap the reach limit gives the sector
+        :mod:`citycov.planning.site_matrix`) it carries the cap the reach limit gives the sector
         among sites that are not in ``sectors``.  ``None``: none.
     progress
         Show a progress bar over tiles.

@@ -1,16 +1,16 @@
 """The plan's outputs (``citycov plan``): tables, GeoJSON, its provenance and its report section.
 
-:func:`write_plan_files` writes a :class:`~citycov.plan.result.PlanResult` into the staging
+:func:`write_plan_files` writes a :class:`~citycov.planning.result.PlanResult` into the staging
 folder of a run (through the one CSV writer, :func:`citycov.outputs.tables.write_csv`):
 
 =========================  ==================================================================
-``plan_sites.csv``         :data:`~citycov.plan.result.SITE_COLUMNS`, then ``lon``, ``lat`` (WGS84)
+``plan_sites.csv``         :data:`~citycov.planning.result.SITE_COLUMNS`, then ``lon``, ``lat`` (WGS84)
 ``plan_sites.geojson``     the same sites as RFC 7946 points (WGS84 lon/lat, no ``crs`` member)
-``plan_cabinets.csv``      :data:`~citycov.plan.result.CABINET_COLUMNS`, then ``lon``, ``lat``
+``plan_cabinets.csv``      :data:`~citycov.planning.result.CABINET_COLUMNS`, then ``lon``, ``lat``
 ``plan_cabinets.geojson``  the same cabinets as RFC 7946 points
-``plan_summary.csv``       :data:`~citycov.plan.result.SUMMARY_COLUMNS` (``threshold`` a fraction)
-``plan_curve.csv``         :data:`~citycov.plan.result.CURVE_COLUMNS`
-``plan_solvers.csv``       :data:`~citycov.plan.result.SOLVER_COLUMNS` (``time_s`` empty in a
+``plan_summary.csv``       :data:`~citycov.planning.result.SUMMARY_COLUMNS` (``threshold`` a fraction)
+``plan_curve.csv``         :data:`~citycov.planning.result.CURVE_COLUMNS`
+``plan_solvers.csv``       :data:`~citycov.planning.result.SOLVER_COLUMNS` (``time_s`` empty in a
                            reproducible run)
 =========================  ==================================================================
 
@@ -46,7 +46,7 @@ from citycov.outputs.folder import PLAN_FILES
 from citycov.outputs.i18n import LABELS, area_name, metric_label, pct_label, text
 from citycov.outputs.report import md_cell, md_text
 from citycov.outputs.tables import read_csv, write_csv
-from citycov.plan.result import (
+from citycov.planning.result import (
     CABINET_COLUMNS,
     CURVE_COLUMNS,
     SITE_COLUMNS,
@@ -71,7 +71,7 @@ def _checked(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> pd.Dat
     missing = [c for c in columns if c not in frame.columns]
     if missing and len(frame):
         raise ValueError(f"PlanResult.{what}: missing columns {missing}; expected {list(columns)} "
-                         "(citycov.plan.result)")
+                         "(citycov.planning.result)")
     extra = [c for c in frame.columns if c not in columns and c != "geometry"]
     return pd.DataFrame(frame).reindex(columns=[*columns, *extra])
 

@@ -28,7 +28,7 @@ from citycov.outputs.reproducible import Reproducible, gdal_dates, resolve, scru
 from citycov.outputs.saved import NETWORK_GPKG, load_saved_run
 from citycov.outputs.tables import write_csv
 from citycov.pipeline.results import Results
-from citycov.plan.result import PlanResult
+from citycov.planning.result import PlanResult
 
 LINK_FILES = ("sinr_db.tif", "throughput_mbps.tif", "speed_tier.tif")
 

@@ -1,5 +1,5 @@
 """Capacitated service as a linear programme: which part of each unit the chosen candidates
-serve (private to :mod:`citycov.plan.solve`).
+serve (private to :mod:`citycov.planning.solve`).
 
 For a chosen set S: units reached by a candidate in S are covered outright; the rest may be
 served in part by the capacitated candidates of S,
@@ -16,7 +16,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from citycov.plan._instance import Instance, covered_weight, reach_coverage
+from citycov.planning._instance import Instance, covered_weight, reach_coverage
 
 
 def served_fraction(inst: Instance, chosen: np.ndarray, omega: np.ndarray, cap: np.ndarray) -> np.ndarray:

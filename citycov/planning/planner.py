@@ -34,13 +34,13 @@ from citycov.errors import ScenarioError
 from citycov.pipeline.inputs import Additions
 from citycov.pipeline.results import Results
 from citycov.pipeline.runner import run
-from citycov.plan import cabinets as cab_mod
-from citycov.plan import candidates as cand_mod
-from citycov.plan import solve
-from citycov.plan.problem import CellCover, CoverProblem, Requirement, Selection
-from citycov.plan.result import CABINET_COLUMNS, CURVE_COLUMNS, SITE_COLUMNS, SOLVER_COLUMNS, SUMMARY_COLUMNS, \
+from citycov.planning import cabinets as cab_mod
+from citycov.planning import candidates as cand_mod
+from citycov.planning import solve
+from citycov.planning.problem import CellCover, CoverProblem, Requirement, Selection
+from citycov.planning.result import CABINET_COLUMNS, CURVE_COLUMNS, SITE_COLUMNS, SOLVER_COLUMNS, SUMMARY_COLUMNS, \
     PlanResult
-from citycov.plan.site_matrix import site_cover
+from citycov.planning.site_matrix import site_cover
 
 log = logging.getLogger("citycov")
 
@@ -91,7 +91,7 @@ def plan(base: Results, *, config: PlanConfig | None = None, progress: bool = Fa
     Examples
     --------
     >>> import citycov
-    >>> from citycov.plan.planner import plan
+    >>> from citycov.planning.planner import plan
     >>> base = citycov.run(citycov.load_scenario("tests/data/tiny/tiny.toml"), keep_context=True)  # doctest: +SKIP
     >>> plan(base).summary[["area_id", "metric", "before_pct", "after_pct", "met"]]                 # doctest: +SKIP
     """

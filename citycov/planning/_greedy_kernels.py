@@ -1,5 +1,5 @@
 """Numba kernels over a CSC/CSR cover matrix (``indptr``, ``indices``) for the selection
-algorithms: plain array functions, no geography (see :mod:`citycov.plan.solve`)."""
+algorithms: plain array functions, no geography (see :mod:`citycov.planning.solve`)."""
 
 from __future__ import annotations
 

@@ -76,11 +76,11 @@ from citycov.grid import GridSpec
 from citycov.io.dem_points import require_ground
 from citycov.pipeline.coverage import Coverage, coverage_masks
 from citycov.pipeline.results import Results
-from citycov.plan.problem import CellCover
+from citycov.planning.problem import CellCover
 
 ENGINE_COLUMNS = ("site_id", "sector_id", "operator", "technology", "freq_mhz", "bandwidth_mhz", "height_m",
                   "eirp_dbm", "azimuth_deg", "omni", "downtilt_deg", "h_beamwidth_deg", "v_beamwidth_deg")
-"""Sector columns the engine reads (:func:`citycov.plan.candidates.candidate_sectors` gives them)."""
+"""Sector columns the engine reads (:func:`citycov.planning.candidates.candidate_sectors` gives them)."""
 WINDOW_MARGIN_CELLS = 3
 """Cells of terrain kept beyond a candidate's coverage reach: a cell's nearest ray runs up to
 half a ray spacing (at most half a cell) off the line to it, a sample lies up to one cell
@@ -303,7 +303,7 @@ def site_cover(sectors: gpd.GeoDataFrame, candidate_ids: Sequence[str], base: Re
     Parameters
     ----------
     sectors
-        The candidates' sector rows (:func:`citycov.plan.candidates.candidate_sectors`) in the
+        The candidates' sector rows (:func:`citycov.planning.candidates.candidate_sectors`) in the
         run's CRS, ``site_id`` naming the candidate.
     candidate_ids
         The candidates, in the order of the matrix's columns (each with at least one sector).

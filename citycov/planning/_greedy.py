@@ -1,8 +1,8 @@
 """CELF: the lazy greedy with a heap of upper bounds (Leskovec et al. 2007), private to
-:mod:`citycov.plan.solve`.
+:mod:`citycov.planning.solve`.
 
 The state is the covered part ``u_i`` in [0, 1] of each unit.  The value of a state is
-``Σ_k ω_k min(covered_k, cap_k)`` (:func:`citycov.plan._instance.objective`).  The marginal
+``Σ_k ω_k min(covered_k, cap_k)`` (:func:`citycov.planning._instance.objective`).  The marginal
 value of an uncapacitated candidate is that of covering the uncovered part of its units; that
 of a capacitated candidate is the best fractional knapsack of its capacity over the uncovered
 parts of its units of load > 0 (units of load 0 it covers by reach), best value per load first,
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from citycov.plan._greedy_kernels import column_weight_sums
-from citycov.plan._instance import VALUE_EPS, Instance, met
+from citycov.planning._greedy_kernels import column_weight_sums
+from citycov.planning._instance import VALUE_EPS, Instance, met
 
 BOUND_SLACK = 1e-9
 """Initial bounds come from a different summation order than the lazy evaluations; inflating

@@ -32,7 +32,7 @@ from citycov.errors import CRSError, RasterError, SiteTableError, raise_problems
 from citycov.grid import GridSpec
 from citycov.io._validate import CSV_SUFFIXES, TableChecker, read_csv_table
 from citycov.io.vector import read_vector
-from citycov.plan.problem import CellCover
+from citycov.planning.problem import CellCover
 
 CANDIDATE_COLUMNS = ("candidate_id", "district_id", "ports", "cost", "source")
 """Columns of a cabinet candidate table (plus ``geometry``, a point in the grid CRS): ``ports``

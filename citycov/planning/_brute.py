@@ -1,9 +1,9 @@
 """Exact answers by enumerating every subset of at most 20 candidates (private to
-:mod:`citycov.plan.solve`; the reference the tests hold the solvers to).
+:mod:`citycov.planning.solve`; the reference the tests hold the solvers to).
 
 Subsets are bit masks (bit j: candidate j).  Reach coverage of all subsets of a chunk is one
 vectorised test ``mask & reach_bits[i] != 0``; capacitated service, where present, is an LP per
-subset (:mod:`citycov.plan._service`), run only on the subsets whose coverage with every
+subset (:mod:`citycov.planning._service`), run only on the subsets whose coverage with every
 capacity ignored could still qualify.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from citycov.plan._instance import Instance, covered_weight, met, value_of
-from citycov.plan._service import served_fraction
+from citycov.planning._instance import Instance, covered_weight, met, value_of
+from citycov.planning._service import served_fraction
 
 MAX_CANDIDATES = 20
 

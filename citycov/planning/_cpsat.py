@@ -1,5 +1,5 @@
 """The min-cost covering problem in OR-Tools CP-SAT, an independent cross-check of the MIP
-(private to :mod:`citycov.plan.solve`).
+(private to :mod:`citycov.planning.solve`).
 
 CP-SAT needs integers.  It is applied only where scaling cannot change the optimum:
 
@@ -22,7 +22,7 @@ import math
 import numpy as np
 from scipy import sparse
 
-from citycov.plan._instance import NEED_RTOL, Instance
+from citycov.planning._instance import NEED_RTOL, Instance
 
 NUM_WORKERS = 8
 """CP-SAT's portfolio includes its LP-based workers from 8 workers on; with fewer (its default is

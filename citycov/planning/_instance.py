@@ -1,5 +1,5 @@
-"""A :class:`~citycov.plan.problem.CoverProblem` checked once and turned into the arrays the
-solvers share (private to :mod:`citycov.plan.solve`).
+"""A :class:`~citycov.planning.problem.CoverProblem` checked once and turned into the arrays the
+solvers share (private to :mod:`citycov.planning.solve`).
 
 The cover matrix is split in two: *reach* entries cover a unit outright (an uncapacitated
 candidate, or any candidate on a unit of load 0), *serve* entries may serve a unit in part
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from citycov.plan.problem import CoverProblem
+from citycov.planning.problem import CoverProblem
 
 NEED_RTOL = 1e-6
 """A need counts as met when the covered weight is within ``NEED_RTOL × max(need, 1)`` of it

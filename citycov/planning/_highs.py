@@ -1,4 +1,4 @@
-"""The covering problem as a HiGHS MIP (``highspy``), private to :mod:`citycov.plan.solve`.
+"""The covering problem as a HiGHS MIP (``highspy``), private to :mod:`citycov.planning.solve`.
 
 Columns: ``x_j`` (binary, candidate built), ``z_i`` in [0, 1] (covered part of unit i), ``s_ij``
 in [0, 1] (part of unit i served by capacitated j) and, in the max-coverage form, ``y_k``.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from citycov.plan._instance import Instance
+from citycov.planning._instance import Instance
 
 MIP_REL_GAP = 1e-6
 """HiGHS stops when ``(primal − dual)/|primal|`` is at most this; "optimal" needs no more."""

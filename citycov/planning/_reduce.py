@@ -1,18 +1,18 @@
-"""Merging the units no solver can tell apart (private to :mod:`citycov.plan.solve`, whose
-:func:`~citycov.plan.solve.reduce_problem` documents it)."""
+"""Merging the units no solver can tell apart (private to :mod:`citycov.planning.solve`, whose
+:func:`~citycov.planning.solve.reduce_problem` documents it)."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
 
-from citycov.plan._greedy_kernels import row_hashes, rows_equal_to
-from citycov.plan._instance import check_problem
-from citycov.plan.problem import CoverProblem
+from citycov.planning._greedy_kernels import row_hashes, rows_equal_to
+from citycov.planning._instance import check_problem
+from citycov.planning.problem import CoverProblem
 
 
 def merge_units(problem: CoverProblem) -> tuple[CoverProblem, np.ndarray]:
-    """``(reduced problem, new unit of each old unit)``: see :func:`citycov.plan.solve.reduce_problem`."""
+    """``(reduced problem, new unit of each old unit)``: see :func:`citycov.planning.solve.reduce_problem`."""
     inst = check_problem(problem, form="max")
     csr = sparse.csr_array(inst.cover)
     if not csr.has_sorted_indices:

@@ -1,6 +1,6 @@
-"""Selection algorithms for :class:`~citycov.plan.problem.CoverProblem` (no geography).
+"""Selection algorithms for :class:`~citycov.planning.problem.CoverProblem` (no geography).
 
-Two forms of one problem (see :mod:`citycov.plan.problem`):
+Two forms of one problem (see :mod:`citycov.planning.problem`):
 
 * **min cost**: the cheapest set of candidates whose covered weight reaches ``need_k`` for every
   requirement k (:func:`greedy_cover`, :func:`solve_cover_mip`, :func:`solve_cover_cpsat`,
@@ -14,13 +14,13 @@ Two forms of one problem (see :mod:`citycov.plan.problem`):
   the covered weight capped at the need, up to a constant factor.
 
 The greedy value of the min-cost form is the same function with the same weights, so both forms
-share one formula (:func:`citycov.plan._instance.objective`).
+share one formula (:func:`citycov.planning._instance.objective`).
 
 Units with load 0 are covered by reach alone (also by capacitated candidates); units with load
 > 0 are covered outright by uncapacitated candidates and may be served in part by capacitated
 ones, each serving at most its capacity of load.  For a chosen set the coverage reported is that
 of the capacitated service that maximises the value above (an LP; see
-:mod:`citycov.plan._service`).  A need counts as met within :data:`NEED_RTOL` × max(need, 1).
+:mod:`citycov.planning._service`).  A need counts as met within :data:`NEED_RTOL` × max(need, 1).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from citycov.plan import _brute, _cpsat, _highs
-from citycov.plan._greedy import GreedyState, celf
-from citycov.plan._instance import (
+from citycov.planning import _brute, _cpsat, _highs
+from citycov.planning._greedy import GreedyState, celf
+from citycov.planning._instance import (
     NEED_RTOL,
     VALUE_EPS,
     Instance,
@@ -43,9 +43,9 @@ from citycov.plan._instance import (
     objective,
     value_of,
 )
-from citycov.plan._reduce import merge_units
-from citycov.plan._service import achievable_weight, served_fraction, service
-from citycov.plan.problem import CoverProblem, Selection
+from citycov.planning._reduce import merge_units
+from citycov.planning._service import achievable_weight, served_fraction, service
+from citycov.planning.problem import CoverProblem, Selection
 
 __all__ = [
     "NEED_RTOL",
@@ -89,7 +89,7 @@ def achievable(problem: CoverProblem) -> np.ndarray:
     Examples
     --------
     >>> from scipy import sparse
-    >>> from citycov.plan.problem import CoverProblem, Requirement
+    >>> from citycov.planning.problem import CoverProblem, Requirement
     >>> cover = sparse.csc_array(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool))
     >>> problem = CoverProblem(np.array([3.0, 4, 4]), cover, np.array([4.0, 3, 2, 5, 1]), np.zeros(5, dtype=np.int64),
     ...                        (Requirement("wireless_population", "D0", 11.0, "persons"),))
@@ -180,7 +180,7 @@ def greedy_cover(problem: CoverProblem, *, per_cost: bool = True, chosen: Sequen
     Fixed assignments can block a need that the candidates could meet with service reassigned.
     When that happens (and some unmet need is within reach) the service is re-optimised and the
     selection continues by the exact marginal value (the service LP over the chosen set plus one
-    candidate, :mod:`citycov.plan._service`), one LP per candidate and step; ``status`` says so
+    candidate, :mod:`citycov.planning._service`), one LP per candidate and step; ``status`` says so
     and ``gains`` are then attributed from the final service, as for the exact methods.
 
     Parameters
@@ -205,7 +205,7 @@ def greedy_cover(problem: CoverProblem, *, per_cost: bool = True, chosen: Sequen
     Examples
     --------
     >>> from scipy import sparse
-    >>> from citycov.plan.problem import CoverProblem, Requirement
+    >>> from citycov.planning.problem import CoverProblem, Requirement
     >>> cover = sparse.csc_array(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool))
     >>> problem = CoverProblem(np.array([3.0, 4, 4]), cover, np.array([4.0, 3, 2, 5, 1]), np.zeros(5, dtype=np.int64),
     ...                        (Requirement("wireless_population", "D0", 11.0, "persons"),))
@@ -315,7 +315,7 @@ def greedy_max_coverage(problem: CoverProblem, *, budget: float, per_cost: bool 
     Examples
     --------
     >>> from scipy import sparse
-    >>> from citycov.plan.problem import CoverProblem, Requirement
+    >>> from citycov.planning.problem import CoverProblem, Requirement
     >>> cover = sparse.csc_array(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool))
     >>> problem = CoverProblem(np.array([3.0, 4, 4]), cover, np.array([4.0, 3, 2, 5, 1]), np.zeros(5, dtype=np.int64),
     ...                        (Requirement("wireless_population", "D0", 11.0, "persons"),))
@@ -378,7 +378,7 @@ def reduce_problem(problem: CoverProblem) -> tuple[CoverProblem, np.ndarray]:
     Examples
     --------
     >>> from scipy import sparse
-    >>> from citycov.plan.problem import CoverProblem, Requirement
+    >>> from citycov.planning.problem import CoverProblem, Requirement
     >>> cover = sparse.csc_array(np.array([[1, 0], [1, 0], [1, 1], [1, 0]], dtype=bool))
     >>> problem = CoverProblem(np.array([1.0, 1.0]), cover, np.array([1.0, 2, 3, 4]), np.array([0, 0, 0, 1]),
     ...                        (Requirement("wireless_population", "D0", 5.0, "persons"),
@@ -405,7 +405,7 @@ def lp_bound(problem: CoverProblem, *, time_limit_s: float = 120.0) -> float:
     Examples
     --------
     >>> from scipy import sparse
-    >>> from citycov.plan.problem import CoverProblem, Requirement
+    >>> from citycov.planning.problem import CoverProblem, Requirement
     >>> cover = sparse.csc_array(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool))
     >>> problem = CoverProblem(np.array([3.0, 4, 4]), cover, np.array([4.0, 3, 2, 5, 1]), np.zeros(5, dtype=np.int64),
     ...                        (Requirement("wireless_population", "D0", 11.0, "persons"),))
@@ -466,7 +466,7 @@ def solve_cover_mip(problem: CoverProblem, *, time_limit_s: float = 120.0, budge
     Examples
     --------
     >>> from scipy import sparse
-    >>> from citycov.plan.problem import CoverProblem, Requirement
+    >>> from citycov.planning.problem import CoverProblem, Requirement
     >>> cover = sparse.csc_array(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool))
     >>> problem = CoverProblem(np.array([3.0, 4, 4]), cover, np.array([4.0, 3, 2, 5, 1]), np.zeros(5, dtype=np.int64),
     ...                        (Requirement("wireless_population", "D0", 11.0, "persons"),))
@@ -531,9 +531,9 @@ def solve_cover_cpsat(problem: CoverProblem, *, time_limit_s: float = 120.0) -> 
     CP-SAT works in integers; it is applied only where that cannot change the optimum
     (integer costs and weights after a power-of-ten scale; for capacitated service integer
     capacities and loads, weights equal to loads, integer needs; see
-    :mod:`citycov.plan._cpsat`).  Otherwise the result says ``"not applicable: <reason>"``,
+    :mod:`citycov.planning._cpsat`).  Otherwise the result says ``"not applicable: <reason>"``,
     with no selection.  Needs above :func:`achievable` are capped as in the MIP.  The search
-    starts from the greedy selection (a hint), with :data:`citycov.plan._cpsat.NUM_WORKERS`
+    starts from the greedy selection (a hint), with :data:`citycov.planning._cpsat.NUM_WORKERS`
     workers.
 
     Parameters
@@ -552,7 +552,7 @@ def solve_cover_cpsat(problem: CoverProblem, *, time_limit_s: float = 120.0) -> 
     Examples
     --------
     >>> from scipy import sparse
-    >>> from citycov.plan.problem import CoverProblem, Requirement
+    >>> from citycov.planning.problem import CoverProblem, Requirement
     >>> cover = sparse.csc_array(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool))
     >>> problem = CoverProblem(np.array([3.0, 4, 4]), cover, np.array([4.0, 3, 2, 5, 1]), np.zeros(5, dtype=np.int64),
     ...                        (Requirement("wireless_population", "D0", 11.0, "persons"),))
@@ -610,7 +610,7 @@ def brute_force_cover(problem: CoverProblem) -> Selection:
     Examples
     --------
     >>> from scipy import sparse
-    >>> from citycov.plan.problem import CoverProblem, Requirement
+    >>> from citycov.planning.problem import CoverProblem, Requirement
     >>> cover = sparse.csc_array(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool))
     >>> problem = CoverProblem(np.array([3.0, 4, 4]), cover, np.array([4.0, 3, 2, 5, 1]), np.zeros(5, dtype=np.int64),
     ...                        (Requirement("wireless_population", "D0", 11.0, "persons"),))
@@ -646,7 +646,7 @@ def brute_force_max_coverage(problem: CoverProblem, *, budget: float) -> Selecti
     Examples
     --------
     >>> from scipy import sparse
-    >>> from citycov.plan.problem import CoverProblem, Requirement
+    >>> from citycov.planning.problem import CoverProblem, Requirement
     >>> cover = sparse.csc_array(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool))
     >>> problem = CoverProblem(np.array([3.0, 4, 4]), cover, np.array([4.0, 3, 2, 5, 1]), np.zeros(5, dtype=np.int64),
     ...                        (Requirement("wireless_population", "D0", 11.0, "persons"),))

@@ -4,7 +4,7 @@ Both readers return one row per candidate site (:data:`CANDIDATE_COLUMNS`, point
 analysis CRS): its id, the district of its cell, where it came from, its cost and the sectors
 it would carry (the ``[plan.sites.template]`` columns, per candidate in a file).
 :func:`candidate_sectors` turns candidates into rows of the validated sector table, which the
-engine (:mod:`citycov.plan.site_matrix`) and a full run (``Additions(sectors=...)``) take.
+engine (:mod:`citycov.planning.site_matrix`) and a full run (``Additions(sectors=...)``) take.
 
 The lattice (:func:`lattice_sites`) is anchored at the CRS origin: node ``(i, j)`` lies at
 ``x = (i + (j mod 2) / 2) · s``, ``y = j · s·√3/2`` (``s`` = ``spacing_m``), so every node has six
