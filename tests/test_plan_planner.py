@@ -134,3 +134,36 @@ def test_plan_needs_the_run_context(tmp_path: Path) -> None:
     base = citycov.run(citycov.load_scenario(_tiny(tmp_path).scenario))
     with pytest.raises(ScenarioError, match="keep_context=True"):
         plan(base)
+
+
+def test_cli_plan_writes_the_plan_beside_the_after_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    tiny = _tiny(tmp_path)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "citycov", "-q", "plan", str(tiny.scenario), "--out", str(out),
+                           "--no-progress"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "plan of" in proc.stdout and "wireless_population" in proc.stdout and "met" in proc.stdout
+    for name in ("plan_sites.csv", "plan_sites.geojson", "plan_cabinets.csv", "plan_summary.csv",
+                 "plan_curve.csv", "plan_solvers.csv", "report.html", "map.html", "districts.csv"):
+        assert (out / name).is_file(), name
+    summary = pd.read_csv(out / "plan_summary.csv")
+    after = pd.read_csv(out / "districts.csv", dtype={"area_id": str}).set_index("area_id")
+    # the folder's district table is the after run's: the plan's after figure is its figure
+    row = summary[(summary["metric"] == "wireless_population") & (summary["area_id"].astype(str) == "1")].iloc[0]
+    assert row["after_pct"] == pytest.approx(after.loc["1", "wireless_pct"], abs=0.006)  # both CSVs round
+    assert "Plan" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_cli_plan_bad_plan_section_is_one_line_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    tiny = _tiny(tmp_path, plan_text=PLAN.replace("spacing_m = 1500", "spacing_m = -1"))
+    proc = subprocess.run([sys.executable, "-m", "citycov", "plan", str(tiny.scenario), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "[plan.sites].spacing_m must be >= 10.0, got -1" in proc.stderr
+    assert not (tmp_path / "o").exists()
