@@ -38,8 +38,14 @@ from citycov.planning import cabinets as cab_mod
 from citycov.planning import candidates as cand_mod
 from citycov.planning import solve
 from citycov.planning.problem import CellCover, CoverProblem, Requirement, Selection
-from citycov.planning.result import CABINET_COLUMNS, CURVE_COLUMNS, SITE_COLUMNS, SOLVER_COLUMNS, SUMMARY_COLUMNS, \
-    PlanResult
+from citycov.planning.result import (
+    CABINET_COLUMNS,
+    CURVE_COLUMNS,
+    SITE_COLUMNS,
+    SOLVER_COLUMNS,
+    SUMMARY_COLUMNS,
+    PlanResult,
+)
 from citycov.planning.site_matrix import site_cover
 
 log = logging.getLogger("citycov")
@@ -170,7 +176,7 @@ def plan_scope(base: Results, cfg: PlanConfig) -> list[Scope]:
     for target in base.scenario.targets:
         if target.metric not in cfg.metrics:
             continue
-        areas = district_ids + [CITY_ID] if target.scope == "districts" else [CITY_ID]
+        areas = [*district_ids, CITY_ID] if target.scope == "districts" else [CITY_ID]
         for area in areas:
             if isinstance(cfg.districts, tuple):
                 if area not in cfg.districts:
@@ -231,7 +237,8 @@ def build_instance(base: Results, cfg: PlanConfig, scope: list[Scope], *, progre
     passed = _passed_fraction(base)
     if len(cabinets):
         c_cover = cab_mod.cabinet_cover(cabinets, grid=grid, passed=passed >= 1.0 - 1e-9,
-                                        households=ctx.layers.households, drop_distance_m=base.scenario.fibre.drop_distance_m)
+                                        households=ctx.layers.households,
+                                        drop_distance_m=base.scenario.fibre.drop_distance_m)
 
     reqs: list[Requirement] = []
     unit_cell, unit_req, unit_w, unit_load, unit_kind = [], [], [], [], []
@@ -513,16 +520,10 @@ def _pick_frames(inst: Instance, picks: list[_Pick], base: Results) -> tuple[gpd
             running[k] += float(pick.gains[k]) if k < pick.gains.size else 0.0
 
         def gained(metric: str) -> float:
-            ks = [k for k, r in enumerate(reqs) if r.metric == metric and r.area_id != CITY_ID]
-            ks = ks or [k for k, r in enumerate(reqs) if r.metric == metric]
-            return float(sum(pick.gains[k] for k in ks if k < pick.gains.size))
+            return _gained(reqs, pick.gains, metric)  # noqa: B023 (called in this iteration only)
 
         def cum_pct(metric: str, district: str) -> float:
-            for k, r in enumerate(reqs):
-                if r.metric == metric and r.area_id == district:
-                    return 100.0 * running[k] / _denominator(base.table, metric, district)
-            num, den = _value(base.table, metric, district) if district in base.table.index else (np.nan, np.nan)
-            return 100.0 * num / den if den else float("nan")
+            return _cum_pct(reqs, running, base.table, metric, district)
 
         if pick.column < inst.n_sites:
             row = inst.sites.iloc[pick.column]
@@ -554,6 +555,27 @@ def _pick_frames(inst: Instance, picks: list[_Pick], base: Results) -> tuple[gpd
     cabinets = gpd.GeoDataFrame(pd.DataFrame(cab_rows, columns=list(CABINET_COLUMNS)),
                                 geometry=gpd.GeoSeries(geoms_c, crs=crs), crs=crs)
     return sites, cabinets
+
+
+def _gained(reqs: tuple[Requirement, ...], gains: np.ndarray, metric: str) -> float:
+    """Weight of ``metric`` newly covered by one pick: over its districts' requirements (the city's
+    only when no district of that metric is in scope, so that nothing counts twice)."""
+    ks = [k for k, r in enumerate(reqs) if r.metric == metric and r.area_id != CITY_ID]
+    ks = ks or [k for k, r in enumerate(reqs) if r.metric == metric]
+    return float(sum(gains[k] for k in ks if k < gains.size))
+
+
+def _cum_pct(reqs: tuple[Requirement, ...], running: dict[int, float], table: pd.DataFrame, metric: str,
+             district: str) -> float:
+    """The share of ``metric`` in ``district`` after the picks so far (the base figure where the
+    district is not in scope for it)."""
+    for k, r in enumerate(reqs):
+        if r.metric == metric and r.area_id == district:
+            return 100.0 * running[k] / _denominator(table, metric, district)
+    if district not in table.index:
+        return float("nan")
+    num, den = _value(table, metric, district)
+    return 100.0 * num / den if den else float("nan")
 
 
 def _summary(inst: Instance, scope: list[Scope], picks: list[_Pick], base: Results, after: Results | None,
