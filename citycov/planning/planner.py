@@ -121,6 +121,9 @@ def plan(base: Results, *, config: PlanConfig | None = None, progress: bool = Fa
     t = time.perf_counter()
     selections = _select(inst.problem, cfg)
     timings["selection"] = time.perf_counter() - t
+    for method, sel in selections.items():
+        log.info("plan: %s: cost %.6g with %d candidates (%s, %.1f s)", method, sel.cost, sel.chosen.size,
+                 sel.status, sel.time_s)
     plan_sel = _plan_selection(selections, cfg, notes)
     notes += _feasibility_notes(inst, selections["greedy"])
 
@@ -230,6 +233,7 @@ def build_instance(base: Results, cfg: PlanConfig, scope: list[Scope], *, progre
     s_cover = _no_cover(len(sites))
     site_pairs = 0
     if len(sites):
+        log.info("plan: coverage of %d site candidates from the engine ...", len(sites))
         sectors = cand_mod.candidate_sectors(sites, crs=grid.crs)
         s_cover = site_cover(sectors, list(sites["candidate_id"]), base, progress=progress)
         site_pairs = s_cover.pairs_evaluated
