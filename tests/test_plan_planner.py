@@ -167,3 +167,13 @@ def test_cli_plan_bad_plan_section_is_one_line_error(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "[plan.sites].spacing_m must be >= 10.0, got -1" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_an_area_already_at_its_target_buys_nothing(tmp_path: Path) -> None:
+    """districts = "all" puts a district that meets its target in scope: its need is 0."""
+    tiny = _tiny(tmp_path, targets=WIRELESS.replace("0.5", "0.05"),
+                 plan_text=PLAN.replace("[plan]\n", '[plan]\ndistricts = "all"\n'))
+    p = plan_scenario(citycov.load_scenario(tiny.scenario))
+    assert p.base.table.loc["1", "wireless_pct"] >= 5.0
+    assert len(p.sites) == 0 and len(p.cabinets) == 0
+    assert p.solvers.set_index("method").loc["highs", "cost"] == 0.0

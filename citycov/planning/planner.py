@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from citycov.accounting.districts import CITY_ID, METRIC_COLUMNS
+from citycov.accounting.districts import CITY_ID, EMPTY_BELOW, METRIC_COLUMNS
 from citycov.config import METRIC_UNITS, Scenario, Target
 from citycov.config.plan import PlanConfig
 from citycov.errors import ScenarioError
@@ -50,9 +50,10 @@ from citycov.planning.site_matrix import site_cover
 
 log = logging.getLogger("citycov")
 
-NEED_SLACK = 1e-9
-"""Relative slack added to every need so that a plan meeting it passes the target's own
-comparison (``value >= threshold - 1e-12``) despite float rounding of the sums."""
+NEED_SLACK = 4e-6
+"""Relative slack added to the need of an area that misses its target (times max(need, 1)), so
+that a plan the solvers call feasible (they accept a need met within 1e-6 of it, as partial
+cabinet service is continuous) passes the target's own comparison in the full-engine check."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,10 @@ def plan(base: Results, *, config: PlanConfig | None = None, progress: bool = Fa
         log.info("plan: full-engine check %d: %d of %d targets in scope missed", round_no, len(missed), len(scope))
         if not missed:
             break
+        if cfg.budget is not None:
+            notes.append(f"budget {cfg.budget:g} {cfg.cost_unit}: the full-engine check misses {len(missed)} "
+                         "target(s); the plan stays within the budget (no continuation)")
+            break
         if round_no == cfg.max_rounds:
             notes.append(f"after {round_no} full-engine checks {len(missed)} target(s) are still missed: "
                          + "; ".join(f"{s.target.metric} in {s.area_id}" for s in missed))
@@ -179,17 +184,18 @@ def plan_scope(base: Results, cfg: PlanConfig) -> list[Scope]:
     for target in base.scenario.targets:
         if target.metric not in cfg.metrics:
             continue
-        areas = [*district_ids, CITY_ID] if target.scope == "districts" else [CITY_ID]
+        # a district-scope target is planned per district: with every district in scope at its
+        # threshold the city (their sum) is there too, and a city row beside them would count
+        # the same residents and cabinet ports twice
+        areas = district_ids if target.scope == "districts" else [CITY_ID]
         for area in areas:
             if isinstance(cfg.districts, tuple):
                 if area not in cfg.districts:
                     continue
             elif cfg.districts == "missing" and _met(base, Scope(target, area)):
                 continue
-            elif area == CITY_ID and target.scope == "districts" and cfg.districts == "all":
-                continue  # every district at the threshold puts the city there
-            if _denominator(table, target.metric, area) <= 0:
-                continue
+            if not _denominator(table, target.metric, area) >= EMPTY_BELOW[METRIC_COLUMNS[target.metric][1]]:
+                continue  # nothing to count there (its share is undefined)
             out.append(Scope(target, area))
     return out
 
@@ -255,25 +261,29 @@ def build_instance(base: Results, cfg: PlanConfig, scope: list[Scope], *, progre
     villages = None
     if "village_broadband" in metrics and ctx.inputs.villages is not None:
         v_cell, v_district = cab_mod.village_units(ctx.inputs.villages, grid=grid, district_index=index,
-                                                  wireless=ctx.masks["wireless"], passed=passed >= 1.0 - 1e-9)
+                                                  wireless=ctx.masks["wireless"], passed=ctx.fibre.passed_cells)
         villages = (np.asarray(v_cell, dtype=np.int64), np.asarray(v_district, dtype=np.int64))
     for s in scope:
         metric, area = s.target.metric, s.area_id
         num, den = _value(base.table, metric, area)
-        need = max(0.0, s.target.threshold * den - num) + NEED_SLACK * den
+        short = s.target.threshold * den - num
+        need = 0.0 if _met(base, s) else short + NEED_SLACK * max(short, 1.0)
         rows = np.arange(len(district_ids)) if area == CITY_ID else np.array([district_ids.index(area)])
         k = len(reqs)
         reqs.append(Requirement(metric=metric, area_id=area, need=need, unit=METRIC_UNITS[metric]))
         if metric in ("wireless_population", "ftth_households"):
-            sel = np.isin(persons.district, rows)
-            cell = persons.cell[sel].astype(np.int64)
-            d = persons.district[sel]
+            weights, factor = persons, cf
+            if area == CITY_ID and ctx.layers.city_weights is not None and np.allclose(cf, 1.0):
+                weights, factor, rows = ctx.layers.city_weights, np.ones(1), np.zeros(1, np.int64)  # as the table
+            sel = np.isin(weights.district, rows)
+            cell = weights.cell[sel].astype(np.int64)
+            d = weights.district[sel]
             if metric == "wireless_population":
                 keep = ~wireless[cell]
-                w = pop[cell] * persons.weight[sel] * cf[d]
+                w = pop[cell] * weights.weight[sel] * factor[d]
             else:
                 keep = hh_left[cell] > 0
-                w = hh_left[cell] * persons.weight[sel] * cf[d]
+                w = hh_left[cell] * weights.weight[sel] * factor[d]
             keep &= w > 0
             cell, w = cell[keep], w[keep]
             load = w if metric == "ftth_households" else np.zeros_like(w)
@@ -297,8 +307,8 @@ def build_instance(base: Results, cfg: PlanConfig, scope: list[Scope], *, progre
     cover_c = _unit_rows(c_cover, cell, n_cells, keep=(kind == 2) | (kind == 3))
     cover = sparse.csc_array(sparse.hstack([cover_s, cover_c], format="csc").astype(bool))
     site_cost = sites["cost"].to_numpy(np.float64) if len(sites) else np.zeros(0)
-    cab_cost = np.zeros(0)
-    if len(cabinets):
+    cab_cost = cabinets["cost"].to_numpy(np.float64) if len(cabinets) else np.zeros(0)
+    if len(cabinets) and "feeder_m" not in cabinets.columns:  # (a continuation passes them costed)
         feeder = cab_mod.feeder_m(cabinets, nodes=ctx.inputs.nodes, routes=ctx.inputs.routes,
                                   route_factor=cfg.cabinets.route_factor)
         cabinets = cabinets.assign(feeder_m=feeder)
@@ -457,8 +467,8 @@ def _ranked(problem: CoverProblem, sel: Selection) -> tuple[np.ndarray, np.ndarr
     g = solve.greedy_cover(sub, per_cost=True)
     order = chosen[g.chosen]
     rest = np.setdiff1d(chosen, order)  # chosen by the exact method but adding nothing once the others are in
-    gains = np.vstack([g.gains.reshape(len(order), -1), np.zeros((rest.size, len(problem.requirements)))]) \
-        if len(problem.requirements) else np.zeros((chosen.size, 0))
+    r = len(problem.requirements)
+    gains = np.vstack([g.gains.reshape(len(order), r), np.zeros((rest.size, r))])
     return np.concatenate([order, rest]), gains
 
 
@@ -479,10 +489,13 @@ def _continue(after: Results, cfg: PlanConfig, inst: Instance, picks: list[_Pick
     more = build_instance(after, cfg, missed, progress=progress, exclude_sites=chosen_sites,
                           exclude_cabinets=chosen_cabs, sites=inst.sites, cabinets=inst.cabinets)
     g = solve.greedy_cover(more.problem, per_cost=True)
+    site_col = {cid: j for j, cid in enumerate(inst.sites["candidate_id"])}
+    cab_col = {cid: inst.n_sites + j for j, cid in enumerate(inst.cabinets["candidate_id"])}
     out = []
     for j, gains in zip(g.chosen, g.gains, strict=True):
-        cid = more.problem.candidate_ids[int(j)]
-        col = _column_of(inst, cid)
+        j = int(j)
+        col = site_col[more.sites["candidate_id"].iloc[j]] if j < more.n_sites else \
+            cab_col[more.cabinets["candidate_id"].iloc[j - more.n_sites]]
         full = np.zeros(len(inst.problem.requirements))
         for k, req in enumerate(more.problem.requirements):
             for kk, r0 in enumerate(inst.problem.requirements):
@@ -492,16 +505,20 @@ def _continue(after: Results, cfg: PlanConfig, inst: Instance, picks: list[_Pick
     return out
 
 
-def _column_of(inst: Instance, candidate_id: str) -> int:
-    return inst.problem.candidate_ids.index(candidate_id)
-
-
 def _additions(inst: Instance, picks: list[_Pick], base: Results) -> Additions:
     crs = base.grid.crs
     site_rows = [p.column for p in picks if p.column < inst.n_sites]
     cab_rows = [p.column - inst.n_sites for p in picks if p.column >= inst.n_sites]
     sectors = cand_mod.candidate_sectors(inst.sites.iloc[site_rows], crs=crs) if site_rows else None
-    nodes = cab_mod.cabinet_nodes(inst.cabinets.iloc[cab_rows], crs=crs) if cab_rows else None
+    nodes = None
+    if cab_rows:
+        spec = base.scenario.inputs.get("fibre_nodes")
+        options = getattr(spec, "options", {}) or {}
+        column_crs = spec.crs if spec is not None and spec.crs is not None and spec.path.suffix.lower() == ".csv" \
+            else "EPSG:4326"
+        nodes = cab_mod.cabinet_nodes(inst.cabinets.iloc[cab_rows], crs=crs,
+                                      lon_column=options.get("lon_column", "lon"),
+                                      lat_column=options.get("lat_column", "lat"), column_crs=column_crs)
     return Additions(sectors=sectors, nodes=nodes)
 
 
@@ -593,14 +610,17 @@ def _summary(inst: Instance, scope: list[Scope], picks: list[_Pick], base: Resul
         metric, area = s.target.metric, s.area_id
         num, den = _value(base.table, metric, area)
         k = next((k for k, r in enumerate(p.requirements) if (r.metric, r.area_id) == (metric, area)), None)
-        added = sum(float(pick.gains[k]) for pick in picks if pick.source == "plan") if k is not None else 0.0
+        # what the selection covers (every chosen candidate, also those the ranking found adding nothing more)
+        added = float(plan_sel.covered[k]) if k is not None and k < plan_sel.covered.size else 0.0
         after_pct = float("nan")
         met = False
         if after is not None:
             a_num, a_den = _value(after.table, metric, area)
             after_pct = 100.0 * a_num / a_den if a_den else float("nan")
             met = bool(a_den > 0 and a_num / a_den >= s.target.threshold - 1e-12)
-        in_area = [pk for pk in picks if area == CITY_ID or _pick_district(inst, pk) == area]
+        kinds = {"wireless_population": (True, False), "ftth_households": (False, True)}.get(metric, (True, True))
+        in_area = [pk for pk in picks if (area == CITY_ID or _pick_district(inst, pk) == area)
+                   and kinds[0 if pk.column < inst.n_sites else 1]]
         n_sites = sum(1 for pk in in_area if pk.column < inst.n_sites)
         n_cabs = len(in_area) - n_sites
         rows.append({
