@@ -51,7 +51,11 @@ def main() -> None:
     parser.add_argument("--cell-m", type=float, default=100.0)
     parser.add_argument("--time-limit-s", type=float, default=120.0)
     args = parser.parse_args()
+    import logging
+
     import citycov
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
     sc = citycov.load_scenario()
     sc = replace(sc, grid=replace(sc.grid, cell_m=args.cell_m),
