@@ -37,7 +37,8 @@ test: $(VENV)/.installed-test system-deps
 		tests/test_pipeline_end_to_end.py::test_ridge_adds_hand_computed_knife_edge_loss \
 		tests/test_engine_tiles.py::test_blocked_fan_equals_ray_by_ray_hull \
 		tests/test_engine_tiles.py::test_wedge_holds_every_cells_nearest_ray \
-		tests/test_engine_tiles.py::test_reach_limit_by_hand tests/test_engine_tiles.py::test_tile_windows_cover_the_grid_once
+		tests/test_engine_tiles.py::test_reach_limit_by_hand tests/test_engine_tiles.py::test_tile_windows_cover_the_grid_once \
+		tests/test_plan_solve.py tests/test_plan_cabinets.py
 
 test-fast: $(VENV)/.installed-test
 	$(PY) -m pytest -m "not slow"
