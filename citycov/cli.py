@@ -68,27 +68,12 @@ def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: b
         citycov run --reproducible          # byte-identical outputs, e.g. to publish their hashes
     """
     t0 = time.perf_counter()
-    folder: OutputFolder | None = None
-    try:
-        mode = True if reproducible else None  # None: SOURCE_DATE_EPOCH decides
-        resolve_reproducible(mode)  # a malformed SOURCE_DATE_EPOCH fails before any work
-        sc = load_scenario(scenario)
-        if cell_m is not None:
-            sc = replace(sc, grid=replace(sc.grid, cell_m=cell_m))
-        folder = OutputFolder.prepare(out_dir, reads=scenario_files(sc))  # before any work
-        with folder:
-            results = runner.run(sc, progress=not (no_progress or ctx.obj["quiet"]))
-            paths = outputs.write_outputs(results, folder, lang=lang, reproducible=mode)
-    except CitycovError as exc:
-        click.echo(f"citycov: error: {exc}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        # outputs are staged and published whole: --out keeps the earlier run, or has the new one
-        if folder is not None and folder.published:
-            click.echo(f"citycov: interrupted after {out_dir} received the complete new run", err=True)
-        else:
-            click.echo(f"citycov: interrupted; nothing was written to {out_dir}", err=True)
-        sys.exit(130)
+
+    def compute(sc):
+        results = runner.run(sc, progress=not (no_progress or ctx.obj["quiet"]))
+        return results, results, None
+
+    sc, results, paths = _compute_into(out_dir, scenario, cell_m, reproducible, lang, "run", compute)
     city = results.city
     click.echo(f"{sc.name}: wireless broadband {city['wireless_pct']:.2f}% of residents, "
                f"FTTH {city['ftth_pct']:.2f}% of households ({time.perf_counter() - t0:.1f} s)")
@@ -122,27 +107,12 @@ def plan_cmd(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progre
         citycov plan my_city.toml --out plan/
     """
     t0 = time.perf_counter()
-    folder: OutputFolder | None = None
-    try:
-        mode = True if reproducible else None
-        resolve_reproducible(mode)
-        sc = load_scenario(scenario)
-        if cell_m is not None:
-            sc = replace(sc, grid=replace(sc.grid, cell_m=cell_m))
-        folder = OutputFolder.prepare(out_dir, reads=scenario_files(sc))
-        with folder:
-            result = planner.plan_scenario(sc, progress=not (no_progress or ctx.obj["quiet"]))
-            paths = outputs.write_outputs(result.after or result.base, folder, lang=lang, reproducible=mode,
-                                          plan=result)
-    except CitycovError as exc:
-        click.echo(f"citycov: error: {exc}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        if folder is not None and folder.published:
-            click.echo(f"citycov: interrupted after {out_dir} received the complete new plan", err=True)
-        else:
-            click.echo(f"citycov: interrupted; nothing was written to {out_dir}", err=True)
-        sys.exit(130)
+
+    def compute(sc):
+        result = planner.plan_scenario(sc, progress=not (no_progress or ctx.obj["quiet"]))
+        return result, result.after or result.base, result
+
+    sc, result, paths = _compute_into(out_dir, scenario, cell_m, reproducible, lang, "plan", compute)
     unit = result.config.cost_unit
     click.echo(f"{sc.name}: plan of {len(result.sites)} site(s) and {len(result.cabinets)} cabinet(s), cost "
                f"{float(result.sites['cost'].sum() + result.cabinets['cost'].sum()):.4g} {unit} "
@@ -156,6 +126,38 @@ def plan_cmd(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progre
         click.echo(f"NOTE: synthetic inputs: {', '.join(result.base.synthetic_inputs)}")
     click.echo(f"report: {paths['report.html'].resolve()}")
     click.echo(f"plan:   {out_dir.resolve() / 'plan_summary.csv'}")
+
+
+def _compute_into(out_dir: Path, scenario: Path | None, cell_m: float | None, reproducible: bool,
+                  lang: str | None, what: str, compute):
+    """Load the scenario, prepare ``out_dir`` (before any work), compute, and write the outputs
+    staged and published whole; a CitycovError is one line and exit 1, Ctrl-C exit 130 with
+    ``out_dir`` holding the earlier outputs or the complete new ones.
+
+    ``compute(scenario)`` returns (what the command reports, the Results to write, the plan or None).
+    Returns (scenario, what the command reports, the written paths)."""
+    folder: OutputFolder | None = None
+    try:
+        mode = True if reproducible else None  # None: SOURCE_DATE_EPOCH decides
+        resolve_reproducible(mode)  # a malformed SOURCE_DATE_EPOCH fails before any work
+        sc = load_scenario(scenario)
+        if cell_m is not None:
+            sc = replace(sc, grid=replace(sc.grid, cell_m=cell_m))
+        folder = OutputFolder.prepare(out_dir, reads=scenario_files(sc))  # before any work
+        with folder:
+            reported, results, plan = compute(sc)
+            paths = outputs.write_outputs(results, folder, lang=lang, reproducible=mode, plan=plan)
+    except CitycovError as exc:
+        click.echo(f"citycov: error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        # outputs are staged and published whole: --out keeps the earlier run, or has the new one
+        if folder is not None and folder.published:
+            click.echo(f"citycov: interrupted after {out_dir} received the complete new {what}", err=True)
+        else:
+            click.echo(f"citycov: interrupted; nothing was written to {out_dir}", err=True)
+        sys.exit(130)
+    return sc, reported, paths
 
 
 CHECK_PROBLEMS_EXIT = 2
