@@ -126,7 +126,7 @@ def plan(base: Results, *, config: PlanConfig | None = None, progress: bool = Fa
         log.info("plan: %s: cost %.6g with %d candidates (%s, %.1f s)", method, sel.cost, sel.chosen.size,
                  sel.status, sel.time_s)
     plan_sel = _plan_selection(selections, cfg, notes)
-    notes += _feasibility_notes(inst, selections["greedy"])
+    notes += _feasibility_notes(inst, base)
 
     order, gains = _ranked(inst.problem, plan_sel)
     picks = [_Pick(int(j), g, "plan") for j, g in zip(order, gains, strict=True)]
@@ -442,14 +442,17 @@ def _plan_selection(selections: dict[str, Selection], cfg: PlanConfig, notes: li
     return mip
 
 
-def _feasibility_notes(inst: Instance, greedy: Selection) -> list[str]:
+def _feasibility_notes(inst: Instance, base: Results) -> list[str]:
+    """A note per requirement that no set of the candidates can meet, with the best achievable share."""
     p = inst.problem
     reach = solve.achievable(p)
     out = []
     for k, req in enumerate(p.requirements):
         if reach[k] < req.need * (1 - 1e-9) - 1e-9:
+            num, den = _value(base.table, req.metric, req.area_id)
             out.append(f"{req.metric} in {req.area_id} cannot reach its target with any set of these candidates: "
-                       f"at most {reach[k]:,.0f} of the {req.need:,.0f} {req.unit} still needed")
+                       f"at most {reach[k]:,.0f} of the {req.need:,.0f} {req.unit} still needed, "
+                       f"{100.0 * (num + reach[k]) / den:.2f} % at best")
     return out
 
 
