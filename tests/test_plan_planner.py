@@ -177,3 +177,29 @@ def test_an_area_already_at_its_target_buys_nothing(tmp_path: Path) -> None:
     assert p.base.table.loc["1", "wireless_pct"] >= 5.0
     assert len(p.sites) == 0 and len(p.cabinets) == 0
     assert p.solvers.set_index("method").loc["highs", "cost"] == 0.0
+
+
+def test_a_mip_stopped_without_a_bound_falls_back_to_the_lp_bound(monkeypatch) -> None:
+    """The hand-worked instance of citycov.planning.solve.lp_bound: LP bound 31/7."""
+    from dataclasses import replace as dc_replace
+
+    from scipy import sparse
+
+    from citycov.config.plan import PlanConfig
+    from citycov.planning import planner as planner_mod
+    from citycov.planning import solve
+    from citycov.planning.problem import CoverProblem, Requirement
+
+    cover = sparse.csc_array(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool))
+    problem = CoverProblem(np.array([3.0, 4, 4]), cover, np.array([4.0, 3, 2, 5, 1]), np.zeros(5, dtype=np.int64),
+                           (Requirement("wireless_population", "D0", 11.0, "persons"),))
+    real = solve.solve_cover_mip
+
+    def stopped(p, **kw):  # what HiGHS returns when its time limit comes before any dual bound
+        return dc_replace(real(p, **kw), status="time limit (gap inf %)", lower_bound=0.0)
+
+    monkeypatch.setattr(solve, "solve_cover_mip", stopped)
+    out = planner_mod._select(problem, PlanConfig(cross_check=False))
+    assert out["lp"].lower_bound == pytest.approx(31 / 7, rel=1e-9)
+    assert out["highs"].lower_bound == pytest.approx(31 / 7, rel=1e-9)
+    assert out["highs"].cost == pytest.approx(7.0)

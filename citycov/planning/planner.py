@@ -412,7 +412,17 @@ def _select(problem: CoverProblem, cfg: PlanConfig) -> dict[str, Selection]:
     out: dict[str, Selection] = {}
     if cfg.budget is None:
         out["greedy"] = solve.greedy_cover(problem, per_cost=True)
-        out["highs"] = solve.solve_cover_mip(problem, time_limit_s=cfg.time_limit_s)
+        out["highs"] = mip = solve.solve_cover_mip(problem, time_limit_s=cfg.time_limit_s)
+        if mip.status != "optimal" and not mip.lower_bound > 0:
+            # stopped without a useful dual bound: the LP relaxation still bounds the optimum
+            t0 = time.perf_counter()
+            bound = solve.lp_bound(problem, time_limit_s=cfg.time_limit_s)
+            out["lp"] = Selection(method="lp", chosen=np.zeros(0, np.int64), cost=float("nan"),
+                                  covered=np.zeros(len(problem.requirements)), feasible=False,
+                                  status="LP relaxation" if np.isfinite(bound) else "LP relaxation: no bound in time",
+                                  time_s=time.perf_counter() - t0, lower_bound=bound)
+            if np.isfinite(bound):
+                out["highs"] = replace(mip, lower_bound=max(bound, mip.lower_bound if mip.lower_bound > 0 else 0.0))
         if cfg.cross_check:
             try:
                 out["cp-sat"] = solve.solve_cover_cpsat(problem, time_limit_s=cfg.time_limit_s)
