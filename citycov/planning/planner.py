@@ -230,8 +230,9 @@ def build_instance(base: Results, cfg: PlanConfig, scope: list[Scope], *, progre
     want_cabinets = bool(metrics & {"ftth_households", "village_broadband"})
     if sites is None:
         sites = _site_candidates(base, cfg, scope) if want_sites else _no_sites(grid.crs)
+    passed = _passed_fraction(base)
     if cabinets is None:
-        cabinets = _cabinet_candidates(base, cfg) if want_cabinets else _no_cabinets(grid.crs)
+        cabinets = _cabinet_candidates(base, cfg, passed) if want_cabinets else _no_cabinets(grid.crs)
     sites = sites[~sites["candidate_id"].isin(exclude_sites)].reset_index(drop=True)
     cabinets = cabinets[~cabinets["candidate_id"].isin(exclude_cabinets)].reset_index(drop=True)
 
@@ -244,7 +245,6 @@ def build_instance(base: Results, cfg: PlanConfig, scope: list[Scope], *, progre
         s_cover = site_cover(sectors, list(sites["candidate_id"]), base, progress=progress)
         site_pairs = s_cover.pairs_evaluated
     c_cover = _no_cover(len(cabinets))
-    passed = _passed_fraction(base)
     if len(cabinets):
         c_cover = cab_mod.cabinet_cover(cabinets, grid=grid, passed=passed >= 1.0 - 1e-9,
                                         households=ctx.layers.households,
@@ -372,7 +372,7 @@ def _site_candidates(base: Results, cfg: PlanConfig, scope: list[Scope]) -> gpd.
                                   district_ids=district_ids, config=sc, water=None)
 
 
-def _cabinet_candidates(base: Results, cfg: PlanConfig) -> gpd.GeoDataFrame:
+def _cabinet_candidates(base: Results, cfg: PlanConfig, passed: np.ndarray) -> gpd.GeoDataFrame:
     ctx = base.context
     district_ids = [str(d) for d in base.districts.ids]
     cc = cfg.cabinets
@@ -380,7 +380,7 @@ def _cabinet_candidates(base: Results, cfg: PlanConfig) -> gpd.GeoDataFrame:
         return cab_mod.read_cabinet_candidates(cc.path, crs=cc.crs, grid=base.grid, config=cc,
                                                district_index=ctx.layers.index, district_ids=district_ids)
     return cab_mod.lattice_cabinets(grid=base.grid, households=ctx.layers.households,
-                                    passed=_passed_fraction(base) >= 1.0 - 1e-9, district_index=ctx.layers.index,
+                                    passed=passed >= 1.0 - 1e-9, district_index=ctx.layers.index,
                                     district_ids=district_ids, config=cc,
                                     drop_distance_m=base.scenario.fibre.drop_distance_m)
 
@@ -553,12 +553,6 @@ def _pick_frames(inst: Instance, picks: list[_Pick], base: Results) -> tuple[gpd
         for k in range(len(reqs)):
             running[k] += float(pick.gains[k]) if k < pick.gains.size else 0.0
 
-        def gained(metric: str) -> float:
-            return _gained(reqs, pick.gains, metric)  # noqa: B023 (called in this iteration only)
-
-        def cum_pct(metric: str, district: str) -> float:
-            return _cum_pct(reqs, running, base.table, metric, district)
-
         if pick.column < inst.n_sites:
             row = inst.sites.iloc[pick.column]
             d = str(row["district_id"])
@@ -568,8 +562,9 @@ def _pick_frames(inst: Instance, picks: list[_Pick], base: Results) -> tuple[gpd
                 "operator": row.get("operator", ""), "freq_mhz": row.get("freq_mhz", np.nan),
                 "height_m": row.get("height_m", np.nan), "eirp_dbm": row.get("eirp_dbm", np.nan),
                 "sectors": len(row.get("azimuth_deg", ())) if not isinstance(row.get("azimuth_deg"), float) else 1,
-                "new_persons": gained("wireless_population"), "new_villages": gained("village_broadband"),
-                "cum_pct": cum_pct("wireless_population", d), "cost": float(row["cost"]),
+                "new_persons": _gained(reqs, pick.gains, "wireless_population"),
+                "new_villages": _gained(reqs, pick.gains, "village_broadband"),
+                "cum_pct": _cum_pct(reqs, running, base.table, "wireless_population", d), "cost": float(row["cost"]),
                 "source": row.get("source", "lattice") if pick.source == "plan" else "continuation"})
             geoms_s.append(row.geometry)
         else:
@@ -578,8 +573,10 @@ def _pick_frames(inst: Instance, picks: list[_Pick], base: Results) -> tuple[gpd
             cab_rows.append({
                 "rank": len(cab_rows) + 1, "candidate_id": row["candidate_id"], "district_id": d,
                 "district": names.get(d, d), "ports": float(row["ports"]),
-                "new_households": gained("ftth_households"), "new_villages": gained("village_broadband"),
-                "feeder_m": float(row["feeder_m"]), "cum_pct": cum_pct("ftth_households", d),
+                "new_households": _gained(reqs, pick.gains, "ftth_households"),
+                "new_villages": _gained(reqs, pick.gains, "village_broadband"),
+                "feeder_m": float(row["feeder_m"]),
+                "cum_pct": _cum_pct(reqs, running, base.table, "ftth_households", d),
                 "cost": float(row["cost"]),
                 "source": row.get("source", "lattice") if pick.source == "plan" else "continuation"})
             geoms_c.append(row.geometry)
