@@ -277,6 +277,8 @@ def test_observer_outside_the_dem_names_position_and_bounds(hills):
     grid = GridSpec(crs=UTM49, transform=Affine(30.0, 0.0, 400_000.0, 0.0, -30.0, 2_600_000.0), shape=hills.shape)
     with pytest.raises(GridError, match=r"x=399000\.0, y=2599000\.0.*\(400000\.0, 2597570\.0, 402430\.0, 2600000\.0\)"):
         viewshed(hills, grid, x=399_000.0, y=2_599_000.0, observer_height_m=10.0, max_distance_m=500.0)
+    with pytest.raises(GridError, match=r"line_of_sight: 1 target\(s\) outside the DEM, first at row 3, col 99"):
+        line_of_sight(hills, 30.0, (1, 1), (3, 99), observer_height_m=1.0)
     with pytest.raises(GridError, match=r"first at row -1, col 3"):
         viewshed_count(hills, 30.0, rows=[4, -1], cols=[4, 3], observer_height_m=10.0, max_distance_m=500.0)
 

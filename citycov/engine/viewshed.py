@@ -15,13 +15,17 @@ Method.  A fan of rays from the observer (one per cell of the perimeter of the r
 per cell, as the engine's fans: :func:`citycov.engine.tiles.fan_size`) carries running horizons;
 each cell is set against the two rays that bracket its azimuth.  Cells clearly above both rays'
 horizons are visible, cells clearly below both are hidden; the rest (near a visibility edge,
-where the rays disagree, or where a ray met no-data terrain) are re-decided exactly on their own
-path.  "Clearly" allows, at each ray sample, ``EDGE_SPREAD`` times the spread of the four cell
-centres around it plus ``EDGE_FLOOR_M``: terrain a path passing near the sample may see that the
-sample does not.  On the shared benchmark tile this refines about 12 % of the cells within
-20 km and agrees with the exact definition on every cell (``benchmarks/bench_viewshed.py``);
-``refine="all"`` decides every cell exactly (O(d) per cell) and ``refine="none"`` is the sweep
-alone (nearest ray, the engine's terrain pass), for comparison.
+where the rays disagree, or where a ray met no-data terrain) are re-decided on their own path by
+the exact definition, read from the first distance at which the rays' bounds stop clearing it.
+"Clearly" allows, at each ray sample, for the terrain a path passing near it may cross instead:
+``EDGE_SPREAD`` times the spread of the four cell centres around the sample plus
+``EDGE_FLOOR_M``, anywhere within half a cell of the sample's distance.  That allowance is a
+measured margin, not a proof (a crest narrower than a cell between two rays could exceed it):
+on the shared benchmark tile (``benchmarks/bench_viewshed.py``) it refines 15 % of the cells
+within 20 km (6 % within 40 km) and agrees with the exact definition on every one of the
+1.44 M cells within 20 km, as it does on the random terrains of the tests.  ``refine="all"``
+decides every cell exactly (O(d) per cell); ``refine="none"`` is the sweep alone (the nearest
+ray, as the engine's terrain pass), 98.9 % in agreement there.
 
 Results are uint8 codes: :data:`VISIBLE`, :data:`HIDDEN`, :data:`NO_DATA` (no-data terrain at the
 cell or on its path, only with ``nodata="unknown"``) and :data:`BEYOND` (farther than
@@ -164,7 +168,7 @@ def line_of_sight(dem_m: np.ndarray, cell: float | GridSpec, observer: tuple[int
     dem, cell_m, drop, (r0, c0), _ = _checked(dem_m, cell, [observer[0]], [observer[1]], None, None,
                                               observer_height_m, target_height_m, 1.0, k_factor, curvature, "all",
                                               "unknown", "line_of_sight")
-    (r1,), (c1,) = _observer_cells(dem.shape, None, [target[0]], [target[1]], None, None, "target", [])
+    (r1,), (c1,) = _observer_cells(dem.shape, None, [target[0]], [target[1]], None, None, "line_of_sight", "target")
     z_tgt = dem[r1, c1]
     if math.isnan(z_tgt):
         raise RasterError(f"line_of_sight: no terrain (NaN) at the target, row {r1}, col {c1}")
@@ -211,7 +215,7 @@ def _one(dem: np.ndarray, r0: int, c0: int, h_obs_m: float, h_tgt_m: float, cell
 
 
 def _observer_cells(shape: tuple[int, int], grid: GridSpec | None, rows, cols, xs, ys, what: str,
-                    problems: list[str]) -> tuple[np.ndarray, np.ndarray]:
+                    label: str = "observer") -> tuple[np.ndarray, np.ndarray]:
     """Integer cells of the observers given as cells or as points; raises GridError for any outside."""
     by_cell = rows is not None or cols is not None
     by_point = xs is not None or ys is not None
@@ -230,7 +234,7 @@ def _observer_cells(shape: tuple[int, int], grid: GridSpec | None, rows, cols, x
         out = ~grid.contains(r, c) | ~np.isfinite(px) | ~np.isfinite(py)
         if out.any():
             i = int(np.flatnonzero(out)[0])
-            raise GridError(f"{what}: {int(out.sum())} observer(s) outside the DEM, first x={float(px[i])!r}, "
+            raise GridError(f"{what}: {int(out.sum())} {label}(s) outside the DEM, first x={float(px[i])!r}, "
                             f"y={float(py[i])!r}; the DEM covers (minx, miny, maxx, maxy) = "
                             f"{tuple(round(b, 3) for b in grid.bounds)}")
         return r, c
@@ -250,7 +254,7 @@ def _observer_cells(shape: tuple[int, int], grid: GridSpec | None, rows, cols, x
     out = (rr < 0) | (rr >= nrows) | (cc < 0) | (cc >= ncols)
     if out.any():
         i = int(np.flatnonzero(out)[0])
-        raise GridError(f"{what}: {int(out.sum())} observer(s) outside the DEM, first at row {rr[i]}, col {cc[i]}; "
+        raise GridError(f"{what}: {int(out.sum())} {label}(s) outside the DEM, first at row {rr[i]}, col {cc[i]}; "
                         f"the DEM has rows 0..{nrows - 1} and cols 0..{ncols - 1}")
     return rr, cc
 
@@ -287,7 +291,7 @@ def _checked(dem_m, cell, rows, cols, xs, ys, observer_height_m, target_height_m
     raise_problems(ModelError, what, problems)
     if dem.dtype not in (np.float32, np.float64):
         dem = dem.astype(np.float64)
-    r0, c0 = _observer_cells(dem.shape, grid, rows, cols, xs, ys, what, problems)
+    r0, c0 = _observer_cells(dem.shape, grid, rows, cols, xs, ys, what)
     n = r0.size
     for name, v in (("observer_height_m", h_obs), ("max_distance_m", reach)):
         if v.size not in (1, n):
