@@ -112,7 +112,7 @@ def v3_gdal(dem: np.ndarray, repeat: int, exact: np.ndarray, ours: np.ndarray, i
     import rasterio
     from affine import Affine
 
-    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip()
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip().splitlines()[0]
     res: dict = {"available": True, "version": version, "runs": {}}
     transform = Affine(CELL_M, 0.0, 500_000.0, 0.0, -CELL_M, 2_700_000.0)
     ox = transform.c + (COL0 + 0.5) * CELL_M
