@@ -107,20 +107,21 @@ def cell_line_of_sight(dem_m, row0, col0, z_obs_m, row, col, z_tgt_m, cell_m, dr
     z_end = z_tgt_m - drop_per_m2 * l2 - z_obs_m
     a = drop_per_m2 * l2
     unknown = False
-    n = abs(dr)
+    nr = abs(dr)
+    nc = abs(dc)
     sr = 1 if dr > 0 else -1
-    for i in range(max(1, int(t_from * n)), n):
-        t = i / n
-        z = _on_row(dem_m, row0 + sr * i, col0 + t * dc)
-        if math.isnan(z):
-            unknown = True
-        elif z - a * t * t - z_obs_m > t * z_end:
-            return HIDDEN
-    n = abs(dc)
     sc = 1 if dc > 0 else -1
-    for j in range(max(1, int(t_from * n)), n):
-        t = j / n
-        z = _on_col(dem_m, row0 + t * dr, col0 + sc * j)
+    i = max(1, int(t_from * nr))
+    j = max(1, int(t_from * nc))
+    while i < nr or j < nc:  # row and column crossings in order of t: a blocker near t_from is met first
+        if j >= nc or (i < nr and i * nc <= j * nr):
+            t = i / nr
+            z = _on_row(dem_m, row0 + sr * i, col0 + t * dc)
+            i += 1
+        else:
+            t = j / nc
+            z = _on_col(dem_m, row0 + t * dr, col0 + sc * j)
+            j += 1
         if math.isnan(z):
             unknown = True
         elif z - a * t * t - z_obs_m > t * z_end:
