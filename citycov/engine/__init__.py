@@ -10,5 +10,10 @@ linkbudget  reference-signal offsets, noise, best server, throughput, uplink, sp
 antenna     the 3GPP sector pattern and its MSI export
 wlan        WLAN access-point coverage
 broadcast   DTV and trunking field strength on their own grid
+viewshed    line of sight and viewsheds (one observer or many), exact per cell near visibility edges
 _*_kernels  the Numba kernels behind them (plain array functions, imported only by this wing)
 """
+
+from citycov.engine.viewshed import line_of_sight, viewshed, viewshed_count
+
+__all__ = ["line_of_sight", "viewshed", "viewshed_count"]
