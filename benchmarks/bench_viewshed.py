@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Viewshed (citycov.engine.viewshed) on the shared benchmark tile, beside gdal_viewshed.
+"""Viewshed (citycov.engine.visibility) on the shared benchmark tile, beside gdal_viewshed.
 
 Job: the 1" tile N23E113 of ``../shared/bench/make_dem.py`` (square cells of 29.6 m, as in
 ``bench_terrain.py``), observer on the centre cell 30 m above the terrain, target 1.5 m above each
@@ -70,7 +70,7 @@ def agreement(a: np.ndarray, b: np.ndarray, inside: np.ndarray) -> dict:
 
 
 def v1_v2(dem: np.ndarray, repeat: int) -> tuple[dict, np.ndarray, np.ndarray]:
-    from citycov.engine.viewshed import VISIBLE, _one, _Workspace, viewshed
+    from citycov.engine.visibility import VISIBLE, _one, _Workspace, viewshed
 
     def run(r_km: float, refine: str) -> np.ndarray:
         return viewshed(dem, CELL_M, row=ROW0, col=COL0, observer_height_m=H_OBS, target_height_m=H_TGT,
@@ -176,7 +176,7 @@ def v4_engine_baseline(dem: np.ndarray, exact: np.ndarray, inside: np.ndarray) -
 def v5_sweep_ratio(dem: np.ndarray, repeat: int) -> dict:
     """Our sweep (bounds of a 40 km fan) beside the engine's fan build (ray_wedge_into, as bench_terrain P1),
     same fan size, in this process: the load of the machine cancels in the ratio."""
-    from citycov.engine import _viewshed_kernels
+    from citycov.engine import _visibility_kernels
     from citycov.engine.cellular import HULL_TOLERANCE
     from citycov.engine.tiles import fan_size
     from tests import oracles_engine
@@ -190,7 +190,7 @@ def v5_sweep_ratio(dem: np.ndarray, repeat: int) -> dict:
     none = np.empty((0, 0), dtype=np.float32)
 
     def ours():
-        _viewshed_kernels.ray_horizon_bounds(dem, float(ROW0), float(COL0), z_obs, CELL_M, 1.0 / (2.0 * K_RE), n_rays,
+        _visibility_kernels.ray_horizon_bounds(dem, float(ROW0), float(COL0), z_obs, CELL_M, 1.0 / (2.0 * K_RE), n_rays,
                                              1.0, 0.25, upper, lower, none)
 
     def engine():
@@ -228,7 +228,7 @@ def main() -> None:
                       f"{a['agree']:.4%} of {a['cells']:,} cells within 20 km")
         print(f"   refined {res['edges']['refined_cells']:,} of {res['edges']['cells']:,} cells "
               f"({res['edges']['refined_share']:.1%}); visible {res['visible_share']:.1%}")
-    from citycov.engine.viewshed import VISIBLE, viewshed
+    from citycov.engine.visibility import VISIBLE, viewshed
 
     ours = viewshed(dem, CELL_M, row=ROW0, col=COL0, observer_height_m=H_OBS, target_height_m=H_TGT,
                     max_distance_m=CMP_KM * 1000.0, k_factor=K) == VISIBLE

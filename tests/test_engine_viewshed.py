@@ -1,4 +1,4 @@
-"""Viewsheds and line of sight (citycov.engine.viewshed): hand-worked horizons and shadows, a
+"""Viewsheds and line of sight (citycov.engine.visibility): hand-worked horizons and shadows, a
 brute-force oracle of the exact per-cell line of sight written plainly in numpy, multi-observer
 counts, rotation, and precise errors for bad input."""
 
@@ -11,7 +11,7 @@ import pytest
 from affine import Affine
 
 from citycov.engine import line_of_sight, viewshed, viewshed_count
-from citycov.engine.viewshed import BEYOND, HIDDEN, NO_DATA, VISIBLE
+from citycov.engine.visibility import BEYOND, HIDDEN, NO_DATA, VISIBLE
 from citycov.errors import GridError, ModelError, RasterError
 from citycov.grid import GridSpec
 from tests.test_engine_cellular import UTM49, rough_dem

@@ -14,6 +14,6 @@ viewshed    line of sight and viewsheds (one observer or many), exact per cell n
 _*_kernels  the Numba kernels behind them (plain array functions, imported only by this wing)
 """
 
-from citycov.engine.viewshed import line_of_sight, viewshed, viewshed_count
+from citycov.engine.visibility import line_of_sight, viewshed, viewshed_count
 
 __all__ = ["line_of_sight", "viewshed", "viewshed_count"]

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from citycov.engine import _viewshed_kernels as _k
+from citycov.engine import _visibility_kernels as _k
 from citycov.engine.tiles import fan_size
 from citycov.errors import GridError, ModelError, RasterError, raise_problems
 from citycov.grid import GridSpec

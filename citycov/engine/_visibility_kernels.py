@@ -1,4 +1,4 @@
-"""Numba kernels of the viewshed (:mod:`citycov.engine.viewshed`): a radial sweep of running
+"""Numba kernels of the viewshed (:mod:`citycov.engine.visibility`): a radial sweep of running
 horizons, a per-cell pass that decides each cell from its two bracketing rays, and the exact
 per-cell line of sight that re-decides the cells near a visibility edge.
 
