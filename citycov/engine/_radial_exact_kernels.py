@@ -10,7 +10,9 @@ elevations, z_0 under the mast), and paints each cell from its nearest ray sampl
 Signal-Server and SPLAT! do.  Only the samples that are the nearest sample of some cell are
 evaluated (:func:`mark_needed`); the cells nearest to the mast's own sample, or to a sample
 nearer than :data:`citycov.engine._radio_kernels.MIN_DIST_KM`, are left to the per-cell mode
-(``own_radius_cells``, see :func:`citycov.engine.exact.own_profile_radius_cells`).
+(``own_radius_cells``, see :func:`citycov.engine.exact.own_profile_radius_cells`), and so are
+the cells whose nearest sample has no data on its prefix (next to the grid's edge or a hole)
+while their own profile may have.
 
 ITM's per-path terms grow along a ray, and :func:`itm_fan_loss` keeps them incrementally so
 that a sample costs O(log n) plus ITM's fixed part, not O(n):
@@ -49,7 +51,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from citycov.engine._exact_kernels import P1812_COAST_DISTANCE_KM, p1812_sigma_l_db
+from citycov.engine._exact_kernels import (
+    P1812_COAST_DISTANCE_KM,
+    itm_cell_db,
+    p1812_cell_db,
+    p1812_sigma_l_db,
+    profile_capacity,
+)
 from citycov.engine._radio_kernels import bilinear
 from citycov.engine._terrain_kernels import ray_direction
 from citycov.propagation._itm_kernels import (
@@ -74,14 +82,14 @@ TWO_PI = 2.0 * math.pi
 def nearest_sample(dr, dc, n_rays, ray_lo, n_wedge, n_steps):
     """(wedge row, sample) of the ray sample nearest to the cell at (dr, dc) cells from the
     transmitter: the nearest ray (as the fast mode picks it; a ray just outside the wedge by
-    rounding gives the nearest edge ray) and the sample at the rounded distance (at least 1)."""
+    rounding gives the nearest edge ray) and the sample at the rounded distance."""
     theta = math.atan2(dc, -dr)
     if theta < 0.0:
         theta += TWO_PI
     w = (int(theta / TWO_PI * n_rays + 0.5) % n_rays - ray_lo) % n_rays
     if w >= n_wedge:
         w = n_wedge - 1 if w - n_wedge < n_rays - w else 0
-    k = min(max(int(math.sqrt(dr * dr + dc * dc) + 0.5), 1), n_steps)
+    k = min(int(math.sqrt(dr * dr + dc * dc) + 0.5), n_steps)
     return w, k
 
 
@@ -101,8 +109,8 @@ def mark_needed(row0, col0, reach_cells, own_radius_cells, n_rays, ray_lo, win_r
                 active, need):
     """Set ``need[w, k] = 1`` for the ray sample nearest to each cell of the window (``n_win_rows``
     x ``n_win_cols`` cells from grid cell (win_row0, win_col0)) that lies within ``reach_cells``
-    of the transmitter (row0, col0), farther than ``own_radius_cells`` (nearer cells keep their
-    own profile) and is ``active`` (uint8 grid; a (0, 0) array: every cell)."""
+    of the transmitter (row0, col0), not nearer than ``own_radius_cells`` (nearer cells keep
+    their own profile) and is ``active`` (uint8 grid; a (0, 0) array: every cell)."""
     n_wedge, n_samples = need.shape
     has_active = active.shape[0] > 0
     for i in prange(n_win_rows):
@@ -111,7 +119,7 @@ def mark_needed(row0, col0, reach_cells, own_radius_cells, n_rays, ray_lo, win_r
         for j in range(j_lo, j_hi + 1):
             dc = win_col0 + j - col0
             d = math.sqrt(dr * dr + dc * dc)
-            if d > reach_cells or d <= own_radius_cells:
+            if d > reach_cells or d < own_radius_cells:
                 continue
             if has_active and active[win_row0 + i, win_col0 + j] == 0:
                 continue
@@ -394,11 +402,13 @@ def p1812_fan_loss(dem_m, tx, p1812, lat_deg, n_rays, ray_lo, need, out_loss_db)
 
 @njit(cache=True, parallel=True)
 def paint_loss(samples_db, row0, col0, reach_cells, own_radius_cells, n_rays, ray_lo, win_row0, win_col0, active,
-               out_loss_db):
+               out_loss_db, own):
     """Fill the window ``out_loss_db`` (cell ``(win_row0 + i, win_col0 + j)`` at ``[i, j]``) from
     the nearest samples of the wedge ``samples_db`` (:func:`itm_fan_loss` or
     :func:`p1812_fan_loss`), at the cells :func:`mark_needed` marked for with the same arguments;
-    the others are not touched."""
+    the others are not touched.  Where that sample is NaN (its prefix touches no data: the grid's
+    edge, a hole) the cell is flagged in ``own`` (uint8, the window's shape) for its own profile
+    (:func:`itm_cells_loss`, :func:`p1812_cells_loss`)."""
     n_win_rows, n_win_cols = out_loss_db.shape
     n_wedge, n_samples = samples_db.shape
     has_active = active.shape[0] > 0
@@ -408,9 +418,46 @@ def paint_loss(samples_db, row0, col0, reach_cells, own_radius_cells, n_rays, ra
         for j in range(j_lo, j_hi + 1):
             dc = win_col0 + j - col0
             d = math.sqrt(dr * dr + dc * dc)
-            if d > reach_cells or d <= own_radius_cells:
+            if d > reach_cells or d < own_radius_cells:
                 continue
             if has_active and active[win_row0 + i, win_col0 + j] == 0:
                 continue
             w, k = nearest_sample(dr, dc, n_rays, ray_lo, n_wedge, n_samples - 1)
-            out_loss_db[i, j] = samples_db[w, k]
+            v = samples_db[w, k]
+            if math.isnan(v):
+                own[i, j] = 1
+            else:
+                out_loss_db[i, j] = v
+
+
+@njit(cache=True, parallel=True)
+def itm_cells_loss(dem_m, tx, itm, own, win_row0, win_col0, out_loss_db):
+    """ITM on their own profiles (:func:`citycov.engine._exact_kernels.itm_cell_db`) at the window
+    cells flagged in ``own``."""
+    n_win_rows, n_win_cols = own.shape
+    for i in prange(n_win_rows):
+        pfl = np.empty(0)
+        buf = np.empty(DELTA_H_MAX_SAMPLES)
+        for j in range(n_win_cols):
+            if own[i, j]:
+                row, col = win_row0 + i, win_col0 + j
+                cap = profile_capacity(math.hypot(row - tx.row0, col - tx.col0), tx.cell_m)
+                if pfl.size < cap:
+                    pfl = np.empty(cap)
+                out_loss_db[i, j] = itm_cell_db(dem_m, tx, itm, row, col, pfl, buf)
+
+
+@njit(cache=True, parallel=True)
+def p1812_cells_loss(dem_m, tx, p1812, lat_deg, own, win_row0, win_col0, out_loss_db):
+    """P.1812 on their own profiles (:func:`citycov.engine._exact_kernels.p1812_cell_db`) at the
+    window cells flagged in ``own``."""
+    n_win_rows, n_win_cols = own.shape
+    sigma_l_db = p1812_sigma_l_db(tx.freq_mhz / 1000.0, tx.h_rx_m, p1812.clutter_height_m, tx.cell_m)
+    for i in prange(n_win_rows):
+        for j in range(n_win_cols):
+            if own[i, j]:
+                row, col = win_row0 + i, win_col0 + j
+                cap = profile_capacity(math.hypot(row - tx.row0, col - tx.col0), tx.cell_m)
+                out_loss_db[i, j] = p1812_cell_db(dem_m, tx, p1812, lat_deg, sigma_l_db, row, col, np.empty(cap),
+                                                  np.empty(cap), np.full(cap, p1812.clutter_height_m),
+                                                  np.full(cap, p1812.zone, dtype=np.int64))

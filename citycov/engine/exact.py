@@ -8,7 +8,8 @@ basic transmission loss with :func:`exact_loss_window`, in one of the geometries
 * ``"radial"`` (default): the model on the prefix profiles of the rays of the fast mode's fan,
   each cell painted from its nearest ray sample (:mod:`citycov.engine._radial_exact_kernels`);
   a cell on a ray gets exactly its own profile's value, others the value at most half a cell
-  and half a ray spacing away;
+  and half a ray spacing away (cells next to the mast, and cells whose nearest sample has no
+  data on its prefix, keep their own profile);
 * ``"cell"``: the model on each cell's own straight profile (:mod:`citycov.engine._exact_kernels`),
   the reference, about R/ln-factor times slower (every cell draws a new profile of ~R cells).
 """
@@ -118,11 +119,12 @@ urban, urban, suburban; not open)."""
 
 
 def own_profile_radius_cells(cell_m: float) -> float:
-    """Radius (cells) within which the radial geometry keeps each cell's own profile: the cells
-    whose nearest ray sample is the mast's own (k = 0) or nearer than the exact mode's shortest
-    path (:data:`citycov.engine._radio_kernels.MIN_DIST_KM`), i.e. round(d) < k_min."""
-    k_min = max(1, math.ceil(MIN_DIST_KM * 1000.0 / cell_m - 1e-9))
-    return k_min - 0.5 - 1e-9
+    """Radius (cells) within which the radial geometry keeps each cell's own profile (cells at a
+    distance d < radius): those whose nearest ray sample, round(d), is the mast's own, the first
+    (a prefix of one interval: the per-cell mode draws at least two, and P.1812 needs them) or
+    nearer than the exact mode's shortest path (:data:`citycov.engine._radio_kernels.MIN_DIST_KM`)."""
+    k_min = max(2, math.ceil(MIN_DIST_KM * 1000.0 / cell_m - 1e-9))
+    return k_min - 0.5
 
 
 def exact_loss_window(dem_m: np.ndarray, tx: Transmitter, params: ItmKernelParams | P1812KernelParams, *,
@@ -156,8 +158,9 @@ def exact_loss_window(dem_m: np.ndarray, tx: Transmitter, params: ItmKernelParam
         return
     n_win_rows, n_win_cols = out_loss_db.shape
     own = own_profile_radius_cells(tx.cell_m)
-    _cell_loss(dem_m, tx, params, model, lat_deg, min(own, reach_cells), win_row0, win_col0, out_loss_db)
-    if reach_cells <= own:
+    _cell_loss(dem_m, tx, params, model, lat_deg, min(float(np.nextafter(own, 0.0)), reach_cells), win_row0,
+               win_col0, out_loss_db)
+    if reach_cells < own:
         return
     n_rays, n_steps = fan_size(reach_cells)
     ray_lo, n_wedge, steps = fan_wedge(tx.row0, tx.col0, win_row0, win_row0 + n_win_rows, win_col0,
@@ -171,8 +174,15 @@ def exact_loss_window(dem_m: np.ndarray, tx: Transmitter, params: ItmKernelParam
         _radial_exact_kernels.itm_fan_loss(dem_m, tx, params, n_rays, ray_lo, need, samples)
     else:
         _radial_exact_kernels.p1812_fan_loss(dem_m, tx, params, lat_deg, n_rays, ray_lo, need, samples)
+    flagged = np.zeros(out_loss_db.shape, dtype=np.uint8)
     _radial_exact_kernels.paint_loss(samples, tx.row0, tx.col0, reach_cells, own, n_rays, ray_lo, win_row0, win_col0,
-                                     mask, out_loss_db)
+                                     mask, out_loss_db, flagged)
+    if flagged.any():  # nearest sample without data (grid edge, hole): the cell's own profile
+        if model == "itm":
+            _radial_exact_kernels.itm_cells_loss(dem_m, tx, params, flagged, win_row0, win_col0, out_loss_db)
+        else:
+            _radial_exact_kernels.p1812_cells_loss(dem_m, tx, params, lat_deg, flagged, win_row0, win_col0,
+                                                   out_loss_db)
 
 
 def _cell_loss(dem_m: np.ndarray, tx: Transmitter, params: ItmKernelParams | P1812KernelParams, model: str,
