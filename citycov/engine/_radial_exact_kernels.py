@@ -29,10 +29,12 @@ that a sample costs O(log n) plus ITM's fixed part, not O(n):
   monotonically with γ_e: when both bounds pick the same sample it is the horizon for every γ_e
   between them, otherwise the samples between the two picks are scanned with the path's own γ_e
   (usually a handful).  The values are then those of NTIA's scan;
-* the terrain irregularity Δh is recomputed per path
-  (:func:`citycov.propagation._itm_kernels.terrain_irregularity_m`, at most 245 resampled
-  points: its window moves with each receiver), and the reference attenuation and variability
-  are the library's own functions.
+* the terrain irregularity Δh is recomputed per path (its window moves with each receiver):
+  the same at most 245 resampled, detrended points
+  (:func:`citycov.propagation._itm_kernels.detrended_resample`), whose interdecile range is
+  selected among the few values beyond the previous path's deciles
+  (:func:`citycov.propagation._itm_kernels.interdecile_hinted`, exact whatever the hint);
+  the reference attenuation and variability are the library's own functions.
 
 So each sample equals :func:`citycov.propagation.itm.itm_p2p` on its prefix profile (to
 rounding).  P.1812 has no such terms to reuse (its diffraction re-scans the whole path), so
@@ -69,13 +71,18 @@ from citycov.propagation._itm_kernels import (
     reference_attenuation,
     system_height_indices,
     terminal_geometry,
-    terrain_irregularity_m,
+    asymptotic_delta_h_m,
+    detrended_resample,
+    interdecile_hinted,
     terrain_window_m,
     variability_db,
 )
 from citycov.propagation.p1812 import p1812_lb_db
 
 TWO_PI = 2.0 * math.pi
+HINT_MARGIN = 0.1
+"""Δh's order statistics are looked for beyond the previous path's, moved inwards by this share
+of its interdecile range (consecutive paths of a ray share most of their terrain)."""
 
 
 @njit(cache=True, nogil=True)
@@ -202,6 +209,9 @@ def _system_height_m(z, p0, n):
 def _itm_ray(z, n_valid, need_row, xi, h_tx_m, h_rx_m, freq_mhz, itm, p0, p1, dist_m, w_lo, w_hi, st_lo, st_hi,
              buf, out_row):
     """ITM on the prefixes of one ray that ``need_row`` marks; see :func:`itm_fan_loss`."""
+    hints = np.full(2, np.nan)
+    hints_lo = np.empty(DELTA_H_MAX_SAMPLES)
+    hints_hi = np.empty(DELTA_H_MAX_SAMPLES)
     n_samples = need_row.size
     k_last = 0
     for k in range(n_samples - 1, 0, -1):
@@ -252,7 +262,7 @@ def _itm_ray(z, n_valid, need_row, xi, h_tx_m, h_rx_m, freq_mhz, itm, p0, p1, di
         w_hi[k] = z[k] - 0.5 * g_hi * s * s
         if need_row[k]:
             out_row[k] = _itm_prefix_db(z, k, xi, h_tx_m, h_rx_m, freq_mhz, itm, p0, p1, dist_m, g_lo, g_hi, w_lo,
-                                        w_hi, st_lo, m_lo, st_hi, m_hi, hz_lo, hz_hi, buf)
+                                        w_hi, st_lo, m_lo, st_hi, m_hi, hz_lo, hz_hi, buf, hints, hints_lo, hints_hi)
         e = (w_lo[k] - za) / k
         if e > best_lo:
             best_lo = e
@@ -267,7 +277,7 @@ def _itm_ray(z, n_valid, need_row, xi, h_tx_m, h_rx_m, freq_mhz, itm, p0, p1, di
 
 @njit(cache=True, nogil=True)
 def _itm_prefix_db(z, n, xi, h0, h1, freq_mhz, itm, p0, p1, dist_m, g_lo, g_hi, w_lo, w_hi, st_lo, m_lo, st_hi, m_hi,
-                   hz_lo, hz_hi, buf):
+                   hz_lo, hz_hi, buf, hints, hints_lo, hints_hi):
     """ITM point to point on the prefix ``[n, xi, z_0, ..., z_n]`` from the ray state of samples
     0..n−1 (prefix sums, hulls and running horizons for γ_e = g_lo and g_hi): the steps of
     :func:`citycov.propagation._itm_kernels.itm_p2p_full` with the profile scans replaced."""
@@ -306,7 +316,15 @@ def _itm_prefix_db(z, n, xi, h0, h1, freq_mhz, itm, p0, p1, dist_m, g_lo, g_hi, 
             th1 = t1
             dhzn1 = s1
     x_start, x_end = terrain_window_m(d, h0, h1, dhzn0, dhzn1)
-    dh = terrain_irregularity_m(z[:n + 1], xi, x_start, x_end, buf)
+    n_dh, p10 = detrended_resample(z[:n + 1], xi, x_start, x_end, buf)
+    if n_dh == 0:
+        dh = 0.0
+    else:  # the previous path's interdecile values, widened, as hints: exact whatever they are
+        upper, lower = interdecile_hinted(buf, n_dh, p10, hints[0], hints[1], hints_lo, hints_hi)
+        margin = HINT_MARGIN * (upper - lower)
+        hints[0] = lower + margin
+        hints[1] = upper - margin
+        dh = asymptotic_delta_h_m(upper - lower, x_start, x_end)
     los = dhzn0 + dhzn1 > 1.5 * d
     if los:
         fa, fb = _fit_ends(z, p0, p1, n, xi, x_start, x_end)

@@ -613,18 +613,16 @@ def _kth_smallest(a, n, k):
 
 
 @njit(cache=True, nogil=True)
-def terrain_irregularity_m(z, xi, d_start_m, d_end_m, buf):
-    """Terrain irregularity Δh (m) between two distances along the profile ``z`` (spacing ``xi``).
-
-    The profile is resampled to n = 10·k − 5 equally spaced points (k in 4..25), detrended by
-    a least-squares line, and the interdecile range of the residuals is scaled back to an
-    asymptotic Δh [ERL 79-ITS 67, eq. 3, inverted]. ``buf`` holds at least 245 floats.
-    """
+def detrended_resample(z, xi, d_start_m, d_end_m, buf):
+    """The points Δh is taken from: the profile ``z`` (spacing ``xi``) between two distances
+    resampled to n = 10·k − 5 equally spaced points (k in 4..25) into ``buf`` and detrended by
+    a least-squares line.  Returns (n, k): the interdecile range lies between the k-th smallest
+    and the k-th largest; (0, 0) when the window is shorter than two intervals (Δh = 0)."""
     n_pts = z.size - 1
     x0 = d_start_m / xi
     x1 = d_end_m / xi
     if x1 - x0 < 2.0:
-        return 0.0
+        return 0, 0
     p10 = min(max(4, _index_floor(0.1 * (x1 - x0 + 8.0))), 25)
     n = 10 * p10 - 5
     step = (x1 - x0) / (n - 1)
@@ -639,9 +637,55 @@ def terrain_irregularity_m(z, xi, d_start_m, d_end_m, buf):
     slope = (b - a) / (n - 1)
     for j in range(n):
         buf[j] -= a + slope * j
+    return n, p10
+
+
+@njit(cache=True, nogil=True)
+def asymptotic_delta_h_m(interdecile_m, d_start_m, d_end_m):
+    """Δh from the interdecile range seen over a window [ERL 79-ITS 67, eq. 3, inverted]."""
+    return interdecile_m / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3))
+
+
+@njit(cache=True, nogil=True)
+def terrain_irregularity_m(z, xi, d_start_m, d_end_m, buf):
+    """Terrain irregularity Δh (m) between two distances along the profile ``z`` (spacing ``xi``).
+
+    The profile is resampled to n = 10·k − 5 equally spaced points (k in 4..25), detrended by
+    a least-squares line, and the interdecile range of the residuals is scaled back to an
+    asymptotic Δh [ERL 79-ITS 67, eq. 3, inverted]. ``buf`` holds at least 245 floats.
+    """
+    n, p10 = detrended_resample(z, xi, d_start_m, d_end_m, buf)
+    if n == 0:
+        return 0.0
     upper = _kth_smallest(buf, n, n - p10)  # 10 % of residuals lie above
     lower = _kth_smallest(buf, n, p10 - 1)  # 10 % below
-    return (upper - lower) / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3))
+    return asymptotic_delta_h_m(upper - lower, d_start_m, d_end_m)
+
+
+@njit(cache=True, nogil=True)
+def interdecile_hinted(buf, n, p10, hint_lo, hint_hi, lo_buf, hi_buf):
+    """(k-th largest, k-th smallest) of ``buf[:n]`` (k = ``p10``), as :func:`terrain_irregularity_m`
+    selects them, exactly, faster when hints are good: the values ≤ ``hint_lo`` and ≥ ``hint_hi``
+    are gathered (branch-free) into ``lo_buf`` / ``hi_buf`` (n floats each); when at least k
+    values lie beyond a hint the order statistic is among them and is selected there, else over
+    all of ``buf`` (which is reordered).  NaN hints always take the full selection."""
+    c_lo = 0
+    c_hi = 0
+    for j in range(n):
+        v = buf[j]
+        lo_buf[c_lo] = v
+        c_lo += v <= hint_lo
+        hi_buf[c_hi] = v
+        c_hi += v >= hint_hi
+    if c_lo >= p10:
+        lower = _kth_smallest(lo_buf, c_lo, p10 - 1)
+    else:
+        lower = _kth_smallest(buf, n, p10 - 1)
+    if c_hi >= p10:
+        upper = _kth_smallest(hi_buf, c_hi, c_hi - p10)
+    else:
+        upper = _kth_smallest(buf, n, n - p10)
+    return upper, lower
 
 
 @njit(cache=True, nogil=True)
