@@ -357,6 +357,7 @@ def _strongest(t: _OnGrid, dem_k: np.ndarray, grid: GridSpec, *, model: str, par
     best = np.full(grid.shape, np.nan, dtype=np.float32)
     best_tx = np.full(grid.shape, -1, dtype=np.int32)
     active_b = None if active is None else np.asarray(active, dtype=bool)
+    active_u8 = None if active is None else np.ascontiguousarray(active_b, dtype=np.uint8)  # once, for the kernels
     for i in tqdm(range(len(t.table)), desc=f"{service} transmitters", unit="tx", disable=not progress):
         r_lo = max(0, int(math.floor(t.row_f[i] - reach_cells)))
         r_hi = min(rows - 1, int(math.ceil(t.row_f[i] + reach_cells)))
@@ -367,7 +368,7 @@ def _strongest(t: _OnGrid, dem_k: np.ndarray, grid: GridSpec, *, model: str, par
                          float(t.freq[i]))
         exact_loss_window(dem_k, tx, params.kernel_params(pol=_POL_CODES[model][t.pol[i]]), model=model,
                           geometry=geometry, reach_cells=reach_cells, win_row0=r_lo, win_col0=c_lo, out_loss_db=loss,
-                          lat_deg=float(t.lat[i]), active=active_b)
+                          lat_deg=float(t.lat[i]), active=active_u8)
         win = (slice(r_lo, r_hi + 1), slice(c_lo, c_hi + 1))
         gain = _relative_gain_db(dem_k[win], r_lo, c_lo, t.row_f[i], t.col_f[i], t.ground[i] + t.height[i], cell_m,
                                  rx_height_m, t.azimuth_grid[i], bool(t.omni[i]), t.hbw[i], t.vbw[i], t.tilt[i],
