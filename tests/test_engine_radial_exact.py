@@ -202,7 +202,8 @@ def test_default_is_radial_and_bad_geometry_is_refused(tmp_path):
     dem = rough_dem(21)
     grid = grid_of(21, 60.0)
     sectors = sectors_at(grid, (10, 10), [{}])
-    with pytest.raises(ModelError, match=r"exact_geometry: unknown geometry 'rays'; expected one of \['radial', 'cell'\]"):
+    with pytest.raises(ModelError,
+                       match=r"exact_geometry: unknown geometry 'rays'; expected one of \['radial', 'cell'\]"):
         run(sectors, dem, grid, mode=ALL_EXACT, exact_geometry="rays")
     tx = Transmitter(10.0, 10.0, 60.0, 30.0, 1.5, 900.0)
     with pytest.raises(ModelError, match=r"expected one of \['radial', 'cell'\]"):

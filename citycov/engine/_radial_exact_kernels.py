@@ -65,15 +65,15 @@ from citycov.engine._terrain_kernels import ray_direction
 from citycov.propagation._itm_kernels import (
     DELTA_H_MAX_SAMPLES,
     SUCCESS,
+    asymptotic_delta_h_m,
+    detrended_resample,
     free_space_db,
     ground_and_atmosphere,
+    interdecile_hinted,
     line_fit_indices,
     reference_attenuation,
     system_height_indices,
     terminal_geometry,
-    asymptotic_delta_h_m,
-    detrended_resample,
-    interdecile_hinted,
     terrain_window_m,
     variability_db,
 )
@@ -226,7 +226,7 @@ def _itm_ray(z, n_valid, need_row, xi, h_tx_m, h_rx_m, freq_mhz, itm, p0, p1, di
     k_last = min(k_last, n_valid - 1)
     if k_last < 1:
         return
-    climate, n0, pol, epsilon, sigma = itm.climate, itm.n0, itm.pol, itm.epsilon, itm.sigma
+    n0, pol, epsilon, sigma = itm.n0, itm.pol, itm.epsilon, itm.sigma
     z0 = z[0]
     p0[0] = 0.0
     p1[0] = 0.0

@@ -35,8 +35,8 @@ import pandas as pd
 import pyproj
 from tqdm import tqdm
 
-from citycov.crs import grid_north_offset_deg
 from citycov.choices import EXACT_GEOMETRIES
+from citycov.crs import grid_north_offset_deg
 from citycov.engine import _linkbudget_kernels, _radio_kernels
 from citycov.engine.antenna import sector_pattern_db
 from citycov.engine.exact import DEFAULT_ITM, DEFAULT_P1812, ItmParams, P1812Params, Transmitter, exact_loss_window

@@ -677,14 +677,8 @@ def interdecile_hinted(buf, n, p10, hint_lo, hint_hi, lo_buf, hi_buf):
         c_lo += v <= hint_lo
         hi_buf[c_hi] = v
         c_hi += v >= hint_hi
-    if c_lo >= p10:
-        lower = _kth_smallest(lo_buf, c_lo, p10 - 1)
-    else:
-        lower = _kth_smallest(buf, n, p10 - 1)
-    if c_hi >= p10:
-        upper = _kth_smallest(hi_buf, c_hi, c_hi - p10)
-    else:
-        upper = _kth_smallest(buf, n, n - p10)
+    lower = _kth_smallest(lo_buf, c_lo, p10 - 1) if c_lo >= p10 else _kth_smallest(buf, n, p10 - 1)
+    upper = _kth_smallest(hi_buf, c_hi, c_hi - p10) if c_hi >= p10 else _kth_smallest(buf, n, n - p10)
     return upper, lower
 
 
