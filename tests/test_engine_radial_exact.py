@@ -209,3 +209,6 @@ def test_default_is_radial_and_bad_geometry_is_refused(tmp_path):
     with pytest.raises(ModelError, match=r"expected one of \['radial', 'cell'\]"):
         exact_loss_window(dem, tx, ItmParams().kernel_params(), model="itm", geometry="fan", reach_cells=5.0,
                           win_row0=0, win_col0=0, out_loss_db=np.zeros((21, 21)))
+    with pytest.raises(ModelError, match=r"active must have the terrain's shape \(21, 21\) \(got \(5, 5\)\)"):
+        exact_loss_window(dem, tx, ItmParams().kernel_params(), model="itm", geometry="radial", reach_cells=5.0,
+                          win_row0=0, win_col0=0, out_loss_db=np.zeros((21, 21)), active=np.ones((5, 5), dtype=bool))

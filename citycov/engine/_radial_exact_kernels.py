@@ -62,9 +62,9 @@ from citycov.engine._exact_kernels import (
 )
 from citycov.engine._radio_kernels import bilinear
 from citycov.engine._terrain_kernels import ray_direction
-from citycov.propagation._itm_kernels import (
+from citycov.propagation.itm import (
     DELTA_H_MAX_SAMPLES,
-    SUCCESS,
+    ITM_SUCCESS,
     asymptotic_delta_h_m,
     detrended_resample,
     free_space_db,
@@ -335,7 +335,7 @@ def _itm_prefix_db(z, n, xi, h0, h1, freq_mhz, itm, p0, p1, dist_m, g_lo, g_hi, 
                                                          fa, fb, los)
     a_ref, _mode, _warn, err = reference_attenuation(th0, th1, freq_mhz, z_g, dhzn0, dhzn1, he0, he1, gamma_e, n_s,
                                                      dh, h0, h1, d, 1)
-    if err != SUCCESS:
+    if err != ITM_SUCCESS:
         return np.nan
     v, _warn = variability_db(itm.time, itm.location, itm.situation, he0, he1, dh, freq_mhz, d, a_ref, itm.climate,
                               itm.mdvar)

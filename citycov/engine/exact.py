@@ -11,7 +11,9 @@ basic transmission loss with :func:`exact_loss_window`, in one of the geometries
   and half a ray spacing away (cells next to the mast, and cells whose nearest sample has no
   data on its prefix, keep their own profile);
 * ``"cell"``: the model on each cell's own straight profile (:mod:`citycov.engine._exact_kernels`),
-  the reference, about R/ln-factor times slower (every cell draws a new profile of ~R cells).
+  the reference: every cell draws and scans a new profile of up to R samples, so its work grows
+  as R³ against the radial geometry's R² (ITM's fixed per-path part, Δh's 245 resampled points
+  among it, is what remains per cell there).
 """
 
 from __future__ import annotations
@@ -157,6 +159,10 @@ def exact_loss_window(dem_m: np.ndarray, tx: Transmitter, params: ItmKernelParam
         _cell_loss(dem_m, tx, params, model, lat_deg, reach_cells, win_row0, win_col0, out_loss_db)
         return
     n_win_rows, n_win_cols = out_loss_db.shape
+    if active is not None and (np.shape(active) != np.shape(dem_m) or win_row0 < 0 or win_col0 < 0
+                               or win_row0 + n_win_rows > dem_m.shape[0] or win_col0 + n_win_cols > dem_m.shape[1]):
+        raise ModelError(f"exact_loss_window: active must have the terrain's shape {np.shape(dem_m)} (got "
+                         f"{np.shape(active)}) and the window ({win_row0}, {win_col0}) + {out_loss_db.shape} lie in it")
     own = own_profile_radius_cells(tx.cell_m)
     _cell_loss(dem_m, tx, params, model, lat_deg, min(float(np.nextafter(own, 0.0)), reach_cells), win_row0,
                win_col0, out_loss_db)
