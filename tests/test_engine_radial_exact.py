@@ -26,7 +26,7 @@ from citycov.engine.exact import (
 )
 from citycov.engine.tiles import fan_size
 from citycov.errors import ModelError, ScenarioError
-from citycov.propagation.itm import itm_p2p
+from citycov.propagation.itm import interdecile_hinted, itm_p2p
 from citycov.propagation.p1812 import p1812
 from tests.test_engine_cellular import ALL_EXACT, grid_of, rough_dem, run, sectors_at
 
@@ -89,6 +89,23 @@ def test_every_ray_sample_equals_itm_on_its_prefix(hills, name):
             worst = max(worst, abs(out[w, k] - ref))
     print(f"{name}: largest |radial - itm_p2p(prefix)| = {worst:.2e} dB")
     assert np.isnan(out[(5 - ray_lo) % N_RAYS, 31:]).all()  # ray 5 crosses the hole at 30 cells
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_hinted_interdecile_is_exact_whatever_the_hint(seed):
+    """Against a sort: the k-th smallest and k-th largest, with good, bad, inverted and NaN hints
+    and with ties."""
+    rng = np.random.default_rng(seed)
+    for n, k in ((35, 4), (105, 11), (245, 25)):
+        values = rng.normal(0.0, 20.0, n)
+        if seed % 2:
+            values = np.round(values / 5.0) * 5.0  # many ties
+        ranked = np.sort(values)
+        want = (ranked[n - k], ranked[k - 1])
+        for hint_lo, hint_hi in ((ranked[k + 3], ranked[n - k - 4]), (ranked[0] - 1, ranked[-1] + 1),
+                                 (ranked[-1], ranked[0]), (np.nan, np.nan), (ranked[k - 1], ranked[n - k])):
+            got = interdecile_hinted(values.copy(), n, k, hint_lo, hint_hi, np.empty(n), np.empty(n))
+            assert got == want, (n, k, hint_lo, hint_hi)
 
 
 def test_only_marked_samples_are_written(hills):
