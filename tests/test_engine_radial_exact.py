@@ -8,7 +8,12 @@ option is validated and radial is the default."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -229,3 +234,33 @@ def test_default_is_radial_and_bad_geometry_is_refused(tmp_path):
     with pytest.raises(ModelError, match=r"active must have the terrain's shape \(21, 21\) \(got \(5, 5\)\)"):
         exact_loss_window(dem, tx, ItmParams().kernel_params(), model="itm", geometry="radial", reach_cells=5.0,
                           win_row0=0, win_col0=0, out_loss_db=np.zeros((21, 21)), active=np.ones((5, 5), dtype=bool))
+
+
+_NO_JIT_SCRIPT = """
+import json, numpy as np
+from citycov.engine.exact import ItmParams, P1812Params, Transmitter, exact_loss_window
+from tests.test_engine_cellular import rough_dem
+dem = rough_dem(25, seed=3, relief_m=200.0).astype(np.float64)
+out = {}
+for model, params in (("itm", ItmParams().kernel_params()), ("p1812", P1812Params().kernel_params())):
+    loss = np.full((25, 25), np.nan)
+    exact_loss_window(dem, Transmitter(12.3, 11.6, 90.0, 30.0, 1.5, 900.0), params, model=model, geometry="radial",
+                      reach_cells=9.0, win_row0=0, win_col0=0, out_loss_db=loss, lat_deg=23.5)
+    out[model] = np.nan_to_num(loss, nan=-1.0).tolist()
+print(json.dumps(out))
+"""
+
+
+def test_radial_kernels_same_without_jit():
+    """The radial kernels run as plain Python (prange as range) and agree with the compiled ones."""
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", _NO_JIT_SCRIPT], env={**os.environ, "NUMBA_DISABLE_JIT": "1"},
+                          capture_output=True, text=True, cwd=repo, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    dem = rough_dem(25, seed=3, relief_m=200.0).astype(np.float64)
+    for model, params in (("itm", ItmParams().kernel_params()), ("p1812", P1812Params().kernel_params())):
+        loss = np.full((25, 25), np.nan)
+        exact_loss_window(dem, Transmitter(12.3, 11.6, 90.0, 30.0, 1.5, 900.0), params, model=model,
+                          geometry="radial", reach_cells=9.0, win_row0=0, win_col0=0, out_loss_db=loss, lat_deg=23.5)
+        np.testing.assert_allclose(got[model], np.nan_to_num(loss, nan=-1.0), rtol=0, atol=1e-9)
