@@ -18,6 +18,9 @@ ENGINE_MODES = ("fast", "exact")
 """Engine mode per technology (``[radio].mode``)."""
 EXACT_MODELS = ("itm", "p1812")
 """Exact mode's path-profile model (``[radio].exact_model``)."""
+EXACT_GEOMETRIES = ("radial", "cell")
+"""Exact mode's profiles (``[radio].exact_geometry``): the prefixes of the fan's rays, each cell
+painted from its nearest ray sample (the default), or each cell's own profile (the reference)."""
 BROADCAST_MODELS = ("preset", "p1812", "itm")
 """Model of the broadcast step (``[broadcast].model``)."""
 INDOOR_BUILDING_CLASSES = ("traditional", "thermally_efficient")

@@ -150,7 +150,8 @@ def test_p1812_matches_point_to_point(tmp_path, name):
     # an off-centre mast: its profile starts between cell centres
     tx = read(tmp_path, [tx_row(x=X0 + 10.8 * CELL_M, y=Y0 + N_CELLS * CELL_M - 30.3 * CELL_M, **over)])
     dem = ridge_dem()
-    res = broadcast_coverage(tx, dem, GRID, service=over["service"], reach_km=3.5, **kw)
+    # each cell's own profile: the per-cell geometry (the radial one is checked in test_engine_radial_exact.py)
+    res = broadcast_coverage(tx, dem, GRID, service=over["service"], reach_km=3.5, geometry="cell", **kw)
     row0, col0, lon, lat = tx_position(tx)
     params = kw["p1812"]
     f_ghz = float(tx["freq_mhz"].iloc[0]) / 1000.0
@@ -176,7 +177,7 @@ def test_itm_matches_point_to_point(tmp_path):
     dem = ridge_dem()
     itm = ItmParams(climate=3, mdvar=3)
     res = broadcast_coverage(tx, dem, GRID, service="dtv", model="itm", rx_height_m=10.0, reach_km=3.5, itm=itm,
-                             time_percent=50.0, location_percent=90.0)
+                             time_percent=50.0, location_percent=90.0, geometry="cell")
     row0, col0, _, _ = tx_position(tx)
     for row, col in CELLS:
         n, d_m, z = ref_profile(dem, row0, col0, row, col, CELL_M)

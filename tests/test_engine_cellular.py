@@ -331,8 +331,9 @@ def test_exact_mode_matches_itm_p2p_on_extracted_profile():
     grid = grid_of(n, cell)
     sec = sectors_at(grid, (20, 20), [{"technology": "3G", "bandwidth_mhz": 5.0, "freq_mhz": 2100.0}])
     itm = ItmParams()
+    # each cell's own profile: the per-cell geometry (the radial one: tests/test_engine_radial_exact.py)
     res = run(sec, dem, grid, mode={"3G": "exact"}, radio=RadioConfig(floor_dbm=-200.0, max_range_km=1.8),
-              link=None, itm=itm)
+              link=None, itm=itm, exact_geometry="cell")
     assert res.sectors["model"].tolist() == ["itm"]
     level = res.best_dbm[0]
     dem64 = dem.astype(np.float64)

@@ -164,8 +164,9 @@ def test_p1812_exact_mode_matches_public_function():
     dem = rough_dem(80, seed=5, relief_m=90.0)
     grid = grid_of(80, CELL)
     sectors = sectors_at(grid, (40, 40), [{"freq_mhz": 700.0, "height_m": 40.0}])
+    # each cell's own profile: the per-cell geometry (the radial one: tests/test_engine_radial_exact.py)
     res = run(sectors, dem, grid, mode=ALL_EXACT, exact_model="p1812", p1812=P1812Params(),
-              radio=RadioConfig(floor_dbm=-200.0, max_range_km=1.1))
+              radio=RadioConfig(floor_dbm=-200.0, max_range_km=1.1), exact_geometry="cell")
     assert res.sectors["model"].tolist() == ["p1812"]
     eirp_ref = float(res.sectors["ref_signal_eirp_dbm"].iloc[0])
     lon_lat = pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True)

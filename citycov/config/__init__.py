@@ -28,6 +28,7 @@ from citycov.choices import (
     BROADCAST_MODELS,
     DIFFRACTION_METHODS,
     ENGINE_MODES,
+    EXACT_GEOMETRIES,
     EXACT_MODELS,
     FIBRE_RULES,
     INDOOR_BUILDING_CLASSES,
@@ -95,6 +96,7 @@ class RadioConfig:
     study_margin_m: float | None = None
     mode: dict[str, str] = field(default_factory=lambda: {"3G": "fast", "4G": "fast", "5G": "fast"})
     exact_model: str = "itm"
+    exact_geometry: str = "radial"
     exact_clutter_percent: float | None = None
 
 
@@ -558,7 +560,7 @@ def _parse_radio(r: KeyReader, t: dict) -> RadioConfig:
                   "broadband_technologies", "front_to_back_db", "vertical_sidelobe_db",
                   "env_density_per_km2", "diffraction", "sinr", "cell_loading", "noise_figure_db",
                   "reach_neighbours", "reach_factor", "reach_min_km", "tile_cells", "study_margin_m", "mode",
-                  "exact_model", "exact_clutter_percent"}, where)
+                  "exact_model", "exact_geometry", "exact_clutter_percent"}, where)
     sinr = t.get("sinr", True)
     if not isinstance(sinr, bool):
         r.problems.append(f"{where}.sinr must be true or false, got {sinr!r}")
@@ -599,6 +601,7 @@ def _parse_radio(r: KeyReader, t: dict) -> RadioConfig:
                         if "study_margin_m" in t else None),
         mode=_parse_modes(r, t.get("mode", "fast"), where),
         exact_model=r.string(t, "exact_model", where, d.exact_model, choices=EXACT_MODELS),
+        exact_geometry=r.string(t, "exact_geometry", where, d.exact_geometry, choices=EXACT_GEOMETRIES),
         exact_clutter_percent=(r.number(t, "exact_clutter_percent", where, 50.0, lo=0.0, hi=100.0, lo_open=True)
                                if "exact_clutter_percent" in t else None),
     )

@@ -109,6 +109,34 @@ def p1812_sigma_l_db(freq_ghz, h_rx_m, clutter_height_m, area_width_m):
     return sigma * u
 
 
+@njit(cache=True, nogil=True)
+def itm_cell_db(dem_m, tx, itm, row, col, pfl, buf):
+    """ITM basic transmission loss (dB) of grid cell (row, col) on its own profile (NaN: no data
+    on it, or ITM refuses the path); ``pfl`` holds :func:`profile_capacity` floats, ``buf``
+    :data:`citycov.propagation.itm.DELTA_H_MAX_SAMPLES`."""
+    n = cell_profile(dem_m, tx.row0, tx.col0, row, col, tx.cell_m, pfl)
+    if n < 0:
+        return np.nan
+    return itm_p2p_full(pfl[:n + 3], tx.h_tx_m, tx.h_rx_m, itm.climate, itm.n0, tx.freq_mhz, itm.pol, itm.epsilon,
+                        itm.sigma, itm.mdvar, itm.time, itm.location, itm.situation, buf)[0]
+
+
+@njit(cache=True, nogil=True)
+def p1812_cell_db(dem_m, tx, p1812, lat_deg, sigma_l_db, row, col, pfl, d_km, r_m, zones):
+    """P.1812 basic transmission loss (dB) of grid cell (row, col) on its own profile (NaN: no
+    data on it); ``pfl`` holds :func:`profile_capacity` floats, ``d_km``, ``r_m`` (the clutter
+    height) and ``zones`` (the zone) as many points."""
+    n = cell_profile(dem_m, tx.row0, tx.col0, row, col, tx.cell_m, pfl)
+    if n < 0:
+        return np.nan
+    spacing_km = pfl[1] / 1000.0
+    for k in range(n + 1):
+        d_km[k] = k * spacing_km
+    return p1812_lb_db(d_km[:n + 1], pfl[2:n + 3], r_m[:n + 1], zones[:n + 1], tx.freq_mhz / 1000.0,
+                       p1812.time_percent, p1812.location_percent, tx.h_tx_m, tx.h_rx_m, p1812.pol, p1812.delta_n,
+                       p1812.n0, lat_deg, sigma_l_db, P1812_COAST_DISTANCE_KM, P1812_COAST_DISTANCE_KM)
+
+
 @njit(cache=True, parallel=True)
 def itm_loss_grid(dem_m, tx, itm, reach_cells, win_row0, win_col0, out_loss_db):
     """ITM point-to-point basic transmission loss (dB) of every window cell within reach.
@@ -123,7 +151,7 @@ def itm_loss_grid(dem_m, tx, itm, reach_cells, win_row0, win_col0, out_loss_db):
     the profile touches no data or ITM refuses the path; cells beyond ``reach_cells`` are not
     touched.
     """
-    row0, col0, cell_m, h_tx_m, h_rx_m, freq_mhz = tx.row0, tx.col0, tx.cell_m, tx.h_tx_m, tx.h_rx_m, tx.freq_mhz
+    row0, col0, cell_m = tx.row0, tx.col0, tx.cell_m
     n_win_rows, n_win_cols = out_loss_db.shape
     cap = profile_capacity(reach_cells, cell_m)
     for i in prange(n_win_rows):
@@ -139,13 +167,7 @@ def itm_loss_grid(dem_m, tx, itm, reach_cells, win_row0, win_col0, out_loss_db):
             dc = col - col0
             if math.sqrt(dr * dr + dc * dc) > reach_cells:
                 continue
-            n = cell_profile(dem_m, row0, col0, row, col, cell_m, pfl)
-            if n < 0:
-                out_loss_db[i, j] = np.nan
-                continue
-            out_loss_db[i, j] = itm_p2p_full(pfl[:n + 3], h_tx_m, h_rx_m, itm.climate, itm.n0, freq_mhz, itm.pol,
-                                             itm.epsilon, itm.sigma, itm.mdvar, itm.time, itm.location,
-                                             itm.situation, buf)[0]
+            out_loss_db[i, j] = itm_cell_db(dem_m, tx, itm, row, col, pfl, buf)
 
 
 @njit(cache=True, parallel=True)
@@ -162,13 +184,11 @@ def p1812_loss_grid(dem_m, tx, p1812, lat_deg, reach_cells, win_row0, win_col0, 
     assumed valid (see :func:`citycov.propagation.p1812.p1812` for the domain).  NaN where the
     profile touches no data.
     """
-    row0, col0, cell_m, h_tx_m, h_rx_m, freq_mhz = tx.row0, tx.col0, tx.cell_m, tx.h_tx_m, tx.h_rx_m, tx.freq_mhz
-    time_percent, location_percent, delta_n, n0 = p1812.time_percent, p1812.location_percent, p1812.delta_n, p1812.n0
-    pol, zone, clutter_height_m = p1812.pol, p1812.zone, p1812.clutter_height_m
+    row0, col0, cell_m = tx.row0, tx.col0, tx.cell_m
+    zone, clutter_height_m = p1812.zone, p1812.clutter_height_m
     n_win_rows, n_win_cols = out_loss_db.shape
     cap = profile_capacity(reach_cells, cell_m)
-    freq_ghz = freq_mhz / 1000.0
-    sigma_l_db = p1812_sigma_l_db(freq_ghz, h_rx_m, clutter_height_m, cell_m)
+    sigma_l_db = p1812_sigma_l_db(tx.freq_mhz / 1000.0, tx.h_rx_m, clutter_height_m, cell_m)
     for i in prange(n_win_rows):
         j_lo, j_hi = window_row_span(i, row0, col0, reach_cells, win_row0, win_col0, n_win_cols)
         if j_lo > j_hi:
@@ -187,13 +207,4 @@ def p1812_loss_grid(dem_m, tx, p1812, lat_deg, reach_cells, win_row0, win_col0, 
             dc = col - col0
             if math.sqrt(dr * dr + dc * dc) > reach_cells:
                 continue
-            n = cell_profile(dem_m, row0, col0, row, col, cell_m, pfl)
-            if n < 0:
-                out_loss_db[i, j] = np.nan
-                continue
-            spacing_km = pfl[1] / 1000.0
-            for k in range(n + 1):
-                d_km[k] = k * spacing_km
-            out_loss_db[i, j] = p1812_lb_db(d_km[:n + 1], pfl[2:n + 3], r_m[:n + 1], zones[:n + 1], freq_ghz,
-                                            time_percent, location_percent, h_tx_m, h_rx_m, pol, delta_n, n0,
-                                            lat_deg, sigma_l_db, P1812_COAST_DISTANCE_KM, P1812_COAST_DISTANCE_KM)
+            out_loss_db[i, j] = p1812_cell_db(dem_m, tx, p1812, lat_deg, sigma_l_db, row, col, pfl, d_km, r_m, zones)

@@ -2,8 +2,9 @@
 
 Per transmitter of the chosen service, every cell within ``reach_km`` gets the basic
 transmission loss L_b of its own terrain profile from ITU-R P.1812-6 or Longley-Rice ITM
-point to point (:mod:`citycov.engine._exact_kernels`, on the window of the grid that holds the
-reach disc), and the field strength
+point to point (:func:`citycov.engine.exact.exact_loss_window` on the window of the grid that
+holds the reach disc: by default on the prefix profiles of a ray fan, each cell from its nearest
+ray sample, or on each cell's own profile, ``geometry``), and the field strength
 
     E (dBµV/m) = EIRP (dBm) + G_rel (dB) − L_b (dB) + 20·log10(f / MHz) + 77.2193
 
@@ -34,10 +35,11 @@ import pandas as pd
 import pyproj
 from tqdm import tqdm
 
+from citycov.choices import EXACT_GEOMETRIES
 from citycov.crs import grid_north_offset_deg
-from citycov.engine import _exact_kernels, _linkbudget_kernels, _radio_kernels
+from citycov.engine import _linkbudget_kernels, _radio_kernels
 from citycov.engine.antenna import sector_pattern_db
-from citycov.engine.exact import DEFAULT_ITM, DEFAULT_P1812, ItmParams, P1812Params, Transmitter
+from citycov.engine.exact import DEFAULT_ITM, DEFAULT_P1812, ItmParams, P1812Params, Transmitter, exact_loss_window
 from citycov.errors import CitycovWarning, CRSError, ModelError, RasterError, SiteTableError
 from citycov.grid import GridSpec
 from citycov.io.broadcast import SERVICES
@@ -106,8 +108,10 @@ def _effective_params(model: str, p1812: P1812Params, itm: ItmParams, time_perce
 
 def _check_arguments(transmitters: gpd.GeoDataFrame, dem_m: np.ndarray, grid: GridSpec, *, service: str,
                      model: str, rx_height_m: float, reach_km: float, time_percent: float,
-                     location_percent: float, active: np.ndarray | None) -> None:
+                     location_percent: float, active: np.ndarray | None, geometry: str = "radial") -> None:
     problems = []
+    if geometry not in EXACT_GEOMETRIES:
+        problems.append(f"geometry: unknown {geometry!r}; expected one of {list(EXACT_GEOMETRIES)}")
     if service not in SERVICES:
         problems.append(f"service: unknown {service!r}; expected one of {list(SERVICES)}")
     if model not in MODELS:
@@ -145,7 +149,7 @@ def broadcast_coverage(transmitters: gpd.GeoDataFrame, dem_m: np.ndarray, grid: 
                        location_percent: float = 50.0, p1812: P1812Params = DEFAULT_P1812,
                        itm: ItmParams = DEFAULT_ITM, active: np.ndarray | None = None, progress: bool = False,
                        front_to_back_db: float = FRONT_TO_BACK_DB,
-                       vertical_sidelobe_db: float = VERTICAL_SIDELOBE_DB) -> BroadcastResult:
+                       vertical_sidelobe_db: float = VERTICAL_SIDELOBE_DB, geometry: str = "radial") -> BroadcastResult:
     """Strongest field strength of ``service``'s transmitters over ``grid`` on terrain.
 
     Parameters
@@ -184,6 +188,10 @@ def broadcast_coverage(transmitters: gpd.GeoDataFrame, dem_m: np.ndarray, grid: 
         Show a progress bar over transmitters.
     front_to_back_db, vertical_sidelobe_db
         3GPP pattern caps (A_m, SLA_V) for directional antennas and vertical patterns.
+    geometry
+        ``"radial"`` (the model on the prefix profiles of a ray fan, one sample per cell and one
+        ray per perimeter cell, each cell from its nearest ray sample) or ``"cell"`` (each cell's
+        own profile, the reference); :data:`citycov.choices.EXACT_GEOMETRIES`.
 
     Returns
     -------
@@ -219,13 +227,14 @@ def broadcast_coverage(transmitters: gpd.GeoDataFrame, dem_m: np.ndarray, grid: 
     started = time.perf_counter()
     _check_arguments(transmitters, dem_m, grid, service=service, model=model, rx_height_m=rx_height_m,
                      reach_km=reach_km, time_percent=time_percent, location_percent=location_percent,
-                     active=active)
+                     active=active, geometry=geometry)
     params = _effective_params(model, p1812, itm, time_percent, location_percent)
     dem_k = np.ascontiguousarray(dem_m, dtype=np.float64 if np.asarray(dem_m).dtype == np.float64 else np.float32)
     on_grid = _on_grid(transmitters, dem_k, grid, service)
     best, best_tx = _strongest(on_grid, dem_k, grid, model=model, params=params, rx_height_m=rx_height_m,
                                reach_km=reach_km, active=active, progress=progress, service=service,
-                               front_to_back_db=front_to_back_db, vertical_sidelobe_db=vertical_sidelobe_db)
+                               front_to_back_db=front_to_back_db, vertical_sidelobe_db=vertical_sidelobe_db,
+                               geometry=geometry)
     t = on_grid
     n = len(t.table)
     served = best_tx >= 0
@@ -237,6 +246,7 @@ def broadcast_coverage(transmitters: gpd.GeoDataFrame, dem_m: np.ndarray, grid: 
         "service": service,
         "model": model,
         "model_reference": MODELS[model],
+        "geometry": geometry,
         "parameters": {k: v for k, v in asdict(params).items() if k != "pol"},
         "polarisation": "per transmitter (h/v column); P.1812 codes 1/2, ITM 0/1",
         "time_percent": float(time_percent),
@@ -333,24 +343,13 @@ def _on_grid(transmitters: gpd.GeoDataFrame, dem_k: np.ndarray, grid: GridSpec, 
         pol=table["polarisation"].to_numpy())
 
 
-def _p1812_loss(dem_k: np.ndarray, tx: Transmitter, params: P1812Params, pol: str, lat_deg: float,
-                reach_cells: float, r_lo: int, c_lo: int, loss: np.ndarray) -> None:
-    _exact_kernels.p1812_loss_grid(dem_k, tx, params.kernel_params(pol=P1812_POL[pol]), lat_deg, reach_cells, r_lo,
-                                   c_lo, loss)
-
-
-def _itm_loss(dem_k: np.ndarray, tx: Transmitter, params: ItmParams, pol: str, lat_deg: float,
-              reach_cells: float, r_lo: int, c_lo: int, loss: np.ndarray) -> None:
-    _exact_kernels.itm_loss_grid(dem_k, tx, params.kernel_params(pol=ITM_POL[pol]), reach_cells, r_lo, c_lo, loss)
-
-
-_LOSS_WINDOW = {"p1812": _p1812_loss, "itm": _itm_loss}
-"""Per model: fill a window with the basic transmission loss of one transmitter."""
+_POL_CODES = {"p1812": P1812_POL, "itm": ITM_POL}
+"""Per model: the kernel's polarisation code of each table value."""
 
 
 def _strongest(t: _OnGrid, dem_k: np.ndarray, grid: GridSpec, *, model: str, params: P1812Params | ItmParams,
                rx_height_m: float, reach_km: float, active: np.ndarray | None, progress: bool, service: str,
-               front_to_back_db: float, vertical_sidelobe_db: float) -> tuple[np.ndarray, np.ndarray]:
+               front_to_back_db: float, vertical_sidelobe_db: float, geometry: str) -> tuple[np.ndarray, np.ndarray]:
     """Strongest field strength (dBµV/m, float32) and its transmitter (int32, −1 none) per cell."""
     rows, cols = grid.shape
     cell_m = grid.cell_m
@@ -358,7 +357,7 @@ def _strongest(t: _OnGrid, dem_k: np.ndarray, grid: GridSpec, *, model: str, par
     best = np.full(grid.shape, np.nan, dtype=np.float32)
     best_tx = np.full(grid.shape, -1, dtype=np.int32)
     active_b = None if active is None else np.asarray(active, dtype=bool)
-    loss_window = _LOSS_WINDOW[model]
+    active_u8 = None if active is None else np.ascontiguousarray(active_b, dtype=np.uint8)  # once, for the kernels
     for i in tqdm(range(len(t.table)), desc=f"{service} transmitters", unit="tx", disable=not progress):
         r_lo = max(0, int(math.floor(t.row_f[i] - reach_cells)))
         r_hi = min(rows - 1, int(math.ceil(t.row_f[i] + reach_cells)))
@@ -367,7 +366,9 @@ def _strongest(t: _OnGrid, dem_k: np.ndarray, grid: GridSpec, *, model: str, par
         loss = np.full((r_hi - r_lo + 1, c_hi - c_lo + 1), np.nan)
         tx = Transmitter(float(t.row_f[i]), float(t.col_f[i]), cell_m, float(t.height[i]), float(rx_height_m),
                          float(t.freq[i]))
-        loss_window(dem_k, tx, params, t.pol[i], float(t.lat[i]), reach_cells, r_lo, c_lo, loss)
+        exact_loss_window(dem_k, tx, params.kernel_params(pol=_POL_CODES[model][t.pol[i]]), model=model,
+                          geometry=geometry, reach_cells=reach_cells, win_row0=r_lo, win_col0=c_lo, out_loss_db=loss,
+                          lat_deg=float(t.lat[i]), active=active_u8)
         win = (slice(r_lo, r_hi + 1), slice(c_lo, c_hi + 1))
         gain = _relative_gain_db(dem_k[win], r_lo, c_lo, t.row_f[i], t.col_f[i], t.ground[i] + t.height[i], cell_m,
                                  rx_height_m, t.azimuth_grid[i], bool(t.omni[i]), t.hbw[i], t.vbw[i], t.tilt[i],

@@ -16,7 +16,9 @@ Deygout (principal edge + one each side), Bullington's equivalent edge, or the s
 edge at the running horizon (``radio.diffraction``).  The loss added to the empirical model is
 that loss minus the same method's loss over smooth earth, floored at 0 (the delta of
 P.1812's delta-Bullington): flat ground adds nothing, since the empirical models already
-contain average ground.  Exact mode runs ITM point to point on each cell's own profile.
+contain average ground.  Exact mode runs ITM (or P.1812) point to point: by default on the
+prefix profiles of the same ray fan, each cell painted from its nearest ray sample
+(``exact_geometry = "radial"``), or on each cell's own profile (``"cell"``).
 
 Per carrier (operator, technology, frequency) the engine keeps the strongest levels and the
 summed power per cell, which give SINR against the carrier's other sectors scaled by the
@@ -41,11 +43,20 @@ import pyproj
 from tqdm import tqdm
 
 from citycov.checkpoints import checkpoint
-from citycov.choices import DIFFRACTION_METHODS, ENGINE_MODES, ENV_CLASSES, EXACT_MODELS, TECHNOLOGIES
+from citycov.choices import DIFFRACTION_METHODS, ENGINE_MODES, ENV_CLASSES, EXACT_GEOMETRIES, EXACT_MODELS, TECHNOLOGIES
 from citycov.config import RadioConfig
 from citycov.crs import grid_north_offset_deg
-from citycov.engine import _exact_kernels, _radio_kernels, _terrain_kernels, _tile_kernels
-from citycov.engine.exact import CLUTTER_ENV, DEFAULT_ITM, DEFAULT_P1812, ItmParams, P1812Params, Transmitter
+from citycov.engine import _radio_kernels, _terrain_kernels, _tile_kernels
+from citycov.engine.exact import (
+    CLUTTER_ENV,
+    DEFAULT_ITM,
+    DEFAULT_P1812,
+    ItmParams,
+    P1812Params,
+    Transmitter,
+    exact_geometry_note,
+    exact_loss_window,
+)
 from citycov.engine.linkbudget import LinkParams, LinkRasters, reference_signal_offset_db, uplink_budget_mbps
 from citycov.engine.sectors import (
     Fan,
@@ -249,6 +260,9 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         + terrain diffraction along radials; ``"exact"``: point to point on each cell's own
         profile; technologies not named stay fast), ``diffraction`` (fast mode, one of
         :data:`citycov.choices.DIFFRACTION_METHODS`), ``exact_model`` (``"itm"`` or ``"p1812"``),
+        ``exact_geometry`` (``"radial"``: the model on the prefix profiles of the fast mode's ray
+        fan, each cell from its nearest ray sample; ``"cell"``: each cell's own profile, the
+        reference; :func:`citycov.engine.exact.exact_loss_window`),
         ``exact_clutter_percent`` (exact mode: ITU-R P.2108 §3.2 terrestrial clutter loss not
         exceeded at this percentage of locations, at receivers in the dense urban, urban and
         suburban classes, 0.5-67 GHz; ``None``: none; the fast mode's empirical models already
@@ -340,6 +354,9 @@ def _check_options(radio: RadioConfig) -> int:
         raise ModelError(f"exact_clutter_percent must be in (0, 100), got {pct}")
     if radio.exact_model not in EXACT_MODELS:
         raise ModelError(f"exact_model: unknown model {radio.exact_model!r}; expected one of {list(EXACT_MODELS)}")
+    if radio.exact_geometry not in EXACT_GEOMETRIES:
+        raise ModelError(f"exact_geometry: unknown geometry {radio.exact_geometry!r}; expected one of "
+                         f"{list(EXACT_GEOMETRIES)}")
     return DIFFRACTION_CODES[radio.diffraction]
 
 
@@ -479,6 +496,8 @@ def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid
         notes.append(note)
     if reach_cap_m is not None:
         reach_m = np.minimum(reach_m, np.asarray(reach_cap_m, dtype=np.float64)[inside][:, None])
+    if exact.any():
+        notes.append(exact_geometry_note(radio.exact_model, radio.exact_geometry, int(exact.sum())))
     extrapolation = model_extrapolation(models[~exact], height[~exact], reach_m[~exact])
     for text in extrapolation:
         log.info("model extrapolation: %s", text)
@@ -542,7 +561,9 @@ class _FastMode:
 
 
 class _ExactMode:
-    """Exact mode: ITM or P.1812 point to point on each cell's own profile, per run of one frequency."""
+    """Exact mode: ITM or P.1812 point to point, per run of one frequency, in the geometry of
+    ``radio.exact_geometry`` (:func:`citycov.engine.exact.exact_loss_window`: the prefixes of the
+    fan's rays, or each cell's own profile)."""
 
     def __init__(self, radio: RadioConfig, itm: ItmParams, p1812: P1812Params) -> None:
         self.radio = radio
@@ -560,11 +581,10 @@ class _ExactMode:
             sub_reach = float(run.reach_m[sub, 0].max()) / scene.cell_m
             tx = Transmitter(run.row_f[i0], run.col_f[i0], scene.cell_m, run.height[i0], scene.h_rx_m,
                              run.freq[sub[0]])
-            if radio.exact_model == "itm":
-                _exact_kernels.itm_loss_grid(scene.dem_m, tx, self.itm, sub_reach, tr0, tc0, loss)
-            else:
-                _exact_kernels.p1812_loss_grid(scene.dem_m, tx, self.p1812, float(run.site_lat[i0]), sub_reach,
-                                               tr0, tc0, loss)
+            exact_loss_window(scene.dem_m, tx, self.itm if radio.exact_model == "itm" else self.p1812,
+                              model=radio.exact_model, geometry=radio.exact_geometry, reach_cells=sub_reach,
+                              win_row0=tr0, win_col0=tc0, out_loss_db=loss, lat_deg=float(run.site_lat[i0]),
+                              active=scene.active)
             if radio.exact_clutter_percent is not None:
                 _tile_kernels.add_clutter_p2108(loss, scene.env, run.row_f[i0], run.col_f[i0], tr0, tc0, scene.cell_m,
                                                 run.freq[sub[0]] / 1000.0, float(radio.exact_clutter_percent),

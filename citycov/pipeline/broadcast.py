@@ -48,7 +48,7 @@ def broadcast_services(scenario: Scenario, inputs: Inputs, presets: list[RadioPr
             inputs.broadcast, layers.dem, layers.grid, service=preset.technology, model=model,
             rx_height_m=preset.rx_height_m, reach_km=cfg.reach_km[preset.technology],
             time_percent=preset.time_percent if preset.time_percent is not None else 50.0,
-            location_percent=50.0, active=area)
+            location_percent=50.0, active=area, geometry=scenario.radio.exact_geometry)
         grid_value = res.field_dbuv_m if preset.metric == "field_strength_dbuv_m" else res.rx_level_dbm
         rasters[preset.name] = (layers.grid, grid_value.astype(np.float32),
                                 "dBuV/m" if preset.metric == "field_strength_dbuv_m" else "dBm")

@@ -554,15 +554,23 @@ def _index_floor(x):
 
 
 @njit(cache=True, nogil=True)
-def _line_fit_ends(z, xi, d_start_m, d_end_m):
-    """Least-squares line through elevations ``z`` between two distances (trapezoid weights on
-    the end points); returns its heights at the start and end of the profile."""
-    n = z.size - 1
+def line_fit_indices(n, xi, d_start_m, d_end_m):
+    """First and last profile index (i0 < i1) of the least-squares fit between two distances
+    on a profile of ``n`` intervals of ``xi`` metres."""
     i0 = _index_floor(max(d_start_m / xi, 0.0))
     i1 = n - _index_floor(max(n - d_end_m / xi, 0.0))
     if i1 <= i0:
         i0 = int(max(i0 - 1.0, 0.0))
         i1 = n - int(max(n - (i1 + 1.0), 0.0))
+    return i0, i1
+
+
+@njit(cache=True, nogil=True)
+def _line_fit_ends(z, xi, d_start_m, d_end_m):
+    """Least-squares line through elevations ``z`` between two distances (trapezoid weights on
+    the end points); returns its heights at the start and end of the profile."""
+    i0, i1 = line_fit_indices(z.size - 1, xi, d_start_m, d_end_m)
+    n = z.size - 1
     span = float(i1 - i0)
     centre = 0.5 * (i0 + i1)
     mean = 0.5 * (z[i0] + z[i1])
@@ -605,18 +613,16 @@ def _kth_smallest(a, n, k):
 
 
 @njit(cache=True, nogil=True)
-def terrain_irregularity_m(z, xi, d_start_m, d_end_m, buf):
-    """Terrain irregularity Δh (m) between two distances along the profile ``z`` (spacing ``xi``).
-
-    The profile is resampled to n = 10·k − 5 equally spaced points (k in 4..25), detrended by
-    a least-squares line, and the interdecile range of the residuals is scaled back to an
-    asymptotic Δh [ERL 79-ITS 67, eq. 3, inverted]. ``buf`` holds at least 245 floats.
-    """
+def detrended_resample(z, xi, d_start_m, d_end_m, buf):
+    """The points Δh is taken from: the profile ``z`` (spacing ``xi``) between two distances
+    resampled to n = 10·k − 5 equally spaced points (k in 4..25) into ``buf`` and detrended by
+    a least-squares line.  Returns (n, k): the interdecile range lies between the k-th smallest
+    and the k-th largest; (0, 0) when the window is shorter than two intervals (Δh = 0)."""
     n_pts = z.size - 1
     x0 = d_start_m / xi
     x1 = d_end_m / xi
     if x1 - x0 < 2.0:
-        return 0.0
+        return 0, 0
     p10 = min(max(4, _index_floor(0.1 * (x1 - x0 + 8.0))), 25)
     n = 10 * p10 - 5
     step = (x1 - x0) / (n - 1)
@@ -631,9 +637,90 @@ def terrain_irregularity_m(z, xi, d_start_m, d_end_m, buf):
     slope = (b - a) / (n - 1)
     for j in range(n):
         buf[j] -= a + slope * j
+    return n, p10
+
+
+@njit(cache=True, nogil=True)
+def asymptotic_delta_h_m(interdecile_m, d_start_m, d_end_m):
+    """Δh from the interdecile range seen over a window [ERL 79-ITS 67, eq. 3, inverted]."""
+    return interdecile_m / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3))
+
+
+@njit(cache=True, nogil=True)
+def terrain_irregularity_m(z, xi, d_start_m, d_end_m, buf):
+    """Terrain irregularity Δh (m) between two distances along the profile ``z`` (spacing ``xi``).
+
+    The profile is resampled to n = 10·k − 5 equally spaced points (k in 4..25), detrended by
+    a least-squares line, and the interdecile range of the residuals is scaled back to an
+    asymptotic Δh [ERL 79-ITS 67, eq. 3, inverted]. ``buf`` holds at least 245 floats.
+    """
+    n, p10 = detrended_resample(z, xi, d_start_m, d_end_m, buf)
+    if n == 0:
+        return 0.0
     upper = _kth_smallest(buf, n, n - p10)  # 10 % of residuals lie above
     lower = _kth_smallest(buf, n, p10 - 1)  # 10 % below
-    return (upper - lower) / (1.0 - 0.8 * math.exp(-(d_end_m - d_start_m) / 50e3))
+    return asymptotic_delta_h_m(upper - lower, d_start_m, d_end_m)
+
+
+@njit(cache=True, nogil=True)
+def interdecile_hinted(buf, n, p10, hint_lo, hint_hi, lo_buf, hi_buf):
+    """(k-th largest, k-th smallest) of ``buf[:n]`` (k = ``p10``), as :func:`terrain_irregularity_m`
+    selects them, exactly, faster when hints are good: the values ≤ ``hint_lo`` and ≥ ``hint_hi``
+    are gathered (branch-free) into ``lo_buf`` / ``hi_buf`` (n floats each); when at least k
+    values lie beyond a hint the order statistic is among them and is selected there, else over
+    all of ``buf`` (which is reordered).  NaN hints always take the full selection."""
+    c_lo = 0
+    c_hi = 0
+    for j in range(n):
+        v = buf[j]
+        lo_buf[c_lo] = v
+        c_lo += v <= hint_lo
+        hi_buf[c_hi] = v
+        c_hi += v >= hint_hi
+    lower = _kth_smallest(lo_buf, c_lo, p10 - 1) if c_lo >= p10 else _kth_smallest(buf, n, p10 - 1)
+    upper = _kth_smallest(hi_buf, c_hi, c_hi - p10) if c_hi >= p10 else _kth_smallest(buf, n, n - p10)
+    return upper, lower
+
+
+@njit(cache=True, nogil=True)
+def system_height_indices(n):
+    """First and last profile index of the mean path height h_sys: the first and last 10 % left out."""
+    p10 = int(0.1 * n)
+    return p10, n - p10
+
+
+@njit(cache=True, nogil=True)
+def terrain_window_m(d_m, h0, h1, dhzn0, dhzn1):
+    """Distances (m) between which the terrain counts for Δh and the effective heights: from ~15
+    tower heights (at most 10 % of the horizon distance) in from each end."""
+    return min(15.0 * h0, 0.1 * dhzn0), d_m - min(15.0 * h1, 0.1 * dhzn1)
+
+
+@njit(cache=True, nogil=True)
+def terminal_geometry(z_first, z_last, d, h0, h1, a_e, dh, th0, th1, dhzn0, dhzn1, fa, fb, los):
+    """Effective heights and final horizons from the scanned horizons and the least-squares
+    terrain heights ``fa`` (at the transmitter), ``fb`` (at the receiver): fitted over the whole
+    terrain window when ``los`` (horizons beyond 1.5 path lengths: smooth-earth-like horizons
+    from the effective heights), else over each terminal's side up to 0.9 of its horizon.
+    Returns ``(th0, th1, dhzn0, dhzn1, he0, he1)``."""
+    he0 = h0 + max(z_first - fa, 0.0)
+    he1 = h1 + max(z_last - fb, 0.0)
+    if los:
+        dls0 = math.sqrt(2.0 * he0 * a_e)
+        dls1 = math.sqrt(2.0 * he1 * a_e)
+        dhzn0 = dls0 * math.exp(-0.07 * math.sqrt(dh / max(he0, 5.0)))
+        dhzn1 = dls1 * math.exp(-0.07 * math.sqrt(dh / max(he1, 5.0)))
+        if dhzn0 + dhzn1 <= d:
+            q = (d / (dhzn0 + dhzn1)) ** 2
+            he0 *= q
+            he1 *= q
+            dls0 = math.sqrt(2.0 * he0 * a_e)
+            dls1 = math.sqrt(2.0 * he1 * a_e)
+            dhzn0 = dls0 * math.exp(-0.07 * math.sqrt(dh / max(he0, 5.0)))
+            dhzn1 = dls1 * math.exp(-0.07 * math.sqrt(dh / max(he1, 5.0)))
+        th0 = (0.65 * dh * (dls0 / dhzn0 - 1.0) - 2.0 * he0) / dls0
+        th1 = (0.65 * dh * (dls1 / dhzn1 - 1.0) - 2.0 * he1) / dls1
+    return th0, th1, dhzn0, dhzn1, he0, he1
 
 
 @njit(cache=True, nogil=True)
@@ -670,34 +757,16 @@ def profile_geometry(pfl, gamma_e, h0, h1, buf):
         if t1 > th1:
             th1 = t1
             dhzn1 = s1
-    # terrain considered from ~15 tower heights (at most 10 % of the horizon distance) in
-    x_start = min(15.0 * h0, 0.1 * dhzn0)
-    x_end = d - min(15.0 * h1, 0.1 * dhzn1)
+    x_start, x_end = terrain_window_m(d, h0, h1, dhzn0, dhzn1)
     dh = terrain_irregularity_m(z, xi, x_start, x_end, buf)
-    if dhzn0 + dhzn1 > 1.5 * d:
-        # well within line of sight: smooth-earth-like horizons from the effective heights
+    los = dhzn0 + dhzn1 > 1.5 * d
+    if los:
         fa, fb = _line_fit_ends(z, xi, x_start, x_end)
-        he0 = h0 + max(z[0] - fa, 0.0)
-        he1 = h1 + max(z[n] - fb, 0.0)
-        dls0 = math.sqrt(2.0 * he0 * a_e)
-        dls1 = math.sqrt(2.0 * he1 * a_e)
-        dhzn0 = dls0 * math.exp(-0.07 * math.sqrt(dh / max(he0, 5.0)))
-        dhzn1 = dls1 * math.exp(-0.07 * math.sqrt(dh / max(he1, 5.0)))
-        if dhzn0 + dhzn1 <= d:
-            q = (d / (dhzn0 + dhzn1)) ** 2
-            he0 *= q
-            he1 *= q
-            dls0 = math.sqrt(2.0 * he0 * a_e)
-            dls1 = math.sqrt(2.0 * he1 * a_e)
-            dhzn0 = dls0 * math.exp(-0.07 * math.sqrt(dh / max(he0, 5.0)))
-            dhzn1 = dls1 * math.exp(-0.07 * math.sqrt(dh / max(he1, 5.0)))
-        th0 = (0.65 * dh * (dls0 / dhzn0 - 1.0) - 2.0 * he0) / dls0
-        th1 = (0.65 * dh * (dls1 / dhzn1 - 1.0) - 2.0 * he1) / dls1
     else:
         fa, _ = _line_fit_ends(z, xi, x_start, 0.9 * dhzn0)
         _, fb = _line_fit_ends(z, xi, d - 0.9 * dhzn1, x_end)
-        he0 = h0 + max(z[0] - fa, 0.0)
-        he1 = h1 + max(z[n] - fb, 0.0)
+    th0, th1, dhzn0, dhzn1, he0, he1 = terminal_geometry(z[0], z[n], d, h0, h1, a_e, dh, th0, th1, dhzn0, dhzn1,
+                                                         fa, fb, los)
     return th0, th1, dhzn0, dhzn1, he0, he1, dh, d
 
 
@@ -744,11 +813,11 @@ def itm_p2p_full(pfl, h_tx_m, h_rx_m, climate, n0, freq_mhz, pol, epsilon, sigma
     """
     warn = _input_warnings(h_tx_m, h_rx_m, freq_mhz)
     n = int(pfl[0])
-    p10 = int(0.1 * n)  # mean height of the path, first and last 10 % left out
+    i_lo, i_hi = system_height_indices(n)  # mean height of the path
     h_sys = 0.0
-    for i in range(p10, n - p10 + 1):
+    for i in range(i_lo, i_hi + 1):
         h_sys += pfl[i + 2]
-    h_sys /= n - 2 * p10 + 1
+    h_sys /= i_hi - i_lo + 1
     n_s, gamma_e, z_g = ground_and_atmosphere(freq_mhz, h_sys, n0, pol, epsilon, sigma)
     th0, th1, dhzn0, dhzn1, he0, he1, dh, d = profile_geometry(pfl, gamma_e, h_tx_m, h_rx_m, buf)
     a_ref, mode, w, err = reference_attenuation(th0, th1, freq_mhz, z_g, dhzn0, dhzn1, he0, he1, gamma_e, n_s, dh,

@@ -23,7 +23,10 @@ input inside them but outside the model's validated range sets NTIA's ``WARN__*`
 in :attr:`ItmResult.warnings` (see :data:`ITM_WARNINGS`).
 
 The numerics are the Numba kernels of :mod:`citycov.propagation._itm_kernels`; the radio
-engine calls :func:`itm_p2p_loss_db` from its own loops.
+engine calls :func:`itm_p2p_loss_db` from its own loops, and the radial exact mode
+(:mod:`citycov.engine._radial_exact_kernels`) the steps of :func:`itm_p2p_full` exported here
+(h_sys bounds, ground and atmosphere, fit bounds, terrain window, Δh's resampling and
+interdecile range, terminal geometry, reference attenuation, variability).
 """
 
 from __future__ import annotations
@@ -37,7 +40,23 @@ import numpy as np
 
 from citycov.errors import ItmError
 from citycov.propagation import _itm_kernels
-from citycov.propagation._itm_kernels import DELTA_H_MAX_SAMPLES, itm_p2p_full, itm_p2p_loss_db
+from citycov.propagation._itm_kernels import (  # the steps of itm_p2p_full, for the radial exact mode
+    DELTA_H_MAX_SAMPLES,
+    asymptotic_delta_h_m,
+    detrended_resample,
+    free_space_db,
+    ground_and_atmosphere,
+    interdecile_hinted,
+    itm_p2p_full,
+    itm_p2p_loss_db,
+    line_fit_indices,
+    reference_attenuation,
+    system_height_indices,
+    terminal_geometry,
+    terrain_window_m,
+    variability_db,
+)
+from citycov.propagation._itm_kernels import SUCCESS as ITM_SUCCESS
 
 __all__ = [
     "DELTA_H_MAX_SAMPLES",
@@ -45,12 +64,24 @@ __all__ = [
     "ITM_MDVAR",
     "ITM_MODES",
     "ITM_SITING",
+    "ITM_SUCCESS",
     "ITM_WARNINGS",
     "ItmResult",
+    "asymptotic_delta_h_m",
+    "detrended_resample",
+    "free_space_db",
+    "ground_and_atmosphere",
+    "interdecile_hinted",
     "itm_area",
     "itm_p2p",
     "itm_p2p_full",
     "itm_p2p_loss_db",
+    "line_fit_indices",
+    "reference_attenuation",
+    "system_height_indices",
+    "terminal_geometry",
+    "terrain_window_m",
+    "variability_db",
 ]
 
 ITM_CLIMATES = {
