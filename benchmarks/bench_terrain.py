@@ -35,7 +35,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-MAKE_DEM = ROOT.parent / "shared" / "bench" / "make_dem.py"
+# beside the repository, or beside the folder of its worktrees
+MAKE_DEM_PLACES = (ROOT.parent / "shared" / "bench" / "make_dem.py", ROOT.parent.parent / "shared" / "bench" / "make_dem.py")
+MAKE_DEM = next((p for p in MAKE_DEM_PLACES if p.exists()), MAKE_DEM_PLACES[0])
 sys.path.insert(0, str(ROOT))  # tests.oracles, benchmarks.kernels: kernels timed here that the package never calls
 RESULTS = ROOT / "benchmarks" / "results" / "engine_terrain.json"
 CELL_M = math.sqrt(30.87 * 28.36)
@@ -69,80 +71,88 @@ def median_time(fn, repeat: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
+class P1:
+    """Benchmark P1's job, set up once: one omni COST-231 sector at the tile centre (30 m, 2100 MHz,
+    ERP 200 W) over the R = 40 km circle, the engine's tile state over that circle as one tile (k = 2
+    strongest levels, one carrier), and the engine's sweep and cell pass (``new``) beside the kernels
+    as they were before issue 15 (``v0``, :mod:`benchmarks.kernels`)."""
+
+    def __init__(self, dem: np.ndarray, radius_km: float = 40.0) -> None:
+        from citycov.engine import _radio_kernels
+        from citycov.engine.sectors import PatternTables, Scene, SectorArrays, TileState
+        from citycov.engine.tiles import fan_size
+
+        self.row0 = self.col0 = 1800.0
+        self.h_tx, self.h_rx, self.f = 30.0, 1.5, 2100.0
+        self.radius_km = radius_km
+        self.z_tx = dem[1800, 1800] + self.h_tx
+        reach_cells = radius_km * 1000.0 / CELL_M
+        self.n_rays, self.n_steps = fan_size(reach_cells)
+        n = self.n_steps
+        self.pixels = int((np.hypot(*np.mgrid[-n:n + 1, -n:n + 1]) <= reach_cells).sum())
+        rows, cols = dem.shape
+        eirp = 10 * math.log10(200e3) + 2.15  # ERP 200 W -> EIRP dBm
+        best = np.full((3, rows, cols), np.nan, dtype=np.float32)
+        idx = np.full((3, rows, cols), -1, dtype=np.int16)
+        cover = np.zeros((rows, cols), dtype=np.uint8)
+        r_lo, r_hi = int(self.row0 - reach_cells) - 1, int(self.row0 + reach_cells) + 2
+        c_lo, c_hi = int(self.col0 - reach_cells) - 1, int(self.col0 + reach_cells) + 2
+        th, tw = r_hi - r_lo, c_hi - c_lo
+        car_top = np.full((1, 2, th, tw), -np.inf, dtype=np.float32)
+        car_idx = np.full((1, th, tw), -1, dtype=np.int32)
+        car_sum = np.zeros((1, th, tw), dtype=np.float32)
+        self.dem32 = dem.astype(np.float32)  # the engine's terrain dtype
+        env8 = np.full(dem.shape, 3, dtype=np.int8)
+        self.scene = Scene(self.dem32, env8, np.ones(dem.shape, dtype=np.uint8), np.zeros((0, 0), np.float32), CELL_M,
+                           self.h_rx, K_RE, -1e9)
+        self.sectors = SectorArrays(
+            index=np.array([0]), model=np.array([_radio_kernels.MODEL_COST231]), freq_mhz=np.array([self.f]),
+            height_m=np.array([self.h_tx]), ref_eirp_dbm=np.array([eirp]), azimuth_deg=np.zeros(1),
+            omni=np.array([True]), tilt_deg=np.zeros(1), hbw_deg=np.array([360.0]), vbw_deg=np.array([10.0]),
+            pattern=np.full(1, -1), reach_m=np.full((1, 4), radius_km * 1000.0), tech=np.array([1]),
+            slot=np.zeros(1, dtype=np.int64), bit=np.zeros(1, dtype=np.int64), threshold_dbm=np.full(1, -1e9))
+        self.patterns = PatternTables(np.zeros((1, 360)), np.zeros((1, 360)), np.zeros(1), 30.0, 30.0)
+        self.tile = TileState(r_lo, c_lo, best, idx, cover, car_top, car_idx, car_sum)
+        self.inv_root = np.array([1.0 / math.sqrt(299_792_458.0 / (self.f * 1e6))])
+
+    def fan_v0(self):
+        """The old sweep (every method: heights and persistent hulls of the whole fan) into fresh arrays."""
+        from benchmarks.kernels import ray_wedge_into_v0
+        from citycov.engine.cellular import HULL_TOLERANCE
+        from citycov.engine.sectors import Fan
+
+        shape = (self.n_steps + 1, self.n_rays)
+        zr, prev, top, hz = np.empty(shape), *(np.empty(shape, np.int32) for _ in range(3))
+        ray_wedge_into_v0(self.dem32, self.row0, self.col0, self.z_tx, CELL_M, self.n_rays, 0, K_RE, HULL_TOLERANCE,
+                          zr, prev, top, hz)
+        return Fan(zr, prev, top, hz, 0, self.n_rays)
+
+    def smooth(self, code: int):
+        """The smooth-earth ray and loss table of the method ``code``."""
+        from citycov.engine import _terrain_kernels
+        from citycov.engine.cellular import HULL_TOLERANCE
+        from citycov.engine.sectors import SmoothRay
+
+        zs_prev_top_hz = _terrain_kernels.smooth_ray(self.h_tx, CELL_M, self.n_steps, K_RE, HULL_TOLERANCE)
+        return SmoothRay(*zs_prev_top_hz, _terrain_kernels.smooth_earth_loss_db(
+            *zs_prev_top_hz, self.h_rx, CELL_M, K_RE, code, self.inv_root))
+
+    def cells_v0(self, code: int, fan, smooth) -> None:
+        from benchmarks.kernels import tile_site_levels_v0
+
+        tile_site_levels_v0(self.scene, self.row0, self.col0, self.z_tx, code, fan, smooth, self.sectors,
+                            self.patterns, self.tile)
+
+    def site_v0(self, code: int) -> None:
+        """The whole site the old way: sweep, smooth-earth reference, cell pass."""
+        self.cells_v0(code, self.fan_v0(), self.smooth(code))
+
+
 def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
-    from citycov.engine import _radio_kernels, _terrain_kernels, _tile_kernels
-    from citycov.engine.cellular import DIFFRACTION_CODES, HULL_TOLERANCE
-    from citycov.engine.sectors import Fan, PatternTables, Scene, SectorArrays, SmoothRay, TileState
-    from citycov.engine.tiles import fan_size
-    from tests import oracles_engine
-
-    row0 = col0 = 1800.0
-    h_tx, h_rx, f = 30.0, 1.5, 2100.0
-    z_tx = dem[1800, 1800] + h_tx
-    reach_cells = radius_km * 1000.0 / CELL_M
-    n_rays, n_steps = fan_size(reach_cells)
-    rows, cols = dem.shape
-    env = np.full(dem.shape, 3, dtype=np.int64)
-    eirp = 10 * math.log10(200e3) + 2.15  # ERP 200 W -> EIRP dBm
-    one = np.ones(1)
-    out: dict = {"radius_km": radius_km, "cell_m": round(CELL_M, 3), "n_rays": n_rays, "n_steps": n_steps,
-                 "pixels": int((np.hypot(*np.mgrid[-n_steps:n_steps + 1, -n_steps:n_steps + 1]) <= reach_cells).sum()),
+    p1 = P1(dem, radius_km)
+    out: dict = {"radius_km": radius_km, "cell_m": round(CELL_M, 3), "n_rays": p1.n_rays, "n_steps": p1.n_steps,
+                 "pixels": p1.pixels,
                  "model": "COST-231 Hata (open) + terrain diffraction delta vs smooth earth, omni", "methods": {}}
-    best = np.full((3, rows, cols), np.nan, dtype=np.float32)
-    idx = np.full((3, rows, cols), -1, dtype=np.int16)
-    cover = np.zeros((rows, cols), dtype=np.uint8)
-    # the engine's tile state over the whole circle (one tile): k = 2 strongest levels, one carrier
-    r_lo, r_hi = int(row0 - reach_cells) - 1, int(row0 + reach_cells) + 2
-    c_lo, c_hi = int(col0 - reach_cells) - 1, int(col0 + reach_cells) + 2
-    th, tw = r_hi - r_lo, c_hi - c_lo
-    car_top = np.full((1, 2, th, tw), -np.inf, dtype=np.float32)
-    car_idx = np.full((1, th, tw), -1, dtype=np.int32)
-    car_sum = np.zeros((1, th, tw), dtype=np.float32)
-    active = np.ones(dem.shape, dtype=np.uint8)
-    dem32 = dem.astype(np.float32)  # the engine's terrain dtype
-    env8 = env.astype(np.int8)
-    scene = Scene(dem32, env8, active, np.zeros((0, 0), np.float32), CELL_M, h_rx, K_RE, -1e9)
-    sectors = SectorArrays(
-        index=np.array([0]), model=np.array([_radio_kernels.MODEL_COST231]), freq_mhz=np.array([f]),
-        height_m=np.array([h_tx]), ref_eirp_dbm=np.array([eirp]), azimuth_deg=np.zeros(1), omni=np.array([True]),
-        tilt_deg=np.zeros(1), hbw_deg=np.array([360.0]), vbw_deg=np.array([10.0]), pattern=np.full(1, -1),
-        reach_m=np.full((1, 4), radius_km * 1000.0), tech=np.array([1]), slot=np.zeros(1, dtype=np.int64),
-        bit=np.zeros(1, dtype=np.int64), threshold_dbm=np.full(1, -1e9))
-    patterns = PatternTables(np.zeros((1, 360)), np.zeros((1, 360)), np.zeros(1), 30.0, 30.0)
-    tile = TileState(r_lo, c_lo, best, idx, cover, car_top, car_idx, car_sum)
-
-    def fan():
-        return oracles_engine.ray_wedge(dem32, row0, col0, z_tx, CELL_M, n_rays, 0, n_rays, n_steps, K_RE,
-                                        HULL_TOLERANCE)
-
-    t_fan, _ = median_time(fan, repeat)
-    out["radial_sweep_s"] = round(t_fan, 4)
-    out["radial_sweep_samples_per_s"] = round(n_rays * n_steps / t_fan)
-    zr, prev, top, hz = fan()
-    zs, prev_s, top_s, hz_s = _terrain_kernels.smooth_ray(h_tx, CELL_M, n_steps, K_RE, HULL_TOLERANCE)
-    inv_root = np.array([1.0 / math.sqrt(299_792_458.0 / (f * 1e6))])
-    for name, code in sorted(DIFFRACTION_CODES.items()):
-        smooth = _terrain_kernels.smooth_earth_loss_db(zs, prev_s, top_s, hz_s, h_rx, CELL_M, K_RE, code, inv_root)
-
-        def cells(code=code, smooth=smooth):
-            _tile_kernels.tile_site_levels(scene, row0, col0, z_tx, code, Fan(zr, prev, top, hz, 0, n_rays),
-                                           SmoothRay(zs, prev_s, top_s, hz_s, smooth), sectors, patterns, tile)
-
-        def whole(cells=cells, code=code):
-            fan()
-            zs_prev_top_hz = _terrain_kernels.smooth_ray(h_tx, CELL_M, n_steps, K_RE, HULL_TOLERANCE)
-            _terrain_kernels.smooth_earth_loss_db(*zs_prev_top_hz, h_rx, CELL_M, K_RE, code, inv_root)
-            cells()
-
-        t_cells, _ = median_time(cells, repeat)
-        t_site, times = median_time(whole, repeat)
-        out["methods"][name] = {"per_cell_pass_s": round(t_cells, 4), "site_s": round(t_site, 4),
-                                "site_runs_s": [round(t, 4) for t in times],
-                                "ratio_vs_signal_server_itm_18_1s": round(PEERS["signal_server_itm_s"][40] / t_site, 1),
-                                "ratio_vs_signal_server_hata_2_72s": round(
-                                    PEERS["signal_server_hata_40km_s"] / t_site, 1),
-                                "target_s": TARGETS["P1_s"], "meets_target": t_site <= TARGETS["P1_s"]}
-    del one
     return out
 
 

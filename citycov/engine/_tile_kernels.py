@@ -34,7 +34,14 @@ import numpy as np
 from numba import njit, prange
 
 from citycov.engine._radio_kernels import MIN_DIST_KM, MODEL_TR38901, model_loss_db
-from citycov.engine._terrain_kernels import DIFF_KNIFE_EDGE, edges_loss_db, receiver_edges, receiver_samples
+from citycov.engine._terrain_kernels import (
+    DIFF_KNIFE_EDGE,
+    edges_loss_db,
+    horizon_g,
+    profile_horizon_g,
+    receiver_edges,
+    receiver_samples,
+)
 from citycov.engine.antenna import wrap_deg
 from citycov.io.msi import cut_loss_db
 from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S
@@ -158,25 +165,105 @@ def site_constants(sectors, h_rx_m):
     return hata_a, hata_b, inv_root_wavelength, reach_env_m
 
 
-@njit(cache=True, parallel=True)
-def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile):
-    """Fast terrain mode for the sectors of one site (one mast height) over one tile.
+ATAN_POLY = (0.9999999973285274, -0.3333330535980089, 0.19999183184530903, -0.14274853203128296, 0.11030534828242992,
+             -0.08719032676824391, 0.06550411132904925, -0.042188772720639776, 0.02053715738540888,
+             -0.006421636817879318, 0.0009420392990639982)
+"""atan(t) ≈ t·P(t²) on [0, 1], P of degree 10: a least-squares fit on Chebyshev nodes, absolute
+error below 1.6e-10 rad (exact at t = 0)."""
 
-    ``scene``, ``sectors``, ``patterns``, ``tile``, ``fan`` and ``smooth`` are the structs of
-    :mod:`citycov.engine.sectors`; ``(row0, col0)`` the site, ``z_tx_m`` its antenna's absolute
-    height, ``method`` the diffraction code.  Per cell: the nearest ray of the fan (the wedge
-    ``fan.zr, prev, top, hz`` holds rays ``fan.ray_lo ..`` of ``fan.n_rays``), the receiver joined
-    to that ray's obstacle set (:func:`citycov.engine._terrain_kernels.receiver_edges`, once per
-    cell for all sectors), the diffraction loss per wavelength (once per run of sectors with the
-    same frequency; sort them by frequency) minus the same method's loss over smooth earth, floored at 0, added to the
-    empirical median loss.  ``smooth.loss_db`` (n_sectors, n_steps + 1) is the smooth-earth loss
-    of Deygout / Bullington at integer distances (interpolated); the knife edge is evaluated per
-    cell on the smooth ray ``smooth.zs, prev, top, hz``.  ``sectors.reach_m`` (n_sectors, 4) is
-    the reach per environment class; ``scene.active`` marks the cells to evaluate.
-    """
+
+@njit(cache=True, nogil=True, inline="always")
+def azimuth_rad(dr, dc):
+    """atan2(dc, −dr) in [0, 2π): the azimuth (clockwise from grid north) of a cell (dr, dc) rows
+    and columns from the site, as ``math.atan2`` gives it to 1.6e-10 rad, in a third of its time:
+    one division and the polynomial :data:`ATAN_POLY` on the octant.  Exact on the axes (0, π/2,
+    π, 3π/2); the site's own cell (0, 0) takes ``math.atan2``'s value."""
+    x = -dr
+    ax = abs(x)
+    ay = abs(dc)
+    if ax >= ay:
+        if ax == 0.0:
+            a = math.atan2(dc, x)
+            return a + TWO_PI if a < 0.0 else a
+        t = ay / ax
+    else:
+        t = ax / ay
+    t2 = t * t
+    p = ATAN_POLY[10]
+    p = p * t2 + ATAN_POLY[9]
+    p = p * t2 + ATAN_POLY[8]
+    p = p * t2 + ATAN_POLY[7]
+    p = p * t2 + ATAN_POLY[6]
+    p = p * t2 + ATAN_POLY[5]
+    p = p * t2 + ATAN_POLY[4]
+    p = p * t2 + ATAN_POLY[3]
+    p = p * t2 + ATAN_POLY[2]
+    p = p * t2 + ATAN_POLY[1]
+    p = p * t2 + ATAN_POLY[0]
+    a = t * p
+    if ax < ay:
+        a = 0.5 * math.pi - a
+    if x < 0.0:
+        a = math.pi - a
+    if dc < 0.0:
+        a = TWO_PI - a
+    return a
+
+
+@njit(cache=True, nogil=True, inline="always")
+def wedge_column(ray, ray_lo, n_rays, n_wedge):
+    """Column of ray ``ray`` (any integer, taken mod ``n_rays``) in a wedge of ``n_wedge`` rays from
+    ``ray_lo``; a ray outside the wedge (rounding at its edge) takes the nearer edge column."""
+    col = ((ray % n_rays) - ray_lo) % n_rays
+    if col >= n_wedge:
+        col = n_wedge - 1 if col - n_wedge < n_rays - col else 0
+    return col
+
+
+GRAZING_FRESNEL = 1.0
+"""Knife edge: a cell whose horizon on the two rays either side lies within this many first
+Fresnel-zone radii of its direct ray (|ν| ≤ √2 times it; ν = −0.78 is where the loss starts) is
+evaluated on its own profile: there the loss turns on, and there the rays' angular sampling
+decides most often whether a cell sees the antenna."""
+
+
+@njit(cache=True, nogil=True)
+def knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, hz, ray_lo, n_rays, u, dr, dc, d_cells, kmax, d_m, z_rx_eff,
+                      cell_m, earth_radius_m, g_lo, g_hi):
+    """The knife edge's g (ν = g/√λ) of a cell in the fast mode, and whether it came from the
+    cell's own profile.  ``u`` is the cell's azimuth in ray units (``n_rays``·θ/2π); the cell
+    interpolates g linearly in angle between the two rays either side (on a ray, its own).
+    When those two g straddle, or one of them lies in, [``g_lo``, ``g_hi``] (grazing: the
+    loss turns on there), g is that of the cell's own profile instead
+    (:func:`citycov.engine._terrain_kernels.profile_horizon_g`); ``g_lo > g_hi`` disables it."""
+    n_wedge = hz.shape[1]
+    s_rx = (z_rx_eff - z_tx_m) / d_m
+    ra = int(u)
+    w = u - ra
+    g_a = horizon_g(hs, hz, wedge_column(ra, ray_lo, n_rays, n_wedge), kmax, d_m, s_rx, cell_m)
+    if w == 0.0:
+        g_lo_, g_hi_ = g_a, g_a
+        g = g_a
+    else:
+        g_b = horizon_g(hs, hz, wedge_column(ra + 1, ray_lo, n_rays, n_wedge), kmax, d_m, s_rx, cell_m)
+        if g_a == -np.inf or g_b == -np.inf:
+            g = max(g_a, g_b)
+        else:
+            g = g_a + w * (g_b - g_a)
+        g_lo_, g_hi_ = min(g_a, g_b), max(g_a, g_b)
+    if g_hi_ >= g_lo and g_lo_ <= g_hi and w != 0.0:
+        return profile_horizon_g(dem_m, row0, col0, dr, dc, d_cells, kmax, z_tx_m, z_rx_eff, cell_m,
+                                 earth_radius_m), True
+    return g, False
+
+
+@njit(cache=True, parallel=True)
+def _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile, alt_model, alt_best_dbm):
+    """:func:`tile_site_levels` with the alternative model of :func:`tile_site_levels_alt` (an
+    empty ``alt_model``: none)."""
     dem_m, env, active, rx_loss_db = scene.dem_m, scene.env, scene.active, scene.rx_loss_db
     cell_m, h_rx_m, earth_radius_m, floor_dbm = scene.cell_m, scene.h_rx_m, scene.earth_radius_m, scene.floor_dbm
-    zr, prev, top, hz, ray_lo, n_rays = fan.zr, fan.prev, fan.top, fan.hz, fan.ray_lo, fan.n_rays
+    zr, prev, top, hz, hs, ray_lo, n_rays = fan.zr, fan.prev, fan.top, fan.hz, fan.hs, fan.ray_lo, fan.n_rays
     zs, prev_s, top_s, hz_s, smooth_db = smooth.zs, smooth.prev, smooth.top, smooth.hz, smooth.loss_db
     s_model, s_freq_mhz, s_height_m, s_reach_m = sectors.model, sectors.freq_mhz, sectors.height_m, sectors.reach_m
     s_ref_eirp_dbm = sectors.ref_eirp_dbm
@@ -190,10 +277,12 @@ def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, pa
     tw = tile.car_idx.shape[2]
     best_dbm, best_idx, cover_bits = grid_windows(tile, th, tw)
     car_top, car_idx, car_sum = tile.car_top, tile.car_idx, tile.car_sum
-    n_wedge = zr.shape[1]
-    n_steps = zr.shape[0] - 1
+    horizon = method == DIFF_KNIFE_EDGE and hs.shape[0] > 0  # knife edge on a horizon fan
+    n_wedge = hz.shape[1]
+    n_steps = hz.shape[0] - 1
     n_smooth = zs.shape[0] - 1
     n_sec = s_model.size
+    with_alt = alt_model.size > 0
     drop = 1.0 / (2.0 * earth_radius_m)
     has_rx_loss = rx_loss_db.shape[0] > 0
     k_h, k_v = pattern_coefficients(sectors.hbw_deg, sectors.vbw_deg)
@@ -201,8 +290,14 @@ def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, pa
     # the principal edge's g below which ν = g/√λ ≤ −0.78 at every frequency: the terrain
     # adds nothing there, so neither the smooth-earth reference nor J(ν) is needed
     g_clear = -np.inf
+    g_lo = 1.0
+    g_hi = -1.0
     if n_sec > 0:
         g_clear = -0.78 / inv_root_wavelength.min()
+        # grazing band of the knife edge's own-profile refinement, in g = ν·√λ over the site's wavelengths
+        g_lo = -GRAZING_FRESNEL * math.sqrt(2.0) / inv_root_wavelength.min()
+        g_hi = GRAZING_FRESNEL * math.sqrt(2.0) / inv_root_wavelength.min()
+    to_rays = n_rays / TWO_PI
     reach_cells = reach_env_m.max() / cell_m
     r_lo = max(t_row0, int(math.floor(row0 - reach_cells)))
     r_hi = min(t_row0 + th - 1, int(math.ceil(row0 + reach_cells)))
@@ -225,15 +320,18 @@ def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, pa
             d_m = max(d_cells * cell_m, MIN_DIST_KM * 1000.0)
             dd = d_m / cell_m
             z_rx = z_ground + h_rx_m
-            theta = math.atan2(dc, -dr)
-            if theta < 0.0:
-                theta += TWO_PI
-            ray = (int(theta / TWO_PI * n_rays + 0.5) % n_rays - ray_lo) % n_rays
-            if ray >= n_wedge:  # outside the wedge by rounding: the nearest edge ray
-                ray = n_wedge - 1 if ray - n_wedge < n_rays - ray else 0
+            z_rx_eff = z_rx - d_m * d_m * drop
+            theta = azimuth_rad(dr, dc)
+            u = theta * to_rays
             kmax = min(receiver_samples(d_cells), n_steps)
-            g_p, g_t, g_r = receiver_edges(zr, prev, top, hz, ray, kmax, dd,
-                                           z_rx - d_m * d_m * drop, cell_m, method)
+            if horizon:
+                g_p, _ = knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, hz, ray_lo, n_rays, u, dr, dc, d_cells,
+                                           kmax, d_m, z_rx_eff, cell_m, earth_radius_m, g_lo, g_hi)
+                g_t = -np.inf
+                g_r = -np.inf
+            else:
+                ray = wedge_column(int(u + 0.5), ray_lo, n_rays, n_wedge)
+                g_p, g_t, g_r = receiver_edges(zr, prev, top, hz, ray, kmax, dd, z_rx_eff, cell_m, method)
             if g_p <= g_clear:  # ν ≤ −0.78 at every frequency of the site: no terrain loss, no excess
                 g_p = -np.inf
             s_p = -np.inf
@@ -251,6 +349,7 @@ def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, pa
             extra = rx_loss_db[row, col] if has_rx_loss else 0.0
             last_freq = -1.0
             base = 0.0
+            terrain = 0.0
             for j in range(n_sec):
                 if d_m > s_reach_m[j, env_c]:
                     continue
@@ -260,19 +359,71 @@ def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, pa
                         base = model_loss_db(s_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, d_m / 1000.0, env_c)
                     else:
                         base = hata_a[j, env_c] + hata_b[j] * log_d_km
+                    terrain = extra
                     if g_p > -np.inf:
                         excess = edges_loss_db(g_p, g_t, g_r, inv_root_wavelength[j])
                         if method == DIFF_KNIFE_EDGE:
                             excess -= edges_loss_db(s_p, s_t, s_r, inv_root_wavelength[j])
                         else:
                             excess -= smooth_db[j, m0] * (1.0 - w) + smooth_db[j, m1] * w
-                        base += max(excess, 0.0)
-                    base += extra
+                        terrain += max(excess, 0.0)
+                    base += terrain
                     last_freq = s_freq_mhz[j]
                 att = attenuation_db(j, az, elev, s_azimuth_deg, s_omni, s_tilt_deg, k_h, k_v, s_pattern, h_loss,
                                      v_loss, pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db)
                 store_slot(s_ref_eirp_dbm[j] - att - base, i, c, s_tech[j], s_index[j], s_bit[j], s_slot[j],
                            s_threshold_dbm[j], floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx, car_sum)
+                if with_alt and alt_model[j] >= 0:
+                    level = s_ref_eirp_dbm[j] - att - terrain - model_loss_db(
+                        alt_model[j], s_freq_mhz[j], s_height_m[j], h_rx_m, d_m / 1000.0, env_c)
+                    if level >= floor_dbm:
+                        cur = alt_best_dbm[s_tech[j], i, c]
+                        if math.isnan(cur) or level > cur:
+                            alt_best_dbm[s_tech[j], i, c] = level
+
+
+@njit(cache=True)
+def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile):
+    """Fast terrain mode for the sectors of one site (one mast height) over one tile.
+
+    ``scene``, ``sectors``, ``patterns``, ``tile``, ``fan`` and ``smooth`` are the structs of
+    :mod:`citycov.engine.sectors`; ``(row0, col0)`` the site, ``z_tx_m`` its antenna's absolute
+    height, ``method`` the diffraction code.  Per cell: its azimuth (:func:`azimuth_rad`), the
+    terrain geometry from the fan (the wedge holds rays ``fan.ray_lo ..`` of ``fan.n_rays``), the
+    diffraction loss per wavelength (once per run of sectors with the same frequency; sort them by
+    frequency) minus the same method's loss over smooth earth, floored at 0, added to the empirical
+    median loss.
+
+    Terrain geometry, once per cell for all sectors: Deygout and Bullington join the receiver to
+    the obstacle set of the nearest ray (``fan.zr, prev, top, hz``,
+    :func:`citycov.engine._terrain_kernels.receiver_edges`).  The knife edge reads the running
+    horizon (``fan.hz`` and ``fan.hs``, :func:`citycov.engine._terrain_kernels.horizon_wedge_into`)
+    of the two rays either side, interpolates its g between
+    them in angle, and takes the cell's own profile where they put the horizon within
+    :data:`GRAZING_FRESNEL` Fresnel radii of the direct ray (:func:`knife_edge_cell_g`); on a
+    hull fan (``fan.hs`` empty) it takes the nearest ray's running horizon as Deygout does.
+
+    ``smooth.loss_db`` (n_sectors, n_steps + 1) is the smooth-earth loss of Deygout / Bullington at
+    integer distances (interpolated); the knife edge is evaluated per cell on the smooth ray
+    ``smooth.zs, prev, top, hz``.  ``sectors.reach_m`` (n_sectors, 4) is the reach per environment
+    class; ``scene.active`` marks the cells to evaluate.
+    """
+    _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile,
+                 np.zeros(0, dtype=np.int64), np.zeros((0, 0, 0), dtype=np.float32))
+
+
+@njit(cache=True)
+def tile_site_levels_alt(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile, alt_model,
+                         alt_best_dbm):
+    """:func:`tile_site_levels`, and in the same pass the level of each sector under an
+    alternative empirical model: ``alt_model`` (int64 per sector of ``sectors``, a code of
+    :mod:`citycov.engine._radio_kernels`, e.g. ``MODEL_TR38901``; −1: none for that sector) replaces
+    the sector's median loss; terrain excess, receiver loss, antenna pattern, reach and EIRP stay the
+    sector's.  Per technology the best such level is kept in ``alt_best_dbm`` (float32 (n_tech, th,
+    tw), the tile's window, NaN = none), by the rule of ``tile.best_dbm``: levels below
+    ``scene.floor_dbm`` are not kept, a higher level replaces a lower one.  Nothing else of the
+    alternative is recorded (no cover bits, servers or carrier state)."""
+    _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile, alt_model, alt_best_dbm)
 
 
 @njit(cache=True, parallel=True)

@@ -525,8 +525,15 @@ class _FastMode:
         n_rays, n_steps = fan_size(float(run.reach_m[fast].max()) / scene.cell_m)
         ray_lo, n_wedge, steps = fan_wedge(run.row_f[i0], run.col_f[i0], *window, n_rays, n_steps)
         zr, prev, top, hz = self.work.views(steps + 1, n_wedge)
-        _terrain_kernels.ray_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays, ray_lo,
-                                        scene.earth_radius_m, self.hull_tolerance, zr, prev, top, hz)
+        if self.method == _terrain_kernels.DIFF_KNIFE_EDGE:  # the running horizon is all it reads
+            hs = prev.view(np.float32)
+            _terrain_kernels.horizon_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays,
+                                                ray_lo, scene.earth_radius_m, hs, hz)
+            fan = Fan(zr[:0], prev[:0], top[:0], hz, ray_lo, n_rays, hs)
+        else:
+            _terrain_kernels.ray_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays,
+                                            ray_lo, scene.earth_radius_m, self.hull_tolerance, zr, prev, top, hz)
+            fan = Fan(zr, prev, top, hz, ray_lo, n_rays)
         key = (g, n_steps)
         if key not in self.smooth:
             if len(self.smooth) > 256:
@@ -536,8 +543,7 @@ class _FastMode:
             self.smooth[key] = SmoothRay(*zs_prev_top_hz, _terrain_kernels.smooth_earth_loss_db(
                 *zs_prev_top_hz, scene.h_rx_m, scene.cell_m, scene.earth_radius_m, self.method,
                 1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (run.freq[fast] * 1e6))))
-        _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method,
-                                       Fan(zr, prev, top, hz, ray_lo, n_rays), self.smooth[key],
+        _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method, fan, self.smooth[key],
                                        run.arrays.take(fast, s_slot), run.patterns, tile)
 
 
