@@ -147,6 +147,69 @@ class P1:
         """The whole site the old way: sweep, smooth-earth reference, cell pass."""
         self.cells_v0(code, self.fan_v0(), self.smooth(code))
 
+    def fan_new(self, code: int):
+        """The engine's sweep for the method ``code`` (as :class:`citycov.engine.cellular._FastMode` runs
+        it): the running horizon alone for the knife edge, heights and hulls for the others."""
+        from citycov.engine import _terrain_kernels
+        from citycov.engine.cellular import HULL_TOLERANCE
+        from citycov.engine.sectors import Fan
+
+        shape = (self.n_steps + 1, self.n_rays)
+        hz = np.empty(shape, np.int32)
+        if code == _terrain_kernels.DIFF_KNIFE_EDGE:
+            hs = np.empty(shape, np.float32)
+            _terrain_kernels.horizon_wedge_into(self.dem32, self.row0, self.col0, self.z_tx, CELL_M, self.n_rays, 0,
+                                                K_RE, hs, hz)
+            none, none_i = np.empty((0, self.n_rays)), np.empty((0, self.n_rays), np.int32)
+            return Fan(none, none_i, none_i, hz, 0, self.n_rays, hs)
+        zr, prev, top = np.empty(shape), np.empty(shape, np.int32), np.empty(shape, np.int32)
+        _terrain_kernels.ray_wedge_into(self.dem32, self.row0, self.col0, self.z_tx, CELL_M, self.n_rays, 0, K_RE,
+                                        HULL_TOLERANCE, zr, prev, top, hz)
+        return Fan(zr, prev, top, hz, 0, self.n_rays)
+
+    def cells_new(self, code: int, fan, smooth) -> None:
+        from citycov.engine import _tile_kernels
+
+        _tile_kernels.tile_site_levels(self.scene, self.row0, self.col0, self.z_tx, code, fan, smooth, self.sectors,
+                                       self.patterns, self.tile)
+
+    def site_new(self, code: int) -> None:
+        """The whole site as the engine runs it now."""
+        self.cells_new(code, self.fan_new(code), self.smooth(code))
+
+    def side_by_side(self, repeat: int, codes=None) -> dict:
+        """Old and new sweep, cell pass and whole site per method, interleaved in one process:
+        median seconds and the ratio old / new."""
+        from citycov.engine.cellular import DIFFRACTION_CODES
+
+        out = {}
+        for name, code in sorted(DIFFRACTION_CODES.items()):
+            if codes is not None and name not in codes:
+                continue
+            fan0, fan1, smooth = self.fan_v0(), self.fan_new(code), self.smooth(code)
+            t = interleaved({"sweep_v0": self.fan_v0, "sweep_new": lambda code=code: self.fan_new(code),
+                             "cells_v0": lambda code=code: self.cells_v0(code, fan0, smooth),
+                             "cells_new": lambda code=code: self.cells_new(code, fan1, smooth),
+                             "site_v0": lambda code=code: self.site_v0(code),
+                             "site_new": lambda code=code: self.site_new(code)}, repeat)
+            out[name] = {k: round(v, 4) for k, v in t.items()}
+            for part in ("sweep", "cells", "site"):
+                out[name][f"{part}_ratio"] = round(t[f"{part}_v0"] / t[f"{part}_new"], 2)
+        return out
+
+
+def interleaved(fns: dict, repeat: int) -> dict:
+    """Median seconds per named function, called in turn ``repeat`` times after a warm-up each."""
+    for fn in fns.values():
+        fn()
+    times: dict = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
 
 def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
     p1 = P1(dem, radius_km)

@@ -12,6 +12,8 @@ from citycov.engine._terrain_kernels import (
     DIFF_KNIFE_EDGE,
     RAY_BLOCK,
     edges_loss_db,
+    horizon_g,
+    profile_horizon_g,
     ray_direction,
     receiver_edges,
     receiver_samples,
@@ -20,8 +22,10 @@ from citycov.engine._tile_kernels import (
     TWO_PI,
     _row_span,
     attenuation_db,
+    azimuth_rad,
     elevation_deg,
     grid_windows,
+    knife_edge_cell_g,
     pattern_coefficients,
     site_constants,
     store_slot,
@@ -221,3 +225,41 @@ def tile_site_levels_v0(scene, row0, col0, z_tx_m, method, fan, smooth, sectors,
                                      v_loss, pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db)
                 store_slot(s_ref_eirp_dbm[j] - att - base, i, c, s_tech[j], s_index[j], s_bit[j], s_slot[j],
                            s_threshold_dbm[j], floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx, car_sum)
+
+
+# ----------------------------------------------------------------------------- knife edge at the line-of-sight edge
+
+
+@njit(cache=True, parallel=True)
+def knife_edge_g_grid(dem_m, row0, col0, z_tx_m, cell_m, h_rx_m, earth_radius_m, hs, hz, n_rays, reach_cells, out):
+    """Per cell within ``reach_cells`` of the site, the knife edge's g (ν = g/√λ) four ways, into
+    ``out`` (4, rows, cols), NaN elsewhere: on the ray just before the cell's azimuth, on the one
+    just after (a horizon fan of the whole circle, :func:`horizon_wedge_into`), interpolated between
+    them in angle (the engine's value off the grazing band) and on the cell's own profile.  The
+    study of ``bench_terrain.knife_edge_study`` picks the engine's rule from these."""
+    nrows, ncols = dem_m.shape
+    n_steps = hz.shape[0] - 1
+    drop = 1.0 / (2.0 * earth_radius_m)
+    r_lo = max(0, int(math.floor(row0 - reach_cells)))
+    r_hi = min(nrows - 1, int(math.ceil(row0 + reach_cells)))
+    c_lo = max(0, int(math.floor(col0 - reach_cells)))
+    c_hi = min(ncols - 1, int(math.ceil(col0 + reach_cells)))
+    for row in prange(r_lo, r_hi + 1):
+        for col in range(c_lo, c_hi + 1):
+            dr = row - row0
+            dc = col - col0
+            d_cells = math.sqrt(dr * dr + dc * dc)
+            if d_cells > reach_cells or math.isnan(dem_m[row, col]) or d_cells < 2.0:
+                continue
+            d_m = d_cells * cell_m
+            z_rx_eff = dem_m[row, col] + h_rx_m - d_m * d_m * drop
+            s_rx = (z_rx_eff - z_tx_m) / d_m
+            u = azimuth_rad(dr, dc) * n_rays / (2.0 * math.pi)
+            kmax = min(receiver_samples(d_cells), n_steps)
+            ra = int(u)
+            out[0, row, col] = horizon_g(hs, hz, ra % n_rays, kmax, d_m, s_rx, cell_m)
+            out[1, row, col] = horizon_g(hs, hz, (ra + 1) % n_rays, kmax, d_m, s_rx, cell_m)
+            out[2, row, col] = knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, hz, 0, n_rays, u, dr, dc, d_cells,
+                                                 kmax, d_m, z_rx_eff, cell_m, earth_radius_m, False)[0]
+            out[3, row, col] = profile_horizon_g(dem_m, row0, col0, dr, dc, d_cells, kmax, z_tx_m, z_rx_eff, cell_m,
+                                                 earth_radius_m)

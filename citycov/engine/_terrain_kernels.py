@@ -189,7 +189,7 @@ def horizon_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_
                 hz[k, w] = hh[b]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def horizon_g(hs, hz, r, kmax, d_m, s_rx, cell_m):
     """The knife edge's g (ν = g/√λ) at the running horizon of ray (column) ``r`` of a horizon
     fan (:func:`horizon_wedge_into`) for a receiver at ``d_m`` whose direct ray from the antenna
@@ -231,7 +231,7 @@ def profile_horizon_g(dem_m, row0, col0, dr, dc, d_cells, kmax, z_tx_m, z_rx_eff
     return h * math.sqrt(2.0 * d_m / (d_h * (d_m - d_h)))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def receiver_edges(zr, prev, top, hz, r, kmax, d_cells, z_rx_eff, cell_m, method):
     """Diffraction geometry of a receiver at ``d_cells`` on ray (column) ``r`` of a fan whose
     samples 1..``kmax`` lie before it; ``z_rx_eff`` is its effective height (ground + antenna
@@ -284,7 +284,7 @@ def receiver_edges(zr, prev, top, hz, r, kmax, d_cells, z_rx_eff, cell_m, method
     return g_p, g_t, g_r
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _chain_max_g(zr, prev, r, start, stop, x_a, z_a, x_b, z_b, cell_m):
     """Largest g = h·√(2(d1+d2)/(d1·d2)) of the chain vertices start, prev[start], … (before
     ``stop``) over the line from (x_a, z_a) to (x_b, z_b); (−inf, −1) when there is none."""

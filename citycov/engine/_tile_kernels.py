@@ -44,6 +44,7 @@ from citycov.engine._terrain_kernels import (
 )
 from citycov.engine.antenna import wrap_deg
 from citycov.io.msi import cut_loss_db
+from citycov.propagation.diffraction import knife_edge_db
 from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S
 from citycov.propagation.p2108 import terrestrial_clutter_db
 
@@ -59,6 +60,23 @@ def elevation_deg(dz_m, d_m):
         return math.degrees(math.atan(x))
     x2 = x * x
     return math.degrees(x * (1.0 - x2 * (1.0 / 3.0 - x2 * (0.2 - x2 * (1.0 / 7.0 - x2 / 9.0)))))
+
+
+INV_LN10 = 1.0 / math.log(10.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def knife_edge_excess_db(nu, nu_smooth):
+    """J(ν) − J(ν_smooth) of P.526 eq. 31 (:func:`citycov.propagation.diffraction.knife_edge_db`)
+    with one logarithm: 20·log10 of the ratio of the two arguments when both edges diffract."""
+    if nu <= -0.78:
+        return -knife_edge_db(nu_smooth)
+    t = nu - 0.1
+    a = math.sqrt(t * t + 1.0) + t
+    if nu_smooth <= -0.78:
+        return 6.9 + 20.0 * INV_LN10 * math.log(a)
+    t0 = nu_smooth - 0.1
+    return 20.0 * INV_LN10 * math.log(a / (math.sqrt(t0 * t0 + 1.0) + t0))
 
 
 @njit(cache=True, nogil=True)
@@ -89,7 +107,7 @@ def attenuation_db(j, az_deg, elev_deg, s_azimuth_deg, s_omni, s_tilt_deg, k_h, 
     return min(att, front_to_back_db)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")  # a call costs the NRT reference counts of its 6 arrays: 2.5x the store
 def store_slot(level, i, c, tech, index, bit, slot, threshold_dbm, floor_dbm, best_dbm, best_idx, cover_bits, car_top,
                car_idx, car_sum):
     """Record the level of one sector (its ``tech``, ``index``, ``bit``, ``slot`` and
@@ -220,47 +238,38 @@ def wedge_column(ray, ray_lo, n_rays, n_wedge):
     return col
 
 
-GRAZING_FRESNEL = 1.0
-"""Knife edge: a cell whose horizon on the two rays either side lies within this many first
-Fresnel-zone radii of its direct ray (|ν| ≤ √2 times it; ν = −0.78 is where the loss starts) is
-evaluated on its own profile: there the loss turns on, and there the rays' angular sampling
-decides most often whether a cell sees the antenna."""
-
-
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, hz, ray_lo, n_rays, u, dr, dc, d_cells, kmax, d_m, z_rx_eff,
-                      cell_m, earth_radius_m, g_lo, g_hi):
+                      cell_m, earth_radius_m, refine):
     """The knife edge's g (ν = g/√λ) of a cell in the fast mode, and whether it came from the
-    cell's own profile.  ``u`` is the cell's azimuth in ray units (``n_rays``·θ/2π); the cell
+    cell's own profile.  ``u`` is the cell's azimuth in ray units (``n_rays``·θ/2π): the cell
     interpolates g linearly in angle between the two rays either side (on a ray, its own).
-    When those two g straddle, or one of them lies in, [``g_lo``, ``g_hi``] (grazing: the
-    loss turns on there), g is that of the cell's own profile instead
-    (:func:`citycov.engine._terrain_kernels.profile_horizon_g`); ``g_lo > g_hi`` disables it."""
+    With ``refine``, a cell whose two rays disagree on whether it sees the antenna (one g below
+    0, the other above: the line-of-sight edge, where the rays' angular sampling decides)
+    takes the g of its own profile instead (:func:`citycov.engine._terrain_kernels.profile_horizon_g`,
+    O(distance)); on the benchmark tile that is 2-3 % of the cells."""
     n_wedge = hz.shape[1]
     s_rx = (z_rx_eff - z_tx_m) / d_m
     ra = int(u)
     w = u - ra
     g_a = horizon_g(hs, hz, wedge_column(ra, ray_lo, n_rays, n_wedge), kmax, d_m, s_rx, cell_m)
     if w == 0.0:
-        g_lo_, g_hi_ = g_a, g_a
-        g = g_a
-    else:
-        g_b = horizon_g(hs, hz, wedge_column(ra + 1, ray_lo, n_rays, n_wedge), kmax, d_m, s_rx, cell_m)
-        if g_a == -np.inf or g_b == -np.inf:
-            g = max(g_a, g_b)
-        else:
-            g = g_a + w * (g_b - g_a)
-        g_lo_, g_hi_ = min(g_a, g_b), max(g_a, g_b)
-    if g_hi_ >= g_lo and g_lo_ <= g_hi and w != 0.0:
+        return g_a, False
+    g_b = horizon_g(hs, hz, wedge_column(ra + 1, ray_lo, n_rays, n_wedge), kmax, d_m, s_rx, cell_m)
+    if refine and min(g_a, g_b) < 0.0 < max(g_a, g_b):
         return profile_horizon_g(dem_m, row0, col0, dr, dc, d_cells, kmax, z_tx_m, z_rx_eff, cell_m,
                                  earth_radius_m), True
-    return g, False
+    if g_a == -np.inf or g_b == -np.inf:
+        return max(g_a, g_b), False
+    return g_a + w * (g_b - g_a), False
 
 
 @njit(cache=True, parallel=True)
-def _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile, alt_model, alt_best_dbm):
+def _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile, alt_model, alt_best_dbm,
+                 refine):
     """:func:`tile_site_levels` with the alternative model of :func:`tile_site_levels_alt` (an
-    empty ``alt_model``: none)."""
+    empty ``alt_model``: none); ``refine``: the knife edge's own-profile refinement at the
+    line-of-sight edge (False only to measure what it costs and brings)."""
     dem_m, env, active, rx_loss_db = scene.dem_m, scene.env, scene.active, scene.rx_loss_db
     cell_m, h_rx_m, earth_radius_m, floor_dbm = scene.cell_m, scene.h_rx_m, scene.earth_radius_m, scene.floor_dbm
     zr, prev, top, hz, hs, ray_lo, n_rays = fan.zr, fan.prev, fan.top, fan.hz, fan.hs, fan.ray_lo, fan.n_rays
@@ -290,13 +299,8 @@ def _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patter
     # the principal edge's g below which ν = g/√λ ≤ −0.78 at every frequency: the terrain
     # adds nothing there, so neither the smooth-earth reference nor J(ν) is needed
     g_clear = -np.inf
-    g_lo = 1.0
-    g_hi = -1.0
     if n_sec > 0:
         g_clear = -0.78 / inv_root_wavelength.min()
-        # grazing band of the knife edge's own-profile refinement, in g = ν·√λ over the site's wavelengths
-        g_lo = -GRAZING_FRESNEL * math.sqrt(2.0) / inv_root_wavelength.min()
-        g_hi = GRAZING_FRESNEL * math.sqrt(2.0) / inv_root_wavelength.min()
     to_rays = n_rays / TWO_PI
     reach_cells = reach_env_m.max() / cell_m
     r_lo = max(t_row0, int(math.floor(row0 - reach_cells)))
@@ -326,7 +330,7 @@ def _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patter
             kmax = min(receiver_samples(d_cells), n_steps)
             if horizon:
                 g_p, _ = knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, hz, ray_lo, n_rays, u, dr, dc, d_cells,
-                                           kmax, d_m, z_rx_eff, cell_m, earth_radius_m, g_lo, g_hi)
+                                           kmax, d_m, z_rx_eff, cell_m, earth_radius_m, refine)
                 g_t = -np.inf
                 g_r = -np.inf
             else:
@@ -345,7 +349,7 @@ def _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patter
                                                h_rx_m - d_m * d_m * drop, cell_m, method)
             az = math.degrees(theta)
             elev = elevation_deg(z_tx_m - z_rx, d_m)
-            log_d_km = math.log10(d_m / 1000.0)
+            log_d_km = math.log(d_m) * INV_LN10 - 3.0  # log10(d_km) without log10's wrapper
             extra = rx_loss_db[row, col] if has_rx_loss else 0.0
             last_freq = -1.0
             base = 0.0
@@ -361,10 +365,10 @@ def _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patter
                         base = hata_a[j, env_c] + hata_b[j] * log_d_km
                     terrain = extra
                     if g_p > -np.inf:
-                        excess = edges_loss_db(g_p, g_t, g_r, inv_root_wavelength[j])
                         if method == DIFF_KNIFE_EDGE:
-                            excess -= edges_loss_db(s_p, s_t, s_r, inv_root_wavelength[j])
+                            excess = knife_edge_excess_db(g_p * inv_root_wavelength[j], s_p * inv_root_wavelength[j])
                         else:
+                            excess = edges_loss_db(g_p, g_t, g_r, inv_root_wavelength[j])
                             excess -= smooth_db[j, m0] * (1.0 - w) + smooth_db[j, m1] * w
                         terrain += max(excess, 0.0)
                     base += terrain
@@ -399,8 +403,8 @@ def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, pa
     :func:`citycov.engine._terrain_kernels.receiver_edges`).  The knife edge reads the running
     horizon (``fan.hz`` and ``fan.hs``, :func:`citycov.engine._terrain_kernels.horizon_wedge_into`)
     of the two rays either side, interpolates its g between
-    them in angle, and takes the cell's own profile where they put the horizon within
-    :data:`GRAZING_FRESNEL` Fresnel radii of the direct ray (:func:`knife_edge_cell_g`); on a
+    them in angle, and takes the cell's own profile where the two disagree on whether the cell
+    sees the antenna (:func:`knife_edge_cell_g`); on a
     hull fan (``fan.hs`` empty) it takes the nearest ray's running horizon as Deygout does.
 
     ``smooth.loss_db`` (n_sectors, n_steps + 1) is the smooth-earth loss of Deygout / Bullington at
@@ -409,7 +413,7 @@ def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, pa
     class; ``scene.active`` marks the cells to evaluate.
     """
     _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile,
-                 np.zeros(0, dtype=np.int64), np.zeros((0, 0, 0), dtype=np.float32))
+                 np.zeros(0, dtype=np.int64), np.zeros((0, 0, 0), dtype=np.float32), True)
 
 
 @njit(cache=True)
@@ -423,7 +427,7 @@ def tile_site_levels_alt(scene, row0, col0, z_tx_m, method, fan, smooth, sectors
     tw), the tile's window, NaN = none), by the rule of ``tile.best_dbm``: levels below
     ``scene.floor_dbm`` are not kept, a higher level replaces a lower one.  Nothing else of the
     alternative is recorded (no cover bits, servers or carrier state)."""
-    _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile, alt_model, alt_best_dbm)
+    _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patterns, tile, alt_model, alt_best_dbm, True)
 
 
 @njit(cache=True, parallel=True)
