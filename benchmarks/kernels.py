@@ -231,14 +231,15 @@ def tile_site_levels_v0(scene, row0, col0, z_tx_m, method, fan, smooth, sectors,
 
 
 @njit(cache=True, parallel=True)
-def knife_edge_g_grid(dem_m, row0, col0, z_tx_m, cell_m, h_rx_m, earth_radius_m, hs, hz, n_rays, reach_cells, out):
-    """Per cell within ``reach_cells`` of the site, the knife edge's g (ν = g/√λ) four ways, into
-    ``out`` (4, rows, cols), NaN elsewhere: on the ray just before the cell's azimuth, on the one
-    just after (a horizon fan of the whole circle, :func:`horizon_wedge_into`), interpolated between
-    them in angle (the engine's value off the grazing band) and on the cell's own profile.  The
-    study of ``bench_terrain.knife_edge_study`` picks the engine's rule from these."""
+def knife_edge_g_grid(dem_m, row0, col0, z_tx_m, cell_m, h_rx_m, earth_radius_m, hs, n_rays, reach_cells, out):
+    """Per cell within ``reach_cells`` of the site (at least 2 cells), the knife edge's g (ν = g/√λ)
+    of the fast mode four ways, and a flag, into ``out`` (5, rows, cols), NaN elsewhere: 0 the
+    nearest ray (the engine before issue 15), 1 interpolated in angle between the two rays either
+    side, 2 the engine's (1, or the cell's own profile where the two rays disagree on line of
+    sight), 3 the cell's own profile, 4 1.0 where 2 took the own profile.  ``hs``: a horizon fan
+    of the whole circle (:func:`horizon_wedge_into`)."""
     nrows, ncols = dem_m.shape
-    n_steps = hz.shape[0] - 1
+    n_steps = hs.shape[0] - 1
     drop = 1.0 / (2.0 * earth_radius_m)
     r_lo = max(0, int(math.floor(row0 - reach_cells)))
     r_hi = min(nrows - 1, int(math.ceil(row0 + reach_cells)))
@@ -256,10 +257,12 @@ def knife_edge_g_grid(dem_m, row0, col0, z_tx_m, cell_m, h_rx_m, earth_radius_m,
             s_rx = (z_rx_eff - z_tx_m) / d_m
             u = azimuth_rad(dr, dc) * n_rays / (2.0 * math.pi)
             kmax = min(receiver_samples(d_cells), n_steps)
-            ra = int(u)
-            out[0, row, col] = horizon_g(hs, hz, ra % n_rays, kmax, d_m, s_rx, cell_m)
-            out[1, row, col] = horizon_g(hs, hz, (ra + 1) % n_rays, kmax, d_m, s_rx, cell_m)
-            out[2, row, col] = knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, hz, 0, n_rays, u, dr, dc, d_cells,
-                                                 kmax, d_m, z_rx_eff, cell_m, earth_radius_m, False)[0]
+            out[0, row, col] = horizon_g(hs, int(u + 0.5) % n_rays, kmax, d_m, s_rx, cell_m)
+            out[1, row, col] = knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, 0, n_rays, u, dr, dc, d_cells, kmax,
+                                                 d_m, z_rx_eff, cell_m, earth_radius_m, False)[0]
+            g, refined = knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, 0, n_rays, u, dr, dc, d_cells, kmax, d_m,
+                                           z_rx_eff, cell_m, earth_radius_m, True)
+            out[2, row, col] = g
             out[3, row, col] = profile_horizon_g(dem_m, row0, col0, dr, dc, d_cells, kmax, z_tx_m, z_rx_eff, cell_m,
                                                  earth_radius_m)
+            out[4, row, col] = 1.0 if refined else 0.0

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +42,6 @@ from citycov.engine._tile_kernels import (  # noqa: E402
     grid_windows,
     knife_edge_cell_g,
     knife_edge_excess_db,
-    model_loss_db as _model_loss_db,
     pattern_coefficients,
     site_constants,
     store_slot,
@@ -85,8 +82,8 @@ def cell_pass_ablated(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, p
     best_dbm, best_idx, cover_bits = grid_windows(tile, th, tw)
     car_top, car_idx, car_sum = tile.car_top, tile.car_idx, tile.car_sum
     horizon = method == DIFF_KNIFE_EDGE and hs.shape[0] > 0  # knife edge on a horizon fan
-    n_wedge = hz.shape[1]
-    n_steps = hz.shape[0] - 1
+    n_wedge = hs.shape[1] if horizon else hz.shape[1]
+    n_steps = hs.shape[0] - 1 if horizon else hz.shape[0] - 1
     n_smooth = zs.shape[0] - 1
     n_sec = s_model.size
     with_alt = alt_model.size > 0
@@ -123,17 +120,14 @@ def cell_pass_ablated(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, p
             dd = d_m / cell_m
             z_rx = z_ground + h_rx_m
             z_rx_eff = z_rx - d_m * d_m * drop
-            if skip & SKIP_ATAN2:
-                theta = (dc + 3.0 * dr) * 1e-9 + 1.0
-            else:
-                theta = azimuth_rad(dr, dc)
+            theta = (dc + 3.0 * dr) * 1e-9 + 1.0 if skip & SKIP_ATAN2 else azimuth_rad(dr, dc)
             u = theta * to_rays
             kmax = min(receiver_samples(d_cells), n_steps)
             if skip & SKIP_EDGES:
                 g_p, g_t, g_r = z_rx - 100.0, -np.inf, -np.inf
             elif horizon:
-                g_p, _ = knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, hz, ray_lo, n_rays, u, dr, dc, d_cells,
-                                           kmax, d_m, z_rx_eff, cell_m, earth_radius_m, refine)
+                g_p, _ = knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, ray_lo, n_rays, u, dr, dc, d_cells, kmax,
+                                           d_m, z_rx_eff, cell_m, earth_radius_m, refine)
                 g_t = -np.inf
                 g_r = -np.inf
             else:
@@ -142,17 +136,15 @@ def cell_pass_ablated(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, p
             if g_p <= g_clear:  # ν ≤ −0.78 at every frequency of the site: no terrain loss, no excess
                 g_p = -np.inf
             s_p = -np.inf
-            s_t = -np.inf
-            s_r = -np.inf
             m0 = min(int(dd), n_smooth)
             m1 = min(m0 + 1, n_smooth)
             w = min(dd - m0, 1.0)
             if g_p > -np.inf and method == DIFF_KNIFE_EDGE and not skip & SKIP_SMOOTH:
-                s_p, s_t, s_r = receiver_edges(zs, prev_s, top_s, hz_s, 0, min(kmax, n_smooth), dd,
-                                               h_rx_m - d_m * d_m * drop, cell_m, method)
+                s_p = receiver_edges(zs, prev_s, top_s, hz_s, 0, min(kmax, n_smooth), dd, h_rx_m - d_m * d_m * drop,
+                                     cell_m, method)[0]
             az = math.degrees(theta)
             elev = elevation_deg(z_tx_m - z_rx, d_m)
-            log_d_km = d_m * 1e-4 if skip & SKIP_MODEL else math.log(d_m) * INV_LN10 - 3.0  # log10(d_km) without log10's wrapper
+            log_d_km = d_m * 1e-4 if skip & SKIP_MODEL else math.log(d_m) * INV_LN10 - 3.0
             extra = rx_loss_db[row, col] if has_rx_loss else 0.0
             last_freq = -1.0
             base = 0.0
@@ -178,8 +170,11 @@ def cell_pass_ablated(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, p
                         terrain += max(excess, 0.0)
                     base += terrain
                     last_freq = s_freq_mhz[j]
-                att = elev * 1e-6 if skip & SKIP_PATTERN else attenuation_db(j, az, elev, s_azimuth_deg, s_omni, s_tilt_deg, k_h, k_v, s_pattern, h_loss,
-                                     v_loss, pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db)
+                if skip & SKIP_PATTERN:
+                    att = elev * 1e-6
+                else:
+                    att = attenuation_db(j, az, elev, s_azimuth_deg, s_omni, s_tilt_deg, k_h, k_v, s_pattern, h_loss,
+                                         v_loss, pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db)
                 if skip & SKIP_STORE:
                     sink[i] += s_ref_eirp_dbm[j] - att - base
                     continue
@@ -208,9 +203,11 @@ def ablation(p1, repeat: int) -> dict:
     for name, bit in PARTS.items():
         fns[name] = lambda bit=bit: run(bit)
     fns["all pieces left out"] = lambda: run(63, False)
-    t = interleaved(fns, repeat)
-    full = t["full"]
-    return {"cell_pass_s": round(full, 4), "share_s": {k: round(full - v, 4) for k, v in t.items() if k != "full"}}
+    cpu: dict = {}
+    t = interleaved(fns, repeat, cpu)
+    return {"cell_pass_s": round(t["full"], 4), "cell_pass_cpu_s": round(cpu["full"], 4),
+            "share_s": {k: round(t["full"] - v, 4) for k, v in t.items() if k != "full"},
+            "share_cpu_s": {k: round(cpu["full"] - v, 4) for k, v in cpu.items() if k != "full"}}
 
 
 def main() -> None:
@@ -227,14 +224,18 @@ def main() -> None:
     result: dict = {"n_rays": p1.n_rays, "n_steps": p1.n_steps, "pixels": p1.pixels}
     if args.ablate:
         result["ablation_knife_edge"] = a = ablation(p1, args.repeat)
-        print(f"cell pass (knife edge) {a['cell_pass_s']:.3f} s; time of each piece (full - without):")
+        print(f"cell pass (knife edge) {a['cell_pass_s']:.3f} s wall, {a['cell_pass_cpu_s']:.3f} s CPU; "
+              f"each piece (full - without), wall / CPU:")
         for k, v in a["share_s"].items():
-            print(f"   {k:36s} {v:.3f} s")
+            print(f"   {k:36s} {v:.3f} s / {a['share_cpu_s'][k]:.3f} s")
     result["side_by_side"] = sbs = p1.side_by_side(args.repeat, args.methods.split(",") if args.methods else None)
     for name, m in sbs.items():
-        print(f"{name:11s}: sweep {m['sweep_v0']:.3f} -> {m['sweep_new']:.3f} s (x{m['sweep_ratio']}), "
+        c = m["cpu_s"]
+        print(f"{name:11s}: wall sweep {m['sweep_v0']:.3f} -> {m['sweep_new']:.3f} s (x{m['sweep_ratio']}), "
               f"cells {m['cells_v0']:.3f} -> {m['cells_new']:.3f} s (x{m['cells_ratio']}), "
-              f"site {m['site_v0']:.3f} -> {m['site_new']:.3f} s (x{m['site_ratio']})")
+              f"site {m['site_v0']:.3f} -> {m['site_new']:.3f} s (x{m['site_ratio']}); CPU sweep "
+              f"{c['sweep_v0']:.3f} -> {c['sweep_new']:.3f}, cells {c['cells_v0']:.3f} -> {c['cells_new']:.3f}, "
+              f"site {c['site_v0']:.3f} -> {c['site_new']:.3f} s (x{m['site_cpu_ratio']})")
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 

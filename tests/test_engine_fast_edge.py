@@ -49,9 +49,9 @@ def test_horizon_sweep_is_the_running_argmax(seed):
     row0, col0, cell = 45.3, 44.8, 30.0
     z_tx = float(dem[45, 45]) + 30.0
     n_rays, n_steps = fan_size(40.0)
-    hs = np.empty((n_steps + 1, n_rays), np.float32)
-    hz = np.empty((n_steps + 1, n_rays), np.int32)
-    _terrain_kernels.horizon_wedge_into(dem, row0, col0, z_tx, cell, n_rays, 0, K_RE, hs, hz)
+    pairs = np.empty((n_steps + 1, n_rays, 2), np.float32)
+    _terrain_kernels.horizon_wedge_into(dem, row0, col0, z_tx, cell, n_rays, 0, K_RE, pairs)
+    hs, hz = pairs[..., 0], pairs[..., 1]
     k = np.arange(1, n_steps + 1)
     for r in range(0, n_rays, 5):
         theta = 2 * math.pi * r / n_rays
@@ -79,7 +79,7 @@ def test_azimuth_polynomial_equals_atan2():
     axes = {(-5.0, 0.0): 0.0, (0.0, 5.0): math.pi / 2, (5.0, 0.0): math.pi, (0.0, -5.0): 1.5 * math.pi}
     for (dr, dc), a in axes.items():
         assert _tile_kernels.azimuth_rad(dr, dc) == a
-    assert 0.0 <= got.min() and got.max() < 2 * math.pi
+    assert got.min() >= 0.0 and got.max() < 2 * math.pi
 
 
 def test_knife_edge_cells_interpolate_the_rays_and_take_their_own_profile_at_the_edge():
@@ -208,12 +208,11 @@ def _one_sector(model, freq, env, n=61, cell=30.0, reach_m=900.0):
 
     row0 = col0 = n // 2
     n_rays, n_steps = fan_size(reach_m / cell)
-    hs = np.empty((n_steps + 1, n_rays), np.float32)
-    hz = np.empty((n_steps + 1, n_rays), np.int32)
-    _terrain_kernels.horizon_wedge_into(dem, float(row0), float(col0), 35.0, cell, n_rays, 0, K_RE, hs, hz)
+    hs = np.empty((n_steps + 1, n_rays, 2), np.float32)
+    _terrain_kernels.horizon_wedge_into(dem, float(row0), float(col0), 35.0, cell, n_rays, 0, K_RE, hs)
     none = np.empty((0, n_rays))
     none_i = np.empty((0, n_rays), np.int32)
-    fan = Fan(none, none_i, none_i, hz, 0, n_rays, hs)
+    fan = Fan(none, none_i, none_i, none_i, 0, n_rays, hs)
     zs, ps, ts, hzs = _terrain_kernels.smooth_ray(30.0, cell, n_steps, K_RE, 1e-4)
     smooth = SmoothRay(zs, ps, ts, hzs, np.zeros((1, n_steps + 1)))
     return scene, sectors, patterns, tile, fan, smooth

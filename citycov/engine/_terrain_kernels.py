@@ -150,18 +150,20 @@ def ray_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_radi
 
 
 @njit(cache=True, parallel=True)
-def horizon_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_radius_m, hs, hz):
+def horizon_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_radius_m, hs):
     """The running horizon alone of rays ``ray_lo .. ray_lo + n_wedge − 1`` (mod ``n_rays``): all
-    the single knife edge (:data:`DIFF_KNIFE_EDGE`) reads of a ray.  ``hz`` (int32) is the
-    ``hz`` of :func:`ray_wedge_into` (the sample of largest elevation angle among 1..k, 0 while
-    there is none) and ``hs`` (float32, same shape (n_steps + 1, n_wedge)) that sample's
-    elevation slope (z_eff − z_tx)/distance in m/m (−inf while there is none).
+    the single knife edge (:data:`DIFF_KNIFE_EDGE`) reads of a ray, into ``hs`` (float32, (n_steps +
+    1, n_wedge, 2), sample-major as in :func:`ray_wedge_into`): ``hs[k, w, 1]`` is the ``hz`` of
+    :func:`ray_wedge_into` (the sample of largest elevation angle among 1..k, 0 while there is none;
+    whole numbers, exact in float32) and ``hs[k, w, 0]`` that sample's elevation slope
+    (z_eff − z_tx)/distance in m/m (−inf while there is none).  The pair sits in 8 bytes, so a
+    cell reads the two rays either side of it from one cache line.
 
     Without the obstacle set's hull (heights and chain links of every sample, 20 bytes a
-    sample) the sweep writes 8 bytes a sample and does one comparison per sample; a sample
-    of equal slope does not replace the earlier one, as in :func:`ray_wedge_into`."""
-    n_wedge = hz.shape[1]
-    n_steps = hz.shape[0] - 1
+    sample) the sweep does one comparison per sample; a sample of equal slope does not replace
+    the earlier one, as in :func:`ray_wedge_into`."""
+    n_wedge = hs.shape[1]
+    n_steps = hs.shape[0] - 1
     drop = 1.0 / (2.0 * earth_radius_m)
     n_blocks = (n_wedge + RAY_BLOCK - 1) // RAY_BLOCK
     inv_cell = 1.0 / cell_m
@@ -171,12 +173,12 @@ def horizon_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_
         nb = w1 - w0
         drow = np.empty(RAY_BLOCK)
         dcol = np.empty(RAY_BLOCK)
-        hh = np.zeros(RAY_BLOCK, dtype=np.int32)
+        hh = np.zeros(RAY_BLOCK)
         best = np.full(RAY_BLOCK, -np.inf)  # slope per sample (m per cell) of the horizon
         for b in range(nb):
             drow[b], dcol[b] = ray_direction((ray_lo + w0 + b) % n_rays, n_rays)
-            hs[0, w0 + b] = -np.inf
-            hz[0, w0 + b] = 0
+            hs[0, w0 + b, 0] = -np.inf
+            hs[0, w0 + b, 1] = 0.0
         for k in range(1, n_steps + 1):
             s2 = (k * cell_m) ** 2 * drop
             for b in range(nb):
@@ -185,21 +187,21 @@ def horizon_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_
                 if rise > best[b] * k:  # False for NaN: no data is no horizon
                     best[b] = rise / k
                     hh[b] = k
-                hs[k, w] = best[b] * inv_cell
-                hz[k, w] = hh[b]
+                hs[k, w, 0] = best[b] * inv_cell
+                hs[k, w, 1] = hh[b]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def horizon_g(hs, hz, r, kmax, d_m, s_rx, cell_m):
+def horizon_g(hs, r, kmax, d_m, s_rx, cell_m):
     """The knife edge's g (ν = g/√λ) at the running horizon of ray (column) ``r`` of a horizon
     fan (:func:`horizon_wedge_into`) for a receiver at ``d_m`` whose direct ray from the antenna
     has slope ``s_rx`` (m/m, effective heights) and which has samples 1..``kmax`` before it;
     −inf when there is no horizon sample.  Equals the knife edge of :func:`receiver_edges`."""
-    h_i = hz[kmax, r]
-    if kmax < 1 or h_i < 1:
+    h_i = hs[kmax, r, 1]
+    if h_i < 1.0:
         return -np.inf
     d_h = h_i * cell_m
-    h = d_h * (hs[kmax, r] - s_rx)
+    h = d_h * (hs[kmax, r, 0] - s_rx)
     return h * math.sqrt(2.0 * d_m / (d_h * (d_m - d_h)))
 
 

@@ -230,17 +230,22 @@ def azimuth_rad(dr, dc):
 
 @njit(cache=True, nogil=True, inline="always")
 def wedge_column(ray, ray_lo, n_rays, n_wedge):
-    """Column of ray ``ray`` (any integer, taken mod ``n_rays``) in a wedge of ``n_wedge`` rays from
-    ``ray_lo``; a ray outside the wedge (rounding at its edge) takes the nearer edge column."""
-    col = ((ray % n_rays) - ray_lo) % n_rays
+    """Column of ray ``ray`` (0 ≤ ray ≤ ``n_rays``; ``n_rays`` is ray 0) in a wedge of ``n_wedge`` rays
+    from ``ray_lo``; a ray outside the wedge (rounding at its edge) takes the nearer edge column.
+    Compares instead of integer remainders: two of those per ray cost as much as the ray's read."""
+    col = ray - ray_lo
+    if col < 0:
+        col += n_rays
+    if col >= n_rays:
+        col -= n_rays
     if col >= n_wedge:
         col = n_wedge - 1 if col - n_wedge < n_rays - col else 0
     return col
 
 
 @njit(cache=True, nogil=True, inline="always")
-def knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, hz, ray_lo, n_rays, u, dr, dc, d_cells, kmax, d_m, z_rx_eff,
-                      cell_m, earth_radius_m, refine):
+def knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, ray_lo, n_rays, u, dr, dc, d_cells, kmax, d_m, z_rx_eff, cell_m,
+                      earth_radius_m, refine):
     """The knife edge's g (ν = g/√λ) of a cell in the fast mode, and whether it came from the
     cell's own profile.  ``u`` is the cell's azimuth in ray units (``n_rays``·θ/2π): the cell
     interpolates g linearly in angle between the two rays either side (on a ray, its own).
@@ -248,14 +253,14 @@ def knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, hz, ray_lo, n_rays, u, dr, 
     0, the other above: the line-of-sight edge, where the rays' angular sampling decides)
     takes the g of its own profile instead (:func:`citycov.engine._terrain_kernels.profile_horizon_g`,
     O(distance)); on the benchmark tile that is 2-3 % of the cells."""
-    n_wedge = hz.shape[1]
+    n_wedge = hs.shape[1]
     s_rx = (z_rx_eff - z_tx_m) / d_m
     ra = int(u)
     w = u - ra
-    g_a = horizon_g(hs, hz, wedge_column(ra, ray_lo, n_rays, n_wedge), kmax, d_m, s_rx, cell_m)
+    g_a = horizon_g(hs, wedge_column(ra, ray_lo, n_rays, n_wedge), kmax, d_m, s_rx, cell_m)
     if w == 0.0:
         return g_a, False
-    g_b = horizon_g(hs, hz, wedge_column(ra + 1, ray_lo, n_rays, n_wedge), kmax, d_m, s_rx, cell_m)
+    g_b = horizon_g(hs, wedge_column(ra + 1, ray_lo, n_rays, n_wedge), kmax, d_m, s_rx, cell_m)
     if refine and min(g_a, g_b) < 0.0 < max(g_a, g_b):
         return profile_horizon_g(dem_m, row0, col0, dr, dc, d_cells, kmax, z_tx_m, z_rx_eff, cell_m,
                                  earth_radius_m), True
@@ -287,8 +292,8 @@ def _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patter
     best_dbm, best_idx, cover_bits = grid_windows(tile, th, tw)
     car_top, car_idx, car_sum = tile.car_top, tile.car_idx, tile.car_sum
     horizon = method == DIFF_KNIFE_EDGE and hs.shape[0] > 0  # knife edge on a horizon fan
-    n_wedge = hz.shape[1]
-    n_steps = hz.shape[0] - 1
+    n_wedge = hs.shape[1] if horizon else hz.shape[1]
+    n_steps = hs.shape[0] - 1 if horizon else hz.shape[0] - 1
     n_smooth = zs.shape[0] - 1
     n_sec = s_model.size
     with_alt = alt_model.size > 0
@@ -329,8 +334,8 @@ def _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patter
             u = theta * to_rays
             kmax = min(receiver_samples(d_cells), n_steps)
             if horizon:
-                g_p, _ = knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, hz, ray_lo, n_rays, u, dr, dc, d_cells,
-                                           kmax, d_m, z_rx_eff, cell_m, earth_radius_m, refine)
+                g_p, _ = knife_edge_cell_g(dem_m, row0, col0, z_tx_m, hs, ray_lo, n_rays, u, dr, dc, d_cells, kmax,
+                                           d_m, z_rx_eff, cell_m, earth_radius_m, refine)
                 g_t = -np.inf
                 g_r = -np.inf
             else:
@@ -339,14 +344,12 @@ def _site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, patter
             if g_p <= g_clear:  # ν ≤ −0.78 at every frequency of the site: no terrain loss, no excess
                 g_p = -np.inf
             s_p = -np.inf
-            s_t = -np.inf
-            s_r = -np.inf
             m0 = min(int(dd), n_smooth)
             m1 = min(m0 + 1, n_smooth)
             w = min(dd - m0, 1.0)
             if g_p > -np.inf and method == DIFF_KNIFE_EDGE:
-                s_p, s_t, s_r = receiver_edges(zs, prev_s, top_s, hz_s, 0, min(kmax, n_smooth), dd,
-                                               h_rx_m - d_m * d_m * drop, cell_m, method)
+                s_p = receiver_edges(zs, prev_s, top_s, hz_s, 0, min(kmax, n_smooth), dd, h_rx_m - d_m * d_m * drop,
+                                     cell_m, method)[0]
             az = math.degrees(theta)
             elev = elevation_deg(z_tx_m - z_rx, d_m)
             log_d_km = math.log(d_m) * INV_LN10 - 3.0  # log10(d_km) without log10's wrapper
@@ -401,7 +404,7 @@ def tile_site_levels(scene, row0, col0, z_tx_m, method, fan, smooth, sectors, pa
     Terrain geometry, once per cell for all sectors: Deygout and Bullington join the receiver to
     the obstacle set of the nearest ray (``fan.zr, prev, top, hz``,
     :func:`citycov.engine._terrain_kernels.receiver_edges`).  The knife edge reads the running
-    horizon (``fan.hz`` and ``fan.hs``, :func:`citycov.engine._terrain_kernels.horizon_wedge_into`)
+    horizon (``fan.hs``, :func:`citycov.engine._terrain_kernels.horizon_wedge_into`)
     of the two rays either side, interpolates its g between
     them in angle, and takes the cell's own profile where the two disagree on whether the cell
     sees the antenna (:func:`knife_edge_cell_g`); on a

@@ -526,10 +526,10 @@ class _FastMode:
         ray_lo, n_wedge, steps = fan_wedge(run.row_f[i0], run.col_f[i0], *window, n_rays, n_steps)
         zr, prev, top, hz = self.work.views(steps + 1, n_wedge)
         if self.method == _terrain_kernels.DIFF_KNIFE_EDGE:  # the running horizon is all it reads
-            hs = prev.view(np.float32)
+            hs = zr.view(np.float32).reshape(steps + 1, n_wedge, 2)  # (slope, sample) pairs in zr's buffer
             _terrain_kernels.horizon_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays,
-                                                ray_lo, scene.earth_radius_m, hs, hz)
-            fan = Fan(zr[:0], prev[:0], top[:0], hz, ray_lo, n_rays, hs)
+                                                ray_lo, scene.earth_radius_m, hs)
+            fan = Fan(zr[:0], prev[:0], top[:0], hz[:0], ray_lo, n_rays, hs)
         else:
             _terrain_kernels.ray_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays,
                                             ray_lo, scene.earth_radius_m, self.hull_tolerance, zr, prev, top, hz)

@@ -123,8 +123,8 @@ class TileState(NamedTuple):
     """float32 (slots, th, tw): summed power (mW) per slot."""
 
 
-NO_HORIZON = np.zeros((0, 0), dtype=np.float32)
-"""``Fan.hs`` of a fan without a horizon slope (a hull fan of :func:`citycov.engine._terrain_kernels.ray_wedge_into`)."""
+NO_HORIZON = np.zeros((0, 0, 2), dtype=np.float32)
+"""``Fan.hs`` of a fan without a horizon slope: a hull fan (:func:`citycov.engine._terrain_kernels.ray_wedge_into`)."""
 
 
 class Fan(NamedTuple):
@@ -132,8 +132,8 @@ class Fan(NamedTuple):
 
     Deygout and Bullington read the obstacle sets (``zr``, ``prev``, ``top``, ``hz`` of
     :func:`citycov.engine._terrain_kernels.ray_wedge_into`); the knife edge reads the running
-    horizon alone (``hz`` and ``hs`` of :func:`~citycov.engine._terrain_kernels.horizon_wedge_into`;
-    ``zr``, ``prev``, ``top`` may then be empty).  ``hs`` empty (:data:`NO_HORIZON`): the knife edge
+    horizon alone (``hs`` of :func:`~citycov.engine._terrain_kernels.horizon_wedge_into`; ``zr``,
+    ``prev``, ``top``, ``hz`` may then be empty).  ``hs`` empty (:data:`NO_HORIZON`): the knife edge
     falls back to the nearest ray's hull fan."""
 
     zr: np.ndarray
@@ -143,7 +143,7 @@ class Fan(NamedTuple):
     ray_lo: int
     n_rays: int
     hs: np.ndarray = NO_HORIZON
-    """float32 (n_steps + 1, n_wedge): elevation slope (m/m) of the running horizon."""
+    """float32 (n_steps + 1, n_wedge, 2): elevation slope (m/m) and sample of the running horizon."""
 
 
 class SmoothRay(NamedTuple):
