@@ -516,8 +516,14 @@ class _FastMode:
         self.smooth: dict[tuple[int, int], SmoothRay] = {}
 
     def site_levels(self, run: _Run, g: int, i0: int, fast: np.ndarray, s_slot: np.ndarray,
-                    window: tuple[int, int, int, int], tile: TileState) -> None:
-        """Levels of the fast-mode sectors ``fast`` of site group ``g`` (first sector ``i0``) over the tile."""
+                    window: tuple[int, int, int, int], tile: TileState, alt_model: np.ndarray | None = None,
+                    alt_best_dbm: np.ndarray | None = None) -> None:
+        """Levels of the fast-mode sectors ``fast`` of site group ``g`` (first sector ``i0``) over the tile.
+
+        With ``alt_model`` (int64 per sector of ``run.arrays``: an empirical model code of
+        :mod:`citycov.engine._radio_kernels`, −1 none) the same pass also keeps, per technology, the
+        best level of each sector under that model in ``alt_best_dbm`` (float32 (n_tech, th, tw),
+        the tile's window, NaN = none; :func:`citycov.engine._tile_kernels.tile_site_levels_alt`)."""
         if not fast.size:
             return
         scene = run.scene
@@ -543,8 +549,14 @@ class _FastMode:
             self.smooth[key] = SmoothRay(*zs_prev_top_hz, _terrain_kernels.smooth_earth_loss_db(
                 *zs_prev_top_hz, scene.h_rx_m, scene.cell_m, scene.earth_radius_m, self.method,
                 1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (run.freq[fast] * 1e6))))
-        _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method, fan, self.smooth[key],
-                                       run.arrays.take(fast, s_slot), run.patterns, tile)
+        sectors = run.arrays.take(fast, s_slot)
+        if alt_model is None:
+            _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method, fan,
+                                           self.smooth[key], sectors, run.patterns, tile)
+        else:
+            _tile_kernels.tile_site_levels_alt(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method, fan,
+                                               self.smooth[key], sectors, run.patterns, tile,
+                                               np.ascontiguousarray(alt_model[fast], dtype=np.int64), alt_best_dbm)
 
 
 class _ExactMode:
