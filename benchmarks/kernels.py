@@ -9,16 +9,17 @@ from numba import njit, prange
 
 from citycov.engine._radio_kernels import MIN_DIST_KM, MODEL_TR38901, bilinear, model_loss_db
 from citycov.engine._terrain_kernels import (
+    DIFF_BULLINGTON,
     DIFF_KNIFE_EDGE,
     RAY_BLOCK,
     edges_loss_db,
     horizon_g,
     profile_horizon_g,
     ray_direction,
-    receiver_edges,
     receiver_samples,
 )
 from citycov.engine._tile_kernels import (
+    LN10_OVER_10,
     TWO_PI,
     _row_span,
     attenuation_db,
@@ -28,7 +29,6 @@ from citycov.engine._tile_kernels import (
     knife_edge_cell_g,
     pattern_coefficients,
     site_constants,
-    store_slot,
 )
 
 
@@ -47,7 +47,115 @@ def hata_best_server_count(site_row, site_col, reach_cells, nrows, ncols):
 
 # ----------------------------------------------------------------------------- the fast mode before issue 15
 # Verbatim copies of the kernels as they were before the horizon-only sweep and the cell pass of
-# issue 15, so that benchmarks/profile_cell_pass.py measures old and new side by side in one process.
+# issue 15, with the helpers they called as plain calls (the engine now inlines them), so that
+# bench_terrain.py and profile_cell_pass.py measure old and new side by side in one process.
+
+
+@njit(cache=True, nogil=True)
+def store_slot_v0(level, i, c, tech, index, bit, slot, threshold_dbm, floor_dbm, best_dbm, best_idx, cover_bits,
+                  car_top, car_idx, car_sum):
+    """Record the level of one sector (its ``tech``, ``index``, ``bit``, ``slot`` and
+    ``threshold_dbm`` from :class:`citycov.engine.sectors.SectorArrays`) at tile cell (i, c): cover
+    bit, best server of its technology, and the carrier slot's k strongest / serving / summed power
+    (slot −1: none kept).  ``best_dbm``, ``best_idx`` and ``cover_bits`` are the tile's windows of
+    the whole-grid rasters (plain arrays, not the struct: a struct passed through this call measured
+    3 % slower).  The slot update is :func:`citycov.engine._linkbudget_kernels.accumulate_level`
+    written out for the 4-D tile state: calling it on ``car_top[s]`` views measured 12 % slower
+    over a 7-sector site."""
+    if level >= threshold_dbm:
+        cover_bits[i, c] = cover_bits[i, c] | (np.uint64(1) << np.uint64(bit))
+    if level < floor_dbm:
+        return
+    cur = best_dbm[tech, i, c]
+    if math.isnan(cur) or level > cur:
+        best_dbm[tech, i, c] = level
+        best_idx[tech, i, c] = index
+    s = slot
+    if s < 0:  # no carrier state kept (levels only, e.g. the uncertainty variants)
+        return
+    car_sum[s, i, c] += math.exp(level * LN10_OVER_10)
+    if level > car_top[s, 0, i, c]:
+        car_idx[s, i, c] = index
+    k = car_top.shape[1]
+    if level > car_top[s, k - 1, i, c]:
+        m = k - 1
+        while m > 0 and car_top[s, m - 1, i, c] < level:
+            car_top[s, m, i, c] = car_top[s, m - 1, i, c]
+            m -= 1
+        car_top[s, m, i, c] = level
+
+
+@njit(cache=True, nogil=True)
+def receiver_edges_v0(zr, prev, top, hz, r, kmax, d_cells, z_rx_eff, cell_m, method):
+    """Diffraction geometry of a receiver at ``d_cells`` on ray (column) ``r`` of a fan whose
+    samples 1..``kmax`` lie before it; ``z_rx_eff`` is its effective height (ground + antenna
+    − d²/2kR).  Fan arrays are sample-major (n_steps + 1, n_rays), see :func:`ray_wedge_into`.
+
+    Returns three values g with ν = g/√λ (λ in metres): Deygout's principal edge and the
+    edges on its transmitter and receiver sides; Bullington's equivalent edge (others −inf);
+    the knife edge at the running horizon (others −inf).  All −inf on a clear path (the hull
+    of the samples stays below the direct ray), which has no diffraction loss.
+    """
+    ninf = -np.inf
+    if kmax < 1:
+        return ninf, ninf, ninf
+    z_tx = zr[0, r]
+    d_m = d_cells * cell_m
+    if method == DIFF_KNIFE_EDGE:
+        h_i = hz[kmax, r]
+        if h_i < 1:
+            return ninf, ninf, ninf
+        d_h = h_i * cell_m
+        s_h = (zr[h_i, r] - z_tx) / d_h
+        s_rx = (z_rx_eff - z_tx) / d_m
+        h = d_h * (s_h - s_rx)
+        return h * math.sqrt(2.0 * d_m / (d_h * (d_m - d_h))), ninf, ninf
+    # tangent from the receiver to the hull of samples 0..kmax
+    t = top[kmax, r]
+    while t != 0:
+        a = prev[t, r]
+        if (zr[t, r] - zr[a, r]) * (d_cells - a) <= (z_rx_eff - zr[a, r]) * (t - a):
+            t = a
+        else:
+            break
+    if t == 0:
+        return ninf, ninf, ninf
+    if method == DIFF_BULLINGTON:
+        h_i = hz[kmax, r]  # the hull's first vertex: steepest ray from the transmitter
+        x_t = h_i * cell_m
+        x_r = t * cell_m
+        s_tim = (zr[h_i, r] - z_tx) / x_t
+        s_rim = (zr[t, r] - z_rx_eff) / (d_m - x_r)
+        d_b = (z_rx_eff - z_tx + s_rim * d_m) / (s_tim + s_rim)
+        h_b = z_tx + s_tim * d_b - (z_tx * (d_m - d_b) + z_rx_eff * d_b) / d_m
+        return h_b * math.sqrt(2.0 * d_m / (d_b * (d_m - d_b))), ninf, ninf
+    # Deygout, walking the chain (receiver side first; ties go to the vertex nearer the
+    # transmitter, as in the library's forward scan)
+    g_p, ip = _chain_max_g_v0(zr, prev, r, t, 0, 0.0, z_tx, d_m, z_rx_eff, cell_m)
+    x_p = ip * cell_m
+    g_t, _ = _chain_max_g_v0(zr, prev, r, prev[ip, r], 0, 0.0, z_tx, x_p, zr[ip, r], cell_m)
+    g_r, _ = _chain_max_g_v0(zr, prev, r, t, ip, x_p, zr[ip, r], d_m, z_rx_eff, cell_m)
+    return g_p, g_t, g_r
+
+
+@njit(cache=True, nogil=True)
+def _chain_max_g_v0(zr, prev, r, start, stop, x_a, z_a, x_b, z_b, cell_m):
+    """Largest g = h·√(2(d1+d2)/(d1·d2)) of the chain vertices start, prev[start], … (before
+    ``stop``) over the line from (x_a, z_a) to (x_b, z_b); (−inf, −1) when there is none."""
+    best = -np.inf
+    best_v = -1
+    span = x_b - x_a
+    v = start
+    while v != stop and v > 0:
+        d1 = v * cell_m - x_a
+        d2 = x_b - v * cell_m
+        h = zr[v, r] - (z_a + (z_b - z_a) * d1 / span)
+        g = h * math.sqrt(2.0 * span / (d1 * d2))
+        if g >= best:
+            best = g
+            best_v = v
+        v = prev[v, r]
+    return best, best_v
 
 
 @njit(cache=True, parallel=True)
@@ -184,7 +292,7 @@ def tile_site_levels_v0(scene, row0, col0, z_tx_m, method, fan, smooth, sectors,
             if ray >= n_wedge:  # outside the wedge by rounding: the nearest edge ray
                 ray = n_wedge - 1 if ray - n_wedge < n_rays - ray else 0
             kmax = min(receiver_samples(d_cells), n_steps)
-            g_p, g_t, g_r = receiver_edges(zr, prev, top, hz, ray, kmax, dd,
+            g_p, g_t, g_r = receiver_edges_v0(zr, prev, top, hz, ray, kmax, dd,
                                            z_rx - d_m * d_m * drop, cell_m, method)
             if g_p <= g_clear:  # ν ≤ −0.78 at every frequency of the site: no terrain loss, no excess
                 g_p = -np.inf
@@ -195,7 +303,7 @@ def tile_site_levels_v0(scene, row0, col0, z_tx_m, method, fan, smooth, sectors,
             m1 = min(m0 + 1, n_smooth)
             w = min(dd - m0, 1.0)
             if g_p > -np.inf and method == DIFF_KNIFE_EDGE:
-                s_p, s_t, s_r = receiver_edges(zs, prev_s, top_s, hz_s, 0, min(kmax, n_smooth), dd,
+                s_p, s_t, s_r = receiver_edges_v0(zs, prev_s, top_s, hz_s, 0, min(kmax, n_smooth), dd,
                                                h_rx_m - d_m * d_m * drop, cell_m, method)
             az = math.degrees(theta)
             elev = elevation_deg(z_tx_m - z_rx, d_m)
@@ -223,7 +331,7 @@ def tile_site_levels_v0(scene, row0, col0, z_tx_m, method, fan, smooth, sectors,
                     last_freq = s_freq_mhz[j]
                 att = attenuation_db(j, az, elev, s_azimuth_deg, s_omni, s_tilt_deg, k_h, k_v, s_pattern, h_loss,
                                      v_loss, pattern_max_loss_db, front_to_back_db, vertical_sidelobe_db)
-                store_slot(s_ref_eirp_dbm[j] - att - base, i, c, s_tech[j], s_index[j], s_bit[j], s_slot[j],
+                store_slot_v0(s_ref_eirp_dbm[j] - att - base, i, c, s_tech[j], s_index[j], s_bit[j], s_slot[j],
                            s_threshold_dbm[j], floor_dbm, best_dbm, best_idx, cover_bits, car_top, car_idx, car_sum)
 
 
