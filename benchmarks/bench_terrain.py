@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """Terrain-aware engine on the shared benchmark tile, side by side with the peer figures.
 
-P1  one site, fast terrain mode (empirical + Deygout/Bullington/knife edge along radials), 1", R = 40 km
+P1  one site, fast terrain mode (empirical + Deygout/Bullington/knife edge along radials), 1", R = 40 km,
+    timed interleaved with the kernels as they were before issue 15 (wall and CPU seconds); the
+    deviation of each method from the cell's own profile (10 km) and the knife edge's agreement on
+    line of sight with the own profile (20 km)
 P2  one site, exact mode, ITM point to point: the radial geometry (prefix profiles of the fan's
     rays, the default) on the full 40 km job; the per-cell geometry (each cell's own profile)
     at small radii, scaled by R^3; and the deviation between the two
 P4  best-server combine of a Hata-class model without terrain: site-pixel evaluations/s
 P5  Numba compile time (cold cache) and warm-start overhead (cache=True), in fresh processes
 
-The tile comes from ``../shared/bench/make_dem.py`` (the ``shared`` folder beside the repository;
-deterministic, seed 2300113), generated into a temporary folder at run time and never committed.
+The tile comes from ``../shared/bench/make_dem.py`` (the ``shared`` folder beside the repository, or
+beside the folder of its worktrees; deterministic, seed 2300113), generated into a temporary folder
+at run time and never committed.
 The 1" grid is treated as square cells of sqrt(30.87 m x 28.36 m) = 29.6 m (the mean cell area at
 23.5 N), so the R = 40 km circle holds the peers' 5.75 M pixels.  Timings: median of ``--repeat``
 runs after a warm-up; the peer figures are whole-process medians on a 2-core machine of this kind
@@ -36,7 +40,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-MAKE_DEM = ROOT.parent / "shared" / "bench" / "make_dem.py"
+# beside the repository, or beside the folder of its worktrees
+MAKE_DEM_PLACES = tuple(base / "shared" / "bench" / "make_dem.py" for base in (ROOT.parent, ROOT.parent.parent))
+MAKE_DEM = next((p for p in MAKE_DEM_PLACES if p.exists()), MAKE_DEM_PLACES[0])
 sys.path.insert(0, str(ROOT))  # tests.oracles, benchmarks.kernels: kernels timed here that the package never calls
 RESULTS = ROOT / "benchmarks" / "results" / "engine_terrain.json"
 CELL_M = math.sqrt(30.87 * 28.36)
@@ -70,128 +76,298 @@ def median_time(fn, repeat: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
+class P1:
+    """Benchmark P1's job, set up once: one omni COST-231 sector at the tile centre (30 m, 2100 MHz,
+    ERP 200 W) over the R = 40 km circle, the engine's tile state over that circle as one tile (k = 2
+    strongest levels, one carrier), and the engine's sweep and cell pass (``new``) beside the kernels
+    as they were before issue 15 (``v0``, :mod:`benchmarks.kernels`)."""
+
+    def __init__(self, dem: np.ndarray, radius_km: float = 40.0) -> None:
+        from citycov.engine import _radio_kernels
+        from citycov.engine.sectors import PatternTables, Scene, SectorArrays, TileState
+        from citycov.engine.tiles import fan_size
+
+        self.row0 = self.col0 = 1800.0
+        self.h_tx, self.h_rx, self.f = 30.0, 1.5, 2100.0
+        self.radius_km = radius_km
+        self.z_tx = dem[1800, 1800] + self.h_tx
+        reach_cells = radius_km * 1000.0 / CELL_M
+        self.n_rays, self.n_steps = fan_size(reach_cells)
+        n = self.n_steps
+        self.pixels = int((np.hypot(*np.mgrid[-n:n + 1, -n:n + 1]) <= reach_cells).sum())
+        rows, cols = dem.shape
+        eirp = 10 * math.log10(200e3) + 2.15  # ERP 200 W -> EIRP dBm
+        best = np.full((3, rows, cols), np.nan, dtype=np.float32)
+        idx = np.full((3, rows, cols), -1, dtype=np.int16)
+        cover = np.zeros((rows, cols), dtype=np.uint8)
+        r_lo, r_hi = int(self.row0 - reach_cells) - 1, int(self.row0 + reach_cells) + 2
+        c_lo, c_hi = int(self.col0 - reach_cells) - 1, int(self.col0 + reach_cells) + 2
+        th, tw = r_hi - r_lo, c_hi - c_lo
+        car_top = np.full((1, 2, th, tw), -np.inf, dtype=np.float32)
+        car_idx = np.full((1, th, tw), -1, dtype=np.int32)
+        car_sum = np.zeros((1, th, tw), dtype=np.float32)
+        self.dem32 = dem.astype(np.float32)  # the engine's terrain dtype
+        env8 = np.full(dem.shape, 3, dtype=np.int8)
+        self.scene = Scene(self.dem32, env8, np.ones(dem.shape, dtype=np.uint8), np.zeros((0, 0), np.float32), CELL_M,
+                           self.h_rx, K_RE, -1e9)
+        self.sectors = SectorArrays(
+            index=np.array([0]), model=np.array([_radio_kernels.MODEL_COST231]), freq_mhz=np.array([self.f]),
+            height_m=np.array([self.h_tx]), ref_eirp_dbm=np.array([eirp]), azimuth_deg=np.zeros(1),
+            omni=np.array([True]), tilt_deg=np.zeros(1), hbw_deg=np.array([360.0]), vbw_deg=np.array([10.0]),
+            pattern=np.full(1, -1), reach_m=np.full((1, 4), radius_km * 1000.0), tech=np.array([1]),
+            slot=np.zeros(1, dtype=np.int64), bit=np.zeros(1, dtype=np.int64), threshold_dbm=np.full(1, -1e9))
+        self.patterns = PatternTables(np.zeros((1, 360)), np.zeros((1, 360)), np.zeros(1), 30.0, 30.0)
+        self.tile = TileState(r_lo, c_lo, best, idx, cover, car_top, car_idx, car_sum)
+        self.inv_root = np.array([1.0 / math.sqrt(299_792_458.0 / (self.f * 1e6))])
+        # fan buffers written in place by every sweep, as the engine's FanWorkspace: a sweep into fresh
+        # arrays would time the page faults of 230 MB too
+        shape = (self.n_steps + 1, self.n_rays)
+        self.buf_v0 = (np.empty(shape), *(np.empty(shape, np.int32) for _ in range(3)))
+        self.buf_new = (np.empty(shape), *(np.empty(shape, np.int32) for _ in range(3)))
+        for buf in (self.buf_v0, self.buf_new):
+            for a in buf:
+                a.fill(0)
+
+    def fan_v0(self):
+        """The old sweep (every method: heights and persistent hulls of the whole fan)."""
+        from benchmarks.kernels import ray_wedge_into_v0
+        from citycov.engine.cellular import HULL_TOLERANCE
+        from citycov.engine.sectors import Fan
+
+        zr, prev, top, hz = self.buf_v0
+        ray_wedge_into_v0(self.dem32, self.row0, self.col0, self.z_tx, CELL_M, self.n_rays, 0, K_RE, HULL_TOLERANCE,
+                          zr, prev, top, hz)
+        return Fan(zr, prev, top, hz, 0, self.n_rays)
+
+    def smooth(self, code: int):
+        """The smooth-earth ray and loss table of the method ``code``."""
+        from citycov.engine import _terrain_kernels
+        from citycov.engine.cellular import HULL_TOLERANCE
+        from citycov.engine.sectors import SmoothRay
+
+        zs_prev_top_hz = _terrain_kernels.smooth_ray(self.h_tx, CELL_M, self.n_steps, K_RE, HULL_TOLERANCE)
+        return SmoothRay(*zs_prev_top_hz, _terrain_kernels.smooth_earth_loss_db(
+            *zs_prev_top_hz, self.h_rx, CELL_M, K_RE, code, self.inv_root))
+
+    def cells_v0(self, code: int, fan, smooth) -> None:
+        from benchmarks.kernels import tile_site_levels_v0
+
+        tile_site_levels_v0(self.scene, self.row0, self.col0, self.z_tx, code, fan, smooth, self.sectors,
+                            self.patterns, self.tile)
+
+    def site_v0(self, code: int) -> None:
+        """The whole site the old way: sweep, smooth-earth reference, cell pass."""
+        self.cells_v0(code, self.fan_v0(), self.smooth(code))
+
+    def fan_new(self, code: int):
+        """The engine's sweep for the method ``code`` (as :class:`citycov.engine.cellular._FastMode` runs
+        it): the running horizon alone for the knife edge, heights and hulls for the others."""
+        from citycov.engine import _terrain_kernels
+        from citycov.engine.cellular import HULL_TOLERANCE
+        from citycov.engine.sectors import Fan
+
+        zr, prev, top, hz = self.buf_new
+        if code == _terrain_kernels.DIFF_KNIFE_EDGE:
+            hs = zr.view(np.float32).reshape(*zr.shape, 2)
+            _terrain_kernels.horizon_wedge_into(self.dem32, self.row0, self.col0, self.z_tx, CELL_M, self.n_rays, 0,
+                                                K_RE, hs)
+            return Fan(zr[:0], prev[:0], top[:0], hz[:0], 0, self.n_rays, hs)
+        _terrain_kernels.ray_wedge_into(self.dem32, self.row0, self.col0, self.z_tx, CELL_M, self.n_rays, 0, K_RE,
+                                        HULL_TOLERANCE, zr, prev, top, hz)
+        return Fan(zr, prev, top, hz, 0, self.n_rays)
+
+    def cells_new(self, code: int, fan, smooth) -> None:
+        from citycov.engine import _tile_kernels
+
+        _tile_kernels.tile_site_levels(self.scene, self.row0, self.col0, self.z_tx, code, fan, smooth, self.sectors,
+                                       self.patterns, self.tile)
+
+    def site_new(self, code: int) -> None:
+        """The whole site as the engine runs it now."""
+        self.cells_new(code, self.fan_new(code), self.smooth(code))
+
+    def side_by_side(self, repeat: int, codes=None) -> dict:
+        """Old and new sweep, cell pass and whole site per method, interleaved in one process:
+        median seconds and the ratio old / new."""
+        from citycov.engine.cellular import DIFFRACTION_CODES
+
+        out = {}
+        for name, code in sorted(DIFFRACTION_CODES.items()):
+            if codes is not None and name not in codes:
+                continue
+            fan0, fan1, smooth = self.fan_v0(), self.fan_new(code), self.smooth(code)
+            cpu: dict = {}
+            t = interleaved({"sweep_v0": self.fan_v0, "sweep_new": lambda code=code: self.fan_new(code),
+                             "cells_v0": lambda code=code, f=fan0, sm=smooth: self.cells_v0(code, f, sm),
+                             "cells_new": lambda code=code, f=fan1, sm=smooth: self.cells_new(code, f, sm),
+                             "site_v0": lambda code=code: self.site_v0(code),
+                             "site_new": lambda code=code: self.site_new(code)}, repeat, cpu)
+            out[name] = {k: round(v, 4) for k, v in t.items()}
+            out[name]["cpu_s"] = {k: round(v, 4) for k, v in cpu.items()}
+            for part in ("sweep", "cells", "site"):
+                out[name][f"{part}_ratio"] = round(t[f"{part}_v0"] / t[f"{part}_new"], 2)
+                out[name][f"{part}_cpu_ratio"] = round(cpu[f"{part}_v0"] / cpu[f"{part}_new"], 2)
+        return out
+
+
+def interleaved(fns: dict, repeat: int, cpu: dict | None = None) -> dict:
+    """Median wall seconds per named function, called in turn ``repeat`` times after a warm-up each;
+    ``cpu``: filled with the median process CPU seconds (all threads), which other jobs on a shared
+    machine disturb much less than the wall time."""
+    for fn in fns.values():
+        fn()
+    times: dict = {k: [] for k in fns}
+    cpu_times: dict = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+            cpu_times[k].append(time.process_time() - c0)
+    if cpu is not None:
+        cpu.update({k: statistics.median(v) for k, v in cpu_times.items()})
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def p1_fast(dem: np.ndarray, repeat: int, radius_km: float = 40.0) -> dict:
-    from citycov.engine import _radio_kernels, _terrain_kernels, _tile_kernels
-    from citycov.engine.cellular import DIFFRACTION_CODES, HULL_TOLERANCE
-    from citycov.engine.sectors import Fan, PatternTables, Scene, SectorArrays, SmoothRay, TileState
-    from citycov.engine.tiles import fan_size
-    from tests import oracles_engine
-
-    row0 = col0 = 1800.0
-    h_tx, h_rx, f = 30.0, 1.5, 2100.0
-    z_tx = dem[1800, 1800] + h_tx
-    reach_cells = radius_km * 1000.0 / CELL_M
-    n_rays, n_steps = fan_size(reach_cells)
-    rows, cols = dem.shape
-    env = np.full(dem.shape, 3, dtype=np.int64)
-    eirp = 10 * math.log10(200e3) + 2.15  # ERP 200 W -> EIRP dBm
-    one = np.ones(1)
-    out: dict = {"radius_km": radius_km, "cell_m": round(CELL_M, 3), "n_rays": n_rays, "n_steps": n_steps,
-                 "pixels": int((np.hypot(*np.mgrid[-n_steps:n_steps + 1, -n_steps:n_steps + 1]) <= reach_cells).sum()),
-                 "model": "COST-231 Hata (open) + terrain diffraction delta vs smooth earth, omni", "methods": {}}
-    best = np.full((3, rows, cols), np.nan, dtype=np.float32)
-    idx = np.full((3, rows, cols), -1, dtype=np.int16)
-    cover = np.zeros((rows, cols), dtype=np.uint8)
-    # the engine's tile state over the whole circle (one tile): k = 2 strongest levels, one carrier
-    r_lo, r_hi = int(row0 - reach_cells) - 1, int(row0 + reach_cells) + 2
-    c_lo, c_hi = int(col0 - reach_cells) - 1, int(col0 + reach_cells) + 2
-    th, tw = r_hi - r_lo, c_hi - c_lo
-    car_top = np.full((1, 2, th, tw), -np.inf, dtype=np.float32)
-    car_idx = np.full((1, th, tw), -1, dtype=np.int32)
-    car_sum = np.zeros((1, th, tw), dtype=np.float32)
-    active = np.ones(dem.shape, dtype=np.uint8)
-    dem32 = dem.astype(np.float32)  # the engine's terrain dtype
-    env8 = env.astype(np.int8)
-    scene = Scene(dem32, env8, active, np.zeros((0, 0), np.float32), CELL_M, h_rx, K_RE, -1e9)
-    sectors = SectorArrays(
-        index=np.array([0]), model=np.array([_radio_kernels.MODEL_COST231]), freq_mhz=np.array([f]),
-        height_m=np.array([h_tx]), ref_eirp_dbm=np.array([eirp]), azimuth_deg=np.zeros(1), omni=np.array([True]),
-        tilt_deg=np.zeros(1), hbw_deg=np.array([360.0]), vbw_deg=np.array([10.0]), pattern=np.full(1, -1),
-        reach_m=np.full((1, 4), radius_km * 1000.0), tech=np.array([1]), slot=np.zeros(1, dtype=np.int64),
-        bit=np.zeros(1, dtype=np.int64), threshold_dbm=np.full(1, -1e9))
-    patterns = PatternTables(np.zeros((1, 360)), np.zeros((1, 360)), np.zeros(1), 30.0, 30.0)
-    tile = TileState(r_lo, c_lo, best, idx, cover, car_top, car_idx, car_sum)
-
-    def fan():
-        return oracles_engine.ray_wedge(dem32, row0, col0, z_tx, CELL_M, n_rays, 0, n_rays, n_steps, K_RE,
-                                        HULL_TOLERANCE)
-
-    t_fan, _ = median_time(fan, repeat)
-    out["radial_sweep_s"] = round(t_fan, 4)
-    out["radial_sweep_samples_per_s"] = round(n_rays * n_steps / t_fan)
-    zr, prev, top, hz = fan()
-    zs, prev_s, top_s, hz_s = _terrain_kernels.smooth_ray(h_tx, CELL_M, n_steps, K_RE, HULL_TOLERANCE)
-    inv_root = np.array([1.0 / math.sqrt(299_792_458.0 / (f * 1e6))])
-    for name, code in sorted(DIFFRACTION_CODES.items()):
-        smooth = _terrain_kernels.smooth_earth_loss_db(zs, prev_s, top_s, hz_s, h_rx, CELL_M, K_RE, code, inv_root)
-
-        def cells(code=code, smooth=smooth):
-            _tile_kernels.tile_site_levels(scene, row0, col0, z_tx, code, Fan(zr, prev, top, hz, 0, n_rays),
-                                           SmoothRay(zs, prev_s, top_s, hz_s, smooth), sectors, patterns, tile)
-
-        def whole(cells=cells, code=code):
-            fan()
-            zs_prev_top_hz = _terrain_kernels.smooth_ray(h_tx, CELL_M, n_steps, K_RE, HULL_TOLERANCE)
-            _terrain_kernels.smooth_earth_loss_db(*zs_prev_top_hz, h_rx, CELL_M, K_RE, code, inv_root)
-            cells()
-
-        t_cells, _ = median_time(cells, repeat)
-        t_site, times = median_time(whole, repeat)
-        out["methods"][name] = {"per_cell_pass_s": round(t_cells, 4), "site_s": round(t_site, 4),
-                                "site_runs_s": [round(t, 4) for t in times],
-                                "ratio_vs_signal_server_itm_18_1s": round(PEERS["signal_server_itm_s"][40] / t_site, 1),
-                                "ratio_vs_signal_server_hata_2_72s": round(
-                                    PEERS["signal_server_hata_40km_s"] / t_site, 1),
-                                "target_s": TARGETS["P1_s"], "meets_target": t_site <= TARGETS["P1_s"]}
-    del one
+    p1 = P1(dem, radius_km)
+    out: dict = {"radius_km": radius_km, "cell_m": round(CELL_M, 3), "n_rays": p1.n_rays, "n_steps": p1.n_steps,
+                 "pixels": p1.pixels,
+                 "model": "COST-231 Hata (open) + terrain diffraction delta vs smooth earth, omni", "methods": {},
+                 "note": "old = the kernels before issue 15 (benchmarks/kernels.py), timed interleaved with the "
+                         "engine's in the same process; site = sweep + smooth-earth reference + cell pass"}
+    sbs = p1.side_by_side(repeat)
+    for name, t in sbs.items():
+        out["methods"][name] = {
+            "site_s": t["site_new"], "per_cell_pass_s": t["cells_new"], "radial_sweep_s": t["sweep_new"],
+            "radial_sweep_samples_per_s": round(p1.n_rays * p1.n_steps / t["sweep_new"]),
+            "old": {"site_s": t["site_v0"], "per_cell_pass_s": t["cells_v0"], "radial_sweep_s": t["sweep_v0"]},
+            "ratio_old_over_new": {"site": t["site_ratio"], "cell_pass": t["cells_ratio"], "sweep": t["sweep_ratio"]},
+            "cpu_s": t["cpu_s"],
+            "cpu_ratio_old_over_new": {"site": t["site_cpu_ratio"], "cell_pass": t["cells_cpu_ratio"],
+                                       "sweep": t["sweep_cpu_ratio"]},
+            "ratio_vs_signal_server_itm_18_1s": round(PEERS["signal_server_itm_s"][40] / t["site_new"], 1),
+            "ratio_vs_signal_server_hata_2_72s": round(PEERS["signal_server_hata_40km_s"] / t["site_new"], 1),
+            "target_s": TARGETS["P1_s"], "meets_target": t["site_new"] <= TARGETS["P1_s"]}
     return out
 
 
+def _stats(err) -> dict:
+    e = np.abs(np.asarray(err))
+    return {"cells": int(e.size), "max_db": round(float(e.max()), 2), "mean_db": round(float(e.mean()), 3),
+            "median_db": round(float(np.median(e)), 3), "p95_db": round(float(np.percentile(e, 95)), 2),
+            "share_within_1db": round(float(np.mean(e <= 1.0)), 3)}
+
+
+def _knife_edge_fan(dem: np.ndarray, h_tx: float, reach_cells: float):
+    """Horizon fan of the whole circle at the benchmark site, and its ray count."""
+    from citycov.engine import _terrain_kernels
+    from citycov.engine.tiles import fan_size
+
+    n_rays, n_steps = fan_size(reach_cells)
+    hs = np.empty((n_steps + 1, n_rays, 2), np.float32)
+    _terrain_kernels.horizon_wedge_into(dem, 1800.0, 1800.0, dem[1800, 1800] + h_tx, CELL_M, n_rays, 0, K_RE, hs)
+    return hs, n_rays
+
+
 def deviation_vs_full_profile(dem: np.ndarray, tol: float, radius_km: float = 10.0, n_cells: int = 3000) -> dict:
-    """Fast-mode Deygout/Bullington (nearest ray, ray samples, incremental obstacle set) minus the
-    library's method on each cell's own straight profile sampled every cell, for random cells
-    within ``radius_km`` of the benchmark site; 1800 MHz, 30 m / 1.5 m."""
+    """Fast-mode diffraction loss (not the delta) minus the same method on each cell's own
+    straight profile sampled every cell, for random cells within ``radius_km`` of the benchmark
+    site; 1800 MHz, 30 m / 1.5 m.  Deygout and Bullington: nearest ray, incremental obstacle set,
+    against the library's method (``edges="hull"``); the knife edge (the default): the running
+    horizon, against P.526 eq. 31 at the own profile's running horizon worked here with the
+    library's ``fresnel_nu`` and ``knife_edge_db``.  ``old`` is the nearest ray (the engine before
+    issue 15), ``new`` the engine now (Deygout and Bullington unchanged: ``new`` = ``old``)."""
     from scipy.ndimage import map_coordinates
 
+    from benchmarks.kernels import knife_edge_g_grid
     from citycov.engine.cellular import DIFFRACTION_CODES
     from citycov.engine.tiles import fan_size
-    from citycov.propagation.diffraction import multi_knife_edge_loss_curved_db
+    from citycov.propagation.diffraction import fresnel_nu, knife_edge_db, multi_knife_edge_loss_curved_db
     from tests import oracles_engine
 
     row0 = col0 = 1800
     h_tx, h_rx, f = 30.0, 1.5, 1800.0
+    lam = 299_792_458.0 / (f * 1e6)
     reach = radius_km * 1000.0 / CELL_M
     n_rays, n_steps = fan_size(reach)
     zr, prev, top, hz = oracles_engine.ray_fan(dem, float(row0), float(col0), dem[row0, col0] + h_tx, CELL_M, n_rays,
-                                        n_steps, K_RE, tol)
+                                               n_steps, K_RE, tol)
     rng = np.random.default_rng(0)
     rr = rng.uniform(-reach, reach, 3 * n_cells).round().astype(int)
     cc = rng.uniform(-reach, reach, 3 * n_cells).round().astype(int)
     keep = (np.hypot(rr, cc) <= reach) & (np.hypot(rr, cc) >= 2)
     rr, cc = rr[keep][:n_cells] + row0, cc[keep][:n_cells] + col0
-    out = {}
+    out: dict = {"radius_km": radius_km, "freq_mhz": f, "hull_tolerance": tol}
+
+    def own_profile(row, col):
+        d = math.hypot(row - row0, col - col0)
+        k = np.arange(int(d - 0.5) + 1)
+        t = np.append(k / d, 1.0)
+        z = map_coordinates(dem, [row0 + t * (row - row0), col0 + t * (col - col0)], order=1)
+        z[0] += h_tx
+        z[-1] += h_rx
+        return t * d * CELL_M, z
+
     for method in ("deygout", "bullington"):
         grid = np.full(dem.shape, np.nan)
         oracles_engine.diffraction_grid(dem, float(row0), float(col0), CELL_M, h_rx, K_RE, DIFFRACTION_CODES[method],
-                                        zr, prev, top, hz, reach, 1.0 / math.sqrt(299_792_458.0 / (f * 1e6)), grid)
+                                        zr, prev, top, hz, reach, 1.0 / math.sqrt(lam), grid)
         err = []
         for row, col in zip(rr, cc, strict=True):
-            d = math.hypot(row - row0, col - col0)
-            k = np.arange(int(d - 0.5) + 1)
-            t = np.append(k / d, 1.0)
-            z = map_coordinates(dem, [row0 + t * (row - row0), col0 + t * (col - col0)], order=1)
-            z[0] += h_tx
-            z[-1] += h_rx
-            ref = multi_knife_edge_loss_curved_db(t * d * CELL_M, z, f, method=method, k_factor=4 / 3, edges="hull")
+            x, z = own_profile(row, col)
+            ref = multi_knife_edge_loss_curved_db(x, z, f, method=method, k_factor=4 / 3, edges="hull")
             err.append(grid[row, col] - ref)
-        e = np.abs(np.array(err))
-        out[method] = {"cells": int(e.size), "max_db": round(float(e.max()), 2), "mean_db": round(float(e.mean()), 3),
-                       "median_db": round(float(np.median(e)), 3), "p95_db": round(float(np.percentile(e, 95)), 2),
-                       "share_within_1db": round(float(np.mean(e <= 1.0)), 3)}
-    return {"radius_km": radius_km, "freq_mhz": f, "hull_tolerance": tol, **out,
-            "note": "on-axis radials match the library to 1e-9 dB (tests); the deviation is the ray sampling "
-                    "(nearest of 2*pi*R/cell rays) and concentrates at the line-of-sight boundary, where hull Deygout "
-                    "jumps from 0 to J(0) = 6 dB"}
+        out[method] = {"old": _stats(err), "new": _stats(err)}
+    # the knife edge: the engine's g four ways (benchmarks.kernels.knife_edge_g_grid), J(ν) against the own profile
+    hs, n_rays = _knife_edge_fan(dem, h_tx, reach)
+    g = np.full((5, *dem.shape), np.nan)
+    knife_edge_g_grid(dem, float(row0), float(col0), dem[row0, col0] + h_tx, CELL_M, h_rx, K_RE, hs, n_rays, reach, g)
+    j_of = np.vectorize(lambda gv: knife_edge_db(gv / math.sqrt(lam)) if gv > -np.inf else 0.0)
+    ref, own_g_diff = [], []
+    for row, col in zip(rr, cc, strict=True):
+        x, z = own_profile(row, col)
+        d_m = x[-1]
+        xs, zs = x[1:-1], z[1:-1]
+        i = int(np.argmax((zs - xs**2 / (2 * K_RE) - z[0]) / xs))  # the running horizon, earth curvature
+        h = zs[i] + xs[i] * (d_m - xs[i]) / (2 * K_RE) - (z[0] + (z[-1] - z[0]) * xs[i] / d_m)
+        nu = fresnel_nu(h, xs[i], d_m - xs[i], lam)
+        ref.append(knife_edge_db(nu))
+        own_g_diff.append(abs(nu * math.sqrt(lam) - g[3, row, col]))
+    ref = np.array(ref)
+    out["knife_edge"] = {"old": _stats(j_of(g[0, rr, cc]) - ref), "new": _stats(j_of(g[2, rr, cc]) - ref),
+                         "interpolation_only": _stats(j_of(g[1, rr, cc]) - ref),
+                         "refined_share": round(float(np.nanmean(g[4, rr, cc])), 4),
+                         "kernel_own_profile_vs_numpy_max_g": float(max(own_g_diff))}
+    out["note"] = ("on-axis radials match the library to 1e-9 dB (tests); the nearest ray's deviation concentrates at "
+                   "the line-of-sight boundary, where hull Deygout jumps from 0 to J(0) = 6 dB; the knife edge now "
+                   "interpolates between the two rays either side and takes the own profile where they disagree on "
+                   "line of sight")
+    return out
+
+
+def los_agreement(dem: np.ndarray, radius_km: float = 20.0, freq_mhz: float = 2100.0) -> dict:
+    """Share of the cells within ``radius_km`` of the benchmark site (P1's antennas) where the fast
+    mode's knife edge agrees with the cell's own straight profile on line of sight (the running
+    horizon below the direct ray: g ≤ 0; the same for every method, it is geometric) and on a zero
+    diffraction loss (ν ≤ −0.78 at ``freq_mhz``): the nearest ray (old) and the engine now (new)."""
+    from benchmarks.kernels import knife_edge_g_grid
+
+    h_tx, h_rx = 30.0, 1.5
+    reach = radius_km * 1000.0 / CELL_M
+    hs, n_rays = _knife_edge_fan(dem, h_tx, reach)
+    g = np.full((5, *dem.shape), np.nan)
+    knife_edge_g_grid(dem, 1800.0, 1800.0, dem[1800, 1800] + h_tx, CELL_M, h_rx, K_RE, hs, n_rays, reach, g)
+    cells = ~np.isnan(g[3])
+    old, interp, new, own = g[0][cells], g[1][cells], g[2][cells], g[3][cells]
+    g_zero = -0.78 * math.sqrt(299_792_458.0 / (freq_mhz * 1e6))
+    out = {"radius_km": radius_km, "freq_mhz": freq_mhz, "cells": int(cells.sum()),
+           "own_profile_los_share": round(float(np.mean(own <= 0.0)), 4),
+           "refined_share": round(float(g[4][cells].mean()), 4)}
+    for name, v in (("old", old), ("interpolation_only", interp), ("new", new)):
+        out[name] = {"los_agreement": round(float(np.mean((v <= 0.0) == (own <= 0.0))), 5),
+                     "zero_loss_agreement": round(float(np.mean((v <= g_zero) == (own <= g_zero))), 5)}
+    return out
 
 
 def p2_exact(dem: np.ndarray, repeat: int, cell_radii_km=(2.5, 5.0, 10.0), radial_radii_km=(10.0, 20.0, 40.0),
@@ -408,24 +584,30 @@ def main() -> None:
         if "P1" in which:
             result["P1"] = p1_fast(dem, args.repeat)
             p1 = result["P1"]
-            print(f"P1 fast mode, R = 40 km, {p1['pixels']:,} pixels, {p1['n_rays']} rays x {p1['n_steps']} steps")
-            print(f"   radial sweep (fan + hulls): {p1['radial_sweep_s'] * 1e3:.1f} ms "
-                  f"(peer line-of-sight sweep limit 18-26 ms)")
+            print(f"P1 fast mode, R = 40 km, {p1['pixels']:,} pixels, {p1['n_rays']} rays x {p1['n_steps']} steps "
+                  f"(old = before issue 15, same process)")
             for name, m in p1["methods"].items():
-                print(f"   {name:11s}: site {m['site_s']:.3f} s (cells {m['per_cell_pass_s']:.3f} s); "
-                      f"Signal-Server ITM 18.1 s -> {m['ratio_vs_signal_server_itm_18_1s']}x faster; "
-                      f"Hata 2.72 s -> {m['ratio_vs_signal_server_hata_2_72s']}x; target 0.18 s")
+                o, r = m["old"], m["ratio_old_over_new"]
+                print(f"   {name:11s}: site {m['site_s']:.3f} s (old {o['site_s']:.3f} s, x{r['site']}); "
+                      f"sweep {m['radial_sweep_s']:.3f} s (old {o['radial_sweep_s']:.3f}, x{r['sweep']}), "
+                      f"cells {m['per_cell_pass_s']:.3f} s (old {o['per_cell_pass_s']:.3f}, x{r['cell_pass']}); "
+                      f"CPU s site {m['cpu_s']['site_new']:.3f} (old {m['cpu_s']['site_v0']:.3f}, "
+                      f"x{m['cpu_ratio_old_over_new']['site']}); target 0.18 s")
         if "P1" in which:
             from citycov.engine.cellular import HULL_TOLERANCE
 
             result["P1"]["deviation_vs_full_profile"] = devs = [deviation_vs_full_profile(dem, tol)
                                                                 for tol in (0.0, HULL_TOLERANCE)]
-            for dev, m in ((d, m) for d in devs for m in ("deygout", "bullington")):
-                print(f"   fast-mode {m} (hull tolerance {dev['hull_tolerance']:g}) vs library on each cell's own "
-                      f"profile ({dev[m]['cells']} cells within "
-                      f"10 km): mean {dev[m]['mean_db']} dB, median {dev[m]['median_db']} dB, "
-                      f"p95 {dev[m]['p95_db']} dB, "
-                      f"max {dev[m]['max_db']} dB, within 1 dB {dev[m]['share_within_1db']:.1%}")
+            for dev, m in ((d, m) for d in devs for m in ("knife_edge", "deygout", "bullington")):
+                for age in ("old", "new"):
+                    s = dev[m][age]
+                    print(f"   fast-mode {m:10s} {age} (hull tolerance {dev['hull_tolerance']:g}) vs each cell's own "
+                          f"profile ({s['cells']} cells within 10 km): median {s['median_db']} dB, "
+                          f"p95 {s['p95_db']} dB, max {s['max_db']} dB, within 1 dB {s['share_within_1db']:.1%}")
+            result["P1"]["los_agreement"] = los = los_agreement(dem)
+            print(f"   line of sight within 20 km, fast mode vs own profile ({los['cells']:,} cells): "
+                  f"old {los['old']['los_agreement']:.2%}, new {los['new']['los_agreement']:.2%} "
+                  f"(own profile refined for {los['refined_share']:.2%} of the cells)")
         if "P2" in which:
             result["P2"] = p2 = p2_exact(dem, args.repeat)
             for g in ("cell", "radial"):

@@ -149,7 +149,91 @@ def ray_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_radi
                 hz[k, w] = hh[b]
 
 
+@njit(cache=True, parallel=True)
+def horizon_wedge_into(dem_m, row0, col0, z_tx_m, cell_m, n_rays, ray_lo, earth_radius_m, hs):
+    """The running horizon alone of rays ``ray_lo .. ray_lo + n_wedge − 1`` (mod ``n_rays``): all
+    the single knife edge (:data:`DIFF_KNIFE_EDGE`) reads of a ray, into ``hs`` (float32, (n_steps +
+    1, n_wedge, 2), sample-major as in :func:`ray_wedge_into`): ``hs[k, w, 1]`` is the ``hz`` of
+    :func:`ray_wedge_into` (the sample of largest elevation angle among 1..k, 0 while there is none;
+    whole numbers, exact in float32) and ``hs[k, w, 0]`` that sample's elevation slope
+    (z_eff − z_tx)/distance in m/m (−inf while there is none).  The pair sits in 8 bytes, so a
+    cell reads the two rays either side of it from one cache line.
+
+    Without the obstacle set's hull (heights and chain links of every sample, 20 bytes a
+    sample) the sweep does one comparison per sample; a sample of equal slope does not replace
+    the earlier one, as in :func:`ray_wedge_into`."""
+    n_wedge = hs.shape[1]
+    n_steps = hs.shape[0] - 1
+    drop = 1.0 / (2.0 * earth_radius_m)
+    n_blocks = (n_wedge + RAY_BLOCK - 1) // RAY_BLOCK
+    inv_cell = 1.0 / cell_m
+    for blk in prange(n_blocks):
+        w0 = blk * RAY_BLOCK
+        w1 = min(w0 + RAY_BLOCK, n_wedge)
+        nb = w1 - w0
+        drow = np.empty(RAY_BLOCK)
+        dcol = np.empty(RAY_BLOCK)
+        hh = np.zeros(RAY_BLOCK)
+        best = np.full(RAY_BLOCK, -np.inf)  # slope per sample (m per cell) of the horizon
+        for b in range(nb):
+            drow[b], dcol[b] = ray_direction((ray_lo + w0 + b) % n_rays, n_rays)
+            hs[0, w0 + b, 0] = -np.inf
+            hs[0, w0 + b, 1] = 0.0
+        for k in range(1, n_steps + 1):
+            s2 = (k * cell_m) ** 2 * drop
+            for b in range(nb):
+                w = w0 + b
+                rise = bilinear(dem_m, row0 + k * drow[b], col0 + k * dcol[b]) - s2 - z_tx_m
+                if rise > best[b] * k:  # False for NaN: no data is no horizon
+                    best[b] = rise / k
+                    hh[b] = k
+                hs[k, w, 0] = best[b] * inv_cell
+                hs[k, w, 1] = hh[b]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def horizon_g(hs, r, kmax, d_m, s_rx, cell_m):
+    """The knife edge's g (ν = g/√λ) at the running horizon of ray (column) ``r`` of a horizon
+    fan (:func:`horizon_wedge_into`) for a receiver at ``d_m`` whose direct ray from the antenna
+    has slope ``s_rx`` (m/m, effective heights) and which has samples 1..``kmax`` before it;
+    −inf when there is no horizon sample.  Equals the knife edge of :func:`receiver_edges`."""
+    h_i = hs[kmax, r, 1]
+    if h_i < 1.0:
+        return -np.inf
+    d_h = h_i * cell_m
+    h = d_h * (hs[kmax, r, 0] - s_rx)
+    return h * math.sqrt(2.0 * d_m / (d_h * (d_m - d_h)))
+
+
 @njit(cache=True, nogil=True)
+def profile_horizon_g(dem_m, row0, col0, dr, dc, d_cells, kmax, z_tx_m, z_rx_eff, cell_m, earth_radius_m):
+    """The knife edge's g at the running horizon of the cell's own straight profile: samples
+    k = 1..``kmax`` at k cells along the line from the antenna (row0, col0) towards the cell at
+    (row0 + dr, col0 + dc), ``d_cells`` away (bilinear heights, earth curvature folded in as on a
+    ray).  The same quantity as :func:`horizon_g` without the ray fan's angular sampling: the
+    engine calls it for the cells near the line-of-sight edge (see
+    :func:`citycov.engine._tile_kernels.tile_site_levels`)."""
+    if kmax < 1:
+        return -np.inf
+    drop = 1.0 / (2.0 * earth_radius_m)
+    ur = dr / d_cells
+    uc = dc / d_cells
+    best = -np.inf
+    h_i = 0
+    for k in range(1, kmax + 1):
+        rise = bilinear(dem_m, row0 + k * ur, col0 + k * uc) - (k * cell_m) ** 2 * drop - z_tx_m
+        if rise > best * k:
+            best = rise / k
+            h_i = k
+    if h_i < 1:
+        return -np.inf
+    d_m = d_cells * cell_m
+    d_h = h_i * cell_m
+    h = d_h * (best / cell_m - (z_rx_eff - z_tx_m) / d_m)
+    return h * math.sqrt(2.0 * d_m / (d_h * (d_m - d_h)))
+
+
+@njit(cache=True, nogil=True, inline="always")
 def receiver_edges(zr, prev, top, hz, r, kmax, d_cells, z_rx_eff, cell_m, method):
     """Diffraction geometry of a receiver at ``d_cells`` on ray (column) ``r`` of a fan whose
     samples 1..``kmax`` lie before it; ``z_rx_eff`` is its effective height (ground + antenna
@@ -202,7 +286,7 @@ def receiver_edges(zr, prev, top, hz, r, kmax, d_cells, z_rx_eff, cell_m, method
     return g_p, g_t, g_r
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _chain_max_g(zr, prev, r, start, stop, x_a, z_a, x_b, z_b, cell_m):
     """Largest g = h·√(2(d1+d2)/(d1·d2)) of the chain vertices start, prev[start], … (before
     ``stop``) over the line from (x_a, z_a) to (x_b, z_b); (−inf, −1) when there is none."""

@@ -535,8 +535,14 @@ class _FastMode:
         self.smooth: dict[tuple[int, int], SmoothRay] = {}
 
     def site_levels(self, run: _Run, g: int, i0: int, fast: np.ndarray, s_slot: np.ndarray,
-                    window: tuple[int, int, int, int], tile: TileState) -> None:
-        """Levels of the fast-mode sectors ``fast`` of site group ``g`` (first sector ``i0``) over the tile."""
+                    window: tuple[int, int, int, int], tile: TileState, alt_model: np.ndarray | None = None,
+                    alt_best_dbm: np.ndarray | None = None) -> None:
+        """Levels of the fast-mode sectors ``fast`` of site group ``g`` (first sector ``i0``) over the tile.
+
+        With ``alt_model`` (int64 per sector of ``run.arrays``: an empirical model code of
+        :mod:`citycov.engine._radio_kernels`, −1 none) the same pass also keeps, per technology, the
+        best level of each sector under that model in ``alt_best_dbm`` (float32 (n_tech, th, tw),
+        the tile's window, NaN = none; :func:`citycov.engine._tile_kernels.tile_site_levels_alt`)."""
         if not fast.size:
             return
         scene = run.scene
@@ -544,8 +550,15 @@ class _FastMode:
         n_rays, n_steps = fan_size(float(run.reach_m[fast].max()) / scene.cell_m)
         ray_lo, n_wedge, steps = fan_wedge(run.row_f[i0], run.col_f[i0], *window, n_rays, n_steps)
         zr, prev, top, hz = self.work.views(steps + 1, n_wedge)
-        _terrain_kernels.ray_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays, ray_lo,
-                                        scene.earth_radius_m, self.hull_tolerance, zr, prev, top, hz)
+        if self.method == _terrain_kernels.DIFF_KNIFE_EDGE:  # the running horizon is all it reads
+            hs = zr.view(np.float32).reshape(steps + 1, n_wedge, 2)  # (slope, sample) pairs in zr's buffer
+            _terrain_kernels.horizon_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays,
+                                                ray_lo, scene.earth_radius_m, hs)
+            fan = Fan(zr[:0], prev[:0], top[:0], hz[:0], ray_lo, n_rays, hs)
+        else:
+            _terrain_kernels.ray_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays,
+                                            ray_lo, scene.earth_radius_m, self.hull_tolerance, zr, prev, top, hz)
+            fan = Fan(zr, prev, top, hz, ray_lo, n_rays)
         key = (g, n_steps)
         if key not in self.smooth:
             if len(self.smooth) > 256:
@@ -555,9 +568,14 @@ class _FastMode:
             self.smooth[key] = SmoothRay(*zs_prev_top_hz, _terrain_kernels.smooth_earth_loss_db(
                 *zs_prev_top_hz, scene.h_rx_m, scene.cell_m, scene.earth_radius_m, self.method,
                 1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (run.freq[fast] * 1e6))))
-        _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method,
-                                       Fan(zr, prev, top, hz, ray_lo, n_rays), self.smooth[key],
-                                       run.arrays.take(fast, s_slot), run.patterns, tile)
+        sectors = run.arrays.take(fast, s_slot)
+        if alt_model is None:
+            _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method, fan,
+                                           self.smooth[key], sectors, run.patterns, tile)
+        else:
+            _tile_kernels.tile_site_levels_alt(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method, fan,
+                                               self.smooth[key], sectors, run.patterns, tile,
+                                               np.ascontiguousarray(alt_model[fast], dtype=np.int64), alt_best_dbm)
 
 
 class _ExactMode:

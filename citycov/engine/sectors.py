@@ -123,8 +123,18 @@ class TileState(NamedTuple):
     """float32 (slots, th, tw): summed power (mW) per slot."""
 
 
+NO_HORIZON = np.zeros((0, 0, 2), dtype=np.float32)
+"""``Fan.hs`` of a fan without a horizon slope: a hull fan (:func:`citycov.engine._terrain_kernels.ray_wedge_into`)."""
+
+
 class Fan(NamedTuple):
-    """The wedge of a site's ray fan that a tile needs (:func:`citycov.engine.tiles.fan_wedge`)."""
+    """The wedge of a site's ray fan that a tile needs (:func:`citycov.engine.tiles.fan_wedge`).
+
+    Deygout and Bullington read the obstacle sets (``zr``, ``prev``, ``top``, ``hz`` of
+    :func:`citycov.engine._terrain_kernels.ray_wedge_into`); the knife edge reads the running
+    horizon alone (``hs`` of :func:`~citycov.engine._terrain_kernels.horizon_wedge_into`; ``zr``,
+    ``prev``, ``top``, ``hz`` may then be empty).  ``hs`` empty (:data:`NO_HORIZON`): the knife edge
+    falls back to the nearest ray's hull fan."""
 
     zr: np.ndarray
     prev: np.ndarray
@@ -132,6 +142,8 @@ class Fan(NamedTuple):
     hz: np.ndarray
     ray_lo: int
     n_rays: int
+    hs: np.ndarray = NO_HORIZON
+    """float32 (n_steps + 1, n_wedge, 2): elevation slope (m/m) and sample of the running horizon."""
 
 
 class SmoothRay(NamedTuple):
