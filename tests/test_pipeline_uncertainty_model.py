@@ -74,8 +74,8 @@ SCENARIOS = {
 
 
 def _setup(tmp_path, name, alternative="tr38901", **kw):
-    tiny = make_tiny(tmp_path / name, extra=f'[accounting]\nuncertainty_resolution = []\nalternative_model = "{alternative}"\n',
-                     **kw)
+    extra = f'[accounting]\nuncertainty_resolution = []\nalternative_model = "{alternative}"\n'
+    tiny = make_tiny(tmp_path / name, extra=extra, **kw)
     scenario = citycov.load_scenario(tiny.scenario)
     inputs = read_inputs(scenario)
     layers = build_layers(scenario, inputs, cell_m=scenario.grid.cell_m, rule=scenario.accounting.zonal_rule)
