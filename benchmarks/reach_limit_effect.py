@@ -68,7 +68,7 @@ def main() -> None:
                "network_caps": {}}
         runs = [(f"network cap: {sc.radio.reach_neighbours} operator+technology neighbours x {f:g}",
                  (sc.radio.reach_neighbours, sc.radio.reach_factor, float(f)))
-                for f in args.network_factors.split(",")]
+                for f in map(float, args.network_factors.split(","))]
         target = out["network_caps"]
     else:
         ref, t_ref = engine(0, sc.radio.reach_factor)

@@ -44,7 +44,7 @@ from citycov.checkpoints import checkpoint
 from citycov.choices import DIFFRACTION_METHODS, ENGINE_MODES, ENV_CLASSES, EXACT_MODELS, TECHNOLOGIES
 from citycov.config import RadioConfig
 from citycov.crs import grid_north_offset_deg
-from citycov.engine import _exact_kernels, _radio_kernels, _terrain_kernels, _tile_kernels
+from citycov.engine import _band_kernels, _exact_kernels, _radio_kernels, _terrain_kernels, _tile_kernels
 from citycov.engine.exact import CLUTTER_ENV, DEFAULT_ITM, DEFAULT_P1812, ItmParams, P1812Params, Transmitter
 from citycov.engine.linkbudget import LinkParams, LinkRasters, reference_signal_offset_db, uplink_budget_mbps
 from citycov.engine.sectors import (
@@ -339,9 +339,12 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
             for g in np.flatnonzero(near | near_alt):
                 idx = groups[g]
                 fast_idx, ex_idx = idx[~run.exact[idx]], idx[run.exact[idx]]
-                fan = fast.site_levels(run, int(g), idx[0], fast_idx, s_slot, window, tile) if near[g] else None
-                if near_alt[g]:
-                    fast.alt_levels(run, int(g), idx[0], fast_idx, window, alt_tile, fan)
+                if near[g] and near_alt[g]:
+                    fast.band_levels(run, int(g), idx[0], fast_idx, s_slot, window, tile, alt_tile)
+                elif near[g]:
+                    fast.site_levels(run, int(g), idx[0], fast_idx, s_slot, window, tile)
+                else:
+                    fast.alt_levels(run, int(g), idx[0], fast_idx, window, alt_tile, None)
                 if near[g]:  # exact-mode sectors keep their level in the alternative (their reach is the same)
                     exact.site_levels(run, idx[0], ex_idx, s_slot, window, tile, alt_tile)
             if links is not None:
@@ -596,7 +599,32 @@ class _FastMode:
                                        fan, self.smooth[key], run.arrays.take(fast, s_slot), run.patterns, tile)
         return _BuiltFan(fan, n_steps, z_tx)
 
-    # ---- the alternative model (uncertainty band): a second levels-only pass on the same fan ----
+    # ---- the alternative model (uncertainty band) ----
+    def band_levels(self, run: _Run, g: int, i0: int, fast: np.ndarray, s_slot: np.ndarray,
+                    window: tuple[int, int, int, int], tile: TileState, alt_tile: TileState) -> None:
+        """:meth:`site_levels` into ``tile`` and :meth:`alt_levels` into ``alt_tile``: in one fused
+        cell pass (:func:`citycov.engine._band_kernels.tile_site_levels_band`) when both models need
+        the same fan (same rays and samples, so the same smooth-earth ray), else one after the other."""
+        if not fast.size:
+            return
+        scene = run.scene
+        size = fan_size(float(run.reach_m[fast].max()) / scene.cell_m)
+        if size != fan_size(float(run.alt.arrays.reach_m[fast].max()) / scene.cell_m):
+            built = self.site_levels(run, g, i0, fast, s_slot, window, tile)
+            self.alt_levels(run, g, i0, fast, window, alt_tile, built)
+            return
+        n_rays, n_steps = size
+        z_tx = run.z_ground[i0] + run.height[i0]
+        ray_lo, n_wedge, steps = fan_wedge(run.row_f[i0], run.col_f[i0], *window, n_rays, n_steps)
+        zr, prev, top, hz = self.work.views(steps + 1, n_wedge)
+        _terrain_kernels.ray_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays, ray_lo,
+                                        scene.earth_radius_m, self.hull_tolerance, zr, prev, top, hz)
+        alt = run.alt.arrays
+        _band_kernels.tile_site_levels_band(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method,
+                                            Fan(zr, prev, top, hz, ray_lo, n_rays),
+                                            self._smooth(run, g, i0, fast, n_steps), run.arrays.take(fast, s_slot),
+                                            alt.take(fast, alt.slot), run.patterns, tile, alt_tile)
+
     def alt_levels(self, run: _Run, g: int, i0: int, fast: np.ndarray, window: tuple[int, int, int, int],
                    alt_tile: TileState, built: _BuiltFan | None) -> None:
         """Levels of the fast-mode sectors ``fast`` of site group ``g`` under the alternative model
@@ -619,6 +647,14 @@ class _FastMode:
             _terrain_kernels.ray_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays,
                                             ray_lo, scene.earth_radius_m, self.hull_tolerance, zr, prev, top, hz)
             fan = Fan(zr, prev, top, hz, ray_lo, n_rays)
+        _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method, fan,
+                                       self._smooth(run, g, i0, fast, n_steps), alt.arrays.take(fast, alt.arrays.slot),
+                                       run.patterns, alt_tile)
+
+    def _smooth(self, run: _Run, g: int, i0: int, fast: np.ndarray, n_steps: int) -> SmoothRay:
+        """The smooth-earth ray of site group ``g`` (first sector ``i0``) over ``n_steps`` and its
+        loss per sector of ``fast``: the entry :meth:`site_levels` caches (or makes it, the same way)."""
+        scene = run.scene
         key = (g, n_steps)
         if key not in self.smooth:
             if len(self.smooth) > 256:
@@ -628,8 +664,7 @@ class _FastMode:
             self.smooth[key] = SmoothRay(*zs_prev_top_hz, _terrain_kernels.smooth_earth_loss_db(
                 *zs_prev_top_hz, scene.h_rx_m, scene.cell_m, scene.earth_radius_m, self.method,
                 1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (run.freq[fast] * 1e6))))
-        _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method, fan, self.smooth[key],
-                                       alt.arrays.take(fast, alt.arrays.slot), run.patterns, alt_tile)
+        return self.smooth[key]
 
 
 class _BuiltFan(NamedTuple):
