@@ -344,7 +344,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                 elif near[g]:
                     fast.site_levels(run, int(g), idx[0], fast_idx, s_slot, window, tile)
                 else:
-                    fast.alt_levels(run, int(g), idx[0], fast_idx, window, alt_tile, None)
+                    fast.alt_levels(run, int(g), idx[0], fast_idx, window, alt_tile)
                 if near[g]:  # exact-mode sectors keep their level in the alternative (their reach is the same)
                     exact.site_levels(run, idx[0], ex_idx, s_slot, window, tile, alt_tile)
             if links is not None:
@@ -573,11 +573,10 @@ class _FastMode:
         self.smooth: dict[tuple[int, int], SmoothRay] = {}
 
     def site_levels(self, run: _Run, g: int, i0: int, fast: np.ndarray, s_slot: np.ndarray,
-                    window: tuple[int, int, int, int], tile: TileState) -> _BuiltFan | None:
-        """Levels of the fast-mode sectors ``fast`` of site group ``g`` (first sector ``i0``) over the
-        tile; returns the fan wedge it built (valid until the next call), None when there are none."""
+                    window: tuple[int, int, int, int], tile: TileState) -> None:
+        """Levels of the fast-mode sectors ``fast`` of site group ``g`` (first sector ``i0``) over the tile."""
         if not fast.size:
-            return None
+            return
         scene = run.scene
         z_tx = run.z_ground[i0] + run.height[i0]
         n_rays, n_steps = fan_size(float(run.reach_m[fast].max()) / scene.cell_m)
@@ -594,10 +593,9 @@ class _FastMode:
             self.smooth[key] = SmoothRay(*zs_prev_top_hz, _terrain_kernels.smooth_earth_loss_db(
                 *zs_prev_top_hz, scene.h_rx_m, scene.cell_m, scene.earth_radius_m, self.method,
                 1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (run.freq[fast] * 1e6))))
-        fan = Fan(zr, prev, top, hz, ray_lo, n_rays)
         _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method,
-                                       fan, self.smooth[key], run.arrays.take(fast, s_slot), run.patterns, tile)
-        return _BuiltFan(fan, n_steps, z_tx)
+                                       Fan(zr, prev, top, hz, ray_lo, n_rays), self.smooth[key],
+                                       run.arrays.take(fast, s_slot), run.patterns, tile)
 
     # ---- the alternative model (uncertainty band) ----
     def band_levels(self, run: _Run, g: int, i0: int, fast: np.ndarray, s_slot: np.ndarray,
@@ -610,8 +608,8 @@ class _FastMode:
         scene = run.scene
         size = fan_size(float(run.reach_m[fast].max()) / scene.cell_m)
         if size != fan_size(float(run.alt.arrays.reach_m[fast].max()) / scene.cell_m):
-            built = self.site_levels(run, g, i0, fast, s_slot, window, tile)
-            self.alt_levels(run, g, i0, fast, window, alt_tile, built)
+            self.site_levels(run, g, i0, fast, s_slot, window, tile)
+            self.alt_levels(run, g, i0, fast, window, alt_tile)
             return
         n_rays, n_steps = size
         z_tx = run.z_ground[i0] + run.height[i0]
@@ -626,30 +624,23 @@ class _FastMode:
                                             alt.take(fast, alt.slot), run.patterns, tile, alt_tile)
 
     def alt_levels(self, run: _Run, g: int, i0: int, fast: np.ndarray, window: tuple[int, int, int, int],
-                   alt_tile: TileState, built: _BuiltFan | None) -> None:
-        """Levels of the fast-mode sectors ``fast`` of site group ``g`` under the alternative model
-        (``run.alt``) into the levels-only ``alt_tile``: on the wedge ``built`` that
-        :meth:`site_levels` just built when the alternative reach needs the same fan (same ray
-        count and no more samples: a shorter fan is its first rows), else on a wedge of its own,
-        so that the levels equal those of a run with the alternative model.  The one place of the
-        alternative pass (a fused kernel can replace it)."""
+                   alt_tile: TileState) -> None:
+        """Levels of the fast-mode sectors ``fast`` of site group ``g`` (first sector ``i0``) under the
+        alternative model (``run.alt``) into the levels-only ``alt_tile``, on the fan of the
+        alternative's reach: a second pass, for a site whose two models need different fans (or
+        that only the alternative's reach brings to the tile)."""
         if not fast.size:
             return
         scene, alt = run.scene, run.alt
         z_tx = run.z_ground[i0] + run.height[i0]
         n_rays, n_steps = fan_size(float(alt.arrays.reach_m[fast].max()) / scene.cell_m)
         ray_lo, n_wedge, steps = fan_wedge(run.row_f[i0], run.col_f[i0], *window, n_rays, n_steps)
-        if built is not None and built.fan.n_rays == n_rays and steps < built.fan.zr.shape[0]:
-            f = built.fan
-            fan = Fan(f.zr[:steps + 1], f.prev[:steps + 1], f.top[:steps + 1], f.hz[:steps + 1], ray_lo, n_rays)
-        else:
-            zr, prev, top, hz = self.work.views(steps + 1, n_wedge)
-            _terrain_kernels.ray_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays,
-                                            ray_lo, scene.earth_radius_m, self.hull_tolerance, zr, prev, top, hz)
-            fan = Fan(zr, prev, top, hz, ray_lo, n_rays)
-        _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method, fan,
-                                       self._smooth(run, g, i0, fast, n_steps), alt.arrays.take(fast, alt.arrays.slot),
-                                       run.patterns, alt_tile)
+        zr, prev, top, hz = self.work.views(steps + 1, n_wedge)
+        _terrain_kernels.ray_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays, ray_lo,
+                                        scene.earth_radius_m, self.hull_tolerance, zr, prev, top, hz)
+        _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method,
+                                       Fan(zr, prev, top, hz, ray_lo, n_rays), self._smooth(run, g, i0, fast, n_steps),
+                                       alt.arrays.take(fast, alt.arrays.slot), run.patterns, alt_tile)
 
     def _smooth(self, run: _Run, g: int, i0: int, fast: np.ndarray, n_steps: int) -> SmoothRay:
         """The smooth-earth ray of site group ``g`` (first sector ``i0``) over ``n_steps`` and its
@@ -665,14 +656,6 @@ class _FastMode:
                 *zs_prev_top_hz, scene.h_rx_m, scene.cell_m, scene.earth_radius_m, self.method,
                 1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (run.freq[fast] * 1e6))))
         return self.smooth[key]
-
-
-class _BuiltFan(NamedTuple):
-    """A fan wedge in the workspace: the kernels' :class:`Fan`, the fan's samples per ray and the antenna height."""
-
-    fan: Fan
-    n_steps: int
-    z_tx_m: float
 
 
 class _ExactMode:
