@@ -101,14 +101,19 @@ def main() -> None:
             }
         target[label] = {"engine_s": round(t, 1), "speed_up": round(t_ref / t, 2), "per_technology": per_tech}
         print(json.dumps(target, indent=1)[-1500:], flush=True)
+        save(out, network=bool(args.network_factors))  # after each run: a long job keeps what it measured
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+def save(out: dict, *, network: bool) -> None:
+    """Merge ``out`` into the results file (the network-cap comparison under its own key)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    if args.network_factors:
+    if network:
         merged["network_caps_vs_default_limit"] = out
     else:
         merged.update(out)
     RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
 
 
 def network_cap_m(sectors, neighbours: int, factor: float, min_km: float) -> np.ndarray:
