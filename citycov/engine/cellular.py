@@ -25,6 +25,12 @@ attenuated Shannon bound of TR 36.942, downlink/uplink throughput and the speed 
 
 Levels are the per-reference-signal received power: RSRP (4G, per resource element),
 SS-RSRP (5G) and CPICH RSCP (3G).
+
+With ``alt_model`` the same tile pass also gives the best levels under an alternative empirical
+model (the uncertainty band's model variant, ``CellularResult.alt_best_dbm``): per cell the
+geometry, obstacle edges, terrain excess and antenna gains serve both models
+(:mod:`citycov.engine._band_kernels`), so the variant costs a fraction of a second run and
+equals it.
 """
 
 from __future__ import annotations
