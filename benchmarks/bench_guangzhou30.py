@@ -128,16 +128,20 @@ def job(cache: Path, which: str, tile: int, out: Path, warm_up: bool = False) ->
     limit = ({"neighbours": cfg.reach_neighbours, "factor": cfg.reach_factor, "min_km": cfg.reach_min_km}
              if cfg.reach_neighbours else None)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    use0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     res = radio.cellular_coverage(sectors, dem, env, grid, dataclasses.replace(cfg, tile_cells=tile), active=active,
                                   link=LinkParams(loading=cfg.cell_loading, noise_figure_db=cfg.noise_figure_db),
                                   alt_model=alt_model)
     wall = time.perf_counter() - t0
+    use1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (use1.ru_utime - use0.ru_utime) + (use1.ru_stime - use0.ru_stime)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     served = np.isfinite(res.best_dbm).any(axis=0) & (active != 0)
     out.write_text(json.dumps({
         "job": which, "sites": int(sectors["site_id"].nunique()), "sectors": len(sectors),
         "carriers": len(res.carriers), "tile_cells": tile, "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 1), "load_average_after": [round(v, 2) for v in os.getloadavg()],
         "peak_rss_gb": round(rss, 3), "rss_before_engine_gb": round(rss0, 3),
         "active_cells": meta["active_cells"], "grid_cells": meta["cells"],
         "served_share_of_active": round(float(served.sum() / max(meta["active_cells"], 1)), 4),
@@ -148,17 +152,22 @@ def job(cache: Path, which: str, tile: int, out: Path, warm_up: bool = False) ->
 def demo(out: Path) -> dict:
     """``make demo``: the embedded default with the band and every output, in a fresh process."""
     import re
+    import resource
 
+    use0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "citycov", "run", "--no-progress", "--out", str(out / "demo")],
                           check=True, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    use1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (use1.ru_utime - use0.ru_utime) + (use1.ru_stime - use0.ru_stime)
     steps = {}
     for line in (proc.stderr + proc.stdout).splitlines():  # "HH:MM:SS INFO <step> done in 12.34 s" (runner)
         m = re.match(r"\S+ INFO (.+) done in ([0-9.]+) s$", line)
         if m:
             steps[m.group(1).strip()] = float(m.group(2))
     return {"job": "demo", "command": "citycov run --out <tmp> (make demo)", "wall_s": round(wall, 1),
+            "cpu_s": round(cpu, 1), "load_average_after": [round(v, 2) for v in os.getloadavg()],
             "meets_target_180_s": wall <= 180.0, "steps_s": steps}
 
 
@@ -214,6 +223,11 @@ def main() -> None:
         extra = jobs["default_band"]["wall_s"] - jobs["default"]["wall_s"]
         results["band_model_variant"] = {"extra_engine_s": round(extra, 1),
                                          "share_of_base_engine": round(extra / jobs["default"]["wall_s"], 3)}
+        if "cpu_s" in jobs["default"] and "cpu_s" in jobs["default_band"]:
+            base_cpu = jobs["default"]["cpu_s"]
+            extra_cpu = jobs["default_band"]["cpu_s"] - base_cpu
+            results["band_model_variant"].update({"extra_engine_cpu_s": round(extra_cpu, 1),
+                                                  "cpu_share_of_base_engine": round(extra_cpu / base_cpu, 3)})
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
