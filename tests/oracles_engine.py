@@ -181,9 +181,73 @@ def log_distance_table(max_d2, cell_m):
     return out
 
 
+@njit(cache=True)
+def log_offset_table(r_max, cell_m):
+    """float32 (r_max + 1, 2·r_max + 1): log10(d_km) of the cell ``dr`` rows and ``j − r_max``
+    columns from a site on a cell centre (row |dr| of the table), d clamped at ``MIN_DIST_KM``
+    (the values of :func:`log_distance_table`, laid out by offset so that a row of cells reads
+    one contiguous run of a table row)."""
+    out = np.empty((r_max + 1, 2 * r_max + 1), dtype=np.float32)
+    for i in range(r_max + 1):
+        for j in range(2 * r_max + 1):
+            dc = j - r_max
+            out[i, j] = math.log10(max(math.sqrt(i * i + dc * dc) * cell_m / 1000.0, MIN_DIST_KM))
+    return out
+
+
 @njit(cache=True, parallel=True, fastmath={"contract", "arcp", "reassoc", "nsz"})
 def hata_best_server(site_row, site_col, eirp_dbm, a_db, b_db, reach_cells, cell_m, best_dbm, best_idx):
     """Best server of Hata-class sectors (loss = A + B·log10(d_km)) without terrain, sites on cell
+    centres (int ``site_row``/``site_col``).  Each site touches only the cells within its
+    ``reach_cells``.  log10 comes from :func:`log_offset_table`: the cells of one site on one row
+    read one contiguous run of the table row |dr|, and the loop runs over slices indexed from 0,
+    so that it vectorises (no gather, and no negative-index wraparound, which kept the former
+    kernel :func:`hata_best_server_gather`, a lookup of ``table[dr² + dc²]`` per cell, scalar);
+    the update is branch-free.  Fast-math contraction and reassociation only (no NaN/inf
+    assumptions: −inf marks an empty cell); levels may differ from the unfused arithmetic by an
+    ulp of float32.  ``best_dbm`` (float32, −inf = none) and ``best_idx`` (int32) are updated in
+    place; ties keep the earlier site."""
+    nrows, ncols = best_dbm.shape
+    n = site_row.size
+    r_max = 0
+    for s in range(n):
+        r_max = max(r_max, int(reach_cells[s]))
+    table = log_offset_table(r_max, cell_m)
+    for row in prange(nrows):
+        brow = best_dbm[row]
+        irow = best_idx[row]
+        for s in range(n):
+            dr = row - site_row[s]
+            r = int(reach_cells[s])
+            if dr > r or dr < -r:
+                continue
+            w = int(math.sqrt(r * r - dr * dr))
+            sc = site_col[s]
+            c_lo = max(0, sc - w)
+            m = min(ncols - 1, sc + w) - c_lo + 1
+            if m <= 0:
+                continue
+            e = np.float32(eirp_dbm[s] - a_db[s])
+            b = np.float32(b_db[s])
+            j0 = c_lo - sc + r_max
+            t_seg = table[abs(dr), j0:j0 + m]
+            b_seg = brow[c_lo:c_lo + m]
+            i_seg = irow[c_lo:c_lo + m]
+            si = np.int32(s)
+            for k in range(m):
+                level = e - b * t_seg[k]
+                cur = b_seg[k]
+                better = level > cur
+                b_seg[k] = level if better else cur
+                i_seg[k] = si if better else i_seg[k]
+
+
+@njit(cache=True, parallel=True, fastmath={"contract", "arcp", "reassoc", "nsz"})
+def hata_best_server_gather(site_row, site_col, eirp_dbm, a_db, b_db, reach_cells, cell_m, best_dbm, best_idx):
+    """The former :func:`hata_best_server`: one table of log10 by squared distance, so each cell
+    gathers ``table[dr² + dc²]`` (kept as the benchmark's side-by-side reference).
+
+    Best server of Hata-class sectors (loss = A + B·log10(d_km)) without terrain, sites on cell
     centres (int ``site_row``/``site_col``).  Each site touches only the cells within its
     ``reach_cells``; log10 comes from :func:`log_distance_table` (float32, like the output),
     and the update is branch-free so that the column loop vectorises.  Fast-math contraction and

@@ -27,6 +27,12 @@ attenuated Shannon bound of TR 36.942, downlink/uplink throughput and the speed 
 
 Levels are the per-reference-signal received power: RSRP (4G, per resource element),
 SS-RSRP (5G) and CPICH RSCP (3G).
+
+With ``alt_model`` the same tile pass also gives the best levels under an alternative empirical
+model (the uncertainty band's model variant, ``CellularResult.alt_best_dbm``): per cell the
+geometry, obstacle edges, terrain excess and antenna gains serve both models
+(:func:`citycov.engine._tile_kernels.tile_site_levels_alt`), so the variant costs a fraction of a second run and
+equals it.
 """
 
 from __future__ import annotations
@@ -136,6 +142,11 @@ class CellularResult:
     """Exact reference-signal EIRP per sector (``sectors`` holds it rounded to 0.01 dB)."""
     sector_bandwidth_mhz: np.ndarray | None = None
     """Bandwidth of each sector's carrier (its widest sector), MHz."""
+    alt_best_dbm: np.ndarray | None = None
+    """float32 (3, rows, cols), with ``alt_model``: ``best_dbm`` with every fast-mode sector's
+    empirical model replaced by the alternative model (exact-mode sectors keep their level),
+    computed in the same tile pass; equal to ``best_dbm`` of a run with ``radio.model = alt_model``.
+    None: not computed."""
 
     @property
     def uplink_mbps(self) -> np.ndarray | None:
@@ -243,7 +254,7 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                       exact_sectors: Collection[str] | None = None, itm: ItmParams = DEFAULT_ITM,
                       p1812: P1812Params = DEFAULT_P1812, hull_tolerance: float = HULL_TOLERANCE,
                       z_ground_m: np.ndarray | None = None, reach_cap_m: np.ndarray | None = None,
-                      progress: bool = False) -> CellularResult:
+                      alt_model: str | None = None, progress: bool = False) -> CellularResult:
     """Best-server reference-signal level, SINR and speed per technology over ``grid``.
 
     Parameters
@@ -298,6 +309,13 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         reach limit; for a run over part of a network (the planner's per-candidate windows,
         :mod:`citycov.planning.site_matrix`) it carries the cap the reach limit gives the sector
         among sites that are not in ``sectors``.  ``None``: none.
+    alt_model
+        An alternative empirical model (one of ``MODEL_CODES`` or ``"auto"``) evaluated in the same
+        tile pass for ``alt_best_dbm`` (the uncertainty band's model variant): the terrain, ray fans,
+        obstacle sets and antenna gains are those of the base run; each fast-mode sector's median loss
+        and reach are those of a run with ``radio.model = alt_model``, so the result equals that run's
+        ``best_dbm``.  ``None``: not computed.  A model that does not cover a sector's frequency
+        raises :class:`ModelError`, as that run would.
     progress
         Show a progress bar over tiles.
 
@@ -311,12 +329,14 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     """
     method = _check_options(radio)
     run = _prepare(sectors, dem_m, env, grid, radio, active=active, rx_loss_db=rx_loss_db, patterns=patterns,
-                   exact_sectors=exact_sectors, z_ground_m=z_ground_m, reach_cap_m=reach_cap_m)
+                   exact_sectors=exact_sectors, z_ground_m=z_ground_m, reach_cap_m=reach_cap_m, alt_model=alt_model)
     links = LinkRasters(len(TECHNOLOGIES), *grid.shape, run.best_sector.dtype.type) if link is not None else None
     groups = site_groups(run.table, run.height, run.freq)
     g_first = np.array([g[0] for g in groups], dtype=np.int64)
     g_row, g_col = run.row_f[g_first], run.col_f[g_first]
     g_reach = np.array([run.reach_m[g].max() / grid.cell_m for g in groups])
+    alt = run.alt
+    g_reach_alt = np.array([alt.arrays.reach_m[g].max() / grid.cell_m for g in groups]) if alt is not None else None
     tiles = list(tile_windows(*grid.shape, radio.tile_cells))
     fast = _FastMode(method, hull_tolerance)
     exact = _ExactMode(radio, itm, p1812)
@@ -324,23 +344,36 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         for window in tiles:
             bar.update(1)
             checkpoint("engine.tile")
-            near = np.flatnonzero(rect_distance(g_row, g_col, *window) <= g_reach)
-            if near.size == 0 or not run.scene.active[window[0]:window[1], window[2]:window[3]].any():
+            dist = rect_distance(g_row, g_col, *window)
+            near = dist <= g_reach
+            near_alt = dist <= g_reach_alt if alt is not None else np.zeros(len(groups), dtype=bool)
+            if not (near.any() or near_alt.any()) or not run.scene.active[window[0]:window[1],
+                                                                          window[2]:window[3]].any():
                 continue  # no site reaches it, or no cell to evaluate (a pad around the study area)
-            present, s_slot, tile = tile_state(run.carrier_of, len(run.carriers), [groups[g] for g in near], window,
+            present, s_slot, tile = tile_state(run.carrier_of, len(run.carriers),
+                                               [groups[g] for g in np.flatnonzero(near)], window,
                                                run.best_dbm, run.best_sector, run.cover_bits,
-                                               capacity=link.capacity if link is not None else None)
-            for g in near:
+                                               capacity=link.capacity if link is not None and near.any() else None)
+            alt_tile = (tile_state(run.carrier_of, 0, [], window, alt.best_dbm, alt.best_sector, alt.cover_bits,
+                                   capacity=None)[2] if alt is not None else None)
+            for g in np.flatnonzero(near | near_alt):
                 idx = groups[g]
-                fast.site_levels(run, int(g), idx[0], idx[~run.exact[idx]], s_slot, window, tile)
-                exact.site_levels(run, idx[0], idx[run.exact[idx]], s_slot, window, tile)
+                fast_idx, ex_idx = idx[~run.exact[idx]], idx[run.exact[idx]]
+                if near[g] and near_alt[g]:
+                    fast.band_levels(run, int(g), idx[0], fast_idx, s_slot, window, tile, alt_tile)
+                elif near[g]:
+                    fast.site_levels(run, int(g), idx[0], fast_idx, s_slot, window, tile)
+                else:
+                    fast.alt_levels(run, int(g), idx[0], fast_idx, window, alt_tile)
+                if near[g]:  # exact-mode sectors keep their level in the alternative (their reach is the same)
+                    exact.site_levels(run, idx[0], ex_idx, s_slot, window, tile, alt_tile)
             if links is not None:
                 win = (slice(window[0], window[1]), slice(window[2], window[3]))
                 for slot, c in enumerate(present):
                     _op, t, _f = run.carriers[c]
                     links.add_carrier(TECH_INDEX[t], tile.car_top[slot], tile.car_idx[slot], tile.car_sum[slot], link,
                                       t, float(run.carrier_bw[c]), run.ref_eirp, win)
-            del tile
+            del tile, alt_tile
     return _result(run, radio, link, links)
 
 
@@ -390,6 +423,20 @@ class _Run:
     cover_bits: np.ndarray
     notes: list[str]
     extrapolation: tuple[str, ...]
+    alt: _Alternative | None = None
+
+
+@dataclass
+class _Alternative:
+    """The alternative model of a run (``alt_model``): the sector arrays with its models and reach
+    (carrier slots −1: levels only) and its best-level raster, with scratch for the serving sector
+    and cover bits the kernels also write."""
+
+    model: str
+    arrays: SectorArrays
+    best_dbm: np.ndarray
+    best_sector: np.ndarray
+    cover_bits: np.ndarray
 
 
 class _Budget(NamedTuple):
@@ -449,7 +496,8 @@ def sector_reach_m(sectors: pd.DataFrame, radio: RadioConfig, *,
 def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec, radio: RadioConfig, *,
              active: np.ndarray | None, rx_loss_db: np.ndarray | None,
              patterns: Mapping[str, AntennaPattern] | None, exact_sectors: Collection[str] | None,
-             z_ground_m: np.ndarray | None = None, reach_cap_m: np.ndarray | None = None) -> _Run:
+             z_ground_m: np.ndarray | None = None, reach_cap_m: np.ndarray | None = None,
+             alt_model: str | None = None) -> _Run:
     """Check the sectors against the grid and the options, and build the arrays of the kernels."""
     x = sectors.geometry.x.to_numpy()
     y = sectors.geometry.y.to_numpy()
@@ -490,12 +538,20 @@ def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid
     notes = [f"tiles of {radio.tile_cells} x {radio.tile_cells} cells"]
     if active is not None:
         notes.append(f"evaluated {int(scene.active.sum()):,} of {scene.active.size:,} cells (study area)")
+    # the alternative model's budget, as a run with radio.model = alt_model computes it (same errors)
+    alt_budget = _budget(table, replace(radio, model=alt_model), exact_sectors) if alt_model is not None else None
+    alt_reach_m = alt_budget.reach_m if alt_budget is not None else None
     if radio.reach_neighbours and n:
         limit = ReachLimit(radio.reach_neighbours, radio.reach_factor, radio.reach_min_km)
-        reach_m, note = limit.apply(reach_m, x, y, carrier_of, table["site_id"].to_numpy())
+        cap = limit.limit_m(x, y, carrier_of, table["site_id"].to_numpy())
+        reach_m, note = limit.apply(reach_m, x, y, carrier_of, table["site_id"].to_numpy(), cap_m=cap)
         notes.append(note)
+        if alt_reach_m is not None:
+            alt_reach_m = np.minimum(alt_reach_m, cap[:, None])
     if reach_cap_m is not None:
         reach_m = np.minimum(reach_m, np.asarray(reach_cap_m, dtype=np.float64)[inside][:, None])
+        if alt_reach_m is not None:
+            alt_reach_m = np.minimum(alt_reach_m, np.asarray(reach_cap_m, dtype=np.float64)[inside][:, None])
     if exact.any():
         notes.append(exact_geometry_note(radio.exact_model, radio.exact_geometry, int(exact.sum())))
     extrapolation = model_extrapolation(models[~exact], height[~exact], reach_m[~exact])
@@ -513,6 +569,13 @@ def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid
         bit=np.array([bit_of[(str(o), str(t))] for o, t in zip(operators, tech, strict=True)], dtype=np.int64),
         threshold_dbm=np.array([radio.threshold_dbm[t] for t in tech], dtype=np.float64))
     rows, cols = grid.shape
+    alt = None
+    if alt_budget is not None:
+        alt = _Alternative(
+            model=alt_model, arrays=arrays._replace(model=alt_budget.models, reach_m=alt_reach_m),
+            best_dbm=np.full((len(TECHNOLOGIES), rows, cols), np.nan, dtype=np.float32),
+            best_sector=np.full((len(TECHNOLOGIES), rows, cols), -1, dtype=np.int16 if n < 32_000 else np.int32),
+            cover_bits=np.zeros((rows, cols), dtype=bits_dtype(len(networks))))
     return _Run(
         table=table, dropped_outside=int((~inside).sum()), tech=tech, freq=freq, height=height, bandwidth=bandwidth,
         exact=exact, models=models, ref_eirp=ref_eirp, reach_m=reach_m, row_f=row_f, col_f=col_f,
@@ -522,7 +585,7 @@ def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid
         best_dbm=np.full((len(TECHNOLOGIES), rows, cols), np.nan, dtype=np.float32),
         best_sector=np.full((len(TECHNOLOGIES), rows, cols), -1, dtype=np.int16 if n < 32_000 else np.int32),
         cover_bits=np.zeros((rows, cols), dtype=bits_dtype(len(networks))), notes=notes,
-        extrapolation=extrapolation)
+        extrapolation=extrapolation, alt=alt)
 
 
 class _FastMode:
@@ -536,18 +599,21 @@ class _FastMode:
 
     def site_levels(self, run: _Run, g: int, i0: int, fast: np.ndarray, s_slot: np.ndarray,
                     window: tuple[int, int, int, int], tile: TileState, alt_model: np.ndarray | None = None,
-                    alt_best_dbm: np.ndarray | None = None) -> None:
+                    alt_best_dbm: np.ndarray | None = None, *, arrays: SectorArrays | None = None) -> None:
         """Levels of the fast-mode sectors ``fast`` of site group ``g`` (first sector ``i0``) over the tile.
 
-        With ``alt_model`` (int64 per sector of ``run.arrays``: an empirical model code of
-        :mod:`citycov.engine._radio_kernels`, −1 none) the same pass also keeps, per technology, the
-        best level of each sector under that model in ``alt_best_dbm`` (float32 (n_tech, th, tw),
-        the tile's window, NaN = none; :func:`citycov.engine._tile_kernels.tile_site_levels_alt`)."""
+        ``arrays``: the sector arrays to evaluate (default ``run.arrays``; the alternative model's
+        for its own pass), whose reach sizes the fan.  With ``alt_model`` (int64 per sector of
+        ``run.arrays``: an empirical model code of :mod:`citycov.engine._radio_kernels`, −1 none) the
+        same pass also keeps, per technology, the best level of each sector under that model in
+        ``alt_best_dbm`` (float32 (n_tech, th, tw), the tile's window, NaN = none;
+        :func:`citycov.engine._tile_kernels.tile_site_levels_alt`)."""
         if not fast.size:
             return
+        arrays = run.arrays if arrays is None else arrays
         scene = run.scene
         z_tx = run.z_ground[i0] + run.height[i0]
-        n_rays, n_steps = fan_size(float(run.reach_m[fast].max()) / scene.cell_m)
+        n_rays, n_steps = fan_size(float(arrays.reach_m[fast].max()) / scene.cell_m)
         ray_lo, n_wedge, steps = fan_wedge(run.row_f[i0], run.col_f[i0], *window, n_rays, n_steps)
         zr, prev, top, hz = self.work.views(steps + 1, n_wedge)
         if self.method == _terrain_kernels.DIFF_KNIFE_EDGE:  # the running horizon is all it reads
@@ -559,6 +625,47 @@ class _FastMode:
             _terrain_kernels.ray_wedge_into(scene.dem_m, run.row_f[i0], run.col_f[i0], z_tx, scene.cell_m, n_rays,
                                             ray_lo, scene.earth_radius_m, self.hull_tolerance, zr, prev, top, hz)
             fan = Fan(zr, prev, top, hz, ray_lo, n_rays)
+        smooth = self._smooth(run, g, i0, fast, n_steps)
+        sectors = arrays.take(fast, s_slot)
+        if alt_model is None:
+            _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method, fan, smooth,
+                                           sectors, run.patterns, tile)
+        else:
+            _tile_kernels.tile_site_levels_alt(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method, fan, smooth,
+                                               sectors, run.patterns, tile,
+                                               np.ascontiguousarray(alt_model[fast], dtype=np.int64), alt_best_dbm)
+
+    # ---- the alternative model (uncertainty band) ----
+    def band_levels(self, run: _Run, g: int, i0: int, fast: np.ndarray, s_slot: np.ndarray,
+                    window: tuple[int, int, int, int], tile: TileState, alt_tile: TileState) -> None:
+        """:meth:`site_levels` into ``tile`` and :meth:`alt_levels` into ``alt_tile``: in one fused
+        cell pass (:func:`citycov.engine._tile_kernels.tile_site_levels_alt`) when the alternative
+        model leaves every sector's reach as it is (same fan, same cells reached: the reach limit
+        usually decides both), else one pass after the other."""
+        if not fast.size:
+            return
+        alt = run.alt.arrays
+        if np.array_equal(run.reach_m[fast], alt.reach_m[fast]):
+            r0, r1, c0, c1 = window  # the kernel takes the tile's window; TileState holds whole-grid rasters
+            self.site_levels(run, g, i0, fast, s_slot, window, tile, alt_model=alt.model,
+                             alt_best_dbm=alt_tile.best_dbm[:, r0:r1, c0:c1])
+        else:
+            self.site_levels(run, g, i0, fast, s_slot, window, tile)
+            self.alt_levels(run, g, i0, fast, window, alt_tile)
+
+    def alt_levels(self, run: _Run, g: int, i0: int, fast: np.ndarray, window: tuple[int, int, int, int],
+                   alt_tile: TileState) -> None:
+        """Levels of the fast-mode sectors ``fast`` of site group ``g`` (first sector ``i0``) under the
+        alternative model (``run.alt``) into the levels-only ``alt_tile``, on the fan of the
+        alternative's reach: a second pass, for a site whose alternative reach differs (or that only
+        the alternative's reach brings to the tile)."""
+        alt = run.alt.arrays
+        self.site_levels(run, g, i0, fast, alt.slot, window, alt_tile, arrays=alt)
+
+    def _smooth(self, run: _Run, g: int, i0: int, fast: np.ndarray, n_steps: int) -> SmoothRay:
+        """The smooth-earth ray of site group ``g`` (first sector ``i0``) over ``n_steps`` and its
+        loss per sector of ``fast``: the entry :meth:`site_levels` caches (or makes it, the same way)."""
+        scene = run.scene
         key = (g, n_steps)
         if key not in self.smooth:
             if len(self.smooth) > 256:
@@ -568,14 +675,7 @@ class _FastMode:
             self.smooth[key] = SmoothRay(*zs_prev_top_hz, _terrain_kernels.smooth_earth_loss_db(
                 *zs_prev_top_hz, scene.h_rx_m, scene.cell_m, scene.earth_radius_m, self.method,
                 1.0 / np.sqrt(SPEED_OF_LIGHT_M_S / (run.freq[fast] * 1e6))))
-        sectors = run.arrays.take(fast, s_slot)
-        if alt_model is None:
-            _tile_kernels.tile_site_levels(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method, fan,
-                                           self.smooth[key], sectors, run.patterns, tile)
-        else:
-            _tile_kernels.tile_site_levels_alt(scene, run.row_f[i0], run.col_f[i0], z_tx, self.method, fan,
-                                               self.smooth[key], sectors, run.patterns, tile,
-                                               np.ascontiguousarray(alt_model[fast], dtype=np.int64), alt_best_dbm)
+        return self.smooth[key]
 
 
 class _ExactMode:
@@ -589,8 +689,9 @@ class _ExactMode:
         self.p1812 = p1812.kernel_params()
 
     def site_levels(self, run: _Run, i0: int, ex: np.ndarray, s_slot: np.ndarray,
-                    window: tuple[int, int, int, int], tile: TileState) -> None:
-        """Levels of the exact-mode sectors ``ex`` of one site group (first sector ``i0``) over the tile."""
+                    window: tuple[int, int, int, int], tile: TileState, alt_tile: TileState | None = None) -> None:
+        """Levels of the exact-mode sectors ``ex`` of one site group (first sector ``i0``) over the tile
+        (and, unchanged, over the levels-only ``alt_tile`` of the alternative model when given)."""
         scene, radio = run.scene, self.radio
         tr0, tr1, tc0, tc1 = window
         z_tx = run.z_ground[i0] + run.height[i0]
@@ -609,6 +710,10 @@ class _ExactMode:
                                                 CLUTTER_ENV)
             _tile_kernels.tile_levels_from_loss(loss, scene, run.row_f[i0], run.col_f[i0], z_tx,
                                                 run.arrays.take(sub, s_slot), run.patterns, tile)
+            if alt_tile is not None:
+                _tile_kernels.tile_levels_from_loss(loss, scene, run.row_f[i0], run.col_f[i0], z_tx,
+                                                    run.alt.arrays.take(sub, run.alt.arrays.slot), run.patterns,
+                                                    alt_tile)
 
 
 def _result(run: _Run, radio: RadioConfig, link: LinkParams | None, links: LinkRasters | None) -> CellularResult:
@@ -632,7 +737,8 @@ def _result(run: _Run, radio: RadioConfig, link: LinkParams | None, links: LinkR
                           cover_bits=run.cover_bits, networks=run.networks, carriers=run.carriers,
                           diffraction=radio.diffraction, notes=tuple(run.notes),
                           link=link if links is not None else None, sector_ref_eirp_dbm=run.ref_eirp,
-                          sector_bandwidth_mhz=run.carrier_bw[run.carrier_of] if n else np.zeros(0), **extra)
+                          sector_bandwidth_mhz=run.carrier_bw[run.carrier_of] if n else np.zeros(0),
+                          alt_best_dbm=run.alt.best_dbm if run.alt is not None else None, **extra)
 
 
 def model_extrapolation(models: np.ndarray, height_m: np.ndarray, reach_m: np.ndarray) -> tuple[str, ...]:

@@ -42,10 +42,10 @@ class ReachLimit:
                              f"{self.neighbours}, {self.factor}, {self.min_km}")
 
     def apply(self, reach_m: np.ndarray, x_m: np.ndarray, y_m: np.ndarray, carrier: np.ndarray,
-              site_id: np.ndarray) -> tuple[np.ndarray, str]:
-        """``reach_m`` (sectors, environment classes) capped by :meth:`limit_m`, and a note for the
-        provenance saying how many sectors it capped."""
-        cap = self.limit_m(x_m, y_m, carrier, site_id)
+              site_id: np.ndarray, *, cap_m: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+        """``reach_m`` (sectors, environment classes) capped by :meth:`limit_m` (or ``cap_m``, its
+        value computed beforehand), and a note for the provenance saying how many sectors it capped."""
+        cap = self.limit_m(x_m, y_m, carrier, site_id) if cap_m is None else cap_m
         capped = cap < reach_m.max(axis=1)
         note = (f"reach limit ({self.neighbours} co-channel neighbours x {self.factor:g}, at least "
                 f"{self.min_km:g} km): {int(capped.sum()):,} of {len(reach_m):,} sectors capped"

@@ -13,6 +13,7 @@ from citycov.config import RadioConfig, Scenario
 from citycov.engine import cellular as radio_mod
 from citycov.engine.linkbudget import LinkParams
 from citycov.engine.wlan import wlan_coverage
+from citycov.errors import ModelError
 from citycov.pipeline.inputs import Inputs
 from citycov.pipeline.layers import Layers
 
@@ -23,6 +24,9 @@ class Coverage:
     wlan_dbm: np.ndarray
     link: LinkParams | None = None
     """The link parameters of the SINR and speed rasters (``None``: not computed)."""
+    alt_skipped: str | None = None
+    """Why the alternative model asked of :func:`radio_coverage` was not computed (it does not
+    cover some sector's frequency), else None."""
 
 
 def link_params(radio: RadioConfig) -> LinkParams:
@@ -31,20 +35,33 @@ def link_params(radio: RadioConfig) -> LinkParams:
 
 
 def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: RadioConfig, *,
-                   progress: bool = False, link: bool = True) -> Coverage:
+                   progress: bool = False, link: bool = True, alt_model: str | None = None) -> Coverage:
     """Cellular and WLAN levels; with ``link`` (and ``[radio].sinr``) also SINR, throughput and
     speed tiers per technology (the uncertainty variants skip them: they only need levels).
-    The clutter loss of ``layers`` and the antenna patterns of ``inputs`` apply to every run."""
+    The clutter loss of ``layers`` and the antenna patterns of ``inputs`` apply to every run.
+
+    ``alt_model``: also the best levels under that empirical model, in the same pass
+    (``cell.alt_best_dbm``, the uncertainty band's model variant).  When it does not cover some
+    sector's frequency the run goes on without it and ``alt_skipped`` says why."""
     params = link_params(radio) if link and radio.sinr else None
-    cell = engine_coverage(inputs, layers, radio, progress=progress, link=params)
+    skipped = None
+    try:
+        cell = engine_coverage(inputs, layers, radio, progress=progress, link=params, alt_model=alt_model)
+    except ModelError as exc:
+        if alt_model is None:
+            raise
+        # the engine checks the models before its first tile: without the alternative, the run either
+        # succeeds (the error was the alternative's) or raises the base run's own error
+        cell = engine_coverage(inputs, layers, radio, progress=progress, link=params)
+        skipped = str(exc)
     valid = np.isfinite(layers.dem)
     wlan = (wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
             else np.full(layers.grid.shape, np.nan, dtype=np.float32))
-    return Coverage(cell=cell, wlan_dbm=wlan, link=params)
+    return Coverage(cell=cell, wlan_dbm=wlan, link=params, alt_skipped=skipped)
 
 
 def engine_coverage(inputs: Inputs, layers: Layers, radio: RadioConfig, *, progress: bool = False,
-                    link: LinkParams | None = None) -> radio_mod.CellularResult:
+                    link: LinkParams | None = None, alt_model: str | None = None) -> radio_mod.CellularResult:
     """The engine over the modelled sectors of ``layers.area`` (every sector of ``inputs`` when
     it is None), on the engine grid, cut back to the analysis grid.  The pad around the analysis
     grid is never evaluated: its terrain only shapes the rays of the sites there."""
@@ -52,14 +69,15 @@ def engine_coverage(inputs: Inputs, layers: Layers, radio: RadioConfig, *, progr
     if area is None:
         return radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
                                            progress=progress, link=link, active=layers.active,
-                                           rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns)
+                                           rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns,
+                                           alt_model=alt_model)
     active = layers.active
     if area.padded:
         active = area.pad(np.ones(layers.grid.shape, dtype=bool) if active is None else active, False)
     cell = radio_mod.cellular_coverage(
         area.sectors, layers.engine_dem if area.padded else layers.dem, area.pad(layers.env, 3), area.grid, radio,
         progress=progress, link=link, active=active, rx_loss_db=area.pad(layers.rx_loss_db, np.nan),
-        patterns=inputs.patterns, z_ground_m=area.ground_m)
+        patterns=inputs.patterns, z_ground_m=area.ground_m, alt_model=alt_model)
     if area.padded:
         cell = radio_mod.crop_result(cell, area.offset, area.shape)
     return replace(cell, dropped_outside=cell.dropped_outside + area.beyond_reach,

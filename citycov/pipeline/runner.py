@@ -38,7 +38,7 @@ from citycov.pipeline.layers import Layers, build_layers
 from citycov.pipeline.results import Results, RunContext
 from citycov.pipeline.services import collect_services, service_coverage
 from citycov.pipeline.tables import account, networks
-from citycov.pipeline.uncertainty import variants
+from citycov.pipeline.uncertainty import alternative_model, variants
 from citycov.provenance import software_versions
 from citycov.verification.claims import verify_claims
 
@@ -83,7 +83,8 @@ def run(scenario: Scenario, *, progress: bool = False, keep_context: bool = Fals
             g = layers.grid
             log.info("grid %s x %s cells at %g m in %s", g.shape[0], g.shape[1], g.cell_m, g.crs.to_string())
         with _step("cellular and WLAN coverage (Numba)", timings):
-            cov = radio_coverage(scenario, inputs, layers, scenario.radio, progress=progress)
+            cov = radio_coverage(scenario, inputs, layers, scenario.radio, progress=progress,
+                                 alt_model=alternative_model(scenario))
         with _step("FTTH and district accounting", timings):
             masks = coverage_masks(scenario, layers, cov, cell_edge_probability=acc_cfg.cell_edge_probability)
             fibre = fibre_coverage(scenario, inputs, layers)

@@ -21,7 +21,9 @@ log = logging.getLogger("citycov")
 def variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage, masks: dict[str, np.ndarray],
              fibre: Fibre, progress: bool) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """District tables with one factor changed each: cell-edge probability, zonal rule,
-    resolution ±1 step, alternative propagation model."""
+    resolution ±1 step, alternative propagation model.  The model variant reads the levels
+    ``cov`` holds for it (``cov.cell.alt_best_dbm``, :func:`alternative_model`), computed in the
+    base run's tile pass; without them it reruns the engine with the model replaced (same figures)."""
     cfg = scenario.accounting
     out: dict[str, pd.DataFrame] = {}
     notes: dict[str, str] = {}
@@ -46,14 +48,30 @@ def variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage, 
         out[name] = account(scenario, inputs, lay, m, fibre_coverage(scenario, inputs, lay))
         notes[name] = f"resolution {cell_m:g} m ({step})"
     if cfg.alternative_model != scenario.radio.model:
-        alt_radio = replace(scenario.radio, model=cfg.alternative_model)
-        try:
-            c = radio_coverage(scenario, inputs, layers, alt_radio, progress=progress, link=False)
-        except ModelError as exc:
-            log.warning("uncertainty: alternative model %s skipped: %s", cfg.alternative_model, exc)
+        name = f"model_{cfg.alternative_model}"
+        if cov.alt_skipped is not None:
+            log.warning("uncertainty: alternative model %s skipped: %s", cfg.alternative_model, cov.alt_skipped)
+            return out, notes
+        if cov.cell.alt_best_dbm is not None:  # computed in the base run's tile pass
+            c = replace(cov, cell=replace(cov.cell, best_dbm=cov.cell.alt_best_dbm))
         else:
-            name = f"model_{cfg.alternative_model}"
-            m = coverage_masks(scenario, layers, c, cell_edge_probability=cfg.cell_edge_probability)
-            out[name] = account(scenario, inputs, layers, m, fibre)
-            notes[name] = f"propagation model {cfg.alternative_model} for every sector"
+            log.info("uncertainty: rerunning with the alternative model %s", cfg.alternative_model)
+            alt_radio = replace(scenario.radio, model=cfg.alternative_model)
+            try:
+                c = radio_coverage(scenario, inputs, layers, alt_radio, progress=progress, link=False)
+            except ModelError as exc:
+                log.warning("uncertainty: alternative model %s skipped: %s", cfg.alternative_model, exc)
+                return out, notes
+        m = coverage_masks(scenario, layers, c, cell_edge_probability=cfg.cell_edge_probability)
+        out[name] = account(scenario, inputs, layers, m, fibre)
+        notes[name] = f"propagation model {cfg.alternative_model} for every sector"
     return out, notes
+
+
+def alternative_model(scenario: Scenario) -> str | None:
+    """The model the band's model variant needs from the base run (``radio_coverage(alt_model=...)``,
+    computed in the same tile pass), None when the band has no model variant."""
+    cfg = scenario.accounting
+    if cfg.uncertainty and cfg.alternative_model != scenario.radio.model:
+        return cfg.alternative_model
+    return None
