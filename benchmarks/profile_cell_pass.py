@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -213,7 +214,7 @@ def ablation(p1, repeat: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--dem-dir", type=Path, default=Path("/tmp/citycov_bench_dem"))
+    ap.add_argument("--dem-dir", type=Path, default=Path(tempfile.gettempdir()) / "citycov_bench_dem")
     ap.add_argument("--ablate", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--methods", default="", help="comma-separated subset of the diffraction methods")
