@@ -111,6 +111,22 @@ def _row_span(i, row0, col0, reach_cells, win_row0, win_col0, n_cols):
     return max(0, int(math.floor(col0 - half)) - win_col0), min(n_cols - 1, int(math.ceil(col0 + half)) - win_col0)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _painted_sample(i, j, row0, col0, reach_cells, own_radius_cells, n_rays, ray_lo, win_row0, win_col0, active,
+                    has_active, n_wedge, n_steps):
+    """(wedge row, sample) that paints window cell (i, j), or (-1, -1) where the cell is not
+    painted (beyond reach, nearer than ``own_radius_cells``, or not ``active``): the one rule of
+    :func:`mark_needed` and :func:`paint_loss`, so the samples evaluated are the samples painted."""
+    dr = win_row0 + i - row0
+    dc = win_col0 + j - col0
+    d = math.sqrt(dr * dr + dc * dc)
+    if d > reach_cells or d < own_radius_cells:
+        return -1, -1
+    if has_active and active[win_row0 + i, win_col0 + j] == 0:
+        return -1, -1
+    return nearest_sample(dr, dc, n_rays, ray_lo, n_wedge, n_steps)
+
+
 @njit(cache=True, parallel=True)
 def mark_needed(row0, col0, reach_cells, own_radius_cells, n_rays, ray_lo, win_row0, win_col0, n_win_rows, n_win_cols,
                 active, need):
@@ -122,16 +138,11 @@ def mark_needed(row0, col0, reach_cells, own_radius_cells, n_rays, ray_lo, win_r
     has_active = active.shape[0] > 0
     for i in prange(n_win_rows):
         j_lo, j_hi = _row_span(i, row0, col0, reach_cells, win_row0, win_col0, n_win_cols)
-        dr = win_row0 + i - row0
         for j in range(j_lo, j_hi + 1):
-            dc = win_col0 + j - col0
-            d = math.sqrt(dr * dr + dc * dc)
-            if d > reach_cells or d < own_radius_cells:
-                continue
-            if has_active and active[win_row0 + i, win_col0 + j] == 0:
-                continue
-            w, k = nearest_sample(dr, dc, n_rays, ray_lo, n_wedge, n_samples - 1)
-            need[w, k] = 1
+            w, k = _painted_sample(i, j, row0, col0, reach_cells, own_radius_cells, n_rays, ray_lo, win_row0,
+                                   win_col0, active, has_active, n_wedge, n_samples - 1)
+            if w >= 0:
+                need[w, k] = 1
 
 
 @njit(cache=True, nogil=True)
@@ -432,15 +443,11 @@ def paint_loss(samples_db, row0, col0, reach_cells, own_radius_cells, n_rays, ra
     has_active = active.shape[0] > 0
     for i in prange(n_win_rows):
         j_lo, j_hi = _row_span(i, row0, col0, reach_cells, win_row0, win_col0, n_win_cols)
-        dr = win_row0 + i - row0
         for j in range(j_lo, j_hi + 1):
-            dc = win_col0 + j - col0
-            d = math.sqrt(dr * dr + dc * dc)
-            if d > reach_cells or d < own_radius_cells:
+            w, k = _painted_sample(i, j, row0, col0, reach_cells, own_radius_cells, n_rays, ray_lo, win_row0,
+                                   win_col0, active, has_active, n_wedge, n_samples - 1)
+            if w < 0:
                 continue
-            if has_active and active[win_row0 + i, win_col0 + j] == 0:
-                continue
-            w, k = nearest_sample(dr, dc, n_rays, ray_lo, n_wedge, n_samples - 1)
             v = samples_db[w, k]
             if math.isnan(v):
                 own[i, j] = 1
