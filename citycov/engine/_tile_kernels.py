@@ -143,7 +143,13 @@ def store_slot(level, i, c, tech, index, bit, slot, threshold_dbm, floor_dbm, be
 
 @njit(cache=True, nogil=True)
 def grid_windows(tile, th, tw):
-    """The tile's windows (views) of the whole-grid rasters of ``tile``: best level, best sector, cover bits."""
+    """The tile's windows (views) of the output rasters of ``tile``: best level, best sector, cover
+    bits.  The rasters are either the whole grid's (the tile is their rows ``row0 .. row0 + th − 1``)
+    or the tile's own, of shape (th, tw) in their last two axes (the tile tasks of
+    :mod:`citycov.engine.tile_tasks`, whose scene is a terrain window: ``row0``, ``col0`` then place
+    the tile in that window, not in the outputs)."""
+    if tile.cover_bits.shape[0] == th and tile.cover_bits.shape[1] == tw:
+        return tile.best_dbm[:, 0:th, 0:tw], tile.best_idx[:, 0:th, 0:tw], tile.cover_bits[0:th, 0:tw]
     r0, r1, c0, c1 = tile.row0, tile.row0 + th, tile.col0, tile.col0 + tw
     return tile.best_dbm[:, r0:r1, c0:c1], tile.best_idx[:, r0:r1, c0:c1], tile.cover_bits[r0:r1, c0:c1]
 

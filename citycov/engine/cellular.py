@@ -38,21 +38,22 @@ equals it.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Collection, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, fields, replace
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
-from tqdm import tqdm
 
-from citycov.checkpoints import checkpoint
 from citycov.choices import DIFFRACTION_METHODS, ENGINE_MODES, ENV_CLASSES, EXACT_GEOMETRIES, EXACT_MODELS, TECHNOLOGIES
 from citycov.config import RadioConfig
 from citycov.crs import grid_north_offset_deg
-from citycov.engine import _radio_kernels, _terrain_kernels, _tile_kernels
+from citycov.engine import _radio_kernels, _terrain_kernels, _tile_kernels, tile_tasks
 from citycov.engine.exact import (
     CLUTTER_ENV,
     DEFAULT_ITM,
@@ -63,7 +64,7 @@ from citycov.engine.exact import (
     exact_geometry_note,
     exact_loss_window,
 )
-from citycov.engine.linkbudget import LinkParams, LinkRasters, reference_signal_offset_db, uplink_budget_mbps
+from citycov.engine.linkbudget import LinkParams, reference_signal_offset_db, uplink_budget_mbps
 from citycov.engine.sectors import (
     Fan,
     PatternTables,
@@ -71,15 +72,12 @@ from citycov.engine.sectors import (
     SectorArrays,
     SmoothRay,
     TileState,
-    bits_dtype,
     inside_grid,
     pattern_tables,
     same_frequency,
-    scene_arrays,
     site_groups,
-    tile_state,
 )
-from citycov.engine.tiles import FanWorkspace, ReachLimit, fan_size, fan_wedge, rect_distance, tile_windows
+from citycov.engine.tiles import FanWorkspace, ReachLimit, fan_size, fan_wedge
 from citycov.errors import ModelError, RasterError
 from citycov.grid import GridSpec
 from citycov.io.msi import AntennaPattern
@@ -254,7 +252,8 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                       exact_sectors: Collection[str] | None = None, itm: ItmParams = DEFAULT_ITM,
                       p1812: P1812Params = DEFAULT_P1812, hull_tolerance: float = HULL_TOLERANCE,
                       z_ground_m: np.ndarray | None = None, reach_cap_m: np.ndarray | None = None,
-                      alt_model: str | None = None, progress: bool = False) -> CellularResult:
+                      alt_model: str | None = None, progress: bool = False, runner: Any = None,
+                      scene_folder: Path | None = None) -> CellularResult:
     """Best-server reference-signal level, SINR and speed per technology over ``grid``.
 
     Parameters
@@ -318,6 +317,12 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         raises :class:`ModelError`, as that run would.
     progress
         Show a progress bar over tiles.
+    runner
+        Where the tile tasks run (:func:`citycov.compute.cluster.open_runner`: in this process or
+        on a Dask cluster); ``None``: in this process.  The results do not depend on it.
+    scene_folder
+        With a cluster runner: the folder the scene is written to for the workers' window reads
+        (a path every worker can read; default: a temporary folder, enough for a local cluster).
 
     Returns
     -------
@@ -328,53 +333,85 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         A carrier is (operator, technology, freq_mhz); its sectors interfere with each other.
     """
     method = _check_options(radio)
-    run = _prepare(sectors, dem_m, env, grid, radio, active=active, rx_loss_db=rx_loss_db, patterns=patterns,
-                   exact_sectors=exact_sectors, z_ground_m=z_ground_m, reach_cap_m=reach_cap_m, alt_model=alt_model)
-    links = LinkRasters(len(TECHNOLOGIES), *grid.shape, run.best_sector.dtype.type) if link is not None else None
+    source = tile_tasks.scene_source(dem_m, env, grid, active=active, rx_loss_db=rx_loss_db,
+                                     constants=_scene_constants(grid, radio))
+    run = _prepare(sectors, source, grid, radio, patterns=patterns, exact_sectors=exact_sectors,
+                   z_ground_m=z_ground_m, reach_cap_m=reach_cap_m, alt_model=alt_model)
+    sink = tile_tasks.GridSink(grid.shape, index_dtype=_index_dtype(run), n_networks=len(run.networks),
+                               link=link is not None, alt=run.alt is not None)
+    _run_engine(run, source, radio, method, hull_tolerance, itm, p1812, link, sink, runner=runner,
+                scene_folder=scene_folder, grid=grid, progress=progress)
+    return _result(run, radio, link, sink)
+
+
+def engine_to_files(sectors: gpd.GeoDataFrame, source: tile_tasks.RasterScene, grid: GridSpec, radio: RadioConfig,
+                    folder: Path, *, z_ground_m: np.ndarray, link: LinkParams | None = None,
+                    patterns: Mapping[str, AntennaPattern] | None = None,
+                    exact_sectors: Collection[str] | None = None, itm: ItmParams = DEFAULT_ITM,
+                    p1812: P1812Params = DEFAULT_P1812, hull_tolerance: float = HULL_TOLERANCE,
+                    reach_cap_m: np.ndarray | None = None, alt_model: str | None = None, runner: Any = None,
+                    progress: bool = False) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """:func:`cellular_coverage` out of core: the scene read window by window from ``source`` (tiled
+    GeoTIFFs on ``grid``), each tile's rasters written into tiled GeoTIFFs in ``folder`` as it
+    finishes (:class:`citycov.engine.tile_tasks.TiffSink`), so that no process holds a whole-grid
+    raster.  ``z_ground_m`` (ground height under each sector, from the DEM file) is required: the
+    sites' heights are not interpolated from a grid this path never loads.
+
+    Returns the sector table the rasters index (as ``CellularResult.sectors``) and the path of
+    each raster by the name of its ``CellularResult`` field."""
+    method = _check_options(radio)
+    if tuple(source.shape) != tuple(grid.shape):
+        raise RasterError(f"scene files are {source.shape[0]} x {source.shape[1]} cells, the grid "
+                          f"{grid.shape[0]} x {grid.shape[1]}")
+    run = _prepare(sectors, source, grid, radio, patterns=patterns, exact_sectors=exact_sectors,
+                   z_ground_m=z_ground_m, reach_cap_m=reach_cap_m, alt_model=alt_model)
+    with tile_tasks.TiffSink(folder, grid, index_dtype=_index_dtype(run), n_networks=len(run.networks),
+                             link=link is not None, alt=run.alt is not None) as sink:
+        _run_engine(run, source, radio, method, hull_tolerance, itm, p1812, link, sink, runner=runner,
+                    scene_folder=None, grid=grid, progress=progress)
+    return _result(run, radio, link, None).sectors, dict(sink.paths)
+
+
+def _scene_constants(grid: GridSpec, radio: RadioConfig) -> tile_tasks.SceneConstants:
+    return tile_tasks.SceneConstants(cell_m=grid.cell_m, h_rx_m=radio.rx_height_m,
+                                     earth_radius_m=radio.k_factor * EARTH_RADIUS_M, floor_dbm=radio.floor_dbm)
+
+
+def _index_dtype(run: _Run) -> type:
+    return np.int16 if len(run.table) < 32_000 else np.int32
+
+
+class _Modes:
+    """Makes a process's (fast, exact) mode objects for the tile tasks (picklable: plain settings)."""
+
+    def __init__(self, method: int, hull_tolerance: float, radio: RadioConfig, itm: ItmParams,
+                 p1812: P1812Params) -> None:
+        self.args = (method, hull_tolerance, radio, itm, p1812)
+
+    def __call__(self) -> tuple[_FastMode, _ExactMode]:
+        method, hull_tolerance, radio, itm, p1812 = self.args
+        return _FastMode(method, hull_tolerance), _ExactMode(radio, itm, p1812)
+
+
+def _run_engine(run: _Run, source: Any, radio: RadioConfig, method: int, hull_tolerance: float, itm: ItmParams,
+                p1812: P1812Params, link: LinkParams | None, sink: Any, *, runner: Any, scene_folder: Path | None,
+                grid: GridSpec, progress: bool) -> None:
+    """Plan the tiles and run them (:mod:`citycov.engine.tile_tasks`): in this process, or on
+    ``runner``'s workers, which read the scene from files (``source`` itself when it is a
+    :class:`~citycov.engine.tile_tasks.RasterScene`, else written to ``scene_folder`` or a
+    temporary folder first)."""
     groups = site_groups(run.table, run.height, run.freq)
-    g_first = np.array([g[0] for g in groups], dtype=np.int64)
-    g_row, g_col = run.row_f[g_first], run.col_f[g_first]
-    g_reach = np.array([run.reach_m[g].max() / grid.cell_m for g in groups])
-    alt = run.alt
-    g_reach_alt = np.array([alt.arrays.reach_m[g].max() / grid.cell_m for g in groups]) if alt is not None else None
-    tiles = list(tile_windows(*grid.shape, radio.tile_cells))
-    fast = _FastMode(method, hull_tolerance)
-    exact = _ExactMode(radio, itm, p1812)
-    with tqdm(total=len(tiles), desc="cellular tiles", unit="tile", disable=not progress, mininterval=1.0) as bar:
-        for window in tiles:
-            bar.update(1)
-            checkpoint("engine.tile")
-            dist = rect_distance(g_row, g_col, *window)
-            near = dist <= g_reach
-            near_alt = dist <= g_reach_alt if alt is not None else np.zeros(len(groups), dtype=bool)
-            if not (near.any() or near_alt.any()) or not run.scene.active[window[0]:window[1],
-                                                                          window[2]:window[3]].any():
-                continue  # no site reaches it, or no cell to evaluate (a pad around the study area)
-            present, s_slot, tile = tile_state(run.carrier_of, len(run.carriers),
-                                               [groups[g] for g in np.flatnonzero(near)], window,
-                                               run.best_dbm, run.best_sector, run.cover_bits,
-                                               capacity=link.capacity if link is not None and near.any() else None)
-            alt_tile = (tile_state(run.carrier_of, 0, [], window, alt.best_dbm, alt.best_sector, alt.cover_bits,
-                                   capacity=None)[2] if alt is not None else None)
-            for g in np.flatnonzero(near | near_alt):
-                idx = groups[g]
-                fast_idx, ex_idx = idx[~run.exact[idx]], idx[run.exact[idx]]
-                if near[g] and near_alt[g]:
-                    fast.band_levels(run, int(g), idx[0], fast_idx, s_slot, window, tile, alt_tile)
-                elif near[g]:
-                    fast.site_levels(run, int(g), idx[0], fast_idx, s_slot, window, tile)
-                else:
-                    fast.alt_levels(run, int(g), idx[0], fast_idx, window, alt_tile)
-                if near[g]:  # exact-mode sectors keep their level in the alternative (their reach is the same)
-                    exact.site_levels(run, idx[0], ex_idx, s_slot, window, tile, alt_tile)
-            if links is not None:
-                win = (slice(window[0], window[1]), slice(window[2], window[3]))
-                for slot, c in enumerate(present):
-                    _op, t, _f = run.carriers[c]
-                    links.add_carrier(TECH_INDEX[t], tile.car_top[slot], tile.car_idx[slot], tile.car_sum[slot], link,
-                                      t, float(run.carrier_bw[c]), run.ref_eirp, win)
-            del tile, alt_tile
-    return _result(run, radio, link, links)
+    plans = tile_tasks.tile_plans(run, groups, source, radio.tile_cells)
+    shared_run = replace(run, scene=None)
+    with ExitStack() as stack:
+        if runner is not None and not getattr(runner, "in_process", False) \
+                and not isinstance(source, tile_tasks.RasterScene):
+            folder = scene_folder if scene_folder is not None else Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="citycov-scene-")))
+            source = source.to_files(Path(folder), grid)
+        shared = tile_tasks.EngineShared(run=shared_run, groups=groups, source=source,
+                                         modes=_Modes(method, hull_tolerance, radio, itm, p1812), link=link)
+        tile_tasks.run_tiles(plans, shared, sink, runner=runner, progress=progress)
 
 
 def _check_options(radio: RadioConfig) -> int:
@@ -417,10 +454,9 @@ class _Run:
     carrier_bw: np.ndarray
     arrays: SectorArrays
     patterns: PatternTables
-    scene: Scene
-    best_dbm: np.ndarray
-    best_sector: np.ndarray
-    cover_bits: np.ndarray
+    scene: Scene | None
+    """The whole scene (the single-machine run), or None: the tile tasks read their windows."""
+    cell_m: float
     notes: list[str]
     extrapolation: tuple[str, ...]
     alt: _Alternative | None = None
@@ -429,14 +465,10 @@ class _Run:
 @dataclass
 class _Alternative:
     """The alternative model of a run (``alt_model``): the sector arrays with its models and reach
-    (carrier slots −1: levels only) and its best-level raster, with scratch for the serving sector
-    and cover bits the kernels also write."""
+    (carrier slots −1: levels only)."""
 
     model: str
     arrays: SectorArrays
-    best_dbm: np.ndarray
-    best_sector: np.ndarray
-    cover_bits: np.ndarray
 
 
 class _Budget(NamedTuple):
@@ -493,8 +525,7 @@ def sector_reach_m(sectors: pd.DataFrame, radio: RadioConfig, *,
     return _budget(sectors, radio, exact_sectors).reach_m.max(axis=1, initial=0.0)
 
 
-def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid: GridSpec, radio: RadioConfig, *,
-             active: np.ndarray | None, rx_loss_db: np.ndarray | None,
+def _prepare(sectors: gpd.GeoDataFrame, source: tile_tasks.SceneSource, grid: GridSpec, radio: RadioConfig, *,
              patterns: Mapping[str, AntennaPattern] | None, exact_sectors: Collection[str] | None,
              z_ground_m: np.ndarray | None = None, reach_cap_m: np.ndarray | None = None,
              alt_model: str | None = None) -> _Run:
@@ -518,15 +549,15 @@ def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid
     row_f, col_f = grid.fractional_rowcol(x, y)
     if z_ground_m is not None:  # read from the DEM file by the caller (citycov.io.dem_points)
         z_ground = np.asarray(z_ground_m, dtype=np.float64)[inside]
-    else:  # interpolated from the grid: only between the cell centres
-        z_ground = np.array([_radio_kernels.bilinear(dem_m, row_f[i], col_f[i]) for i in range(n)])
+    elif isinstance(source, tile_tasks.ArrayScene):  # interpolated from the grid: only between the cell centres
+        z_ground = np.array([_radio_kernels.bilinear(source.scene.dem_m, row_f[i], col_f[i]) for i in range(n)])
+    else:
+        raise ModelError("z_ground_m: the ground height under each sector is required when the scene is read "
+                         "from files (citycov.io.dem_points.sample_dem)")
     if np.isnan(z_ground).any():
         raise RasterError(f"terrain: no elevation under sectors {[str(b) for b in ids[np.isnan(z_ground)][:10]]}; "
                           "the DEM must cover every site" + ("" if z_ground_m is not None else
                                                             " (interpolated between the grid's cell centres)"))
-    scene = scene_arrays(dem_m, env, grid.shape, active=active, rx_loss_db=rx_loss_db, cell_m=grid.cell_m,
-                         h_rx_m=radio.rx_height_m, earth_radius_m=radio.k_factor * EARTH_RADIUS_M,
-                         floor_dbm=radio.floor_dbm)
     operators = table["operator"].to_numpy()
     networks = tuple(sorted({(str(o), str(t)) for o, t in zip(operators, tech, strict=True)}))
     if len(networks) > 64:
@@ -536,8 +567,9 @@ def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid
     carriers = tuple(sorted(set(carrier_keys), key=lambda c: (TECH_INDEX[c[1]], c[0], c[2])))
     carrier_of = np.array([carriers.index(c) for c in carrier_keys], dtype=np.int64) if n else np.zeros(0, np.int64)
     notes = [f"tiles of {radio.tile_cells} x {radio.tile_cells} cells"]
-    if active is not None:
-        notes.append(f"evaluated {int(scene.active.sum()):,} of {scene.active.size:,} cells (study area)")
+    n_active = source.active_count()
+    if n_active < grid.shape[0] * grid.shape[1]:
+        notes.append(f"evaluated {n_active:,} of {grid.shape[0] * grid.shape[1]:,} cells (study area)")
     # the alternative model's budget, as a run with radio.model = alt_model computes it (same errors)
     alt_budget = _budget(table, replace(radio, model=alt_model), exact_sectors) if alt_model is not None else None
     alt_reach_m = alt_budget.reach_m if alt_budget is not None else None
@@ -568,23 +600,16 @@ def _prepare(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndarray, grid
         tech=np.array([TECH_INDEX[t] for t in tech], dtype=np.int64), slot=np.full(n, -1, dtype=np.int64),
         bit=np.array([bit_of[(str(o), str(t))] for o, t in zip(operators, tech, strict=True)], dtype=np.int64),
         threshold_dbm=np.array([radio.threshold_dbm[t] for t in tech], dtype=np.float64))
-    rows, cols = grid.shape
     alt = None
     if alt_budget is not None:
-        alt = _Alternative(
-            model=alt_model, arrays=arrays._replace(model=alt_budget.models, reach_m=alt_reach_m),
-            best_dbm=np.full((len(TECHNOLOGIES), rows, cols), np.nan, dtype=np.float32),
-            best_sector=np.full((len(TECHNOLOGIES), rows, cols), -1, dtype=np.int16 if n < 32_000 else np.int32),
-            cover_bits=np.zeros((rows, cols), dtype=bits_dtype(len(networks))))
+        alt = _Alternative(model=alt_model, arrays=arrays._replace(model=alt_budget.models, reach_m=alt_reach_m))
     return _Run(
         table=table, dropped_outside=int((~inside).sum()), tech=tech, freq=freq, height=height, bandwidth=bandwidth,
         exact=exact, models=models, ref_eirp=ref_eirp, reach_m=reach_m, row_f=row_f, col_f=col_f,
         z_ground=z_ground, site_lat=site_lat, networks=networks, carriers=carriers, carrier_of=carrier_of,
         carrier_bw=np.array([float(bandwidth[carrier_of == c].max()) for c in range(len(carriers))]),
-        arrays=arrays, patterns=pattern_arrays, scene=scene,
-        best_dbm=np.full((len(TECHNOLOGIES), rows, cols), np.nan, dtype=np.float32),
-        best_sector=np.full((len(TECHNOLOGIES), rows, cols), -1, dtype=np.int16 if n < 32_000 else np.int32),
-        cover_bits=np.zeros((rows, cols), dtype=bits_dtype(len(networks))), notes=notes,
+        arrays=arrays, patterns=pattern_arrays,
+        scene=source.scene if isinstance(source, tile_tasks.ArrayScene) else None, cell_m=grid.cell_m, notes=notes,
         extrapolation=extrapolation, alt=alt)
 
 
@@ -645,10 +670,9 @@ class _FastMode:
         if not fast.size:
             return
         alt = run.alt.arrays
-        if np.array_equal(run.reach_m[fast], alt.reach_m[fast]):
-            r0, r1, c0, c1 = window  # the kernel takes the tile's window; TileState holds whole-grid rasters
+        if np.array_equal(run.reach_m[fast], alt.reach_m[fast]):  # the tile task's rasters are the tile's own
             self.site_levels(run, g, i0, fast, s_slot, window, tile, alt_model=alt.model,
-                             alt_best_dbm=alt_tile.best_dbm[:, r0:r1, c0:c1])
+                             alt_best_dbm=alt_tile.best_dbm)
         else:
             self.site_levels(run, g, i0, fast, s_slot, window, tile)
             self.alt_levels(run, g, i0, fast, window, alt_tile)
@@ -716,8 +740,9 @@ class _ExactMode:
                                                     alt_tile)
 
 
-def _result(run: _Run, radio: RadioConfig, link: LinkParams | None, links: LinkRasters | None) -> CellularResult:
-    """The result of a finished run: the rasters and the sector table they index."""
+def _result(run: _Run, radio: RadioConfig, link: LinkParams | None, sink: tile_tasks.GridSink | None) -> CellularResult:
+    """The result of a finished run: the rasters of ``sink`` and the sector table they index
+    (``sink`` None: the table alone, with empty rasters; the rasters were written to files)."""
     n = len(run.table)
     names = {v: k for k, v in MODEL_CODES.items()}
     out_table = pd.DataFrame({
@@ -731,14 +756,17 @@ def _result(run: _Run, radio: RadioConfig, link: LinkParams | None, links: LinkR
         "reach_open_km": np.round(run.reach_m[:, 3] / 1000.0, 3),
         "ground_m": np.round(run.z_ground, 1),
     })
+    links = sink.links if sink is not None else None
     extra = links.finish(link) if links is not None else {}
-    return CellularResult(best_dbm=run.best_dbm, best_sector=run.best_sector, sectors=out_table,
-                          dropped_outside=run.dropped_outside, extrapolation=run.extrapolation,
-                          cover_bits=run.cover_bits, networks=run.networks, carriers=run.carriers,
-                          diffraction=radio.diffraction, notes=tuple(run.notes),
+    empty = np.zeros((len(TECHNOLOGIES), 0, 0), dtype=np.float32)
+    return CellularResult(best_dbm=sink.best_dbm if sink is not None else empty,
+                          best_sector=sink.best_sector if sink is not None else empty.astype(np.int16),
+                          sectors=out_table, dropped_outside=run.dropped_outside, extrapolation=run.extrapolation,
+                          cover_bits=sink.cover_bits if sink is not None else None, networks=run.networks,
+                          carriers=run.carriers, diffraction=radio.diffraction, notes=tuple(run.notes),
                           link=link if links is not None else None, sector_ref_eirp_dbm=run.ref_eirp,
                           sector_bandwidth_mhz=run.carrier_bw[run.carrier_of] if n else np.zeros(0),
-                          alt_best_dbm=run.alt.best_dbm if run.alt is not None else None, **extra)
+                          alt_best_dbm=sink.alt_best_dbm if sink is not None else None, **extra)
 
 
 def model_extrapolation(models: np.ndarray, height_m: np.ndarray, reach_m: np.ndarray) -> tuple[str, ...]:
