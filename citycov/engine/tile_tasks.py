@@ -273,8 +273,9 @@ class GridSink:
 class TiffSink:
     """Each tile written into tiled GeoTIFFs in ``folder`` as it arrives: ``best_dbm.tif`` (one band
     per technology, NaN none), ``best_sector.tif`` (−1 none), ``cover_bits.tif``, and with the link
-    rasters and the alternative model theirs.  Cells of tiles no task wrote read as the fill value
-    (the files are sparse).  ``close`` must be called (a context manager)."""
+    rasters and the alternative model theirs (``margin_db`` as float32: GeoTIFF has no float16).
+    Cells of tiles no task wrote read as the fill value (the files are sparse).  ``close`` must be
+    called (a context manager)."""
 
     def __init__(self, folder: Path, grid: GridSpec, *, index_dtype: type, n_networks: int, link: bool,
                  alt: bool) -> None:
@@ -289,7 +290,8 @@ class TiffSink:
             probe = LinkRasters(n_tech, 1, 1, index_dtype)
             for name, values in probe.finish(LinkParams()).items():
                 fill = values.flat[0]
-                layers[name] = (values.dtype, n_tech, float(fill) if values.dtype.kind == "f" else int(fill))
+                dtype = np.dtype(np.float32) if values.dtype == np.float16 else values.dtype  # no float16 GeoTIFF
+                layers[name] = (dtype, n_tech, float(fill) if values.dtype.kind == "f" else int(fill))
         if alt:
             layers["alt_best_dbm"] = (np.dtype(np.float32), n_tech, float("nan"))
         self.paths = {name: self.folder / f"{name}.tif" for name in layers}
@@ -304,7 +306,7 @@ class TiffSink:
                   **(out.links or {}), **({"alt_best_dbm": out.alt_best_dbm} if out.alt_best_dbm is not None else {})}
         for name, dst in self.files.items():
             if name in values:
-                dst.write(values[name], window=win)
+                dst.write(values[name].astype(dst.dtypes[0], copy=False), window=win)
         self.written += 1
 
     def close(self) -> None:
