@@ -454,3 +454,28 @@ def run_tiles(plans: Sequence[TilePlan], shared: EngineShared, sink: Sink, *, ru
         checkpoint("engine.tile")
         sink.put(engine_tile(plan, shared))
 
+
+
+def warm_kernels() -> None:
+    """Load (or compile, once per machine: ``cache=True``) the kernels of a default engine run, on a
+    tiny scene: a worker runs it when it starts, so that no tile task waits for Numba."""
+    import geopandas as gpd
+    import pyproj
+    import shapely
+    from affine import Affine
+
+    from citycov.config import RadioConfig
+    from citycov.engine.cellular import cellular_coverage
+
+    n, cell_m = 24, 100.0
+    grid = GridSpec(crs=pyproj.CRS.from_epsg(32650), transform=Affine(cell_m, 0.0, 0.0, 0.0, -cell_m, n * cell_m),
+                    shape=(n, n))
+    sectors = gpd.GeoDataFrame(
+        {"sector_id": ["w"], "site_id": ["w"], "operator": ["w"], "technology": ["4G"], "freq_mhz": [1800.0],
+         "bandwidth_mhz": [20.0], "eirp_dbm": [58.0], "height_m": [30.0], "azimuth_deg": [0.0], "omni": [False],
+         "downtilt_deg": [3.0], "h_beamwidth_deg": [65.0], "v_beamwidth_deg": [10.0]},
+        geometry=[shapely.Point(n * cell_m / 2, n * cell_m / 2)], crs=grid.crs)
+    dem = np.full((n, n), 10.0, dtype=np.float32)
+    dem[:, n // 2 + 4] = 60.0
+    cellular_coverage(sectors, dem, np.full((n, n), 2, dtype=np.int8), grid, RadioConfig(max_range_km=1.0),
+                      link=LinkParams())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -35,24 +36,29 @@ def link_params(radio: RadioConfig) -> LinkParams:
 
 
 def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: RadioConfig, *,
-                   progress: bool = False, link: bool = True, alt_model: str | None = None) -> Coverage:
+                   progress: bool = False, link: bool = True, alt_model: str | None = None,
+                   runner: Any = None) -> Coverage:
     """Cellular and WLAN levels; with ``link`` (and ``[radio].sinr``) also SINR, throughput and
     speed tiers per technology (the uncertainty variants skip them: they only need levels).
     The clutter loss of ``layers`` and the antenna patterns of ``inputs`` apply to every run.
 
     ``alt_model``: also the best levels under that empirical model, in the same pass
     (``cell.alt_best_dbm``, the uncertainty band's model variant).  When it does not cover some
-    sector's frequency the run goes on without it and ``alt_skipped`` says why."""
+    sector's frequency the run goes on without it and ``alt_skipped`` says why.
+
+    ``runner``: where the engine's tile tasks run (:func:`citycov.compute.cluster.open_runner`);
+    None: in this process."""
     params = link_params(radio) if link and radio.sinr else None
     skipped = None
     try:
-        cell = engine_coverage(inputs, layers, radio, progress=progress, link=params, alt_model=alt_model)
+        cell = engine_coverage(inputs, layers, radio, progress=progress, link=params, alt_model=alt_model,
+                               runner=runner)
     except ModelError as exc:
         if alt_model is None:
             raise
         # the engine checks the models before its first tile: without the alternative, the run either
         # succeeds (the error was the alternative's) or raises the base run's own error
-        cell = engine_coverage(inputs, layers, radio, progress=progress, link=params)
+        cell = engine_coverage(inputs, layers, radio, progress=progress, link=params, runner=runner)
         skipped = str(exc)
     valid = np.isfinite(layers.dem)
     wlan = (wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
@@ -61,7 +67,8 @@ def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: Ra
 
 
 def engine_coverage(inputs: Inputs, layers: Layers, radio: RadioConfig, *, progress: bool = False,
-                    link: LinkParams | None = None, alt_model: str | None = None) -> radio_mod.CellularResult:
+                    link: LinkParams | None = None, alt_model: str | None = None,
+                    runner: Any = None) -> radio_mod.CellularResult:
     """The engine over the modelled sectors of ``layers.area`` (every sector of ``inputs`` when
     it is None), on the engine grid, cut back to the analysis grid.  The pad around the analysis
     grid is never evaluated: its terrain only shapes the rays of the sites there."""
@@ -70,14 +77,14 @@ def engine_coverage(inputs: Inputs, layers: Layers, radio: RadioConfig, *, progr
         return radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
                                            progress=progress, link=link, active=layers.active,
                                            rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns,
-                                           alt_model=alt_model)
+                                           alt_model=alt_model, runner=runner)
     active = layers.active
     if area.padded:
         active = area.pad(np.ones(layers.grid.shape, dtype=bool) if active is None else active, False)
     cell = radio_mod.cellular_coverage(
         area.sectors, layers.engine_dem if area.padded else layers.dem, area.pad(layers.env, 3), area.grid, radio,
         progress=progress, link=link, active=active, rx_loss_db=area.pad(layers.rx_loss_db, np.nan),
-        patterns=inputs.patterns, z_ground_m=area.ground_m, alt_model=alt_model)
+        patterns=inputs.patterns, z_ground_m=area.ground_m, alt_model=alt_model, runner=runner)
     if area.padded:
         cell = radio_mod.crop_result(cell, area.offset, area.shape)
     return replace(cell, dropped_outside=cell.dropped_outside + area.beyond_reach,

@@ -5,7 +5,10 @@ factor) → cellular and WLAN coverage → FTTH → accounting per district → 
 beside them, broadcast presets → uncertainty variants (cell-edge probability, zonal rule, ±1
 resolution step, alternative model) → targets → gaps → verification of claims.  Each step is a
 function of its own module; this one calls them in turn and collects their results.  Nothing
-here reads or writes files.
+here reads or writes files.  The engine's tile tasks run where ``[compute]`` says
+(:func:`citycov.compute.cluster.open_runner`: in this process by default, or on a Dask cluster,
+whose workers read the scene from files the engine writes to a scratch folder); the figures do
+not depend on it.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from citycov.accounting import districts as acc
 from citycov.accounting import gaps as gaps_mod
 from citycov.accounting.targets import evaluate_targets
 from citycov.checkpoints import checkpoint
+from citycov.compute.cluster import open_runner
 from citycov.config import Scenario
 from citycov.crs import WGS84
+from citycov.engine.tile_tasks import warm_kernels
 from citycov.errors import CitycovWarning
 from citycov.grid import GridSpec
 from citycov.pipeline.broadcast import broadcast_presets, broadcast_services
@@ -72,7 +77,8 @@ def run(scenario: Scenario, *, progress: bool = False, keep_context: bool = Fals
     timings: dict[str, float] = {}
     started = datetime.now(UTC).isoformat(timespec="seconds")
     acc_cfg = scenario.accounting
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, \
+            open_runner(scenario.compute, warm=warm_kernels, progress=progress) as tasks:
         warnings.simplefilter("always", CitycovWarning)
         with _step("read and validate inputs", timings):
             inputs = read_inputs(scenario)
@@ -84,7 +90,7 @@ def run(scenario: Scenario, *, progress: bool = False, keep_context: bool = Fals
             log.info("grid %s x %s cells at %g m in %s", g.shape[0], g.shape[1], g.cell_m, g.crs.to_string())
         with _step("cellular and WLAN coverage (Numba)", timings):
             cov = radio_coverage(scenario, inputs, layers, scenario.radio, progress=progress,
-                                 alt_model=alternative_model(scenario))
+                                 alt_model=alternative_model(scenario), runner=tasks)
         with _step("FTTH and district accounting", timings):
             masks = coverage_masks(scenario, layers, cov, cell_edge_probability=acc_cfg.cell_edge_probability)
             fibre = fibre_coverage(scenario, inputs, layers)
@@ -105,7 +111,8 @@ def run(scenario: Scenario, *, progress: bool = False, keep_context: bool = Fals
         variant_notes: dict[str, str] = {}
         if acc_cfg.uncertainty:
             with _step("uncertainty variants", timings):
-                variant_tables, variant_notes = variants(scenario, inputs, layers, cov, masks, fibre, progress)
+                variant_tables, variant_notes = variants(scenario, inputs, layers, cov, masks, fibre, progress,
+                                                         runner=tasks)
                 band, variants_long = acc.band_table(table, variant_tables)
         target_results = evaluate_targets(scenario.targets, table, band)
         with _step("coverage gaps", timings):
