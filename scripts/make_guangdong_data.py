@@ -619,11 +619,16 @@ def write_sites(grid: GridSpec, pop: np.ndarray, elev: np.ndarray, study: np.nda
 
 def write_villages(grid: GridSpec, pop: np.ndarray, study: np.ndarray, proj: gpd.GeoDataFrame, seed: int) -> None:
     """Villages: Poisson points in rural cells (under 2,000 residents/km^2), about one per 1,500
-    rural residents; towns: each district's seat."""
+    rural residents, jittered inside their cells; towns: each district's seat."""
     rng = np.random.default_rng(seed + 3)
     density = pop / grid.cell_area_km2
     rural = np.where(study & (density > 0) & (density < 2000.0), pop / 1500.0, 0.0)
-    x, y, _, _ = sample_points(grid, (rural / grid.cell_area_km2).astype(np.float32), rng)
+    x, y, rows, cols = sample_points(grid, (rural / grid.cell_area_km2).astype(np.float32), rng)
+    # A point jittered across the coast or the border goes back to its cell's centre (inside by
+    # the cell-centre rule), so every village lies in a district.
+    outside = ~shapely.contains_xy(shapely.union_all(proj.geometry.values), x, y)
+    cx, cy = grid.xy(rows[outside], cols[outside])
+    x[outside], y[outside] = cx, cy
     lon, lat = to_lonlat(grid, x, y)
     seats = shapely.point_on_surface(proj.geometry.values)
     tlon, tlat = to_lonlat(grid, shapely.get_x(seats), shapely.get_y(seats))
