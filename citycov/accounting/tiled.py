@@ -87,7 +87,7 @@ def window_grid(grid: GridSpec, window: Window) -> GridSpec:
     rows, cols = grid.shape
     if not (0 <= window.row0 < window.row1 <= rows and 0 <= window.col0 < window.col1 <= cols):
         raise ValueError(f"window {tuple(window)} is not inside the grid of {rows} x {cols} cells")
-    return GridSpec(crs=grid.crs, transform=grid.transform * Affine.translation(window.col0, window.row0),
+    return GridSpec(crs=grid.crs, transform=grid.transform @ Affine.translation(window.col0, window.row0),
                     shape=window.shape)
 
 
@@ -269,7 +269,7 @@ def _source_part(source: RasterLayer, districts: Districts, grid: GridSpec, halo
     full = source.source_counts
     r0, r1, c0, c1 = regrid.source_window(source.source_transform, source.source_crs, full.shape, hgrid)
     counts = np.ascontiguousarray(full[r0:r1, c0:c1], dtype=np.float64)
-    transform = source.source_transform * Affine.translation(c0, r0)
+    transform = source.source_transform @ Affine.translation(c0, r0)
     keep, geoms = _touching(districts, grid, halo, margin + CLIP_MARGIN_CELLS)
     coverage: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0, dtype=np.int64), np.zeros(0))] * len(districts)
     if counts.size and len(keep):
