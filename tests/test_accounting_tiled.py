@@ -180,7 +180,7 @@ def test_tiles_equal_the_pipeline_accounting(tiny_layers, rule, tile):
     covered = np.random.default_rng(1).random(grid.shape) < 0.5
     values = {"population": layers.population, "households": layers.households,
               "covered": layers.population * covered}
-    parts, area_parts = [], []
+    parts, area_parts, on_the_way = [], [], []
     for k, window in enumerate(tiled.windows(grid.shape, tile)):
         sl = window.slices()
         persons = tiled.tile_person_weights(source, inputs.districts, grid, window, values=layers.population[sl],
@@ -188,6 +188,7 @@ def test_tiles_equal_the_pipeline_accounting(tiny_layers, rule, tile):
         parts.append((k, tiled.person_partial_sums(persons, {n: v[sl] for n, v in values.items()})))
         area = tiled.tile_weights(inputs.districts, grid, window, rule=rule)
         area_parts.append((k, tiled.partial_sums(area, {"area": np.ones(window.shape), "covered": covered[sl]})))
+        on_the_way.append((k, tiled.partial_sums(persons.area, {"area": np.ones(window.shape)})))
     rescale = tiled.person_rescales(source, grid, rule)
     assert rescale == (rule == "fraction")
     sums, totals = tiled.person_sums(tiled.combine(parts), rescale=rescale)
@@ -198,6 +199,7 @@ def test_tiles_equal_the_pipeline_accounting(tiny_layers, rule, tile):
     areas = tiled.combine(area_parts)
     assert _rel(areas[:, 0], layers.weights.sums(np.ones(grid.shape))) <= 1e-9
     assert _rel(areas[:, 1], layers.weights.sums(np.ones(grid.shape), covered)) <= 1e-9
+    assert _rel(tiled.combine(on_the_way)[:, 0], areas[:, 0]) <= 1e-12  # TilePersons.area: the same weights
     if rule == "fraction":
         # the residents of the source raster per district (population_input), owned tile by tile
         assert _rel(totals, layers.population_input) <= 1e-9

@@ -191,6 +191,9 @@ class TilePersons:
     clamped to the grid); NaN for a rotated source raster."""
     grid_sum: np.ndarray
     """float64 per district: Σ unscaled weight × grid residents over the window."""
+    area: TileWeights
+    """The zonal weights of the rule on the window (areas, as ``Layers.weights``): the same as
+    :func:`tile_weights` gives, computed on the way."""
 
 
 def person_rescales(source: RasterLayer, grid: GridSpec, rule: str) -> bool:
@@ -239,7 +242,7 @@ def tile_person_weights(source: RasterLayer, districts: Districts, grid: GridSpe
         grid_sum = _sums(weights, values[None].astype(np.float64))[:, 0]
         totals = (_owned_totals(source, districts, grid, window)
                   if rule == "fraction" else np.full(n, np.nan))
-        return TilePersons(weights, totals, grid_sum)
+        return TilePersons(weights, totals, grid_sum, weights)
     rows, cols = grid.shape
     m = _margin_cells(source, grid)
     halo = Window(max(window.row0 - m, 0), min(window.row1 + m, rows), max(window.col0 - m, 0),
@@ -256,9 +259,10 @@ def tile_person_weights(source: RasterLayer, districts: Districts, grid: GridSpe
     inside = (hrow >= r) & (hrow < r + window.shape[0]) & (hcol >= c) & (hcol < c + window.shape[1])
     cell = (hrow[inside] - r) * window.shape[1] + (hcol[inside] - c)
     weights = TileWeights(window, "fraction", cell, area.district[inside], weight[inside], n)
+    area_w = TileWeights(window, "fraction", cell, area.district[inside], area.weight[inside], n)
     grid_sum = _sums(weights, values[None].astype(np.float64))[:, 0]
     totals = _owned_totals(source, districts, grid, window, part=(counts, transform, coverage))
-    return TilePersons(weights, totals, grid_sum)
+    return TilePersons(weights, totals, grid_sum, area_w)
 
 
 def _source_part(source: RasterLayer, districts: Districts, grid: GridSpec, halo: Window, margin: int):
