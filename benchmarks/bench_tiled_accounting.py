@@ -8,7 +8,8 @@ analysis CRS, the population raster read onto the grid).  The whole-grid path bu
 ``fraction`` rule's area weights and exact person weights of the whole grid
 (:func:`citycov.accounting.population.zonal_weights`, :func:`~citycov.accounting.population.person_weights`)
 and sums residents, households, residents in a synthetic covered mask and the area.  The tiled
-path builds each 512 × 512 tile's person and area weights
+path prepares the polygons once (:func:`~citycov.accounting.tiled.prepare_districts`), then
+builds each 512 × 512 tile's person and area weights
 (:func:`~citycov.accounting.tiled.tile_person_weights`), sums the same layers over the tile, and combines.
 The exact reference is each district's
 products weight × value summed by :func:`math.fsum` (whole-grid weights; products rounded alike
@@ -101,15 +102,17 @@ def child(method: str, cell_m: float, tile: int) -> dict:
     else:
         parts, area_parts = [], []
         wins = tiled.windows(grid.shape, tile)
+        prepared = tiled.prepare_districts(districts, source_crs=layer.source_crs)  # once per run
         for k, w in enumerate(wins):
             pop_w = population[w.slices()]
-            p = tiled.tile_person_weights(layer, districts, grid, w, values=pop_w)
+            p = tiled.tile_person_weights(layer, prepared, grid, w, values=pop_w)
             covered = _covered(pop_w, w.row0, w.col0)
             parts.append((k, tiled.person_partial_sums(p, {
                 "population": pop_w, "households": pop_w.astype(np.float64) / PERSONS_PER_HOUSEHOLD,
                 "population_covered": pop_w * covered})))
             area_parts.append((k, tiled.partial_sums(p.area, {"area": np.full(w.shape, area_km2)})))
-        persons_sums, _ = tiled.person_sums(tiled.combine(parts), rescale=tiled.person_rescales(layer, grid, "fraction"))
+        rescale = tiled.person_rescales(layer, grid, "fraction")
+        persons_sums, _ = tiled.person_sums(tiled.combine(parts), rescale=rescale)
         sums = np.column_stack([persons_sums, tiled.combine(area_parts)])
         n_tiles = len(wins)
     seconds = time.perf_counter() - t0
@@ -157,11 +160,14 @@ def main() -> None:
             "whole_peak_rss_above_inputs_mb": max(r["peak_rss_above_inputs_mb"] for r in runs["whole"]),
             "tiled_peak_rss_above_inputs_mb": max(r["peak_rss_above_inputs_mb"] for r in runs["tiled"]),
             "inputs_rss_mb": runs["whole"][0]["inputs_rss_mb"],
-            "max_rel_diff_per_district": dict(zip(runs["whole"][0]["districts"], rel.max(axis=1).tolist(), strict=True)),
+            "max_rel_diff_per_district": dict(zip(runs["whole"][0]["districts"], rel.max(axis=1).tolist(),
+                                                  strict=True)),
             "max_rel_diff_per_layer": dict(zip(LAYERS, rel.max(axis=0).tolist(), strict=True)),
             "max_rel_diff": float(rel.max()),
-            "max_rel_diff_whole_vs_fsum_per_layer": dict(zip(LAYERS, rel_whole_exact.max(axis=0).tolist(), strict=True)),
-            "max_rel_diff_tiled_vs_fsum_per_layer": dict(zip(LAYERS, rel_tiled_exact.max(axis=0).tolist(), strict=True)),
+            "max_rel_diff_whole_vs_fsum_per_layer": dict(zip(LAYERS, rel_whole_exact.max(axis=0).tolist(),
+                                                            strict=True)),
+            "max_rel_diff_tiled_vs_fsum_per_layer": dict(zip(LAYERS, rel_tiled_exact.max(axis=0).tolist(),
+                                                            strict=True)),
         }
         out["runs"].append(entry)
         print(json.dumps({k: v for k, v in entry.items() if k != "max_rel_diff_per_district"}), flush=True)

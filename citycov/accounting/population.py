@@ -26,6 +26,7 @@ import geopandas as gpd
 import numpy as np
 import pyproj
 from exactextract import exact_extract
+from exactextract.feature import FeatureSource
 from exactextract.raster import NumPyRasterSource
 from rasterio.features import rasterize
 
@@ -153,12 +154,14 @@ def _source_coverage(layer: RasterLayer, districts: Districts) -> list[tuple[np.
                            districts.frame.geometry)
 
 
-def source_coverage(counts: np.ndarray, transform, crs, geometries: gpd.GeoSeries,
+def source_coverage(counts: np.ndarray, transform, crs, geometries: gpd.GeoSeries | FeatureSource,
                     ) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """Per polygon of ``geometries`` (analysis CRS, none empty): (flat index into ``counts``,
     fraction of the source cell's area inside the polygon), computed by exactextract in the
     source raster's own CRS (``crs``, north-up ``transform`` or south-up) with the edges
-    densified to :data:`DISTRICT_SEGMENT_M`; None for a rotated raster."""
+    densified to :data:`DISTRICT_SEGMENT_M`; None for a rotated raster.  ``geometries`` may
+    also be an exactextract feature source already densified and in the raster's CRS
+    (:func:`densified_in`), to prepare the polygons once for many windows."""
     t = transform
     rows, cols = counts.shape
     if t.b != 0 or t.d != 0:
@@ -170,9 +173,8 @@ def source_coverage(counts: np.ndarray, transform, crs, geometries: gpd.GeoSerie
     values = counts[::-1] if south_up else counts
     source = NumPyRasterSource(np.ascontiguousarray(values, dtype=np.float64), min(xs), min(ys), max(xs), max(ys),
                                srs_wkt=src_crs.to_wkt())
-    frame = gpd.GeoDataFrame(geometry=gpd.GeoSeries(geometries).reset_index(drop=True))
-    frame = frame.set_geometry(frame.geometry.segmentize(DISTRICT_SEGMENT_M)).to_crs(src_crs)
-    table = exact_extract(source, frame, ["cell_id", "coverage"], output="pandas")
+    vec = geometries if isinstance(geometries, FeatureSource) else densified_in(geometries, src_crs)
+    table = exact_extract(source, vec, ["cell_id", "coverage"], output="pandas")
     out = []
     for ids, cov in zip(table["cell_id"], table["coverage"], strict=True):
         ids = np.asarray(ids, dtype=np.int64)
@@ -180,6 +182,13 @@ def source_coverage(counts: np.ndarray, transform, crs, geometries: gpd.GeoSerie
             ids = (rows - 1 - ids // cols) * cols + ids % cols
         out.append((ids, np.asarray(cov, dtype=np.float64)))
     return out
+
+
+def densified_in(geometries: gpd.GeoSeries, crs) -> gpd.GeoDataFrame:
+    """``geometries`` (analysis CRS) with every edge densified to :data:`DISTRICT_SEGMENT_M`,
+    reprojected to ``crs``: the polygons exactextract meets in a source raster's CRS."""
+    frame = gpd.GeoDataFrame(geometry=gpd.GeoSeries(geometries).reset_index(drop=True))
+    return frame.set_geometry(frame.geometry.segmentize(DISTRICT_SEGMENT_M)).to_crs(pyproj.CRS(crs))
 
 
 def source_district_totals(layer: RasterLayer, districts: Districts) -> np.ndarray:

@@ -25,18 +25,20 @@ differ from the exact sums by at most one rounding.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import geopandas as gpd
 import numpy as np
 import pyproj
 from affine import Affine
 from exactextract import exact_extract
+from exactextract.feature import FeatureSource, JSONFeature
 from exactextract.raster import NumPyRasterSource
 from rasterio.features import rasterize
+from shapely.geometry import mapping
 
 from citycov import regrid
 from citycov.accounting import population as pop_mod
@@ -104,10 +106,90 @@ class TileWeights:
     n_districts: int
 
 
-def _touching(districts: Districts, grid: GridSpec, window: Window, margin_cells: int,
-              ) -> tuple[np.ndarray, gpd.GeoSeries]:
-    """The districts whose bounding box meets ``window`` grown by ``margin_cells``: (their
-    numbers, their whole polygons).
+class _Feature(JSONFeature):
+    """An exactextract feature whose GeoJSON geometry was encoded once (:class:`PreparedDistricts`)."""
+
+    def __init__(self, text: str):
+        JSONFeature.__init__(self, {"type": "Feature", "properties": {}})
+        self._text = text
+
+    def geometry(self) -> str:
+        return self._text
+
+
+class _Features(FeatureSource):
+    """exactextract features from GeoJSON geometries encoded once."""
+
+    def __init__(self, texts: list[str], srs_wkt: str):
+        super().__init__()
+        self._texts = texts
+        self._wkt = srs_wkt
+
+    def count(self) -> int:
+        return len(self._texts)
+
+    def __iter__(self):
+        for text in self._texts:
+            yield _Feature(text)
+
+    def srs_wkt(self) -> str:
+        return self._wkt
+
+
+@dataclass(frozen=True)
+class PreparedDistricts:
+    """The district polygons as every tile uses them, prepared once per run (and sent to the
+    workers once): bounds, shapely geometries and GeoJSON text in the analysis CRS and, for
+    the person weights, densified and in the population raster's CRS.  exactextract reads
+    the same text it reads from a GeoDataFrame (``json.dumps`` of the geometry's mapping,
+    exact to the bit), so the weights are the same, without encoding every polygon per tile."""
+
+    bounds: np.ndarray
+    """float64 (districts, 4): minx, miny, maxx, maxy in the analysis CRS (NaN when empty)."""
+    geometries: tuple
+    geojson: tuple[str, ...]
+    crs_wkt: str
+    source_crs_wkt: str | None = None
+    source_geojson: tuple[str, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.geometries)
+
+
+def _geojson(geoms) -> tuple[str, ...]:
+    return tuple("" if g is None or g.is_empty else json.dumps(mapping(g)) for g in geoms)
+
+
+def prepare_districts(districts: Districts, *, source_crs=None) -> PreparedDistricts:
+    """The polygons of ``districts`` prepared for :func:`tile_weights` and, with ``source_crs``
+    (the population raster's CRS), for :func:`tile_person_weights`."""
+    geoms = districts.frame.geometry.reset_index(drop=True)
+    bounds = np.array(geoms.bounds.to_numpy(), dtype=np.float64)
+    empty = (geoms.is_empty | geoms.isna()).to_numpy()
+    bounds[empty] = np.nan
+    src_wkt = src_json = None
+    if source_crs is not None:
+        src_crs = pyproj.CRS(source_crs)
+        src_wkt = src_crs.to_wkt()
+        src_json = _geojson(pop_mod.densified_in(geoms, src_crs).geometry)
+    return PreparedDistricts(bounds=bounds, geometries=tuple(geoms), geojson=_geojson(geoms),
+                             crs_wkt=pyproj.CRS(districts.frame.crs).to_wkt(), source_crs_wkt=src_wkt,
+                             source_geojson=src_json)
+
+
+def _prepared(districts: Districts | PreparedDistricts, source_crs=None) -> PreparedDistricts:
+    """``districts`` prepared (with ``source_crs`` when given); a prepared set is checked."""
+    if not isinstance(districts, PreparedDistricts):
+        return prepare_districts(districts, source_crs=source_crs)
+    if source_crs is not None and (districts.source_geojson is None
+                                   or not pyproj.CRS(districts.source_crs_wkt).equals(pyproj.CRS(source_crs))):
+        raise ValueError("districts prepared without the population raster's CRS: "
+                         "call prepare_districts(districts, source_crs=<the raster's CRS>)")
+    return districts
+
+
+def _touching(districts: PreparedDistricts, grid: GridSpec, window: Window, margin_cells: int) -> np.ndarray:
+    """The districts whose bounding box meets ``window`` grown by ``margin_cells`` (their numbers).
 
     The polygons are not clipped to the window: exactextract stores coverage fractions in
     float32 and takes a hole's coverage from the ring's (1 − 0.6 in float32 is not 0.4), so a
@@ -115,29 +197,28 @@ def _touching(districts: Districts, grid: GridSpec, window: Window, margin_cells
     (up to 3e-8 of a cell) than the whole polygon.  Whole polygons give the whole grid's."""
     minx, miny, maxx, maxy = window_grid(grid, window).bounds
     pad = margin_cells * grid.cell_m
-    geoms = districts.frame.geometry.reset_index(drop=True)
-    b = geoms.bounds
-    meets = ((b["minx"] <= maxx + pad) & (b["maxx"] >= minx - pad) & (b["miny"] <= maxy + pad)
-             & (b["maxy"] >= miny - pad) & ~(geoms.is_empty | geoms.isna()))
-    keep = np.flatnonzero(meets.to_numpy())
-    return keep, gpd.GeoSeries(geoms.iloc[keep].to_numpy(), crs=grid.crs)
+    b = districts.bounds
+    with np.errstate(invalid="ignore"):
+        meets = (b[:, 0] <= maxx + pad) & (b[:, 2] >= minx - pad) & (b[:, 1] <= maxy + pad) & (b[:, 3] >= miny - pad)
+    return np.flatnonzero(meets)
 
 
-def _coverage(geoms: gpd.GeoSeries, wgrid: GridSpec) -> list[tuple[np.ndarray, np.ndarray]]:
-    """exactextract's (flat cell index, coverage fraction) of each polygon on ``wgrid``."""
-    if len(geoms) == 0:
+def _coverage(districts: PreparedDistricts, keep: np.ndarray, wgrid: GridSpec) -> list[tuple[np.ndarray, np.ndarray]]:
+    """exactextract's (flat cell index, coverage fraction) of each district of ``keep`` on ``wgrid``."""
+    if len(keep) == 0:
         return []
     rows, cols = wgrid.shape
     minx, miny, maxx, maxy = wgrid.bounds
     source = NumPyRasterSource(np.zeros((rows, cols), dtype=np.float32), minx, miny, maxx, maxy,
                                srs_wkt=wgrid.crs.to_wkt())
-    frame = gpd.GeoDataFrame(geometry=geoms.reset_index(drop=True), crs=wgrid.crs)
-    table = exact_extract(source, frame, ["cell_id", "coverage"], output="pandas")
+    features = _Features([districts.geojson[i] for i in keep], districts.crs_wkt)
+    table = exact_extract(source, features, ["cell_id", "coverage"], output="pandas")
     return [(np.asarray(c, dtype=np.int64), np.asarray(w, dtype=np.float64))
             for c, w in zip(table["cell_id"], table["coverage"], strict=True)]
 
 
-def tile_weights(districts: Districts, grid: GridSpec, window: Window, *, rule: str = "fraction") -> TileWeights:
+def tile_weights(districts: Districts | PreparedDistricts, grid: GridSpec, window: Window, *,
+                 rule: str = "fraction") -> TileWeights:
     """Zonal weights of ``rule`` of the cells of ``window`` of ``grid``, as
     :func:`citycov.accounting.population.zonal_weights` gives them on the whole grid.
 
@@ -148,9 +229,11 @@ def tile_weights(districts: Districts, grid: GridSpec, window: Window, *, rule: 
     """
     if rule not in pop_mod.ZONAL_RULES:
         raise ScenarioError(f"unknown zonal rule {rule!r}; expected one of {sorted(pop_mod.ZONAL_RULES)}")
+    districts = _prepared(districts)
     n = len(districts)
     wgrid = window_grid(grid, window)
-    keep, geoms = _touching(districts, grid, window, CLIP_MARGIN_CELLS)
+    keep = _touching(districts, grid, window, CLIP_MARGIN_CELLS)
+    geoms = [districts.geometries[i] for i in keep]
     if rule == "centroid":
         if len(keep):
             index = rasterize(((g, int(i)) for g, i in zip(geoms, keep, strict=True)), out_shape=wgrid.shape,
@@ -169,7 +252,7 @@ def tile_weights(districts: Districts, grid: GridSpec, window: Window, *, rule: 
             dists.append(np.full(c.size, i, dtype=np.int64))
         cell = np.concatenate(cells)
         return TileWeights(window, rule, cell, np.concatenate(dists), np.ones(cell.size), n)
-    pairs = _coverage(geoms, wgrid)
+    pairs = _coverage(districts, keep, wgrid)
     cell = np.concatenate([np.zeros(0, dtype=np.int64), *(c for c, _ in pairs)])
     weight = np.concatenate([np.zeros(0), *(w for _, w in pairs)])
     dist = np.concatenate([np.zeros(0, dtype=np.int64),
@@ -196,15 +279,19 @@ class TilePersons:
     :func:`tile_weights` gives, computed on the way."""
 
 
+def _north_up(source: RasterLayer) -> bool:
+    """Whether the source raster has no rotation (exactextract works in its CRS)."""
+    t = source.source_transform
+    return t.b == 0 and t.d == 0
+
+
 def person_rescales(source: RasterLayer, grid: GridSpec, rule: str) -> bool:
     """Whether :func:`citycov.accounting.population.person_weights` rescales the weights of
     residents on ``grid`` per district (``fraction`` rule, a north-up source raster off the grid),
     so the combined sums need :func:`person_sums`."""
-    if rule != "fraction":
+    if rule != "fraction" or not _north_up(source):
         return False
     t = source.source_transform
-    if t.b != 0 or t.d != 0:
-        return False
     src_grid = GridSpec(crs=pyproj.CRS(source.source_crs), transform=t, shape=source.source_counts.shape)
     return not src_grid.same_as(grid)
 
@@ -219,8 +306,8 @@ def _margin_cells(source: RasterLayer, grid: GridSpec) -> int:
     return int(math.ceil(side_m / grid.cell_m)) + 2
 
 
-def tile_person_weights(source: RasterLayer, districts: Districts, grid: GridSpec, window: Window, *,
-                        values: np.ndarray, rule: str = "fraction") -> TilePersons:
+def tile_person_weights(source: RasterLayer, districts: Districts | PreparedDistricts, grid: GridSpec,
+                        window: Window, *, values: np.ndarray, rule: str = "fraction") -> TilePersons:
     """Weights of residents of the cells of ``window``: what
     :func:`citycov.accounting.population.person_weights` gives them on the whole grid before its
     per-district rescale (under ``fraction``), the zonal weights of ``rule`` otherwise.
@@ -235,13 +322,14 @@ def tile_person_weights(source: RasterLayer, districts: Districts, grid: GridSpe
     values = np.asarray(values)
     if values.shape != window.shape:
         raise ValueError(f"values have shape {values.shape}, the window is {window.shape}")
-    n = len(districts)
     rescale = person_rescales(source, grid, rule)
+    fraction = rule == "fraction" and _north_up(source)
+    districts = _prepared(districts, source.source_crs if fraction else None)
+    n = len(districts)
     if not rescale:
         weights = tile_weights(districts, grid, window, rule=rule)
         grid_sum = _sums(weights, values[None].astype(np.float64))[:, 0]
-        totals = (_owned_totals(source, districts, grid, window)
-                  if rule == "fraction" else np.full(n, np.nan))
+        totals = _owned_totals(source, districts, grid, window) if fraction else np.full(n, np.nan)
         return TilePersons(weights, totals, grid_sum, weights)
     rows, cols = grid.shape
     m = _margin_cells(source, grid)
@@ -265,7 +353,7 @@ def tile_person_weights(source: RasterLayer, districts: Districts, grid: GridSpe
     return TilePersons(weights, totals, grid_sum, area_w)
 
 
-def _source_part(source: RasterLayer, districts: Districts, grid: GridSpec, halo: Window, margin: int):
+def _source_part(source: RasterLayer, districts: PreparedDistricts, grid: GridSpec, halo: Window, margin: int):
     """The source cells that can reach ``halo`` (float64 counts, their transform) and their
     coverage by each district that can reach them
     (:func:`citycov.accounting.population.source_coverage`, whole polygons)."""
@@ -274,10 +362,11 @@ def _source_part(source: RasterLayer, districts: Districts, grid: GridSpec, halo
     r0, r1, c0, c1 = regrid.source_window(source.source_transform, source.source_crs, full.shape, hgrid)
     counts = np.ascontiguousarray(full[r0:r1, c0:c1], dtype=np.float64)
     transform = source.source_transform @ Affine.translation(c0, r0)
-    keep, geoms = _touching(districts, grid, halo, margin + CLIP_MARGIN_CELLS)
+    keep = _touching(districts, grid, halo, margin + CLIP_MARGIN_CELLS)
     coverage: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0, dtype=np.int64), np.zeros(0))] * len(districts)
     if counts.size and len(keep):
-        found = pop_mod.source_coverage(counts, transform, source.source_crs, geoms)
+        features = _Features([districts.source_geojson[i] for i in keep], districts.source_crs_wkt)
+        found = pop_mod.source_coverage(counts, transform, source.source_crs, features)
         if found is None:
             raise ValueError("rotated source raster: its residents keep the area weights")
         for i, pair in zip(keep, found, strict=True):
@@ -285,13 +374,13 @@ def _source_part(source: RasterLayer, districts: Districts, grid: GridSpec, halo
     return counts, transform, coverage
 
 
-def _owned_totals(source: RasterLayer, districts: Districts, grid: GridSpec, window: Window, *, part=None) -> np.ndarray:
+def _owned_totals(source: RasterLayer, districts: PreparedDistricts, grid: GridSpec, window: Window, *,
+                  part=None) -> np.ndarray:
     """Residents of the source raster in each district (Σ value × coverage, source CRS) from the
     source cells this tile owns: those whose centre, in grid CRS and clamped to the grid, falls
     in ``window``.  Every source cell is owned by exactly one tile."""
     n = len(districts)
-    t = source.source_transform
-    if t.b != 0 or t.d != 0:
+    if not _north_up(source):
         return np.full(n, np.nan)
     if part is None:
         m = _margin_cells(source, grid)
@@ -320,7 +409,7 @@ def _owned_totals(source: RasterLayer, districts: Districts, grid: GridSpec, win
 
 def _sums(weights: TileWeights, stacked: np.ndarray) -> np.ndarray:
     """Compensated Σ weight × layer per district (``stacked`` float64, (layers, rows, cols))."""
-    flat = np.ascontiguousarray(stacked.reshape(stacked.shape[0], -1))
+    flat = np.ascontiguousarray(stacked.reshape(stacked.shape[0], stacked.shape[1] * stacked.shape[2]))
     return compensated_sums(weights.cell, weights.district, weights.weight.astype(np.float64), flat,
                             weights.n_districts)
 
