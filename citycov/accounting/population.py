@@ -231,7 +231,7 @@ def split_person_weights(counts: np.ndarray, transform, crs, coverage: list[tupl
     unplaced residents, largest fit residual).  Every weight depends only on the source cells
     that overlap its grid cell and the area weights of the grid cells they overlap, so a grid
     that is a window of a larger one, with a margin of one source cell, gives the larger
-    grid's weights inside the window (:mod:`citycov.accounting.tiled`).
+    grid's weights inside the window, to float rounding (:mod:`citycov.accounting.tiled`).
     """
     n = area_weights.n_districts
     flat = counts.reshape(-1)
