@@ -22,9 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import geopandas as gpd
 import numpy as np
 import pyproj
 from exactextract import exact_extract
+from exactextract.feature import FeatureSource
 from exactextract.raster import NumPyRasterSource
 from rasterio.features import rasterize
 
@@ -148,20 +150,31 @@ def _source_coverage(layer: RasterLayer, districts: Districts) -> list[tuple[np.
     """Per district: (flat source cell index, fraction of the cell's area inside the district),
     computed by exactextract in the source raster's own CRS with the district edges densified
     to :data:`DISTRICT_SEGMENT_M`; None for a rotated source raster."""
-    t = layer.source_transform
-    rows, cols = layer.source_counts.shape
+    return source_coverage(layer.source_counts, layer.source_transform, layer.source_crs,
+                           districts.frame.geometry)
+
+
+def source_coverage(counts: np.ndarray, transform, crs, geometries: gpd.GeoSeries | FeatureSource,
+                    ) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Per polygon of ``geometries`` (analysis CRS, none empty): (flat index into ``counts``,
+    fraction of the source cell's area inside the polygon), computed by exactextract in the
+    source raster's own CRS (``crs``, north-up ``transform`` or south-up) with the edges
+    densified to :data:`DISTRICT_SEGMENT_M`; None for a rotated raster.  ``geometries`` may
+    also be an exactextract feature source already densified and in the raster's CRS
+    (:func:`densified_in`), to prepare the polygons once for many windows."""
+    t = transform
+    rows, cols = counts.shape
     if t.b != 0 or t.d != 0:
         return None
     xs = (t.c, t.c + cols * t.a)
     ys = (t.f, t.f + rows * t.e)
-    src_crs = pyproj.CRS(layer.source_crs)
+    src_crs = pyproj.CRS(crs)
     south_up = t.e > 0  # exactextract expects north-up: flip, then map the cell numbers back
-    values = layer.source_counts[::-1] if south_up else layer.source_counts
+    values = counts[::-1] if south_up else counts
     source = NumPyRasterSource(np.ascontiguousarray(values, dtype=np.float64), min(xs), min(ys), max(xs), max(ys),
                                srs_wkt=src_crs.to_wkt())
-    frame = districts.frame[["geometry"]].reset_index(drop=True)
-    frame = frame.set_geometry(frame.geometry.segmentize(DISTRICT_SEGMENT_M)).to_crs(src_crs)
-    table = exact_extract(source, frame, ["cell_id", "coverage"], output="pandas")
+    vec = geometries if isinstance(geometries, FeatureSource) else densified_in(geometries, src_crs)
+    table = exact_extract(source, vec, ["cell_id", "coverage"], output="pandas")
     out = []
     for ids, cov in zip(table["cell_id"], table["coverage"], strict=True):
         ids = np.asarray(ids, dtype=np.int64)
@@ -169,6 +182,13 @@ def _source_coverage(layer: RasterLayer, districts: Districts) -> list[tuple[np.
             ids = (rows - 1 - ids // cols) * cols + ids % cols
         out.append((ids, np.asarray(cov, dtype=np.float64)))
     return out
+
+
+def densified_in(geometries: gpd.GeoSeries, crs) -> gpd.GeoDataFrame:
+    """``geometries`` (analysis CRS) with every edge densified to :data:`DISTRICT_SEGMENT_M`,
+    reprojected to ``crs``: the polygons exactextract meets in a source raster's CRS."""
+    frame = gpd.GeoDataFrame(geometry=gpd.GeoSeries(geometries).reset_index(drop=True))
+    return frame.set_geometry(frame.geometry.segmentize(DISTRICT_SEGMENT_M)).to_crs(pyproj.CRS(crs))
 
 
 def source_district_totals(layer: RasterLayer, districts: Districts) -> np.ndarray:
@@ -196,6 +216,65 @@ class PersonWeights:
     totals: np.ndarray
     """Residents per district: Σ value × area fraction in the source CRS (float64)."""
     notes: tuple[str, ...]
+
+
+def split_person_weights(counts: np.ndarray, transform, crs, coverage: list[tuple[np.ndarray, np.ndarray]],
+                         grid: GridSpec, area_weights: ZonalWeights, values: np.ndarray,
+                         ) -> tuple[np.ndarray, tuple[int, float, float]]:
+    """The person weights of :func:`person_weights` before the final per-district rescale.
+
+    ``counts`` (float64) is the source raster (``transform``, ``crs``), ``coverage`` its
+    cells' coverage by each district (:func:`source_coverage`), ``area_weights`` the fraction
+    rule's weights on ``grid`` and ``values`` the residents on ``grid`` (float32 or float64,
+    grid shape; the caller's layer values).  Returns the weight of each entry of
+    ``area_weights`` (aligned with its ``cell``) and (cut source cell × district pieces,
+    unplaced residents, largest fit residual).  Every weight depends only on the source cells
+    that overlap its grid cell and the area weights of the grid cells they overlap, so a grid
+    that is a window of a larger one, with a margin of one source cell, gives the larger
+    grid's weights inside the window, to float rounding (:mod:`citycov.accounting.tiled`).
+    """
+    n = area_weights.n_districts
+    flat = counts.reshape(-1)
+    # source cells: wholly inside one district (its number), outside all (-1) or cut (-2)
+    all_ids = np.concatenate([ids for ids, _ in coverage])
+    all_cov = np.concatenate([cov for _, cov in coverage])
+    all_d = np.concatenate([np.full(ids.size, i, dtype=np.int64) for i, (ids, _) in enumerate(coverage)])
+    keep = all_cov > 0
+    all_ids, all_cov, all_d = all_ids[keep], all_cov[keep], all_d[keep]
+    listed = np.bincount(all_ids, minlength=flat.size)
+    whole = (listed[all_ids] == 1) & (all_cov >= 1.0)
+    codes = np.full(flat.size, -1, dtype=np.int32)
+    codes[all_ids[whole]] = all_d[whole]
+    codes[all_ids[~whole]] = -2
+    cut = codes[all_ids] == -2
+    order = np.lexsort((all_d[cut], all_ids[cut]))
+    c_src, c_dist, c_cov = all_ids[cut][order], all_d[cut][order], all_cov[cut][order]
+    # grid cells wholly inside one district (its number), in none (-1) or on a boundary (-2);
+    # the weights of the boundary cells keyed by cell·n + district, sorted
+    wcell, wdist = area_weights.cell.astype(np.int64), area_weights.district.astype(np.int64)
+    wweight = area_weights.weight.astype(np.float64)
+    n_cells = grid.shape[0] * grid.shape[1]
+    per_cell = np.bincount(wcell, minlength=n_cells)
+    interior = (per_cell[wcell] == 1) & (wweight >= 1.0)
+    state = np.full(n_cells, -1, dtype=np.int32)
+    state[wcell[interior]] = wdist[interior]
+    state[wcell[~interior]] = -2
+    bidx = np.flatnonzero(~interior)
+    bkey = wcell[bidx] * n + wdist[bidx]
+    order = np.argsort(bkey, kind="stable")
+    bidx, bkey = bidx[order], bkey[order]
+    bcell, inverse = np.unique(wcell[bidx], return_inverse=True)
+    bsum = np.bincount(inverse, weights=wweight[bidx], minlength=bcell.size)
+    piece, stray, (p_src, p_cell, p_frac) = regrid.district_pieces(
+        counts, codes.reshape(counts.shape), transform, crs, grid, n_districts=n,
+        state=state, bkey=bkey)
+    worst = split_cut_cells(p_src, p_cell, p_frac, c_src, c_dist, c_cov, flat, n, state, bkey, wweight[bidx],
+                            bcell, bsum, piece, stray, IPF_MAX_ITER, IPF_TOL)
+    grid_pop = np.asarray(values, dtype=np.float64).reshape(-1)[wcell]
+    weight = np.ones(wcell.size)
+    bpop = grid_pop[bidx]
+    weight[bidx] = np.where(bpop > 0, piece / np.where(bpop > 0, bpop, 1.0), wweight[bidx])
+    return weight, (int(c_src.size), float(stray.sum()), float(worst))
 
 
 def person_weights(layer: RasterLayer, districts: Districts, grid: GridSpec,
@@ -237,45 +316,10 @@ def person_weights(layer: RasterLayer, districts: Districts, grid: GridSpec,
     totals = np.array([float(np.dot(flat[ids], cov)) for ids, cov in coverage])
     if src_grid.same_as(grid):
         return PersonWeights(area_weights, totals, ())
-    # source cells: wholly inside one district (its number), outside all (-1) or cut (-2)
-    all_ids = np.concatenate([ids for ids, _ in coverage])
-    all_cov = np.concatenate([cov for _, cov in coverage])
-    all_d = np.concatenate([np.full(ids.size, i, dtype=np.int64) for i, (ids, _) in enumerate(coverage)])
-    keep = all_cov > 0
-    all_ids, all_cov, all_d = all_ids[keep], all_cov[keep], all_d[keep]
-    listed = np.bincount(all_ids, minlength=flat.size)
-    whole = (listed[all_ids] == 1) & (all_cov >= 1.0)
-    codes = np.full(flat.size, -1, dtype=np.int32)
-    codes[all_ids[whole]] = all_d[whole]
-    codes[all_ids[~whole]] = -2
-    cut = codes[all_ids] == -2
-    order = np.lexsort((all_d[cut], all_ids[cut]))
-    c_src, c_dist, c_cov = all_ids[cut][order], all_d[cut][order], all_cov[cut][order]
-    # grid cells wholly inside one district (its number), in none (-1) or on a boundary (-2);
-    # the weights of the boundary cells keyed by cell·n + district, sorted
+    weight, (n_cut, unplaced, worst) = split_person_weights(
+        counts, layer.source_transform, layer.source_crs, coverage, grid, area_weights, layer.values)
     wcell, wdist = area_weights.cell.astype(np.int64), area_weights.district.astype(np.int64)
-    wweight = area_weights.weight.astype(np.float64)
-    n_cells = grid.shape[0] * grid.shape[1]
-    per_cell = np.bincount(wcell, minlength=n_cells)
-    interior = (per_cell[wcell] == 1) & (wweight >= 1.0)
-    state = np.full(n_cells, -1, dtype=np.int32)
-    state[wcell[interior]] = wdist[interior]
-    state[wcell[~interior]] = -2
-    bidx = np.flatnonzero(~interior)
-    bkey = wcell[bidx] * n + wdist[bidx]
-    order = np.argsort(bkey, kind="stable")
-    bidx, bkey = bidx[order], bkey[order]
-    bcell, inverse = np.unique(wcell[bidx], return_inverse=True)
-    bsum = np.bincount(inverse, weights=wweight[bidx], minlength=bcell.size)
-    piece, stray, (p_src, p_cell, p_frac) = regrid.district_pieces(
-        counts, codes.reshape(counts.shape), layer.source_transform, layer.source_crs, grid, n_districts=n,
-        state=state, bkey=bkey)
-    worst = split_cut_cells(p_src, p_cell, p_frac, c_src, c_dist, c_cov, flat, n, state, bkey, wweight[bidx],
-                            bcell, bsum, piece, stray, IPF_MAX_ITER, IPF_TOL)
     grid_pop = np.asarray(layer.values, dtype=np.float64).reshape(-1)[wcell]
-    weight = np.ones(wcell.size)
-    bpop = grid_pop[bidx]
-    weight[bidx] = np.where(bpop > 0, piece / np.where(bpop > 0, bpop, 1.0), wweight[bidx])
     summed = np.bincount(wdist, weights=weight * grid_pop, minlength=n)
     factor = np.where(summed > 0, totals / np.where(summed > 0, summed, 1.0), 1.0)
     weight = weight * factor[wdist]
@@ -283,8 +327,8 @@ def person_weights(layer: RasterLayer, districts: Districts, grid: GridSpec,
     out = ZonalWeights("fraction", wcell[keep], wdist[keep], weight[keep], n, grid.shape)
     departure = float(np.max(np.abs(factor - 1.0))) if n else 0.0
     notes = (f"residents per district exact in the population raster's CRS ({layer.source_crs}); grid cells split "
-             f"by their residents' origin: {c_src.size:,} source cell × district pieces cut by a boundary, "
-             f"final per-district rescale within {departure:.1e}, unplaced {float(stray.sum()):.3g} residents, "
+             f"by their residents' origin: {n_cut:,} source cell × district pieces cut by a boundary, "
+             f"final per-district rescale within {departure:.1e}, unplaced {unplaced:.3g} residents, "
              f"fit residual {worst:.1e}",)
     return PersonWeights(out, totals, notes)
 
