@@ -62,6 +62,16 @@ def killable(plan: TilePlan, shared: Shared) -> tuple[float, float, int]:
     return tile_stats(plan, shared)
 
 
+def wait_for_go(plan: TilePlan, shared: Shared) -> tuple[float, float, int]:
+    """Tile 0 returns at once; the others wait for Event "go" (the test sets it when done)."""
+    if plan.index != 0:
+        from distributed import Event
+
+        if not Event("go").wait(timeout=600):  # a guard against a hang, not a timing
+            raise RuntimeError("the test never set 'go'")
+    return tile_stats(plan, shared)
+
+
 def numba_threads_in_task(plan: TilePlan, shared: Shared) -> tuple[int, int]:
     """(numba.config.NUMBA_NUM_THREADS, numba.get_num_threads()) in the task's thread."""
     import numba

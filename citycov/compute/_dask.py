@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable
 
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -13,13 +15,21 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 class WorkerSetup(WorkerPlugin):
     """Runs :func:`setup_worker` once in each worker as it starts (restarted workers included),
-    in a thread, so that a long ``warm`` does not block the worker's event loop (its heartbeats)."""
+    in a thread, so that a long ``warm`` does not block the worker's event loop (its heartbeats).
 
-    def __init__(self, warm: Callable[[], None] | None, numba_threads: int | None) -> None:
+    With ``ignore_sigint`` (the workers of a LocalCluster, which share the terminal's process
+    group with the main process), the worker ignores Ctrl-C: the main process alone handles it,
+    cancels the tasks and closes the cluster, instead of every worker dying with a traceback."""
+
+    def __init__(self, warm: Callable[[], None] | None, numba_threads: int | None, *,
+                 ignore_sigint: bool = False) -> None:
         self.warm = warm
         self.numba_threads = numba_threads
+        self.ignore_sigint = ignore_sigint
 
     async def setup(self, worker) -> None:
+        if self.ignore_sigint and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         await asyncio.get_running_loop().run_in_executor(None, setup_worker, self.warm, self.numba_threads)
 
 

@@ -177,9 +177,12 @@ class DaskRunner(TaskRunner):
                     bar.update(1)
                     submit_next()
         except BaseException:  # a failed task, on_result raising, Ctrl-C: stop the other tasks
-            if pending:
-                client.cancel([f for _, f in pending.values()], force=True)
+            futures = [f for _, f in pending.values()]
             pending.clear()
+            if futures:
+                client.cancel(futures, force=True)
+                for future in futures:  # a traceback that keeps this frame must not keep the results
+                    future.release()
             raise
         finally:
             shared_future.release()
@@ -216,10 +219,10 @@ def open_runner(compute: ComputeConfig, *, warm: Callable[[], None] | None = Non
     import distributed
 
     with ExitStack() as stack:
-        quiet = logging.getLogger("distributed")  # its INFO lines would drown citycov's (kept with -vv)
-        if not log.isEnabledFor(logging.DEBUG) and quiet.getEffectiveLevel() < logging.WARNING:
+        quiet = logging.getLogger("distributed")  # its lines would drown citycov's (all kept with -vv)
+        if not log.isEnabledFor(logging.DEBUG) and quiet.getEffectiveLevel() < logging.ERROR:
             stack.callback(quiet.setLevel, quiet.level)
-            quiet.setLevel(logging.WARNING)
+            quiet.setLevel(logging.ERROR)
         cluster = None
         if compute.scheduler is None:
             if warm is not None:
@@ -232,11 +235,12 @@ def open_runner(compute: ComputeConfig, *, warm: Callable[[], None] | None = Non
             dashboard = compute.dashboard
         stack.callback(client.close)
         numba_threads = compute.worker_numba_threads() if cluster is not None else None
-        if warm is not None or numba_threads is not None:
+        if warm is not None or cluster is not None:
             from citycov.compute._dask import WorkerSetup
 
+            plugin = WorkerSetup(warm, numba_threads, ignore_sigint=cluster is not None)
             try:
-                client.register_plugin(WorkerSetup(warm, numba_threads), name=PLUGIN_NAME)
+                client.register_plugin(plugin, name=PLUGIN_NAME)
             except Exception as exc:
                 raise ComputeError(f"setting up the Dask workers failed ({type(exc).__name__}: {exc})") from exc
             if cluster is None:  # leave an existing cluster as it was
@@ -259,7 +263,10 @@ def _local_cluster(compute: ComputeConfig) -> tuple[distributed.LocalCluster, bo
         log.info("no Dask dashboard: it needs the bokeh package (pip install 'bokeh>=3.1')")
     cluster = distributed.LocalCluster(
         n_workers=compute.workers, threads_per_worker=compute.threads_per_worker, processes=True,
-        memory_limit=compute.memory_limit, dashboard_address=":0" if dashboard else None, env=env)
+        memory_limit=compute.memory_limit, env=env,
+        silence_logs=logging.INFO if log.isEnabledFor(logging.DEBUG) else logging.ERROR,  # the workers' logs
+        # a free port: without an address the scheduler's web server (health, metrics) takes 8787
+        dashboard_address=":0", scheduler_kwargs={"dashboard": dashboard})
     return cluster, dashboard
 
 
