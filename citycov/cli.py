@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 

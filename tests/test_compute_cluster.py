@@ -15,6 +15,8 @@ import doctest
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -27,8 +29,17 @@ import citycov.compute.cluster
 from citycov.compute import open_runner
 from citycov.config.compute import ComputeConfig
 from citycov.errors import ComputeError
-from tests.compute_tasks import (RecordWarm, Shared, TilePlan, fail_on_three, killable, numba_config_threads,
-                                 numba_threads_in_task, tile_stats, wait_for_go)
+from tests.compute_tasks import (
+    RecordWarm,
+    Shared,
+    TilePlan,
+    fail_on_three,
+    killable,
+    numba_config_threads,
+    numba_threads_in_task,
+    tile_stats,
+    wait_for_go,
+)
 
 distributed = pytest.importorskip("distributed")
 
@@ -115,7 +126,24 @@ def test_numba_num_threads_in_each_worker(local2) -> None:
     assert sorted(in_workers.values()) == [1, 1]
     results, _ = _collect(local2, fn=numba_threads_in_task)
     assert set(results.values()) == {(1, 1)}  # config and the task thread's count
-    assert numba.config.NUMBA_NUM_THREADS == main_threads  # this process keeps its own
+    assert main_threads == numba.config.NUMBA_NUM_THREADS  # this process keeps its own
+
+
+def test_numba_threads_are_set_after_numba_was_imported() -> None:
+    """A worker spawned by the ``citycov`` script imports Numba (its main module does) before the
+    Nanny sets NUMBA_NUM_THREADS: set_numba_threads must still size Numba's pool."""
+    code = ("import numba, os\n"
+            "default = numba.config.NUMBA_NUM_THREADS\n"
+            "from citycov.compute._dask import set_numba_threads\n"
+            "set_numba_threads(1)\n"
+            "print(default, numba.config.NUMBA_DEFAULT_NUM_THREADS, numba.config.NUMBA_NUM_THREADS,"
+            " numba.get_num_threads())\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    default, cores, configured, in_use = (int(v) for v in out.split())
+    assert default == cores  # what the worker would have used
+    assert (configured, in_use) == (1, 1)
 
 
 def test_warm_runs_here_first_then_once_per_worker(local2, warm_file) -> None:
@@ -154,15 +182,21 @@ def test_killed_worker_reschedules_and_results_are_unchanged(local2) -> None:
     assert calls == Counter(range(N_TILES))  # exactly once per plan, tile 0 included (it ran twice)
 
 
+def _one_worker_then_failing(opened: list) -> None:
+    with open_runner(LOCAL1) as runner:
+        opened += [runner.cluster, runner.client]
+        results, calls = _collect(runner)
+        assert results == {p.index: _oracle(p) for p in PLANS} and calls == Counter(range(N_TILES))
+        _collect(runner, fn=fail_on_three)
+
+
 def test_one_worker_then_a_failing_task_closes_the_cluster() -> None:
+    opened: list = []
     with pytest.raises(ComputeError) as err:
-        with open_runner(LOCAL1) as runner:
-            results, calls = _collect(runner)
-            assert results == {p.index: _oracle(p) for p in PLANS} and calls == Counter(range(N_TILES))
-            cluster, client = runner.cluster, runner.client
-            _collect(runner, fn=fail_on_three)
+        _one_worker_then_failing(opened)
     assert "tile 3 (values 150..199): ValueError: DEM window out of bounds" in str(err.value)
     assert isinstance(err.value.__cause__, ValueError)
+    cluster, client = opened
     assert client.status == "closed"
     assert cluster.status.name == "closed"
 
@@ -205,10 +239,10 @@ def test_existing_scheduler_is_used_and_left_running(caplog) -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
                                   env={"NUMBA_NUM_THREADS": str(cores + 1)}) as remote:
-        with caplog.at_level(logging.INFO, logger="citycov"):
-            with open_runner(ComputeConfig(scheduler=remote.scheduler_address)) as runner:
-                assert runner.cluster is None
-                results, calls = _collect(runner)
+        with caplog.at_level(logging.INFO, logger="citycov"), \
+                open_runner(ComputeConfig(scheduler=remote.scheduler_address)) as runner:
+            assert runner.cluster is None
+            results, calls = _collect(runner)
         assert results == {p.index: _oracle(p) for p in PLANS} and calls == Counter(range(N_TILES))
         # more Numba threads than cores on this host: a warning naming the remedy
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -221,7 +255,6 @@ def test_existing_scheduler_is_used_and_left_running(caplog) -> None:
 def test_unreachable_scheduler_is_a_compute_error() -> None:
     import dask
 
-    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
-        with pytest.raises(ComputeError, match=r"cannot connect to the Dask scheduler at 'tcp://127.0.0.1:9'"):
-            with open_runner(ComputeConfig(scheduler="tcp://127.0.0.1:9")):
-                pass
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), \
+            pytest.raises(ComputeError, match=r"cannot connect to the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        _ = open_runner(ComputeConfig(scheduler="tcp://127.0.0.1:9")).__enter__()

@@ -34,19 +34,36 @@ class WorkerSetup(WorkerPlugin):
 
 
 def setup_worker(warm: Callable[[], None] | None, numba_threads: int | None) -> None:
-    """In a worker as it starts: make Numba read ``NUMBA_NUM_THREADS`` again, then ``warm()``.
-
-    The Nanny sets the worker's environment only after the new process has imported its modules;
-    when those imported Numba (the ``citycov`` script does: it is the spawned process's main
-    module), Numba's configuration still holds the default thread count until it reads its
-    environment again, which must happen before its threads start."""
+    """In a worker as it starts: Numba's thread count ``numba_threads`` (:func:`set_numba_threads`),
+    then ``warm()``."""
     if numba_threads is not None:
-        os.environ["NUMBA_NUM_THREADS"] = str(numba_threads)
-        from numba.core import config
-
-        config.reload_config()
+        set_numba_threads(numba_threads)
     if warm is not None:
         warm()
+
+
+def set_numba_threads(n: int) -> None:
+    """Make ``n`` Numba's thread count in this process (``NUMBA_NUM_THREADS``), before its
+    threads start.
+
+    The Nanny sets a worker's environment only after the new process has imported its modules;
+    when those imported Numba (the ``citycov`` script does: it is the spawned process's main
+    module), Numba has already read the default thread count (the machine's cores) into its
+    configuration and into the size of its thread pool (``numba.np.ufunc.parallel.NUM_THREADS``,
+    read at import).  Both are read again here; once the pool has started (a parallel kernel ran)
+    its size cannot change, and only the thread count per call is lowered
+    (:func:`numba.set_num_threads`, which holds for the calling thread only)."""
+    os.environ["NUMBA_NUM_THREADS"] = str(n)
+    from numba.core import config
+    from numba.np.ufunc import parallel
+
+    config.reload_config()
+    if not getattr(parallel, "_is_initialized", True):
+        parallel.NUM_THREADS = parallel.get_thread_count()
+    else:  # pragma: no cover - a worker runs this before any kernel
+        import numba
+
+        numba.set_num_threads(min(n, numba.get_num_threads()))
 
 
 def worker_threads() -> tuple[int, int, str]:
