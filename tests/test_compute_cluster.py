@@ -11,7 +11,6 @@ is by explicit Dask events, never sleeps.
 from __future__ import annotations
 
 import asyncio
-import doctest
 import logging
 import os
 import signal
@@ -25,7 +24,6 @@ import numba
 import numpy as np
 import pytest
 
-import citycov.compute.cluster
 from citycov.compute import open_runner
 from citycov.config.compute import ComputeConfig
 from citycov.errors import ComputeError
@@ -78,14 +76,6 @@ def local2(warm_file):
     """One LocalCluster of 2 single-threaded worker processes for the module."""
     with open_runner(LOCAL2, warm=RecordWarm(str(warm_file))) as runner:
         yield runner
-
-
-def test_open_runner_example() -> None:
-    result = doctest.run_docstring_examples(citycov.compute.cluster.open_runner, {"open_runner": open_runner},
-                                            optionflags=doctest.ELLIPSIS)
-    assert result is None
-    failures = doctest.testmod(citycov.compute.cluster).failed
-    assert failures == 0
 
 
 def test_in_process_results_are_the_oracles() -> None:

@@ -167,9 +167,12 @@ class DaskRunner(TaskRunner):
                     plan, _ = pending.pop(future.key, (None, None))
                     if plan is None:  # already handed over (a future is yielded once; kept for safety)
                         continue
-                    if future.status != "finished":
+                    if future.status in ("error", "cancelled"):
                         raise _future_error(plan, future)
-                    result = future.result()
+                    try:  # waits when the result was lost with its worker since and is being recomputed
+                        result = future.result()
+                    except Exception as exc:
+                        raise _task_error(plan, exc) from exc
                     future.release()
                     del future
                     on_result(plan, result)
