@@ -129,3 +129,33 @@ def test_variable_names_the_scheduler_when_no_option_is_given() -> None:
 def test_both_options_are_refused() -> None:
     with pytest.raises(click.UsageError, match="drop one"):
         compute_config(BASE, workers=2, scheduler="tcp://cli:8786", environ={})
+
+
+def test_run_hands_the_chosen_compute_to_the_pipeline(tmp_path: Path, monkeypatch) -> None:
+    """``citycov run --workers 2``: the scenario the pipeline receives carries the choice (the
+    pipeline is stopped there with an error, exit 1)."""
+    from click.testing import CliRunner
+
+    from citycov import cli as cli_module
+    from citycov.errors import CitycovError
+
+    seen = []
+
+    def fake_run(sc, **kwargs):
+        seen.append(sc.compute)
+        raise CitycovError("stop here")
+
+    monkeypatch.setattr(cli_module.runner, "run", fake_run)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    scenario = make_tiny(tmp_path / "s", extra="[compute]\nthreads_per_worker = 1\n").scenario
+    invoke = CliRunner().invoke
+    result = invoke(cli_module.cli, ["run", str(scenario), "--out", str(tmp_path / "o1"), "--workers", "2"])
+    assert result.exit_code == 1 and "stop here" in result.output
+    result = invoke(cli_module.cli, ["run", str(scenario), "--out", str(tmp_path / "o2")])
+    assert result.exit_code == 1
+    result = invoke(cli_module.cli, ["run", str(scenario), "--out", str(tmp_path / "o3")],
+                    env={"DASK_SCHEDULER_ADDRESS": "tcp://env:8786"})
+    assert result.exit_code == 1
+    assert seen == [ComputeConfig(workers=2), ComputeConfig(), ComputeConfig(scheduler="tcp://env:8786")]
+    result = invoke(cli_module.cli, ["run", str(scenario), "--workers", "2", "--scheduler", "tcp://h:8786"])
+    assert result.exit_code == 2 and "--workers and --scheduler are both given" in result.output
