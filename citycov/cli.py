@@ -8,8 +8,10 @@ exit code 1, no traceback.  Any other exception is a bug and keeps its traceback
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import click
 from citycov._version import __version__
 from citycov.choices import BASEMAPS
 from citycov.config import load_scenario, scenario_files
+from citycov.config.compute import ComputeConfig
 from citycov.errors import CitycovError
 from citycov.outputs import maps, report_html
 from citycov.outputs import write as outputs
@@ -55,9 +58,15 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.option("--reproducible", is_flag=True,
               help="Write no run time or step timings, so that two runs give byte-identical files (the run's "
                    "time is SOURCE_DATE_EPOCH when set; setting SOURCE_DATE_EPOCH alone does the same).")
+@click.option("--workers", type=click.IntRange(min=0, max=10_000), default=None,
+              help="Run the tile tasks on a local Dask cluster of N worker processes (0: in this process), "
+                   "overriding [compute].")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Run the tile tasks on the existing Dask scheduler at ADDRESS (e.g. tcp://10.0.0.5:8786), "
+                   "overriding [compute]; default: $DASK_SCHEDULER_ADDRESS when set.")
 @click.pass_context
 def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: bool, lang: str | None,
-        cell_m: float | None, reproducible: bool) -> None:
+        cell_m: float | None, reproducible: bool, workers: int | None, scheduler: str | None) -> None:
     """Run SCENARIO (default: the embedded Guangzhou scenario) and write the report.
 
     \b
@@ -66,10 +75,16 @@ def run(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progress: b
         citycov run my_city.toml --out results/
         citycov run --cell-m 100            # a quicker look at 100 m
         citycov run --reproducible          # byte-identical outputs, e.g. to publish their hashes
+        citycov run --workers 2             # the tiles on a local Dask cluster of 2 processes
+        citycov run --scheduler tcp://10.0.0.5:8786   # on an existing Dask cluster
     """
     t0 = time.perf_counter()
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("--workers and --scheduler are both given: drop --workers to use the scheduler's "
+                               "workers, or drop --scheduler to start a local cluster")
 
     def compute(sc):
+        sc = replace(sc, compute=compute_config(sc.compute, workers=workers, scheduler=scheduler))
         results = runner.run(sc, progress=not (no_progress or ctx.obj["quiet"]))
         return results, results, None
 
@@ -126,6 +141,30 @@ def plan_cmd(ctx: click.Context, scenario: Path | None, out_dir: Path, no_progre
         click.echo(f"NOTE: synthetic inputs: {', '.join(result.base.synthetic_inputs)}")
     click.echo(f"report: {paths['report.html'].resolve()}")
     click.echo(f"plan:   {out_dir.resolve() / 'plan_summary.csv'}")
+
+
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+"""The environment variable naming a Dask scheduler when neither ``--workers`` nor
+``--scheduler`` is given (Dask's own name for it)."""
+
+
+def compute_config(base: ComputeConfig, *, workers: int | None = None, scheduler: str | None = None,
+                   environ: Mapping[str, str] | None = None) -> ComputeConfig:
+    """The scenario's ``[compute]`` (``base``) with the command line's choice: ``--workers N``
+    (a LocalCluster; 0: in this process), else ``--scheduler ADDRESS``, else the scheduler named
+    by ``$DASK_SCHEDULER_ADDRESS`` (``environ``, default :data:`os.environ`) when set and not
+    empty, else ``base`` unchanged.  Choosing one of workers / scheduler clears the other."""
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("--workers and --scheduler are both given; drop one")
+    if scheduler is not None and not scheduler.strip():
+        raise click.UsageError("--scheduler needs an address, e.g. tcp://10.0.0.5:8786")
+    if workers is not None:
+        return replace(base, workers=workers, scheduler=None)
+    if scheduler is None:
+        scheduler = ((os.environ if environ is None else environ).get(SCHEDULER_ENV) or "").strip() or None
+    if scheduler is not None:
+        return replace(base, workers=0, scheduler=scheduler.strip())
+    return base
 
 
 def _compute_into(out_dir: Path, scenario: Path | None, cell_m: float | None, reproducible: bool,

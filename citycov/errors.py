@@ -104,3 +104,9 @@ def raise_problems(error_cls: type[CitycovError], source: str, problems: list[st
 class OutputFolderError(CitycovError, OSError):
     """The output folder (``--out``) cannot receive a run: it is unusable, holds an input of the
     run, or holds entries that a run would replace but did not write."""
+
+
+class ComputeError(CitycovError, RuntimeError):
+    """A tile task failed (in this process or on a Dask worker): the message names the tile and
+    its inputs (the plan's ``describe()``) and the original exception's type and text, which is
+    kept as ``__cause__``."""

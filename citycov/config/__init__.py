@@ -39,6 +39,7 @@ from citycov.choices import (
     UNCERTAINTY_STEPS,
     ZONAL_RULE_NAMES,
 )
+from citycov.config.compute import ComputeConfig, parse_compute
 from citycov.config.inputs import InputSpec, parse_inputs
 from citycov.config.plan import PlanConfig, parse_plan
 from citycov.crs import GCJ02, parse_crs
@@ -222,6 +223,9 @@ class Scenario:
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
     plan: PlanConfig = field(default_factory=PlanConfig)
     """``[plan]`` (read by ``citycov plan`` only; every key has a default)."""
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
+    """``[compute]``: where the tile tasks run (default: in this process; see
+    :mod:`citycov.config.compute`)."""
 
 
 def scenario_files(sc: Scenario) -> tuple[Path, ...]:
@@ -291,7 +295,8 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 def _parse(doc: dict, source: Path) -> Scenario:
     r = KeyReader()
     r.unknown(doc, {"name", "description", "inputs", "grid", "radio", "wlan", "fibre", "households", "accounting",
-                    "targets", "report", "verification", "services", "broadcast", "plan"}, "top level")
+                    "targets", "report", "verification", "services", "broadcast", "plan", "compute"},
+              "top level")
     name = r.string(doc, "name", "top level", source.stem)
     description = r.string(doc, "description", "top level", "")
 
@@ -369,11 +374,13 @@ def _parse(doc: dict, source: Path) -> Scenario:
     if "plan" in doc:
         _check_plan(r, plan, targets, inputs, fibre)
 
+    compute = parse_compute(r, r.table(doc, "compute"))
+
     r.raise_problems(str(source))
     return Scenario(name=name, source=source, inputs=inputs, grid=grid, radio=radio, wlan=wlan,
                     fibre=fibre, targets=targets, description=description, households=households,
                     accounting=accounting, report=report, verification=verification, services=services,
-                    broadcast=broadcast, plan=plan)
+                    broadcast=broadcast, plan=plan, compute=compute)
 
 
 def _check_plan(r: KeyReader, plan: PlanConfig, targets: tuple[Target, ...], inputs: dict[str, InputSpec],
