@@ -78,11 +78,18 @@ def test_a_worker_killed_mid_run_changes_nothing(scenario, in_process, tmp_path,
     other (and on the worker its nanny restarts); the outputs equal the undisturbed run's."""
     base, base_tables = in_process
     killed = []
+    clients = []
     real_put = tile_tasks.GridSink.put
+    real_run_tiles = tile_tasks.run_tiles
+
+    def run_tiles(plans, shared, sink, *, runner=None, progress=False):
+        if runner is not None:  # (the kernels warming up in this process run without one)
+            clients.append(runner.client)
+        real_run_tiles(plans, shared, sink, runner=runner, progress=progress)
 
     def put(self, out):
-        if not killed:
-            client = distributed.default_client()
+        if clients and not killed:
+            client = clients[0]
             busy = [addr for addr, keys in client.processing().items() if keys]
             assert busy, "no worker had a task when the first result arrived"
             pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
@@ -91,6 +98,7 @@ def test_a_worker_killed_mid_run_changes_nothing(scenario, in_process, tmp_path,
         real_put(self, out)
 
     monkeypatch.setattr(tile_tasks.GridSink, "put", put)
+    monkeypatch.setattr(tile_tasks, "run_tiles", run_tiles)
     res = citycov.run(dataclasses.replace(scenario, compute=_cluster(2)))
     assert killed
     assert _tables(res, tmp_path / "out") == base_tables

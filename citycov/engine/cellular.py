@@ -403,8 +403,10 @@ def _run_engine(run: _Run, source: Any, radio: RadioConfig, method: int, hull_to
     groups = site_groups(run.table, run.height, run.freq)
     plans = tile_tasks.tile_plans(run, groups, source, radio.tile_cells)
     shared_run = replace(run, scene=None)
+    if runner is not None and runner.compute.in_process:
+        runner = None  # this process's own loop: a task's error keeps its class, each tile is a checkpoint
     with ExitStack() as stack:
-        if runner is not None and not runner.compute.in_process and not isinstance(source, tile_tasks.RasterScene):
+        if runner is not None and not isinstance(source, tile_tasks.RasterScene):
             folder = scene_folder if scene_folder is not None else Path(
                 stack.enter_context(tempfile.TemporaryDirectory(prefix="citycov-scene-")))
             source = source.to_files(Path(folder), grid)
