@@ -47,8 +47,10 @@ def test_scheduler_and_no_memory_limit(tmp_path: Path) -> None:
     [compute]
     scheduler = "tcp://10.0.0.5:8786"
     memory_limit = "none"
+    scratch_dir = "/shared/citycov"
     """).compute
     assert compute.scheduler == "tcp://10.0.0.5:8786" and compute.workers == 0 and compute.memory_limit is None
+    assert compute.scratch_dir == "/shared/citycov"
     assert not compute.in_process
 
 

@@ -48,6 +48,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -249,6 +250,10 @@ def open_runner(compute: ComputeConfig, *, warm: Callable[[], None] | None = Non
             if cluster is None:  # leave an existing cluster as it was
                 stack.callback(_unregister, client)
         _log_cluster(client, compute, numba_threads, dashboard=dashboard)
+        if cluster is None and not compute.scratch_dir:
+            log.warning("[compute].scratch_dir is not set: the workers of %s read the engine's scene from this "
+                        "machine's temporary folder (%s); on other machines set scratch_dir to a folder they share",
+                        compute.scheduler, tempfile.gettempdir())
         yield DaskRunner(compute, client, cluster=cluster, progress=progress)
 
 

@@ -33,7 +33,7 @@ from typing import Any
 from citycov.presets.files import KeyReader
 
 COMPUTE_KEYS = {"workers", "scheduler", "threads_per_worker", "numba_threads", "memory_limit", "dashboard",
-                "max_in_flight"}
+                "max_in_flight", "scratch_dir"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,10 @@ class ComputeConfig:
     memory_limit: str | None = "2GB"
     dashboard: bool = True
     max_in_flight: int | None = None
+    scratch_dir: str | None = None
+    """Folder (the same path on every worker) where a cluster run writes the engine's scene
+    (terrain on the grid, environment classes, evaluated cells, receiver loss) as tiled GeoTIFFs
+    for the tasks' window reads; None: the system's temporary folder (a local cluster)."""
 
     @property
     def in_process(self) -> bool:
@@ -91,13 +95,14 @@ def parse_compute(r: KeyReader, t: dict[str, Any]) -> ComputeConfig:
             memory_limit = d.memory_limit
     dashboard = r.flag(t, "dashboard", where, d.dashboard)
     max_in_flight = r.number(t, "max_in_flight", where, None, lo=1, hi=1_000_000, integer=True)
+    scratch_dir = r.string(t, "scratch_dir", where, None, required="scratch_dir" in t)
     if scheduler and "workers" in t and workers:
         r.problems.append(f"{where}: scheduler = {scheduler!r} and workers = {workers} are both set; drop workers "
                           "to use the existing scheduler's workers, or drop scheduler to start a local cluster "
                           f"of {workers} workers")
     return ComputeConfig(workers=workers, scheduler=scheduler or None, threads_per_worker=threads,
                          numba_threads=numba_threads, memory_limit=memory_limit, dashboard=dashboard,
-                         max_in_flight=max_in_flight)
+                         max_in_flight=max_in_flight, scratch_dir=scratch_dir.strip() if scratch_dir else None)
 
 
 def _memory_limit(raw: Any) -> str | None:

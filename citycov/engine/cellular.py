@@ -321,8 +321,9 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
         Where the tile tasks run (:func:`citycov.compute.cluster.open_runner`: in this process or
         on a Dask cluster); ``None``: in this process.  The results do not depend on it.
     scene_folder
-        With a cluster runner: the folder the scene is written to for the workers' window reads
-        (a path every worker can read; default: a temporary folder, enough for a local cluster).
+        With a cluster runner: the folder in which the scene is written (in a temporary folder of
+        its own, removed at the end) for the workers' window reads: a path every worker reads at
+        the same path; default: the system's temporary folder, enough for a local cluster.
 
     Returns
     -------
@@ -398,8 +399,8 @@ def _run_engine(run: _Run, source: Any, radio: RadioConfig, method: int, hull_to
                 grid: GridSpec, progress: bool) -> None:
     """Plan the tiles and run them (:mod:`citycov.engine.tile_tasks`): in this process, or on
     ``runner``'s workers, which read the scene from files (``source`` itself when it is a
-    :class:`~citycov.engine.tile_tasks.RasterScene`, else written to ``scene_folder`` or a
-    temporary folder first)."""
+    :class:`~citycov.engine.tile_tasks.RasterScene`, else written first to a temporary folder in
+    ``scene_folder``, the system's when None)."""
     groups = site_groups(run.table, run.height, run.freq)
     plans = tile_tasks.tile_plans(run, groups, source, radio.tile_cells)
     shared_run = replace(run, scene=None)
@@ -407,8 +408,9 @@ def _run_engine(run: _Run, source: Any, radio: RadioConfig, method: int, hull_to
         runner = None  # this process's own loop: a task's error keeps its class, each tile is a checkpoint
     with ExitStack() as stack:
         if runner is not None and not isinstance(source, tile_tasks.RasterScene):
-            folder = scene_folder if scene_folder is not None else Path(
-                stack.enter_context(tempfile.TemporaryDirectory(prefix="citycov-scene-")))
+            if scene_folder is not None:
+                Path(scene_folder).mkdir(parents=True, exist_ok=True)
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="citycov-scene-", dir=scene_folder))
             source = source.to_files(Path(folder), grid)
         shared = tile_tasks.EngineShared(run=shared_run, groups=groups, source=source,
                                          modes=_Modes(method, hull_tolerance, radio, itm, p1812), link=link)

@@ -202,17 +202,30 @@ class TilePlan:
 
 
 def wedge_box(row0: float, col0: float, window: Window4, reach_cells: float) -> tuple[float, float, float, float]:
-    """(row_min, row_max, col_min, col_max) of every ray sample of the fan of a site at (row0, col0)
-    reaching ``reach_cells`` that the tile ``window`` needs (:func:`citycov.engine.tiles.fan_wedge`):
-    the site and the rays of the wedge, sampled out to its last step."""
+    """(row_min, row_max, col_min, col_max) holding every ray sample of the fan of a site at (row0,
+    col0) reaching ``reach_cells`` that the tile ``window`` needs (:func:`citycov.engine.tiles.fan_wedge`):
+    the wedge's rays (ray r at azimuth 2πr/n clockwise from north) sampled out to its last step.
+    The box is that of the continuous arc between the wedge's first and last rays (the extremes of
+    −cos and sin over the arc: its ends, and the compass points inside it), so it holds every ray."""
     n_rays, n_steps = fan_size(reach_cells)
     ray_lo, n_wedge, steps = fan_wedge(row0, col0, *window, n_rays, n_steps)
     if n_wedge >= n_rays:
         return row0 - steps, row0 + steps, col0 - steps, col0 + steps
-    theta = 2.0 * math.pi * ((ray_lo + np.arange(n_wedge)) % n_rays) / n_rays
-    drow, dcol = -np.cos(theta), np.sin(theta)
-    return (row0 + steps * min(0.0, float(drow.min())), row0 + steps * max(0.0, float(drow.max())),
-            col0 + steps * min(0.0, float(dcol.min())), col0 + steps * max(0.0, float(dcol.max())))
+    a = 2.0 * math.pi * ray_lo / n_rays
+    span = 2.0 * math.pi * (n_wedge - 1) / n_rays
+
+    def inside(angle: float) -> bool:
+        return (angle - a) % (2.0 * math.pi) <= span
+
+    b = a + span
+    drow = (-math.cos(a), -math.cos(b))
+    dcol = (math.sin(a), math.sin(b))
+    drow_min = -1.0 if inside(0.0) else min(drow)
+    drow_max = 1.0 if inside(math.pi) else max(drow)
+    dcol_min = -1.0 if inside(1.5 * math.pi) else min(dcol)
+    dcol_max = 1.0 if inside(0.5 * math.pi) else max(dcol)
+    return (row0 + steps * min(0.0, drow_min), row0 + steps * max(0.0, drow_max),
+            col0 + steps * min(0.0, dcol_min), col0 + steps * max(0.0, dcol_max))
 
 
 def terrain_window(site_rc: Iterable[tuple[float, float, float]], window: Window4, shape: tuple[int, int],
@@ -436,7 +449,7 @@ def _group_fans(run: Any, idx: np.ndarray, cell_m: float) -> list[float]:
     for f in np.unique(run.freq[idx[exact]]):
         sub = idx[exact & (run.freq[idx] == f)]
         reach.append(float(run.reach_m[sub, 0].max()) / cell_m)
-    return reach
+    return sorted(set(reach))
 
 
 def run_tiles(plans: Sequence[TilePlan], shared: EngineShared, sink: Sink, *, runner: Any = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
@@ -77,18 +78,25 @@ def engine_coverage(inputs: Inputs, layers: Layers, radio: RadioConfig, *, progr
         return radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
                                            progress=progress, link=link, active=layers.active,
                                            rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns,
-                                           alt_model=alt_model, runner=runner)
+                                           alt_model=alt_model, runner=runner, scene_folder=_scratch(runner))
     active = layers.active
     if area.padded:
         active = area.pad(np.ones(layers.grid.shape, dtype=bool) if active is None else active, False)
     cell = radio_mod.cellular_coverage(
         area.sectors, layers.engine_dem if area.padded else layers.dem, area.pad(layers.env, 3), area.grid, radio,
         progress=progress, link=link, active=active, rx_loss_db=area.pad(layers.rx_loss_db, np.nan),
-        patterns=inputs.patterns, z_ground_m=area.ground_m, alt_model=alt_model, runner=runner)
+        patterns=inputs.patterns, z_ground_m=area.ground_m, alt_model=alt_model, runner=runner,
+        scene_folder=_scratch(runner))
     if area.padded:
         cell = radio_mod.crop_result(cell, area.offset, area.shape)
     return replace(cell, dropped_outside=cell.dropped_outside + area.beyond_reach,
                    notes=(*cell.notes, *area.notes()))
+
+
+def _scratch(runner: Any) -> Path | None:
+    """``[compute].scratch_dir`` of the runner (where a cluster's workers read the scene), or None."""
+    folder = getattr(getattr(runner, "compute", None), "scratch_dir", None)
+    return Path(folder).expanduser() if folder else None
 
 
 def coverage_masks(scenario: Scenario, layers: Layers, cov: Coverage, *,
