@@ -14,6 +14,8 @@ Jobs
 ``inproc``    the tile tasks in this process (``citycov run``'s default); B4.
 ``workers1``  a LocalCluster of 1 single-threaded worker process (NUMBA_NUM_THREADS=1); B2's baseline.
 ``workers2``  2 such workers; B2.
+``ceiling``   not an engine job: a plain CPU job (numpy and a Python loop) alone and as 2 copies at
+              once, 3 times; 2 copies' throughput over one's is what 2 workers can get at best here.
 
 Peak RSS is the main process's ``ru_maxrss`` and each worker's (read in the worker at the end).
 CPU time is the main process's plus its children's.  The rasters of every job are compared with
@@ -85,6 +87,7 @@ def job(cache: Path, which: str, out: Path) -> None:
     wall = time.perf_counter() - t0
     use1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (use1.ru_utime - use0.ru_utime) + (use1.ru_stime - use0.ru_stime)
+    main_cpu = cpu
     if stack is not None:
         client = kwargs["runner"].client
         worker = client.run(_worker_usage)
@@ -93,7 +96,7 @@ def job(cache: Path, which: str, out: Path) -> None:
         stack.close()
     np.savez(out.with_suffix(".npz"), **{n: getattr(res, n) for n in RASTERS})
     out.write_text(json.dumps({
-        "job": which, "wall_s": round(wall, 2), "cpu_s": round(cpu, 1),
+        "job": which, "wall_s": round(wall, 2), "cpu_s": round(cpu, 1), "main_process_cpu_s": round(main_cpu, 1),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3),
         "worker_peak_rss_gb": worker_rss, "load_average_after": [round(v, 2) for v in os.getloadavg()],
         "sectors": len(sectors), "grid": meta["shape"]}))
@@ -104,6 +107,32 @@ def _worker_usage() -> dict:
 
     u = resource.getrusage(resource.RUSAGE_SELF)
     return {"rss_gb": u.ru_maxrss / 1e6, "cpu_s": u.ru_utime + u.ru_stime}
+
+
+SPIN = """
+import time
+import numpy as np
+a = np.random.default_rng(0).random(2_000_000)
+t = time.perf_counter()
+for _ in range(60):
+    np.sqrt(a * 1.0001 + 0.5).sum()
+x = 0
+for i in range(20_000_000):
+    x += i * i
+print(time.perf_counter() - t)
+"""
+
+
+def ceiling(repeats: int = 3) -> dict:
+    """What 2 processes get from this machine's 2 cores: a plain CPU job (numpy and a Python loop,
+    no Numba) alone, then 2 copies at once; the throughput of 2 against 1 bounds B2."""
+    ratios = []
+    for _ in range(repeats):
+        one = float(subprocess.run([sys.executable, "-c", SPIN], capture_output=True, text=True, check=True).stdout)
+        procs = [subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        two = [float(p.communicate()[0]) for p in procs]
+        ratios.append(2 * one / max(two))
+    return {"two_processes_over_one": [round(r, 3) for r in ratios], "best": round(max(ratios), 3)}
 
 
 def compare(a: Path, b: Path) -> dict:
@@ -140,7 +169,8 @@ def main() -> None:
     cache.mkdir(parents=True, exist_ok=True)
     if not (cache / "grid.json").exists():
         prepare(cache, args.cell_m)
-    jobs = args.jobs.split(",")
+    jobs = [j for j in args.jobs.split(",") if j != "ceiling"]
+    machine_ceiling = ceiling() if "ceiling" in args.jobs.split(",") else None
     runs: dict[str, list[dict]] = {j: [] for j in jobs}
     for rep in range(args.repeats):
         for which in jobs:
@@ -157,7 +187,8 @@ def main() -> None:
             r = json.loads(out.read_text())
             runs[which].append(r)
             print(json.dumps(r), flush=True)
-    result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "cell_m": args.cell_m,
+    result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "ceiling_2_processes": machine_ceiling}, "cell_m": args.cell_m,
               "repeats": args.repeats, "runs": runs,
               "best_wall_s": {j: min(r["wall_s"] for r in rs) for j, rs in runs.items()}}
     best = result["best_wall_s"]

@@ -416,7 +416,9 @@ def engine_tile(plan: TilePlan, shared: EngineShared) -> TileOutput:
 
 def tile_plans(run: Any, groups: Sequence[np.ndarray], source: SceneSource, tile_cells: int) -> list[TilePlan]:
     """The plan of every tile that some site reaches and that has a cell to evaluate (the others
-    keep the fill values: a pad around the study area, or beyond every site's reach)."""
+    keep the fill values: a pad around the study area, or beyond every site's reach), the
+    costliest first: the estimate is, per site group that reaches the tile, the smaller of the
+    tile's area and the group's reach disc, summed."""
     cell_m = float(run.cell_m)
     g_first = np.array([g[0] for g in groups], dtype=np.int64)
     g_row, g_col = run.row_f[g_first], run.col_f[g_first]
@@ -425,6 +427,7 @@ def tile_plans(run: Any, groups: Sequence[np.ndarray], source: SceneSource, tile
     g_reach_alt = np.array([alt.arrays.reach_m[g].max() / cell_m for g in groups]) if alt is not None else None
     fans = [_group_fans(run, g, cell_m) for g in groups]
     plans = []
+    cost = []
     for window in tile_windows(*source.shape, tile_cells):
         dist = rect_distance(g_row, g_col, *window)
         near = np.flatnonzero(dist <= g_reach)
@@ -434,7 +437,13 @@ def tile_plans(run: Any, groups: Sequence[np.ndarray], source: SceneSource, tile
         site_rc = [(g_row[g], g_col[g], reach) for g in np.union1d(near, near_alt) for reach in fans[g]]
         plans.append(TilePlan(index=len(plans), window=window, groups=near, alt_groups=near_alt,
                               terrain=terrain_window(site_rc, window, source.shape)))
-    return plans
+        area = (window[1] - window[0]) * (window[3] - window[2])
+        reach = np.maximum(g_reach[near], g_reach_alt[near] if alt is not None else 0.0)
+        cost.append(float(np.minimum(area, math.pi * reach ** 2).sum()))
+    # the costliest first (longest processing time first): on a cluster the last tiles to finish are
+    # then short ones, so the workers end together; the results do not depend on the order
+    order = np.argsort(-np.asarray(cost), kind="stable")
+    return [plans[i] for i in order]
 
 
 def _group_fans(run: Any, idx: np.ndarray, cell_m: float) -> list[float]:
