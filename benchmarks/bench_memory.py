@@ -7,7 +7,8 @@ script samples the resident set size of it and of every process below it (the Lo
 worker processes) with psutil every 0.2 s and keeps each process's largest sample.  A sample can
 miss a peak shorter than 0.2 s, so those figures are lower bounds.  Beside them,
 ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` after the run is exact: the largest peak of any process
-of the run (the main process or a worker; the workers are the main process's children).
+of the run (the main process or a worker; the workers are the main process's children).  "GB"
+is 10^6 kB, as ``ru_maxrss`` counts (the convention of the other benchmarks and of the issue).
 
 Writes ``benchmarks/results/memory.json`` (one entry per ``--label``).
 
@@ -54,7 +55,7 @@ def measure(args: list[str]) -> dict:
             break
         for p in procs:
             try:
-                rss = p.memory_info().rss / 1e9
+                rss = p.memory_info().rss / 1024 / 1e6  # kB / 1e6, as ru_maxrss
                 role = "main" if p.pid == proc.pid else " ".join(p.cmdline()[-3:])[:80]
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
@@ -66,11 +67,18 @@ def measure(args: list[str]) -> dict:
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"run failed ({proc.returncode}):\n{''.join(out_err)[-3000:]}")
+    import re
+
+    steps = {}
+    for line in "".join(out_err).splitlines():  # "HH:MM:SS INFO <step> done in 12.34 s" (the runner's log)
+        m = re.match(r"\S+ INFO (.+) done in ([0-9.]+) s$", line)
+        if m:
+            steps[m.group(1).strip()] = float(m.group(2))
     main_peak = peaks.pop(proc.pid, ("main", 0.0))[1]
     others = sorted((rss for _, rss in peaks.values()), reverse=True)
     return {"wall_s": round(wall, 1), "main_peak_rss_gb_sampled": round(main_peak, 3),
             "largest_process_ru_maxrss_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6, 3),
-            "other_process_peaks_gb": [round(v, 3) for v in others[:8]],
+            "other_process_peaks_gb": [round(v, 3) for v in others[:8]], "steps_s": steps,
             "stdout_tail": "".join(out_err)[-400:]}
 
 

@@ -103,3 +103,20 @@ def test_a_worker_killed_mid_run_changes_nothing(scenario, in_process, tmp_path,
     assert killed
     assert _tables(res, tmp_path / "out") == base_tables
     _same_rasters(res, base)
+
+
+@pytest.mark.slow
+def test_a_separately_started_cluster_gives_the_same_tables(scenario, in_process, tmp_path):
+    """``[compute].scheduler``: a cluster started beforehand (its own scheduler and 2 worker
+    processes) is used and left running; the tables and rasters equal the in-process run's."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  env={"NUMBA_NUM_THREADS": "1"}) as cluster, distributed.Client(cluster) as client:
+        client.wait_for_workers(2)
+        compute = ComputeConfig(scheduler=cluster.scheduler_address, dashboard=False,
+                                scratch_dir=str(tmp_path / "scratch"))
+        res = citycov.run(dataclasses.replace(scenario, compute=compute))
+        assert len(client.scheduler_info()["workers"]) == 2  # still running
+    base, base_tables = in_process
+    assert _tables(res, tmp_path / "out") == base_tables
+    _same_rasters(res, base)
+    assert list((tmp_path / "scratch").iterdir()) == []  # the scene files are removed at the end
