@@ -72,6 +72,25 @@ def prepare(cache: Path, cell_m: float) -> None:
         "active_cells": int(active.sum()), "cells": int(active.size)}))
 
 
+def load_prepared(cache: Path):
+    """What :func:`prepare` saved: the grid's metadata, the grid, terrain, environment classes and
+    evaluated cells (memory-mapped) and the sector table."""
+    import numpy as np
+    import pandas as pd
+    import pyproj
+    from affine import Affine
+
+    from citycov.grid import GridSpec
+
+    meta = json.loads((cache / "grid.json").read_text())
+    grid = GridSpec(transform=Affine(*meta["transform"]), shape=tuple(meta["shape"]),
+                    crs=pyproj.CRS.from_wkt(meta["crs"]))
+    dem = np.load(cache / "dem.npy", mmap_mode="r")
+    env = np.load(cache / "env.npy", mmap_mode="r")
+    active = np.load(cache / "active.npy", mmap_mode="r")
+    return meta, grid, dem, env, active, pd.read_pickle(cache / "sectors.pkl")
+
+
 def issue_sectors(sectors):
     """About 3,000 sites x 3 sectors on one LTE carrier, from the default's site positions."""
     import numpy as np
@@ -102,22 +121,12 @@ def job(cache: Path, which: str, tile: int, out: Path, warm_up: bool = False) ->
     import resource
 
     import numpy as np
-    import pandas as pd
-    import pyproj
-    from affine import Affine
 
     import citycov
     from citycov.engine import cellular as radio
     from citycov.engine.linkbudget import LinkParams
-    from citycov.grid import GridSpec
 
-    meta = json.loads((cache / "grid.json").read_text())
-    grid = GridSpec(transform=Affine(*meta["transform"]), shape=tuple(meta["shape"]),
-                    crs=pyproj.CRS.from_wkt(meta["crs"]))
-    dem = np.load(cache / "dem.npy", mmap_mode="r")
-    env = np.load(cache / "env.npy", mmap_mode="r")
-    active = np.load(cache / "active.npy", mmap_mode="r")
-    sectors = pd.read_pickle(cache / "sectors.pkl")
+    meta, grid, dem, env, active, sectors = load_prepared(cache)
     if which == "issue":
         sectors = issue_sectors(sectors)
     if warm_up:  # compiles or loads every kernel the job calls

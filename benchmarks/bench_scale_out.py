@@ -48,22 +48,13 @@ def job(cache: Path, which: str, out: Path) -> None:
     import resource
 
     import numpy as np
-    import pandas as pd
-    import pyproj
-    from affine import Affine
+    from bench_guangzhou30 import load_prepared
 
     import citycov
     from citycov.engine import cellular as radio
     from citycov.engine.linkbudget import LinkParams
-    from citycov.grid import GridSpec
 
-    meta = json.loads((cache / "grid.json").read_text())
-    grid = GridSpec(transform=Affine(*meta["transform"]), shape=tuple(meta["shape"]),
-                    crs=pyproj.CRS.from_wkt(meta["crs"]))
-    dem = np.load(cache / "dem.npy", mmap_mode="r")
-    env = np.load(cache / "env.npy", mmap_mode="r")
-    active = np.load(cache / "active.npy", mmap_mode="r")
-    sectors = pd.read_pickle(cache / "sectors.pkl")
+    meta, grid, dem, env, active, sectors = load_prepared(cache)
     cfg = citycov.load_scenario(ROOT / "data" / "guangzhou.toml").radio
     link = LinkParams(loading=cfg.cell_loading, noise_figure_db=cfg.noise_figure_db)
     kwargs = {}

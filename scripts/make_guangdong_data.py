@@ -40,6 +40,7 @@ import pandas as pd
 import rasterio
 import shapely
 from affine import Affine
+from make_guangzhou_data import km_between, largest_remainder, sample_points, to_lonlat  # the same helpers
 from rasterio.features import rasterize
 
 from citycov.crs import WGS84, gcj02_frame_to_wgs84, utm_crs_for
@@ -356,10 +357,6 @@ def fractal(shape: tuple[int, int], rng: np.random.Generator, beta: float = 3.0)
     return (z - z.min()) / (z.max() - z.min())
 
 
-def km_between(lon, lat, lon0, lat0):
-    return np.hypot((lon - lon0) * 111.32 * math.cos(math.radians(lat0)), (lat - lat0) * 110.57)
-
-
 def make_dem(bounds: tuple[float, float, float, float], rng: np.random.Generator) -> tuple[np.ndarray, Affine]:
     """Synthetic DEM at 3 arc-seconds over ``bounds`` (whole degrees/10), metres above sea level."""
     res = 3.0 / 3600.0
@@ -446,17 +443,6 @@ QINGYUAN_DISTRICTS_2020 = {441802: 1119901, 441803: 618523, 441821: 315502, 4418
                            441826: 134691, 441881: 941325, 441882: 377220}
 
 
-def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
-    """Integers proportional to ``weights`` that sum exactly to ``total``."""
-    share = weights / weights.sum() * total
-    base = np.floor(share).astype(np.int64)
-    short = int(total - base.sum())
-    if short:
-        order = np.argsort(-(share - base), kind="stable")
-        base[order[:short]] += 1
-    return base
-
-
 def analysis_grid(districts: gpd.GeoDataFrame) -> tuple[GridSpec, gpd.GeoDataFrame]:
     """The grid the pipeline builds at 100 m (auto UTM zone of the bounds' centre, snapped bounds)."""
     minx, miny, maxx, maxy = districts.total_bounds
@@ -505,25 +491,6 @@ def write_population(grid: GridSpec, proj: gpd.GeoDataFrame, totals: pd.DataFram
                         GENERATOR="scripts/make_guangdong_data.py",
                         CENSUS="7th national census 2020-11-01, city resident population (19 of 21 sourced)")
     return pop
-
-
-def sample_points(grid: GridSpec, density_per_km2: np.ndarray, rng: np.random.Generator):
-    """Poisson points with the given density per cell, jittered inside their cells."""
-    counts = rng.poisson(density_per_km2 * grid.cell_area_km2)
-    rows, cols = np.nonzero(counts)
-    reps = counts[rows, cols]
-    rows, cols = np.repeat(rows, reps), np.repeat(cols, reps)
-    x, y = grid.xy(rows, cols)
-    x = x + rng.uniform(-0.5, 0.5, x.size) * grid.cell_m
-    y = y + rng.uniform(-0.5, 0.5, y.size) * grid.cell_m
-    return x, y, rows, cols
-
-
-def to_lonlat(grid: GridSpec, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    import pyproj
-
-    lon, lat = pyproj.Transformer.from_crs(grid.crs, WGS84, always_xy=True).transform(x, y)
-    return np.round(np.asarray(lon), 6), np.round(np.asarray(lat), 6)
 
 
 def write_sites(grid: GridSpec, pop: np.ndarray, elev: np.ndarray, study: np.ndarray, seed: int) -> None:
