@@ -379,7 +379,7 @@ def _scene_constants(grid: GridSpec, radio: RadioConfig) -> tile_tasks.SceneCons
 
 
 def _index_dtype(run: _Run) -> type:
-    return np.int16 if len(run.table) < 32_000 else np.int32
+    return tile_tasks.sector_index_dtype(len(run.table))
 
 
 class _Modes:

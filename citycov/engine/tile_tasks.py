@@ -111,13 +111,11 @@ SCENE_LAYERS = ("dem_m", "env", "active", "rx_loss_db")
 @dataclass
 class RasterScene:
     """The scene in tiled GeoTIFFs on the engine grid's lattice (one file per layer), read one
-    window at a time with rasterio.  ``reads`` counts the windows read in this process (a test
-    instruments :meth:`window` through it)."""
+    window at a time with rasterio (every read goes through :meth:`_read`)."""
 
     paths: dict[str, str]
     shape: tuple[int, int]
     constants: SceneConstants
-    reads: list[Window4] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def write(cls, folder: Path, grid: GridSpec, scene: Scene, *, block: int = 512) -> RasterScene:
@@ -138,9 +136,6 @@ class RasterScene:
         return cls(paths=paths, shape=(rows, cols), constants=SceneConstants(
             scene.cell_m, scene.h_rx_m, scene.earth_radius_m, scene.floor_dbm))
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"paths": self.paths, "shape": self.shape, "constants": self.constants, "reads": []}
-
     def _read(self, name: str, win: Window4) -> np.ndarray:
         r0, r1, c0, c1 = win
         with rasterio.open(self.paths[name]) as src:
@@ -150,7 +145,6 @@ class RasterScene:
             return np.ascontiguousarray(src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0)))
 
     def window(self, win: Window4) -> Scene:
-        self.reads.append(win)
         c = self.constants
         rx = self._read("rx_loss_db", win) if "rx_loss_db" in self.paths else np.zeros((0, 0), dtype=np.float32)
         return Scene(dem_m=self._read("dem_m", win), env=self._read("env", win).astype(np.int8, copy=False),
@@ -242,6 +236,11 @@ def terrain_window(site_rc: Iterable[tuple[float, float, float]], window: Window
 
 
 # ---------------------------------------------------------------- tile outputs and sinks
+def sector_index_dtype(n_sectors: int) -> type:
+    """The dtype of the serving-sector rasters: int16 below 32,000 sectors, else int32."""
+    return np.int16 if n_sectors < 32_000 else np.int32
+
+
 @dataclass
 class TileOutput:
     """One tile's rasters (last two axes: the tile's window)."""
@@ -375,7 +374,7 @@ def engine_tile(plan: TilePlan, shared: EngineShared) -> TileOutput:
     local = replace(run, scene=shared.source.window(plan.terrain), row_f=run.row_f - t0, col_f=run.col_f - u0)
     window = (r0 - t0, r1 - t0, c0 - u0, c1 - u0)
     n_tech = len(TECHNOLOGIES)
-    index_dtype = np.int16 if len(run.table) < 32_000 else np.int32
+    index_dtype = sector_index_dtype(len(run.table))
     best_dbm = np.full((n_tech, th, tw), np.nan, dtype=np.float32)
     best_sector = np.full((n_tech, th, tw), -1, dtype=index_dtype)
     cover_bits = np.zeros((th, tw), dtype=bits_dtype(len(run.networks)))
