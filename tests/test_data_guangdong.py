@@ -152,3 +152,18 @@ def test_scenario_names_its_inputs_and_loads(tmp_path):
     assert set(sc.inputs) == synthetic | {"districts"}
     assert all(sc.inputs[k].synthetic for k in synthetic) and not sc.inputs["districts"].synthetic
     assert [t.metric for t in sc.targets] == ["wireless_population", "ftth_households", "village_broadband"]
+
+
+def test_missing_generated_inputs_name_the_setup_command(tmp_path):
+    """Without ``make guangdong-data`` the scenario fails to load, listing every missing file and
+    the command that makes them (its ``setup`` key)."""
+    from citycov.errors import ScenarioError
+
+    shutil.copy(DATA / "guangdong.toml", tmp_path)
+    (tmp_path / "boundaries").mkdir()
+    shutil.copy(DISTRICTS, tmp_path / "boundaries")
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(tmp_path / "guangdong.toml")
+    text = str(exc.value)
+    assert "population_synthetic_100m.tif" in text and "dem_synthetic_3s.tif" in text
+    assert "make them once with `make guangdong-data`" in text

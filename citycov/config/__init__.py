@@ -294,11 +294,12 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 
 def _parse(doc: dict, source: Path) -> Scenario:
     r = KeyReader()
-    r.unknown(doc, {"name", "description", "inputs", "grid", "radio", "wlan", "fibre", "households", "accounting",
-                    "targets", "report", "verification", "services", "broadcast", "plan", "compute"},
+    r.unknown(doc, {"name", "description", "setup", "inputs", "grid", "radio", "wlan", "fibre", "households",
+                    "accounting", "targets", "report", "verification", "services", "broadcast", "plan", "compute"},
               "top level")
     name = r.string(doc, "name", "top level", source.stem)
     description = r.string(doc, "description", "top level", "")
+    setup = r.string(doc, "setup", "top level", "").strip()
 
     inputs = parse_inputs(r, r.table(doc, "inputs"), source.parent)
 
@@ -376,6 +377,8 @@ def _parse(doc: dict, source: Path) -> Scenario:
 
     compute = parse_compute(r, r.table(doc, "compute"))
 
+    if setup and any(" not found: " in p for p in r.problems):  # inputs the scenario generates at first use
+        r.problems.append(f"inputs are missing: make them once with `{setup}` (the scenario's setup command)")
     r.raise_problems(str(source))
     return Scenario(name=name, source=source, inputs=inputs, grid=grid, radio=radio, wlan=wlan,
                     fibre=fibre, targets=targets, description=description, households=households,
