@@ -78,8 +78,7 @@ def measure(args: list[str]) -> dict:
     others = sorted((rss for _, rss in peaks.values()), reverse=True)
     return {"wall_s": round(wall, 1), "main_peak_rss_gb_sampled": round(main_peak, 3),
             "largest_process_ru_maxrss_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6, 3),
-            "other_process_peaks_gb": [round(v, 3) for v in others[:8]], "steps_s": steps,
-            "stdout_tail": "".join(out_err)[-400:]}
+            "other_process_peaks_gb": [round(v, 3) for v in others[:8]], "steps_s": steps}
 
 
 def main() -> None:
