@@ -14,6 +14,10 @@ Jobs
 ``inproc``    the tile tasks in this process (``citycov run``'s default); B4.
 ``workers1``  a LocalCluster of 1 single-threaded worker process (NUMBA_NUM_THREADS=1); B2's baseline.
 ``workers2``  2 such workers; B2.
+``inproc-files``, ``workers1-files``, ``workers2-files``
+              the same, each tile task writing its rasters into files itself (``store=``: the way
+              ``citycov run`` runs the engine now; only a few bytes per tile reach the main process);
+              B2 is measured on ``workers*-files`` when both are run.
 ``ceiling``   not an engine job: a plain CPU job (numpy and a Python loop) alone and as 2 copies at
               once, 3 times; 2 copies' throughput over one's is what 2 workers can get at best here.
 
@@ -60,6 +64,9 @@ def job(cache: Path, which: str, out: Path) -> None:
     kwargs = {}
     worker_rss = []
     stack = None
+    if which.endswith("-files"):
+        kwargs["store"] = Path(tempfile.mkdtemp(prefix="engine-", dir=cache))
+        which = which[:-len("-files")]
     if which.startswith("workers"):
         from contextlib import ExitStack
 
@@ -85,9 +92,13 @@ def job(cache: Path, which: str, out: Path) -> None:
         worker_rss = [round(v["rss_gb"], 3) for v in worker.values()]
         cpu += sum(v["cpu_s"] for v in worker.values())
         stack.close()
-    np.savez(out.with_suffix(".npz"), **{n: getattr(res, n) for n in RASTERS})
+    np.savez(out.with_suffix(".npz"), **{n: np.asarray(getattr(res, n)) for n in RASTERS})
+    if "store" in kwargs:
+        import shutil
+
+        shutil.rmtree(kwargs["store"])
     out.write_text(json.dumps({
-        "job": which, "wall_s": round(wall, 2), "cpu_s": round(cpu, 1), "main_process_cpu_s": round(main_cpu, 1),
+        "job": which + ("-files" if "store" in kwargs else ""), "wall_s": round(wall, 2), "cpu_s": round(cpu, 1), "main_process_cpu_s": round(main_cpu, 1),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3),
         "worker_peak_rss_gb": worker_rss, "load_average_after": [round(v, 2) for v in os.getloadavg()],
         "sectors": len(sectors), "grid": meta["shape"]}))
@@ -187,6 +198,10 @@ def main() -> None:
         result["B4_inproc_over_old"] = round(best["inproc"] / best["old"], 3)
     if "workers1" in best and "workers2" in best:
         result["B2_speedup_2_over_1"] = round(best["workers1"] / best["workers2"], 3)
+    if "workers1-files" in best and "workers2-files" in best:
+        result["B2_speedup_2_over_1_files"] = round(best["workers1-files"] / best["workers2-files"], 3)
+    if "inproc-files" in best and "inproc" in best:
+        result["inproc_files_over_inproc"] = round(best["inproc-files"] / best["inproc"], 3)
     if "inproc" in jobs:
         ref = cache / "inproc-0.npz"
         result["compared_with_inproc"] = {j: compare(cache / f"{j}-0.npz", ref) for j in jobs if j != "inproc"}

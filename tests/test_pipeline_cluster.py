@@ -6,6 +6,7 @@ killed while tiles are running (Dask reruns its tasks).  Synchronisation is by e
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import signal
 
@@ -79,7 +80,7 @@ def test_a_worker_killed_mid_run_changes_nothing(scenario, in_process, tmp_path,
     base, base_tables = in_process
     killed = []
     clients = []
-    real_put = tile_tasks.GridSink.put
+    real_put = tile_tasks.TiffSink.put  # the pipeline's engine writes its rasters to the run's scratch files
     real_run_tiles = tile_tasks.run_tiles
 
     def run_tiles(plans, shared, sink, *, runner=None, progress=False):
@@ -97,7 +98,7 @@ def test_a_worker_killed_mid_run_changes_nothing(scenario, in_process, tmp_path,
             killed.append(busy[0])
         real_put(self, out)
 
-    monkeypatch.setattr(tile_tasks.GridSink, "put", put)
+    monkeypatch.setattr(tile_tasks.TiffSink, "put", put)
     monkeypatch.setattr(tile_tasks, "run_tiles", run_tiles)
     res = citycov.run(dataclasses.replace(scenario, compute=_cluster(2)))
     assert killed
@@ -119,4 +120,9 @@ def test_a_separately_started_cluster_gives_the_same_tables(scenario, in_process
     base, base_tables = in_process
     assert _tables(res, tmp_path / "out") == base_tables
     _same_rasters(res, base)
-    assert list((tmp_path / "scratch").iterdir()) == []  # the scene files are removed at the end
+    # the scene files are removed at the end of each engine call; the run's own scratch folder (its
+    # stored rasters) when its results are no longer used
+    assert [p.name for p in (tmp_path / "scratch").iterdir()] == [res.rasters["best_dbm"].keep.path.name]
+    del res
+    gc.collect()
+    assert list((tmp_path / "scratch").iterdir()) == []

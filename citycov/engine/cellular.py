@@ -82,6 +82,7 @@ from citycov.errors import ModelError, RasterError
 from citycov.grid import GridSpec
 from citycov.io.msi import AntennaPattern
 from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S
+from citycov.stored import StoredRaster, row_strips, strip_of
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +155,19 @@ class CellularResult:
         if self.serving_sector is None or self.link is None:
             return None
         out = np.full(self.serving_dbm.shape, np.nan, dtype=np.float32)
-        served = self.serving_sector >= 0
-        idx = self.serving_sector[served].astype(np.int64)
-        out[served] = uplink_budget_mbps(self.sector_ref_eirp_dbm[idx] - self.serving_dbm[served],
-                                         self.sector_bandwidth_mhz[idx], self.link)
+        for r0, r1 in row_strips(out.shape):
+            sector = strip_of(self.serving_sector, r0, r1)
+            served = sector >= 0
+            idx = sector[served].astype(np.int64)
+            out[:, r0:r1][served] = uplink_budget_mbps(
+                self.sector_ref_eirp_dbm[idx] - strip_of(self.serving_dbm, r0, r1)[served],
+                self.sector_bandwidth_mhz[idx], self.link)
         return out
+
+    @property
+    def stored(self) -> bool:
+        """Whether the rasters are in files (:class:`citycov.stored.StoredRaster`), not in memory."""
+        return isinstance(self.best_dbm, StoredRaster)
 
     def network_mask(self, operator: str | None, technology: str) -> np.ndarray:
         """Bool grid: covered (at the nominal threshold) by ``technology`` of ``operator``
@@ -167,7 +176,10 @@ class CellularResult:
         for k, (op, tech) in enumerate(self.networks):
             if tech == technology and (operator is None or op == operator):
                 bits |= np.uint64(1) << np.uint64(k)
-        return (self.cover_bits & bits) != 0
+        out = np.zeros(self.cover_bits.shape, dtype=bool)
+        for r0, r1 in row_strips(out.shape):
+            out[r0:r1] = (strip_of(self.cover_bits, r0, r1) & bits) != 0
+        return out
 
 
 
@@ -180,8 +192,10 @@ def crop_result(result: CellularResult, offset: tuple[int, int], shape: tuple[in
     cut = {}
     for f in fields(result):
         value = getattr(result, f.name)
-        if isinstance(value, np.ndarray) and value.ndim >= 2 and f.name not in ("sector_ref_eirp_dbm",
-                                                                                "sector_bandwidth_mhz"):
+        if isinstance(value, StoredRaster):
+            cut[f.name] = value.cropped(offset, shape)
+        elif isinstance(value, np.ndarray) and value.ndim >= 2 and f.name not in ("sector_ref_eirp_dbm",
+                                                                                  "sector_bandwidth_mhz"):
             if value.shape[-2] < r0 + rows or value.shape[-1] < c0 + cols:
                 raise RasterError(f"crop_result: {f.name} of shape {value.shape} has no window {shape} at {offset}")
             cut[f.name] = np.ascontiguousarray(value[..., r0:r0 + rows, c0:c0 + cols])
@@ -253,7 +267,8 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                       p1812: P1812Params = DEFAULT_P1812, hull_tolerance: float = HULL_TOLERANCE,
                       z_ground_m: np.ndarray | None = None, reach_cap_m: np.ndarray | None = None,
                       alt_model: str | None = None, progress: bool = False, runner: Any = None,
-                      scene_folder: Path | None = None) -> CellularResult:
+                      scene_folder: Path | None = None, store: Path | None = None,
+                      keep: Any = None) -> CellularResult:
     """Best-server reference-signal level, SINR and speed per technology over ``grid``.
 
     Parameters
@@ -320,6 +335,13 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
     runner
         Where the tile tasks run (:func:`citycov.compute.cluster.open_runner`: in this process or
         on a Dask cluster); ``None``: in this process.  The results do not depend on it.
+    store
+        A folder: each tile task writes its rasters there itself (one small GeoTIFF per tile and
+        raster, mosaicked by one VRT per raster: :class:`citycov.engine.tile_tasks.TileFiles`; on a
+        cluster the folder must be on a path every worker writes) and the result holds them as
+        :class:`citycov.stored.StoredRaster` (read strip by strip), so that no whole-grid raster is
+        held in memory; ``keep``: an object the rasters keep alive (the folder's owner).  None:
+        the rasters are arrays in memory.
     scene_folder
         With a cluster runner: the folder in which the scene is written (in a temporary folder of
         its own, removed at the end) for the workers' window reads: a path every worker reads at
@@ -338,11 +360,30 @@ def cellular_coverage(sectors: gpd.GeoDataFrame, dem_m: np.ndarray, env: np.ndar
                                      constants=_scene_constants(grid, radio))
     run = _prepare(sectors, source, grid, radio, patterns=patterns, exact_sectors=exact_sectors,
                    z_ground_m=z_ground_m, reach_cap_m=reach_cap_m, alt_model=alt_model)
+    if store is not None:
+        files = tile_tasks.TileFiles(str(store), grid, tile_tasks.layer_specs(
+            index_dtype=_index_dtype(run), n_networks=len(run.networks), link=link is not None,
+            alt=run.alt is not None))
+        mosaic = tile_tasks.VrtSink(files)
+        _run_engine(run, source, radio, method, hull_tolerance, itm, p1812, link, mosaic, runner=runner,
+                    scene_folder=scene_folder, grid=grid, progress=progress, files=files)
+        return _stored_result(run, radio, link, mosaic.finish(), keep=keep)
     sink = tile_tasks.GridSink(grid.shape, index_dtype=_index_dtype(run), n_networks=len(run.networks),
                                link=link is not None, alt=run.alt is not None)
     _run_engine(run, source, radio, method, hull_tolerance, itm, p1812, link, sink, runner=runner,
                 scene_folder=scene_folder, grid=grid, progress=progress)
     return _result(run, radio, link, sink)
+
+
+def _stored_result(run: _Run, radio: RadioConfig, link: LinkParams | None, paths: Mapping[str, Path], *,
+                   keep: Any) -> CellularResult:
+    """The result of a run whose rasters went to files (``paths`` by field name): each raster a
+    :class:`~citycov.stored.StoredRaster` of its in-memory dtype (``keep``: the folder's owner)."""
+    dtypes = {"best_dbm": np.float32, "best_sector": _index_dtype(run), "alt_best_dbm": np.float32,
+              "margin_db": np.float16}
+    rasters = {name: StoredRaster.open(path, dtype=dtypes.get(name), bands=name != "cover_bits", keep=keep)
+               for name, path in paths.items()}
+    return replace(_result(run, radio, link, None), link=link, **rasters)
 
 
 def engine_to_files(sectors: gpd.GeoDataFrame, source: tile_tasks.RasterScene, grid: GridSpec, radio: RadioConfig,
@@ -396,7 +437,7 @@ class _Modes:
 
 def _run_engine(run: _Run, source: Any, radio: RadioConfig, method: int, hull_tolerance: float, itm: ItmParams,
                 p1812: P1812Params, link: LinkParams | None, sink: Any, *, runner: Any, scene_folder: Path | None,
-                grid: GridSpec, progress: bool) -> None:
+                grid: GridSpec, progress: bool, files: tile_tasks.TileFiles | None = None) -> None:
     """Plan the tiles and run them (:mod:`citycov.engine.tile_tasks`): in this process, or on
     ``runner``'s workers, which read the scene from files (``source`` itself when it is a
     :class:`~citycov.engine.tile_tasks.RasterScene`, else written first to a temporary folder in
@@ -413,7 +454,8 @@ def _run_engine(run: _Run, source: Any, radio: RadioConfig, method: int, hull_to
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="citycov-scene-", dir=scene_folder))
             source = source.to_files(Path(folder), grid)
         shared = tile_tasks.EngineShared(run=shared_run, groups=groups, source=source,
-                                         modes=_Modes(method, hull_tolerance, radio, itm, p1812), link=link)
+                                         modes=_Modes(method, hull_tolerance, radio, itm, p1812), link=link,
+                                         files=files)
         tile_tasks.run_tiles(plans, shared, sink, runner=runner, progress=progress)
 
 

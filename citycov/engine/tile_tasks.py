@@ -35,9 +35,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
+from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
+from affine import Affine
+from rasterio.dtypes import _gdal_typename
 from rasterio.windows import Window
 from tqdm import tqdm
 
@@ -158,12 +161,20 @@ class RasterScene:
         return sum(int(np.count_nonzero(self._read("active", w))) for w in tile_windows(*self.shape, block))
 
 
-def open_tiled(path: Path, grid: GridSpec, dtype: np.dtype, *, count: int = 1, nodata: float | None = None):
-    """A tiled (256 x 256), deflate-compressed GeoTIFF on ``grid`` for window writes."""
+SCRATCH_COMPRESSION = {"compress": "zstd", "zstd_level": 1}
+"""Compression of the run's scratch rasters: ZSTD level 1 costs about a seventh of DEFLATE's
+time to write (the main process writes every tile of an in-process run)."""
+
+
+def open_tiled(path: Path, grid: GridSpec, dtype: np.dtype, *, count: int = 1, nodata: float | None = None,
+               compression: dict[str, Any] | None = None):
+    """A tiled (256 x 256) GeoTIFF on ``grid`` for window writes, DEFLATE-compressed unless
+    ``compression`` gives other creation options (e.g. :data:`SCRATCH_COMPRESSION`)."""
+    options = {"compress": "deflate"} if compression is None else compression
     return rasterio.open(path, "w", driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=count,
                          dtype=np.dtype(dtype).name, crs=grid.crs.to_wkt(), transform=grid.transform, tiled=True,
-                         blockxsize=256, blockysize=256, compress="deflate", nodata=nodata, BIGTIFF="IF_SAFER",
-                         SPARSE_OK=True)
+                         blockxsize=256, blockysize=256, nodata=nodata, BIGTIFF="IF_SAFER", SPARSE_OK=True,
+                         **options)
 
 
 def scene_source(dem_m: np.ndarray, env: np.ndarray, grid: GridSpec, *, active: np.ndarray | None,
@@ -290,32 +301,20 @@ class TiffSink:
     called (a context manager)."""
 
     def __init__(self, folder: Path, grid: GridSpec, *, index_dtype: type, n_networks: int, link: bool,
-                 alt: bool) -> None:
+                 alt: bool, compression: dict[str, Any] | None = None) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        n_tech = len(TECHNOLOGIES)
-        layers: dict[str, tuple[np.dtype, int, float | None]] = {
-            "best_dbm": (np.dtype(np.float32), n_tech, float("nan")),
-            "best_sector": (np.dtype(index_dtype), n_tech, -1),
-            "cover_bits": (np.dtype(bits_dtype(n_networks)), 1, 0)}
-        if link:
-            probe = LinkRasters(n_tech, 1, 1, index_dtype)
-            for name, values in probe.finish(LinkParams()).items():
-                fill = values.flat[0]
-                dtype = np.dtype(np.float32) if values.dtype == np.float16 else values.dtype  # no float16 GeoTIFF
-                layers[name] = (dtype, n_tech, float(fill) if values.dtype.kind == "f" else int(fill))
-        if alt:
-            layers["alt_best_dbm"] = (np.dtype(np.float32), n_tech, float("nan"))
+        layers = layer_specs(index_dtype=index_dtype, n_networks=n_networks, link=link, alt=alt)
         self.paths = {name: self.folder / f"{name}.tif" for name in layers}
-        self.files = {name: open_tiled(self.paths[name], grid, dtype, count=count, nodata=fill)
+        self.files = {name: open_tiled(self.paths[name], grid, dtype, count=count, nodata=fill,
+                                       compression=compression)
                       for name, (dtype, count, fill) in layers.items()}
         self.written = 0
 
     def put(self, out: TileOutput) -> None:
         r0, r1, c0, c1 = out.window
         win = Window(c0, r0, c1 - c0, r1 - r0)
-        values = {"best_dbm": out.best_dbm, "best_sector": out.best_sector, "cover_bits": out.cover_bits[None],
-                  **(out.links or {}), **({"alt_best_dbm": out.alt_best_dbm} if out.alt_best_dbm is not None else {})}
+        values = tile_values(out)
         for name, dst in self.files.items():
             if name in values:
                 dst.write(values[name].astype(dst.dtypes[0], copy=False), window=win)
@@ -332,6 +331,112 @@ class TiffSink:
         self.close()
 
 
+def layer_specs(*, index_dtype: type, n_networks: int, link: bool,
+                alt: bool) -> dict[str, tuple[np.dtype, int, float | int]]:
+    """The engine's rasters by the name of their ``CellularResult`` field: (file dtype, bands,
+    fill of a cell no task wrote).  ``margin_db`` is stored as float32 (GeoTIFF has no float16)."""
+    n_tech = len(TECHNOLOGIES)
+    layers: dict[str, tuple[np.dtype, int, float | int]] = {
+        "best_dbm": (np.dtype(np.float32), n_tech, float("nan")),
+        "best_sector": (np.dtype(index_dtype), n_tech, -1),
+        "cover_bits": (np.dtype(bits_dtype(n_networks)), 1, 0)}
+    if link:
+        probe = LinkRasters(n_tech, 1, 1, index_dtype)
+        for name, values in probe.finish(LinkParams()).items():
+            fill = values.flat[0]
+            dtype = np.dtype(np.float32) if values.dtype == np.float16 else values.dtype
+            layers[name] = (dtype, n_tech, float(fill) if values.dtype.kind == "f" else int(fill))
+    if alt:
+        layers["alt_best_dbm"] = (np.dtype(np.float32), n_tech, float("nan"))
+    return layers
+
+
+def tile_values(out: TileOutput) -> dict[str, np.ndarray]:
+    """A tile's rasters by field name, each (bands, rows, cols)."""
+    return {"best_dbm": out.best_dbm, "best_sector": out.best_sector, "cover_bits": out.cover_bits[None],
+            **(out.links or {}), **({"alt_best_dbm": out.alt_best_dbm} if out.alt_best_dbm is not None else {})}
+
+
+@dataclass(frozen=True)
+class WrittenTile:
+    """What a task that wrote its own files returns: which tile, and the files by raster name."""
+
+    index: int
+    window: Window4
+    paths: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TileFiles:
+    """Tile tasks write their rasters themselves: one small GeoTIFF per tile and raster in
+    ``folder`` (a path every worker writes at the same place), so that only a few bytes per tile
+    travel back to the main process; :class:`VrtSink` mosaics them with one GDAL VRT per raster."""
+
+    folder: str
+    grid: GridSpec
+    layers: dict[str, tuple[np.dtype, int, float | int]]
+
+    def write(self, out: TileOutput) -> WrittenTile:
+        r0, r1, c0, c1 = out.window
+        t = self.grid.transform
+        tile_grid = GridSpec(crs=self.grid.crs, transform=t @ Affine.translation(c0, r0), shape=(r1 - r0, c1 - c0))
+        values = tile_values(out)
+        paths = {}
+        for name, (dtype, count, fill) in self.layers.items():
+            if name not in values:
+                continue
+            path = Path(self.folder) / f"{name}-{out.index:06d}.tif"
+            with open_tiled(path, tile_grid, dtype, count=count, nodata=fill,
+                            compression=SCRATCH_COMPRESSION) as dst:
+                dst.write(values[name].astype(dtype, copy=False))
+            paths[name] = path.name
+        return WrittenTile(out.index, out.window, paths)
+
+
+class VrtSink:
+    """The tiles written by the tasks (:class:`WrittenTile`), mosaicked at :meth:`finish` into one
+    VRT per raster on the whole grid (cells of no tile read as the fill: the VRT's nodata)."""
+
+    def __init__(self, files: TileFiles) -> None:
+        self.files = files
+        self.tiles: list[WrittenTile] = []
+
+    def put(self, written: WrittenTile) -> None:
+        self.tiles.append(written)
+
+    def finish(self) -> dict[str, Path]:
+        folder = Path(self.files.folder)
+        grid = self.files.grid
+        rows, cols = grid.shape
+        tiles = sorted(self.tiles, key=lambda w: w.index)
+        paths = {}
+        for name, (dtype, count, fill) in self.files.layers.items():
+            gdal_type = _gdal_typename(np.dtype(dtype).name)
+            nodata = "nan" if isinstance(fill, float) and np.isnan(fill) else repr(fill)
+            lines = [f'<VRTDataset rasterXSize="{cols}" rasterYSize="{rows}">',
+                     f"  <SRS>{escape(grid.crs.to_wkt())}</SRS>",
+                     f"  <GeoTransform>{', '.join(repr(v) for v in grid.transform.to_gdal())}</GeoTransform>"]
+            for band in range(1, count + 1):
+                lines.append(f'  <VRTRasterBand dataType="{gdal_type}" band="{band}">')
+                lines.append(f"    <NoDataValue>{nodata}</NoDataValue>")
+                for w in tiles:
+                    if name not in w.paths:
+                        continue
+                    r0, r1, c0, c1 = w.window
+                    lines += ["    <SimpleSource>",
+                              f'      <SourceFilename relativeToVRT="1">{escape(w.paths[name])}</SourceFilename>',
+                              f"      <SourceBand>{band}</SourceBand>",
+                              f'      <SrcRect xOff="0" yOff="0" xSize="{c1 - c0}" ySize="{r1 - r0}"/>',
+                              f'      <DstRect xOff="{c0}" yOff="{r0}" xSize="{c1 - c0}" ySize="{r1 - r0}"/>',
+                              "    </SimpleSource>"]
+                lines.append("  </VRTRasterBand>")
+            lines.append("</VRTDataset>")
+            path = folder / f"{name}.vrt"
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            paths[name] = path
+        return paths
+
+
 # ---------------------------------------------------------------- the task
 @dataclass
 class EngineShared:
@@ -346,6 +451,8 @@ class EngineShared:
     """Factory of the per-process (fast, exact) mode objects: ``modes() -> (_FastMode, _ExactMode)``."""
     link: LinkParams | None
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    files: TileFiles | None = None
+    """Where each task writes its own rasters (:func:`engine_tile_to_files`); None: they are returned."""
 
 
 _LOCAL = threading.local()
@@ -460,20 +567,27 @@ def _group_fans(run: Any, idx: np.ndarray, cell_m: float) -> list[float]:
     return sorted(set(reach))
 
 
+def engine_tile_to_files(plan: TilePlan, shared: EngineShared) -> WrittenTile:
+    """:func:`engine_tile`, its rasters written by the task itself into ``shared.files``."""
+    return shared.files.write(engine_tile(plan, shared))
+
+
 def run_tiles(plans: Sequence[TilePlan], shared: EngineShared, sink: Sink, *, runner: Any = None,
               progress: bool = False) -> None:
-    """Every plan through :func:`engine_tile`, its result into ``sink``: on ``runner`` (a
-    :class:`citycov.compute.cluster.TaskRunner`), else in this process."""
+    """Every plan through :func:`engine_tile` (:func:`engine_tile_to_files` when ``shared.files``
+    is set), its result into ``sink``: on ``runner`` (a :class:`citycov.compute.cluster.TaskRunner`),
+    else in this process."""
+    task = engine_tile if shared.files is None else engine_tile_to_files
     if runner is not None:
-        def put(_plan: TilePlan, out: TileOutput) -> None:
+        def put(_plan: TilePlan, out: TileOutput | WrittenTile) -> None:
             sink.put(out)
             checkpoint("engine.tile")
 
-        runner.map(engine_tile, plans, shared=shared, on_result=put, desc="engine tiles")
+        runner.map(task, plans, shared=shared, on_result=put, desc="engine tiles")
         return
     for plan in tqdm(plans, desc="cellular tiles", unit="tile", disable=not progress, mininterval=1.0):
         checkpoint("engine.tile")
-        sink.put(engine_tile(plan, shared))
+        sink.put(task(plan, shared))
 
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import rasterio
 import rasterio.shutil
+from rasterio.windows import Window
 
 from citycov.accounting.districts import CITY_ID, FIELD_DEFINITIONS, METRIC_COLUMNS
 from citycov.accounting.gaps import top_gaps_per_district
@@ -31,6 +32,7 @@ from citycov.outputs.names import file_names
 from citycov.pipeline.results import Results
 from citycov.pipeline.services import SERVICE_COLUMNS
 from citycov.provenance import file_sha256
+from citycov.stored import StoredRaster, row_strips, strip_of
 
 LEVEL_NAMES = {"3G": "CPICH RSCP (dBm)", "4G": "RSRP (dBm)", "5G": "SS-RSRP (dBm)"}
 BROADCAST_PREFIX = "broadcast_"
@@ -452,16 +454,20 @@ def _fmt(value: float) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.2f}"
 
 
-def _write_cog(path: Path, data: np.ndarray, grid, *, dtype: str, nodata: float | int | None,
+def _write_cog(path: Path, data: np.ndarray | StoredRaster, grid, *, dtype: str, nodata: float | int | None,
                descriptions: list[str], tags: dict[str, str]) -> None:
-    """Write ``data`` (bands, rows, cols) as a cloud-optimised GeoTIFF (tiled, overviews, DEFLATE).
+    """Write ``data`` (bands, rows, cols; an array or a stored raster, cast to ``dtype``) as a
+    cloud-optimised GeoTIFF (tiled, overviews, DEFLATE).
 
-    GDAL's COG driver only copies, so the bands go to a temporary GeoTIFF beside ``path`` first.
+    GDAL's COG driver only copies, so the bands go to a temporary GeoTIFF beside ``path`` first,
+    strip by strip (:func:`citycov.stored.row_strips`: a stored raster is never read whole).
     """
     tmp = path.with_name(f".{path.name}.tmp.tif")
     try:
         with rasterio.open(tmp, "w", **grid.profile(dtype=dtype, nodata=nodata, count=data.shape[0])) as dst:
-            dst.write(data)
+            for r0, r1 in row_strips(data.shape):
+                dst.write(strip_of(data, r0, r1).astype(dtype, copy=False),
+                          window=Window(0, r0, data.shape[-1], r1 - r0))
             for i, text in enumerate(descriptions):
                 dst.set_band_description(i + 1, text)
             dst.update_tags(**tags)
@@ -489,14 +495,14 @@ def write_rasters(results: Results, folder: Path) -> None:
     ]).astype("uint8")
     r = results.rasters
     if "sinr_db" in r:
-        _write_cog(folder / "sinr_db.tif", r["sinr_db"].astype("float32"), grid, dtype="float32", nodata=np.nan,
+        _write_cog(folder / "sinr_db.tif", r["sinr_db"], grid, dtype="float32", nodata=np.nan,
                    descriptions=[f"{t} SINR (dB) of the best carrier" for t in TECHNOLOGIES],
                    tags={"units": "dB", "cell_loading": str(results.scenario.radio.cell_loading), **tags})
-        _write_cog(folder / "throughput_mbps.tif", r["throughput_mbps"].astype("float32"), grid, dtype="float32",
+        _write_cog(folder / "throughput_mbps.tif", r["throughput_mbps"], grid, dtype="float32",
                    nodata=np.nan, descriptions=[f"{t} downlink Mbit/s (attenuated Shannon, TR 36.942)"
                                                 for t in TECHNOLOGIES], tags={"units": "Mbit/s", **tags})
         names = ";".join(f"{tier.name}" for tier in SPEED_TIERS)
-        _write_cog(folder / "speed_tier.tif", r["speed_tier"].astype("int8"), grid, dtype="int8", nodata=-1,
+        _write_cog(folder / "speed_tier.tif", r["speed_tier"], grid, dtype="int8", nodata=-1,
                    descriptions=[f"{t} speed tier (0 none, k = highest tier met)" for t in TECHNOLOGIES],
                    tags={"tiers": names, **tags})
     for name, (b_grid, values, unit) in results.broadcast_rasters.items():

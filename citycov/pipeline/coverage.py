@@ -18,6 +18,7 @@ from citycov.engine.wlan import wlan_coverage
 from citycov.errors import ModelError
 from citycov.pipeline.inputs import Inputs
 from citycov.pipeline.layers import Layers
+from citycov.stored import Scratch, row_strips, strip_of
 
 
 @dataclass
@@ -38,7 +39,7 @@ def link_params(radio: RadioConfig) -> LinkParams:
 
 def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: RadioConfig, *,
                    progress: bool = False, link: bool = True, alt_model: str | None = None,
-                   runner: Any = None) -> Coverage:
+                   runner: Any = None, store: Scratch | None = None) -> Coverage:
     """Cellular and WLAN levels; with ``link`` (and ``[radio].sinr``) also SINR, throughput and
     speed tiers per technology (the uncertainty variants skip them: they only need levels).
     The clutter loss of ``layers`` and the antenna patterns of ``inputs`` apply to every run.
@@ -48,18 +49,19 @@ def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: Ra
     sector's frequency the run goes on without it and ``alt_skipped`` says why.
 
     ``runner``: where the engine's tile tasks run (:func:`citycov.compute.cluster.open_runner`);
-    None: in this process."""
+    None: in this process.  ``store``: the engine's rasters go to files in this run's scratch
+    folder, tile by tile (:class:`citycov.stored.StoredRaster`); None: in memory."""
     params = link_params(radio) if link and radio.sinr else None
     skipped = None
     try:
         cell = engine_coverage(inputs, layers, radio, progress=progress, link=params, alt_model=alt_model,
-                               runner=runner)
+                               runner=runner, store=store)
     except ModelError as exc:
         if alt_model is None:
             raise
         # the engine checks the models before its first tile: without the alternative, the run either
         # succeeds (the error was the alternative's) or raises the base run's own error
-        cell = engine_coverage(inputs, layers, radio, progress=progress, link=params, runner=runner)
+        cell = engine_coverage(inputs, layers, radio, progress=progress, link=params, runner=runner, store=store)
         skipped = str(exc)
     valid = np.isfinite(layers.dem)
     wlan = (wlan_coverage(inputs.aps, valid, layers.grid, scenario.wlan) if inputs.aps is not None
@@ -69,16 +71,19 @@ def radio_coverage(scenario: Scenario, inputs: Inputs, layers: Layers, radio: Ra
 
 def engine_coverage(inputs: Inputs, layers: Layers, radio: RadioConfig, *, progress: bool = False,
                     link: LinkParams | None = None, alt_model: str | None = None,
-                    runner: Any = None) -> radio_mod.CellularResult:
+                    runner: Any = None, store: Scratch | None = None) -> radio_mod.CellularResult:
     """The engine over the modelled sectors of ``layers.area`` (every sector of ``inputs`` when
     it is None), on the engine grid, cut back to the analysis grid.  The pad around the analysis
-    grid is never evaluated: its terrain only shapes the rays of the sites there."""
+    grid is never evaluated: its terrain only shapes the rays of the sites there.  ``store``:
+    the rasters go to files in that scratch folder (see :func:`radio_coverage`)."""
     area = layers.area
+    files = {} if store is None else {"store": store.folder("engine"), "keep": store}
     if area is None:
         return radio_mod.cellular_coverage(inputs.sectors, layers.dem, layers.env, layers.grid, radio,
                                            progress=progress, link=link, active=layers.active,
                                            rx_loss_db=layers.rx_loss_db, patterns=inputs.patterns,
-                                           alt_model=alt_model, runner=runner, scene_folder=_scratch(runner))
+                                           alt_model=alt_model, runner=runner, scene_folder=_scratch(runner),
+                                           **files)
     active = layers.active
     if area.padded:
         active = area.pad(np.ones(layers.grid.shape, dtype=bool) if active is None else active, False)
@@ -86,7 +91,7 @@ def engine_coverage(inputs: Inputs, layers: Layers, radio: RadioConfig, *, progr
         area.sectors, layers.engine_dem if area.padded else layers.dem, area.pad(layers.env, 3), area.grid, radio,
         progress=progress, link=link, active=active, rx_loss_db=area.pad(layers.rx_loss_db, np.nan),
         patterns=inputs.patterns, z_ground_m=area.ground_m, alt_model=alt_model, runner=runner,
-        scene_folder=_scratch(runner))
+        scene_folder=_scratch(runner), **files)
     if area.padded:
         cell = radio_mod.crop_result(cell, area.offset, area.shape)
     return replace(cell, dropped_outside=cell.dropped_outside + area.beyond_reach,
@@ -105,20 +110,25 @@ def coverage_masks(scenario: Scenario, layers: Layers, cov: Coverage, *,
 
     The shadow-fading margin z·σ (σ per environment class) raises every cellular threshold;
     at 50 % it is 0.  WLAN keeps its threshold (short links, no margin model).
+    The grid is gone over in row strips (:func:`citycov.stored.row_strips`), so the levels may
+    be stored rasters.
     """
     radio = scenario.radio
     z = NormalDist().inv_cdf(cell_edge_probability)
     sigma = np.array([scenario.accounting.shadow_sigma_db[name] for name in ENV_CLASSES])
-    margin = z * sigma[layers.env]
     cellular = np.zeros(layers.grid.shape, dtype=bool)
     any_cell = np.zeros(layers.grid.shape, dtype=bool)
-    for i, tech in enumerate(TECHNOLOGIES):
-        level = np.nan_to_num(cov.cell.best_dbm[i], nan=-np.inf)
-        ok = level >= radio.threshold_dbm[tech] + margin
-        any_cell |= ok
-        if tech in radio.broadband_technologies:
-            cellular |= ok
-    wlan = np.nan_to_num(cov.wlan_dbm, nan=-np.inf) >= scenario.wlan.threshold_dbm
+    wlan = np.zeros(layers.grid.shape, dtype=bool)
+    for r0, r1 in row_strips(layers.grid.shape):
+        margin = z * sigma[layers.env[r0:r1]]
+        levels = strip_of(cov.cell.best_dbm, r0, r1)
+        for i, tech in enumerate(TECHNOLOGIES):
+            level = np.nan_to_num(levels[i], nan=-np.inf)
+            ok = level >= radio.threshold_dbm[tech] + margin
+            any_cell[r0:r1] |= ok
+            if tech in radio.broadband_technologies:
+                cellular[r0:r1] |= ok
+        wlan[r0:r1] = np.nan_to_num(cov.wlan_dbm[r0:r1], nan=-np.inf) >= scenario.wlan.threshold_dbm
     return {"wireless": cellular | wlan, "cellular": cellular, "wlan": wlan, "g3_or_better": any_cell}
 
 
@@ -148,7 +158,8 @@ def fibre_coverage(scenario: Scenario, inputs: Inputs, layers: Layers) -> Fibre:
 
 
 def link_rasters(cell: radio_mod.CellularResult) -> dict[str, np.ndarray]:
-    """SINR, throughput and speed-tier rasters (per technology) when the engine computed them."""
-    names = ("sinr_db", "throughput_mbps", "uplink_mbps", "speed_tier")
+    """SINR, throughput and speed-tier rasters (per technology) when the engine computed them
+    (the uplink speeds are derived on access: :attr:`~citycov.engine.cellular.CellularResult.uplink_mbps`)."""
+    names = ("sinr_db", "throughput_mbps", "speed_tier")
     return {n: getattr(cell, n) for n in names if getattr(cell, n, None) is not None}
 

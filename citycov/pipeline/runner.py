@@ -8,7 +8,9 @@ function of its own module; this one calls them in turn and collects their resul
 here reads or writes files.  The engine's tile tasks run where ``[compute]`` says
 (:func:`citycov.compute.cluster.open_runner`: in this process by default, or on a Dask cluster,
 whose workers read the scene from files the engine writes to a scratch folder); the figures do
-not depend on it.
+not depend on it.  The engine's rasters are written tile by tile into the run's scratch folder
+(:class:`citycov.stored.Scratch`, removed when the results are no longer used) and the steps
+after the engine read them strip by strip, so that the run never holds them whole in memory.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio
 
 from citycov.accounting import districts as acc
 from citycov.accounting import gaps as gaps_mod
@@ -45,6 +48,7 @@ from citycov.pipeline.services import collect_services, service_coverage
 from citycov.pipeline.tables import account, networks
 from citycov.pipeline.uncertainty import alternative_model, variants
 from citycov.provenance import software_versions
+from citycov.stored import GDAL_CACHE_MB, Scratch
 from citycov.verification.claims import verify_claims
 
 log = logging.getLogger("citycov")
@@ -77,7 +81,8 @@ def run(scenario: Scenario, *, progress: bool = False, keep_context: bool = Fals
     timings: dict[str, float] = {}
     started = datetime.now(UTC).isoformat(timespec="seconds")
     acc_cfg = scenario.accounting
-    with warnings.catch_warnings(record=True) as caught, \
+    scratch = Scratch(scenario.compute.scratch_dir)
+    with warnings.catch_warnings(record=True) as caught, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \
             open_runner(scenario.compute, warm=warm_kernels, progress=progress) as tasks:
         warnings.simplefilter("always", CitycovWarning)
         with _step("read and validate inputs", timings):
@@ -90,7 +95,7 @@ def run(scenario: Scenario, *, progress: bool = False, keep_context: bool = Fals
             log.info("grid %s x %s cells at %g m in %s", g.shape[0], g.shape[1], g.cell_m, g.crs.to_string())
         with _step("cellular and WLAN coverage (Numba)", timings):
             cov = radio_coverage(scenario, inputs, layers, scenario.radio, progress=progress,
-                                 alt_model=alternative_model(scenario), runner=tasks)
+                                 alt_model=alternative_model(scenario), runner=tasks, store=scratch)
         with _step("FTTH and district accounting", timings):
             masks = coverage_masks(scenario, layers, cov, cell_edge_probability=acc_cfg.cell_edge_probability)
             fibre = fibre_coverage(scenario, inputs, layers)
@@ -112,7 +117,7 @@ def run(scenario: Scenario, *, progress: bool = False, keep_context: bool = Fals
         if acc_cfg.uncertainty:
             with _step("uncertainty variants", timings):
                 variant_tables, variant_notes = variants(scenario, inputs, layers, cov, masks, fibre, progress,
-                                                         runner=tasks)
+                                                         runner=tasks, store=scratch)
                 band, variants_long = acc.band_table(table, variant_tables)
         target_results = evaluate_targets(scenario.targets, table, band)
         with _step("coverage gaps", timings):

@@ -22,6 +22,7 @@ from citycov.pipeline.coverage import Coverage
 from citycov.pipeline.inputs import Inputs
 from citycov.pipeline.layers import Layers
 from citycov.presets.radio import RadioPreset
+from citycov.stored import row_strips, strip_of
 
 log = logging.getLogger("citycov")
 
@@ -91,13 +92,11 @@ def service_coverage(scenario: Scenario, inputs: Inputs, layers: Layers,
         if preset.technology not in TECHNOLOGIES:
             continue
         t = TECHNOLOGIES.index(preset.technology)
-        rasters, source = _service_rasters(cov, t, preset)
-        sel = counted & np.isfinite(rasters["level_dbm"])
-        picked = {k: v[sel] for k, v in rasters.items()}
+        with_sector = scenario.services.indoor_probability is not None
+        sel, picked, sector, source = _picked(cov, t, preset, counted, with_sector=with_sector)
         indoor = None
-        if scenario.services.indoor_probability is not None:
-            sector = cov.cell.serving_sector[t] if preset.metric == "speed" else cov.cell.best_sector[t]
-            f_mhz = cov.cell.sectors["freq_mhz"].to_numpy(dtype=np.float64)[sector[sel]]
+        if with_sector:
+            f_mhz = cov.cell.sectors["freq_mhz"].to_numpy(dtype=np.float64)[sector]
             indoor = service_mod.indoor_loss_db(f_mhz, probability=scenario.services.indoor_probability,
                                                 building_class=scenario.services.indoor_building_class)
         result = service_mod.evaluate_preset(preset, sigma_db=sigma_by_class[layers.env[sel]],
@@ -145,27 +144,58 @@ def service_table(scenario: Scenario, inputs: Inputs, layers: Layers, masks: dic
     return table
 
 
-def _service_rasters(cov: Coverage, t: int, preset: RadioPreset) -> tuple[dict[str, np.ndarray], str]:
-    """The outdoor rasters of technology band ``t`` that ``preset`` needs, and their description."""
+def _picked(cov: Coverage, t: int, preset: RadioPreset, counted: np.ndarray, *,
+            with_sector: bool) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None, str]:
+    """The cells ``preset`` evaluates (bool grid: ``counted`` and a level there) and the values of
+    its rasters at them (row-major order, 1-D), gathered strip by strip (the rasters may be stored);
+    with ``with_sector`` also the sector (row of ``cov.cell.sectors``) each cell's level is of."""
+    _check_service_rasters(cov, preset)
     cell = cov.cell
+    sel = np.zeros(counted.shape, dtype=bool)
+    parts: dict[str, list[np.ndarray]] = {}
+    sectors: list[np.ndarray] = []
+    for r0, r1 in row_strips(counted.shape):
+        rasters = _service_rasters(cov, t, preset, r0, r1)
+        here = counted[r0:r1] & np.isfinite(rasters["level_dbm"])
+        sel[r0:r1] = here
+        for k, v in rasters.items():
+            parts.setdefault(k, []).append(v[here])
+        if with_sector:
+            sector = cell.serving_sector if preset.metric == "speed" else cell.best_sector
+            sectors.append(strip_of(sector, r0, r1)[t][here])
+    picked = {k: np.concatenate(v) for k, v in parts.items()}
+    source = SERVICE_LEVELS["speed" if preset.metric == "speed" else "level"]
+    return sel, picked, np.concatenate(sectors) if with_sector else None, source
+
+
+def _check_service_rasters(cov: Coverage, preset: RadioPreset) -> None:
+    """A speed preset needs the engine's link rasters and the sectors' EIRP and bandwidth."""
     if preset.metric != "speed":
-        return {"level_dbm": cell.best_dbm[t]}, SERVICE_LEVELS["level"]
+        return
+    cell = cov.cell
     missing = [n for n in ("serving_dbm", "serving_sector", "sinr_db") if getattr(cell, n, None) is None]
     missing += [c for c in ("ref_signal_eirp_dbm", "bandwidth_mhz") if c not in cell.sectors.columns]
     if missing or cov.link is None:
         raise ModelError(f"service preset {preset.name!r} (metric speed): the engine returned no {missing or 'link'} "
                          "rasters; [radio].sinr = true is needed")
-    sector = cell.serving_sector[t]
+
+
+def _service_rasters(cov: Coverage, t: int, preset: RadioPreset, r0: int, r1: int) -> dict[str, np.ndarray]:
+    """Rows r0:r1 of the outdoor rasters of technology band ``t`` that ``preset`` needs."""
+    cell = cov.cell
+    if preset.metric != "speed":
+        return {"level_dbm": strip_of(cell.best_dbm, r0, r1)[t]}
+    sector = strip_of(cell.serving_sector, r0, r1)[t]
     served = sector >= 0
     eirp = cell.sectors["ref_signal_eirp_dbm"].to_numpy(dtype=np.float64)
     bandwidth = cell.sectors["bandwidth_mhz"].to_numpy(dtype=np.float64)
-    level = np.where(served, cell.serving_dbm[t], np.nan)
+    level = np.where(served, strip_of(cell.serving_dbm, r0, r1)[t], np.nan)
     pick = np.where(served, sector, 0)
     if not len(eirp):
         eirp = bandwidth = np.full(1, np.nan)
-    return {"level_dbm": level, "sinr_db": cell.sinr_db[t],
+    return {"level_dbm": level, "sinr_db": strip_of(cell.sinr_db, r0, r1)[t],
             "coupling_loss_db": np.where(served, eirp[pick] - level, np.nan),
-            "bandwidth_mhz": np.where(served, bandwidth[pick], np.nan)}, SERVICE_LEVELS["speed"]
+            "bandwidth_mhz": np.where(served, bandwidth[pick], np.nan)}
 
 
 def _preset_notes(scenario: Scenario, layers: Layers, preset: RadioPreset) -> list[str]:

@@ -15,17 +15,20 @@ from citycov.pipeline.coverage import Coverage, Fibre, coverage_masks, fibre_cov
 from citycov.pipeline.inputs import Inputs
 from citycov.pipeline.layers import Layers, build_layers, with_zonal_rule
 from citycov.pipeline.tables import account
+from citycov.stored import Scratch
 
 log = logging.getLogger("citycov")
 
 
 def variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage, masks: dict[str, np.ndarray],
-             fibre: Fibre, progress: bool, runner: Any = None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+             fibre: Fibre, progress: bool, runner: Any = None,
+             store: Scratch | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """District tables with one factor changed each: cell-edge probability, zonal rule,
     resolution ±1 step, alternative propagation model.  The model variant reads the levels
     ``cov`` holds for it (``cov.cell.alt_best_dbm``, :func:`alternative_model`), computed in the
     base run's tile pass; without them it reruns the engine with the model replaced (same figures).
-    The engine's reruns go to ``runner`` (:func:`citycov.compute.cluster.open_runner`; None: in process)."""
+    The engine's reruns go to ``runner`` (:func:`citycov.compute.cluster.open_runner`; None: in process)
+    and their rasters to files in ``store`` (None: memory)."""
     cfg = scenario.accounting
     out: dict[str, pd.DataFrame] = {}
     notes: dict[str, str] = {}
@@ -45,7 +48,8 @@ def variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage, 
         name = f"resolution_{cell_m:g}m"
         log.info("uncertainty: rerunning at %g m", cell_m)
         lay = build_layers(scenario, inputs, cell_m=cell_m, rule=cfg.zonal_rule)
-        c = radio_coverage(scenario, inputs, lay, scenario.radio, progress=progress, link=False, runner=runner)
+        c = radio_coverage(scenario, inputs, lay, scenario.radio, progress=progress, link=False, runner=runner,
+                           store=store)
         m = coverage_masks(scenario, lay, c, cell_edge_probability=cfg.cell_edge_probability)
         out[name] = account(scenario, inputs, lay, m, fibre_coverage(scenario, inputs, lay))
         notes[name] = f"resolution {cell_m:g} m ({step})"
@@ -60,7 +64,8 @@ def variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage, 
             log.info("uncertainty: rerunning with the alternative model %s", cfg.alternative_model)
             alt_radio = replace(scenario.radio, model=cfg.alternative_model)
             try:
-                c = radio_coverage(scenario, inputs, layers, alt_radio, progress=progress, link=False, runner=runner)
+                c = radio_coverage(scenario, inputs, layers, alt_radio, progress=progress, link=False, runner=runner,
+                                   store=store)
             except ModelError as exc:
                 log.warning("uncertainty: alternative model %s skipped: %s", cfg.alternative_model, exc)
                 return out, notes
