@@ -80,7 +80,7 @@ def test_a_worker_killed_mid_run_changes_nothing(scenario, in_process, tmp_path,
     base, base_tables = in_process
     killed = []
     clients = []
-    real_put = tile_tasks.TiffSink.put  # the pipeline's engine writes its rasters to the run's scratch files
+    real_put = tile_tasks.VrtSink.put  # the pipeline's tasks write their own tiles; the main process records them
     real_run_tiles = tile_tasks.run_tiles
 
     def run_tiles(plans, shared, sink, *, runner=None, progress=False):
@@ -98,7 +98,7 @@ def test_a_worker_killed_mid_run_changes_nothing(scenario, in_process, tmp_path,
             killed.append(busy[0])
         real_put(self, out)
 
-    monkeypatch.setattr(tile_tasks.TiffSink, "put", put)
+    monkeypatch.setattr(tile_tasks.VrtSink, "put", put)
     monkeypatch.setattr(tile_tasks, "run_tiles", run_tiles)
     res = citycov.run(dataclasses.replace(scenario, compute=_cluster(2)))
     assert killed

@@ -51,6 +51,7 @@ from citycov.outputs.plan import PROVENANCE_KEY as PLAN_KEY
 from citycov.outputs.plan import cabinet_popups, load_saved_plan, site_popups
 from citycov.outputs.saved import Raster, SavedRun
 from citycov.outputs.web_assets import asset_versions, inline_assets
+from citycov.stored import row_strips
 
 PASS_COLOUR = "#1a9850"
 FAIL_COLOUR = "#d73027"
@@ -82,14 +83,17 @@ def _hex_rgba(colour: str, alpha: int) -> tuple[int, int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16), alpha
 
 
-def _overlay(raster: Raster, band: int, colours: dict[int, tuple[int, int, int, int]],
+def _overlay(raster: Raster, colours: dict[int, tuple[int, int, int, int]],
              classify) -> tuple[np.ndarray, list[list[float]]]:
-    """Band ``band`` of ``raster`` as an RGBA image in Web Mercator at display resolution.
+    """``raster`` as an RGBA image in Web Mercator at display resolution.
 
-    ``classify`` maps the band's values to small integer classes (0 = transparent) before
-    resampling (nearest neighbour), so no class is invented by interpolation.
+    ``classify`` maps a strip of the raster's bands (bands, rows, cols) to small integer classes
+    (rows, cols; 0 = transparent) before resampling (nearest neighbour), so no class is invented
+    by interpolation; the raster is read strip by strip (:func:`citycov.stored.row_strips`).
     """
-    classes = classify(raster.data[band]).astype(np.uint8)
+    classes = np.zeros(raster.shape[1:], dtype=np.uint8)
+    for r0, r1 in row_strips(raster.shape):
+        classes[r0:r1] = classify(raster.rows(r0, r1))
     rows, cols = classes.shape
     left, bottom, right, top = raster.bounds
     transform, width, height = calculate_default_transform(raster.crs, WEB_MERCATOR, cols, rows, left, bottom,
@@ -310,15 +314,15 @@ def _raster_layers(run: SavedRun, fmap: folium.Map, lang: str, legends: Legends)
     floor = LEVEL_CLASSES
     level_colours = {i + 1: _hex_rgba(c, 170) for i, (_, c) in enumerate(floor)}
 
-    def level_classes(_band: np.ndarray) -> np.ndarray:
-        best = np.nanmax(np.where(np.isfinite(run.level.data), run.level.data, -np.inf), axis=0)
+    def level_classes(levels: np.ndarray) -> np.ndarray:
+        best = np.nanmax(np.where(np.isfinite(levels), levels, -np.inf), axis=0)
         out = np.zeros(best.shape, dtype=np.uint8)
         for i, (lo, _) in enumerate(reversed(floor)):
             out[best >= lo] = len(floor) - i
         out[~np.isfinite(best)] = 0
         return out
 
-    rgba, box = _overlay(run.level, 0, level_colours, level_classes)
+    rgba, box = _overlay(run.level, level_colours, level_classes)
     title = text("layer_rsrp", lang)
     layer = _image_layer(rgba, box, title, fmap)
     rows = [(c, f"≥ {lo:g} dBm" if lo > -1e8 else f"{text('below_floor', lang)} {floor[-2][0]:g} dBm")
@@ -326,7 +330,7 @@ def _raster_layers(run: SavedRun, fmap: folium.Map, lang: str, legends: Legends)
     legends.append(("rsrp", layer, _legend_rows(rows, title)))
 
     cov_colours = {1: _hex_rgba(FAIL_COLOUR, 150), 2: _hex_rgba(PASS_COLOUR, 110)}
-    rgba, box = _overlay(run.coverage, 0, cov_colours, lambda b: np.where(b == 255, 0, np.where(b == 1, 2, 1)))
+    rgba, box = _overlay(run.coverage, cov_colours, lambda b: np.where(b[0] == 255, 0, np.where(b[0] == 1, 2, 1)))
     title = text("layer_covered", lang)
     layer = _image_layer(rgba, box, title, fmap)
     legends.append(("covered", layer, _legend_rows([(PASS_COLOUR, text("covered", lang)),
@@ -334,8 +338,8 @@ def _raster_layers(run: SavedRun, fmap: folium.Map, lang: str, legends: Legends)
 
     band = next((i for i, d in enumerate(run.serving.descriptions) if d.startswith("4G")), 0)
     server_colours = {i + 1: _hex_rgba(c, 150) for i, c in enumerate(SERVER_PALETTE)}
-    rgba, box = _overlay(run.serving, band, server_colours,
-                         lambda b: np.where(b < 0, 0, (b % len(SERVER_PALETTE)) + 1))
+    rgba, box = _overlay(run.serving, server_colours,
+                         lambda b: np.where(b[band] < 0, 0, (b[band] % len(SERVER_PALETTE)) + 1))
     title = text("layer_server", lang)
     layer = _image_layer(rgba, box, title, fmap)
     legends.append(("server", layer, _legend_rows([(c, "") for c in SERVER_PALETTE[:6]], title)
@@ -345,11 +349,11 @@ def _raster_layers(run: SavedRun, fmap: folium.Map, lang: str, legends: Legends)
         tiers = [n for n in run.speed_tags.get("tiers", "").split(";") if n]
         speed_colours = {i + 1: _hex_rgba(c, 160) for i, c in enumerate(SPEED_COLOURS[:len(tiers) + 1])}
 
-        def tier_classes(_band: np.ndarray) -> np.ndarray:
-            best = run.speed.data.max(axis=0).astype(np.int16)  # best tier over the technologies
+        def tier_classes(bands: np.ndarray) -> np.ndarray:
+            best = bands.max(axis=0).astype(np.int16)  # best tier over the technologies
             return np.where(best < 0, 0, np.minimum(best, len(tiers)) + 1)
 
-        rgba, box = _overlay(run.speed, 0, speed_colours, tier_classes)
+        rgba, box = _overlay(run.speed, speed_colours, tier_classes)
         title = text("layer_speed", lang)
         layer = _image_layer(rgba, box, title, fmap)
         names = [text("no_tier", lang)] + [f"≥ {n}" for n in tiers]

@@ -489,10 +489,9 @@ def write_rasters(results: Results, folder: Path) -> None:
                tags={"floor_dbm": str(results.scenario.radio.floor_dbm), "units": "dBm", **tags})
     _write_cog(folder / "serving_sector.tif", results.rasters["best_sector"], grid, dtype="int32", nodata=-1,
                descriptions=[f"{t} serving sector_index (see sectors.csv)" for t in TECHNOLOGIES], tags=tags)
-    cov = np.stack([
-        np.where(study, results.rasters["wireless"], 255),
-        np.where(study, results.rasters["ftth"], 255),
-    ]).astype("uint8")
+    cov = np.full((2, *grid.shape), 255, dtype=np.uint8)
+    cov[0][study] = results.rasters["wireless"][study]
+    cov[1][study] = results.rasters["ftth"][study]
     r = results.rasters
     if "sinr_db" in r:
         _write_cog(folder / "sinr_db.tif", r["sinr_db"], grid, dtype="float32", nodata=np.nan,

@@ -19,6 +19,7 @@ import pyogrio
 import rasterio
 from affine import Affine
 from pyproj import CRS
+from rasterio.windows import Window
 
 from citycov.errors import InputFileError
 from citycov.outputs.tables import read_csv
@@ -32,17 +33,31 @@ BROADCAST_GLOB = "broadcast_*.tif"
 
 @dataclass
 class Raster:
-    """A multi-band raster as read: ``data[band, row, col]``, its transform, CRS and band names."""
+    """A multi-band raster file of the output folder: its shape (bands, rows, cols), transform,
+    CRS and band names; its values are read when asked for (:attr:`data`: all of them,
+    :meth:`rows`: a strip), so that the map of a large grid never holds the file whole."""
 
-    data: np.ndarray
+    path: Path
+    shape: tuple[int, int, int]
     transform: Affine
     crs: CRS
     nodata: float | None
     descriptions: tuple[str, ...]
 
     @property
+    def data(self) -> np.ndarray:
+        """Every band, ``data[band, row, col]`` (read from the file at each access)."""
+        with rasterio.open(self.path) as src:
+            return src.read()
+
+    def rows(self, r0: int, r1: int) -> np.ndarray:
+        """Rows r0:r1 of every band."""
+        with rasterio.open(self.path) as src:
+            return src.read(window=Window(0, r0, self.shape[2], r1 - r0))
+
+    @property
     def bounds(self) -> tuple[float, float, float, float]:
-        rows, cols = self.data.shape[1:]
+        rows, cols = self.shape[1:]
         west, north = self.transform.c, self.transform.f
         return west, north + rows * self.transform.e, west + cols * self.transform.a, north
 
@@ -127,8 +142,8 @@ def read_broadcast_files(folder: str | Path) -> dict[str, Path]:
 
 def _read_raster(path: Path) -> Raster:
     with rasterio.open(path) as src:
-        return Raster(src.read(), src.transform, CRS.from_user_input(src.crs), src.nodata,
-                      tuple(d or "" for d in src.descriptions))
+        return Raster(Path(path), (src.count, src.height, src.width), src.transform, CRS.from_user_input(src.crs),
+                      src.nodata, tuple(d or "" for d in src.descriptions))
 
 
 def load_saved_run(folder: str | Path) -> SavedRun:
