@@ -183,7 +183,9 @@ def _compute_into(out_dir: Path, scenario: Path | None, cell_m: float | None, re
         if cell_m is not None:
             sc = replace(sc, grid=replace(sc.grid, cell_m=cell_m))
         folder = OutputFolder.prepare(out_dir, reads=scenario_files(sc))  # before any work
-        with folder:
+        # the run's own temporary files (its stored rasters, a cluster's scene) go into the staging
+        # folder too: a killed run leaves none in TMPDIR, and the next run removes them with it
+        with folder, folder.temporary_files():
             reported, results, plan = compute(sc)
             paths = outputs.write_outputs(results, folder, lang=lang, reproducible=mode, plan=plan)
     except CitycovError as exc:

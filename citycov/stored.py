@@ -157,7 +157,8 @@ class Scratch:
         if parent is not None:
             parent = Path(parent).expanduser()
             parent.mkdir(parents=True, exist_ok=True)
-        self._dir = tempfile.TemporaryDirectory(prefix="citycov-run-", dir=parent)
+        # ignore_cleanup_errors: the CLI's staging folder may have gone first (its temporary files)
+        self._dir = tempfile.TemporaryDirectory(prefix="citycov-run-", dir=parent, ignore_cleanup_errors=True)
         self.path = Path(self._dir.name)
         self._count = 0
 

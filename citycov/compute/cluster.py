@@ -251,8 +251,9 @@ def open_runner(compute: ComputeConfig, *, warm: Callable[[], None] | None = Non
                 stack.callback(_unregister, client)
         _log_cluster(client, compute, numba_threads, dashboard=dashboard)
         if cluster is None and not compute.scratch_dir:
-            log.warning("[compute].scratch_dir is not set: the workers of %s read the engine's scene from this "
-                        "machine's temporary folder (%s); on other machines set scratch_dir to a folder they share",
+            log.warning("[compute].scratch_dir is not set: the workers of %s read the engine's scene from, and "
+                        "write their tiles' rasters to, this machine's temporary folder (%s); on other machines set "
+                        "scratch_dir to a folder they share",
                         compute.scheduler, tempfile.gettempdir())
         yield DaskRunner(compute, client, cluster=cluster, progress=progress)
 
