@@ -319,6 +319,10 @@ def split_person_weights(counts: np.ndarray, transform, crs, coverage: list[tupl
     return weight, (int(c_src.size), float(stray.sum()), float(worst))
 
 
+PERSON_STRIP_ENTRIES = 1 << 20
+"""Entries per strip of the final rescale of :func:`person_weights` (bounds its temporary)."""
+
+
 def person_weights(layer: RasterLayer, districts: Districts, grid: GridSpec,
                    area_weights: ZonalWeights) -> PersonWeights:
     """Weights of residents (and households, covered residents, ...) on ``grid`` under the
@@ -361,12 +365,11 @@ def person_weights(layer: RasterLayer, districts: Districts, grid: GridSpec,
     weight, (n_cut, unplaced, worst) = split_person_weights(
         counts, layer.source_transform, layer.source_crs, coverage, grid, area_weights, layer.values)
     wcell, wdist = area_weights.cell, area_weights.district
-    grid_pop = np.asarray(layer.values).reshape(-1)[wcell].astype(np.float64)
-    grid_pop *= weight
-    summed = np.bincount(wdist, weights=grid_pop, minlength=n)
-    del grid_pop
+    # Σ weight × grid residents per district, entry by entry in order (np.bincount's sum)
+    summed = weighted_sums(wcell, wdist, weight, np.ascontiguousarray(layer.values).reshape(-1), n)
     factor = np.where(summed > 0, totals / np.where(summed > 0, summed, 1.0), 1.0)
-    weight *= factor[wdist]
+    for s in range(0, weight.size, PERSON_STRIP_ENTRIES):
+        weight[s:s + PERSON_STRIP_ENTRIES] *= factor[wdist[s:s + PERSON_STRIP_ENTRIES]]
     keep = weight > 0
     if keep.all():  # the area weights' index arrays, shared
         out = ZonalWeights("fraction", wcell, wdist, weight, n, grid.shape)

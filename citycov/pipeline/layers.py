@@ -16,7 +16,7 @@ from citycov.engine import cellular as radio_mod
 from citycov.grid import GridSpec
 from citycov.io import Districts, read_dem, read_population
 from citycov.io.clutter import read_clutter
-from citycov.pipeline._margin_kernels import within_squared_distance
+from citycov.pipeline._margin_kernels import reach_cells, within_squared_distance
 from citycov.pipeline.engine_area import EngineArea, engine_area
 from citycov.pipeline.inputs import Inputs, labelled
 from citycov.provenance import InputRecord
@@ -207,7 +207,10 @@ def within_margin(inside: np.ndarray, cell_m: float, margin_m: float) -> np.ndar
         from scipy.ndimage import distance_transform_edt
 
         return distance_transform_edt(~inside) * cell_m <= margin_m
-    return within_squared_distance(inside, margin_d2_max(cell_m, margin_m, inside.shape))
+    d2_max = margin_d2_max(cell_m, margin_m, inside.shape)
+    cap = reach_cells(d2_max) + 1
+    scratch = next(np.dtype(t) for t in (np.uint8, np.uint16, np.int32, np.int64) if cap <= np.iinfo(t).max)
+    return within_squared_distance(inside, d2_max, np.empty(inside.shape, dtype=scratch))
 
 
 def margin_d2_max(cell_m: float, margin_m: float, shape: tuple[int, int]) -> int:
