@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "layers_memory.json"
 
 CHILD = r"""
-import gc, json, resource, sys, threading, time
+import gc, json, os, resource, sys, threading, time
 from dataclasses import fields, replace
 import numpy as np
 import psutil
@@ -78,8 +78,16 @@ if trace:
     cur, tpeak = tracemalloc.get_traced_memory()
     out["traced_peak_gb"] = round(tpeak / 1e9, 3)
     out["traced_after_gb"] = round(cur / 1e9, 3)
-    out["traced_after_top"] = [f"{s.size / 1e6:.0f} MB {s.traceback[0]}"
-                               for s in snap.statistics("lineno")[:12]]
+    def where(frame):  # a path inside the checkout or the site-packages, not the machine's
+        name = frame.filename
+        for prefix in (os.getcwd() + os.sep, *(d + os.sep for d in sys.path if d.endswith("site-packages"))):
+            if name.startswith(prefix):
+                name = name[len(prefix):]
+                break
+        return f"{name}:{frame.lineno}"
+
+    out["traced_after_top"] = [f"{s.size / 1e6:.0f} MB {where(s.traceback[0])}"
+                               for s in snap.statistics("lineno")[:8]]
     tracemalloc.stop()
 gc.collect()
 after = proc.memory_info().rss
@@ -123,6 +131,15 @@ def child(root: Path, cell_m: float, scenario: str, trace: bool) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
+def _revision(root: Path) -> str:
+    """``branch@commit`` of the checkout at ``root`` (``+dirty`` with uncommitted changes)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True).stdout.strip()
+
+    dirty = "+dirty" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return f"{git('rev-parse', '--abbrev-ref', 'HEAD')}@{git('rev-parse', '--short', 'HEAD')}{dirty}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", action="append", required=True, help="LABEL=PATH of a citycov checkout")
@@ -141,7 +158,7 @@ def main() -> None:
     entry = {}
     for label, root in roots:
         rs = runs[label]
-        entry[label] = {"root": str(root), "runs": rs,
+        entry[label] = {"code": _revision(root), "runs": rs,
                         "peak_rss_gb_max": max(r["peak_rss_gb"] for r in rs),
                         "rss_after_gb_max": max(r["rss_after_gb"] for r in rs),
                         "wall_s_min": min(r["wall_s"] for r in rs)}
