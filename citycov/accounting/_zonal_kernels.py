@@ -24,3 +24,18 @@ def weighted_sums_masked(cell, district, weight, values, mask, n_districts):
         if mask[c]:
             out[district[i]] += weight[i] * values[c]
     return out
+
+
+@njit(cache=True, nogil=True)
+def cell_states(cell, district, weight, n_cells):
+    """int32 per grid cell (flat): the district of a cell wholly inside one (its only entry, of
+    weight >= 1), -2 for a cell with any other entry (cut by a boundary, or listed twice), -1
+    for a cell with none.  One pass over the entries, no per-cell count array."""
+    state = np.full(n_cells, -1, dtype=np.int32)
+    for i in range(cell.size):
+        c = cell[i]
+        if state[c] == -1 and weight[i] >= 1.0:
+            state[c] = district[i]
+        else:
+            state[c] = -2
+    return state

@@ -32,7 +32,7 @@ from rasterio.features import rasterize
 
 from citycov import regrid
 from citycov._regrid_kernels import split_cut_cells
-from citycov.accounting._zonal_kernels import weighted_sums, weighted_sums_masked
+from citycov.accounting._zonal_kernels import cell_states, weighted_sums, weighted_sums_masked
 from citycov.errors import ScenarioError
 from citycov.grid import GridSpec
 from citycov.io.boundaries import Districts
@@ -55,10 +55,29 @@ ZONAL_RULES = {
 }
 
 
+def cell_dtype(shape: tuple[int, int]) -> np.dtype:
+    """The dtype of flat cell indices on a grid of ``shape``: int32, int64 past 2³¹ − 1 cells."""
+    return np.dtype(np.int32 if shape[0] * shape[1] <= np.iinfo(np.int32).max else np.int64)
+
+
+def district_dtype(n_districts: int) -> np.dtype:
+    """The smallest signed integer dtype that numbers ``n_districts`` districts (int8, int16, int32)."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_districts <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
 @dataclass(frozen=True)
 class ZonalWeights:
     """Sparse cell-to-district weights on a grid: ``cell`` (flat row-major index),
-    ``district`` (0-based row of the districts table) and ``weight`` (0-1], all 1-D."""
+    ``district`` (0-based row of the districts table) and ``weight`` (0-1], all 1-D.
+
+    The indices are stored compactly (a 30 m city grid holds ~10 M entries): ``cell`` as
+    :func:`cell_dtype` (int32), ``district`` as :func:`district_dtype` (int8 for up to 127
+    districts); arrays of other integer dtypes are converted on construction.  ``weight``
+    stays float64, so every sum is the same to the bit.  Cast ``cell`` to int64 before
+    arithmetic that can exceed 2³¹ (``cell * n_districts``)."""
 
     rule: str
     cell: np.ndarray
@@ -66,6 +85,10 @@ class ZonalWeights:
     weight: np.ndarray
     n_districts: int
     shape: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cell", np.asarray(self.cell, dtype=cell_dtype(self.shape)))
+        object.__setattr__(self, "district", np.asarray(self.district, dtype=district_dtype(self.n_districts)))
 
     def sums(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Weighted sums of ``values`` (grid shape) per district, optionally only where ``mask``."""
@@ -97,40 +120,60 @@ def zonal_weights(districts: Districts, grid: GridSpec, rule: str = "fraction") 
         raise ScenarioError(f"unknown zonal rule {rule!r}; expected one of {sorted(ZONAL_RULES)}")
     n = len(districts)
     rows, cols = grid.shape
+    cdt, ddt = cell_dtype(grid.shape), district_dtype(n)
     if rule == "centroid":
         index = district_index(districts, grid).ravel()
-        cell = np.flatnonzero(index >= 0)
-        return ZonalWeights(rule, cell, index[cell].astype(np.int64), np.ones(cell.size), n, grid.shape)
+        cell = np.flatnonzero(index >= 0).astype(cdt)
+        return ZonalWeights(rule, cell, index[cell].astype(ddt), np.ones(cell.size), n, grid.shape)
     if rule == "all_touched":
         cells, dists = [], []
         for i, geom in enumerate(districts.frame.geometry):
             burned = rasterize([(geom, 1)], out_shape=grid.shape, transform=grid.transform, fill=0,
                                dtype="uint8", all_touched=True)
-            c = np.flatnonzero(burned.ravel())
+            c = np.flatnonzero(burned.ravel()).astype(cdt)
+            del burned
             cells.append(c)
-            dists.append(np.full(c.size, i, dtype=np.int64))
+            dists.append(np.full(c.size, i, dtype=ddt))
         cell = np.concatenate(cells)
         return ZonalWeights(rule, cell, np.concatenate(dists), np.ones(cell.size), n, grid.shape)
     minx, miny, maxx, maxy = grid.bounds
-    source = NumPyRasterSource(np.zeros((rows, cols), dtype=np.float32), minx, miny, maxx, maxy,
-                               srs_wkt=grid.crs.to_wkt())
+    # exactextract reads the raster only for its cell grid: a zero-stride view of one zero
+    zeros = np.broadcast_to(np.float32(0.0), (rows, cols))
+    source = NumPyRasterSource(zeros, minx, miny, maxx, maxy, srs_wkt=grid.crs.to_wkt())
     frame = districts.frame[["geometry"]].reset_index(drop=True)
     table = exact_extract(source, frame, ["cell_id", "coverage"], output="pandas")
-    cells = [np.asarray(c, dtype=np.int64) for c in table["cell_id"]]
-    cover = [np.asarray(w, dtype=np.float64) for w in table["coverage"]]
-    dist = np.concatenate([np.full(c.size, i, dtype=np.int64) for i, c in enumerate(cells)])
-    cell = np.concatenate(cells)
-    weight = np.concatenate(cover)
-    keep = weight > 0
-    return ZonalWeights(rule, cell[keep], dist[keep], weight[keep], n, grid.shape)
+    ids, cover = list(table["cell_id"]), list(table["coverage"])
+    del table
+    # one district at a time into the final arrays, each table entry freed once copied
+    keeps = [np.asarray(w) > 0 for w in cover]
+    total = sum(int(k.sum()) for k in keeps)
+    cell, dist, weight = np.empty(total, dtype=cdt), np.empty(total, dtype=ddt), np.empty(total)
+    at = 0
+    for i in range(len(ids)):
+        keep = keeps[i]
+        m = int(keep.sum())
+        cell[at:at + m] = np.asarray(ids[i], dtype=np.int64)[keep]
+        weight[at:at + m] = np.asarray(cover[i], dtype=np.float64)[keep]
+        dist[at:at + m] = i
+        ids[i] = cover[i] = keeps[i] = None
+        at += m
+    return ZonalWeights(rule, cell, dist, weight, n, grid.shape)
 
 
 def exactextract_sums(values: np.ndarray, districts: Districts, grid: GridSpec) -> np.ndarray:
     """Independent check: exactextract's own ``sum`` of ``values`` per district."""
     minx, miny, maxx, maxy = grid.bounds
-    source = NumPyRasterSource(values.astype(np.float64), minx, miny, maxx, maxy, srs_wkt=grid.crs.to_wkt())
+    source = _Float64Windows(values, minx, miny, maxx, maxy, srs_wkt=grid.crs.to_wkt())
     table = exact_extract(source, districts.frame[["geometry"]].reset_index(drop=True), ["sum"], output="pandas")
     return table["sum"].to_numpy(dtype=np.float64)
+
+
+class _Float64Windows(NumPyRasterSource):
+    """A NumPy raster source that hands exactextract each window it reads as float64: the values
+    of a float64 copy of the whole raster, without the copy."""
+
+    def read_window(self, x0, y0, nx, ny):
+        return np.asarray(super().read_window(x0, y0, nx, ny), dtype=np.float64)
 
 
 def zonal_crosscheck(weights: ZonalWeights, values: np.ndarray, districts: Districts, grid: GridSpec) -> float:
@@ -251,30 +294,33 @@ def split_person_weights(counts: np.ndarray, transform, crs, coverage: list[tupl
     c_src, c_dist, c_cov = all_ids[cut][order], all_d[cut][order], all_cov[cut][order]
     # grid cells wholly inside one district (its number), in none (-1) or on a boundary (-2);
     # the weights of the boundary cells keyed by cell·n + district, sorted
-    wcell, wdist = area_weights.cell.astype(np.int64), area_weights.district.astype(np.int64)
-    wweight = area_weights.weight.astype(np.float64)
+    # (the whole-grid arrays here are the int32 state and the entry list's own arrays: the
+    # boundary entries, a small share, are the only ones copied)
+    wcell, wdist, wweight = area_weights.cell, area_weights.district, area_weights.weight
     n_cells = grid.shape[0] * grid.shape[1]
-    per_cell = np.bincount(wcell, minlength=n_cells)
-    interior = (per_cell[wcell] == 1) & (wweight >= 1.0)
-    state = np.full(n_cells, -1, dtype=np.int32)
-    state[wcell[interior]] = wdist[interior]
-    state[wcell[~interior]] = -2
-    bidx = np.flatnonzero(~interior)
-    bkey = wcell[bidx] * n + wdist[bidx]
+    state = cell_states(wcell, wdist, wweight, n_cells)
+    bidx = np.flatnonzero(state[wcell] < 0)
+    bcell_all = wcell[bidx].astype(np.int64)
+    bkey = bcell_all * n + wdist[bidx].astype(np.int64)
     order = np.argsort(bkey, kind="stable")
-    bidx, bkey = bidx[order], bkey[order]
-    bcell, inverse = np.unique(wcell[bidx], return_inverse=True)
-    bsum = np.bincount(inverse, weights=wweight[bidx], minlength=bcell.size)
+    bidx, bkey, bcell_all = bidx[order], bkey[order], bcell_all[order]
+    bweight = np.asarray(wweight[bidx], dtype=np.float64)
+    bcell, inverse = np.unique(bcell_all, return_inverse=True)
+    bsum = np.bincount(inverse, weights=bweight, minlength=bcell.size)
     piece, stray, (p_src, p_cell, p_frac) = regrid.district_pieces(
         counts, codes.reshape(counts.shape), transform, crs, grid, n_districts=n,
         state=state, bkey=bkey)
-    worst = split_cut_cells(p_src, p_cell, p_frac, c_src, c_dist, c_cov, flat, n, state, bkey, wweight[bidx],
+    worst = split_cut_cells(p_src, p_cell, p_frac, c_src, c_dist, c_cov, flat, n, state, bkey, bweight,
                             bcell, bsum, piece, stray, IPF_MAX_ITER, IPF_TOL)
-    grid_pop = np.asarray(values, dtype=np.float64).reshape(-1)[wcell]
+    del state
     weight = np.ones(wcell.size)
-    bpop = grid_pop[bidx]
-    weight[bidx] = np.where(bpop > 0, piece / np.where(bpop > 0, bpop, 1.0), wweight[bidx])
+    bpop = np.asarray(values).reshape(-1)[bcell_all].astype(np.float64)
+    weight[bidx] = np.where(bpop > 0, piece / np.where(bpop > 0, bpop, 1.0), bweight)
     return weight, (int(c_src.size), float(stray.sum()), float(worst))
+
+
+PERSON_STRIP_ENTRIES = 1 << 20
+"""Entries per strip of the final rescale of :func:`person_weights` (bounds its temporary)."""
 
 
 def person_weights(layer: RasterLayer, districts: Districts, grid: GridSpec,
@@ -318,13 +364,18 @@ def person_weights(layer: RasterLayer, districts: Districts, grid: GridSpec,
         return PersonWeights(area_weights, totals, ())
     weight, (n_cut, unplaced, worst) = split_person_weights(
         counts, layer.source_transform, layer.source_crs, coverage, grid, area_weights, layer.values)
-    wcell, wdist = area_weights.cell.astype(np.int64), area_weights.district.astype(np.int64)
-    grid_pop = np.asarray(layer.values, dtype=np.float64).reshape(-1)[wcell]
-    summed = np.bincount(wdist, weights=weight * grid_pop, minlength=n)
+    wcell, wdist = area_weights.cell, area_weights.district
+    # Σ weight × grid residents per district, entry by entry in order (np.bincount's sum)
+    summed = weighted_sums(wcell, wdist, weight, np.ascontiguousarray(layer.values).reshape(-1), n)
     factor = np.where(summed > 0, totals / np.where(summed > 0, summed, 1.0), 1.0)
-    weight = weight * factor[wdist]
+    for s in range(0, weight.size, PERSON_STRIP_ENTRIES):
+        weight[s:s + PERSON_STRIP_ENTRIES] *= factor[wdist[s:s + PERSON_STRIP_ENTRIES]]
     keep = weight > 0
-    out = ZonalWeights("fraction", wcell[keep], wdist[keep], weight[keep], n, grid.shape)
+    if keep.all():  # the area weights' index arrays, shared
+        out = ZonalWeights("fraction", wcell, wdist, weight, n, grid.shape)
+    else:
+        out = ZonalWeights("fraction", wcell[keep], wdist[keep], weight[keep], n, grid.shape)
+    del weight, keep
     departure = float(np.max(np.abs(factor - 1.0))) if n else 0.0
     notes = (f"residents per district exact in the population raster's CRS ({layer.source_crs}); grid cells split "
              f"by their residents' origin: {n_cut:,} source cell × district pieces cut by a boundary, "
@@ -354,6 +405,11 @@ def district_index(districts: Districts, grid: GridSpec) -> np.ndarray:
                      all_touched=False)
 
 
+HOUSEHOLD_STRIP_CELLS = 1 << 20
+"""Cells per strip of :func:`households` with persons per household by district (bounds its
+temporaries to a few MB)."""
+
+
 def households(population: np.ndarray, persons_per_household: float | np.ndarray,
                index: np.ndarray | None = None) -> np.ndarray:
     """Households per cell = residents / persons per household.
@@ -363,9 +419,16 @@ def households(population: np.ndarray, persons_per_household: float | np.ndarray
     mean of the districts).
     """
     pph = np.asarray(persons_per_household, dtype=np.float64)
+    out = population.astype(np.float64)  # divided in place: one grid of float64, no temporary
     if pph.ndim == 0:
-        return population.astype(np.float64) / float(pph)
+        out /= float(pph)
+        return out
     if index is None:
         raise ValueError("per-district persons_per_household needs the district index raster")
-    per_cell = np.where(index >= 0, pph[np.clip(index, 0, None)], pph.mean())
-    return population.astype(np.float64) / per_cell
+    # the persons per household of each cell, in row strips (the cell's district's, the mean outside)
+    mean = pph.mean()
+    rows = max(1, HOUSEHOLD_STRIP_CELLS // max(int(np.prod(out.shape[1:])), 1))
+    for r0 in range(0, out.shape[0], rows):
+        idx = index[r0:r0 + rows]
+        out[r0:r0 + rows] /= np.where(idx >= 0, pph[np.clip(idx, 0, None)], mean)
+    return out

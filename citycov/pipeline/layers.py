@@ -3,6 +3,8 @@ clutter), the zonal weights on it and the census factor of its districts."""
 
 from __future__ import annotations
 
+import functools
+import sys
 from dataclasses import dataclass, replace
 
 import geopandas as gpd
@@ -14,6 +16,7 @@ from citycov.engine import cellular as radio_mod
 from citycov.grid import GridSpec
 from citycov.io import Districts, read_dem, read_population
 from citycov.io.clutter import read_clutter
+from citycov.pipeline._margin_kernels import reach_cells, within_squared_distance
 from citycov.pipeline.engine_area import EngineArea, engine_area
 from citycov.pipeline.inputs import Inputs, labelled
 from citycov.provenance import InputRecord
@@ -31,7 +34,10 @@ class Layers:
     population: np.ndarray
     households: np.ndarray
     dem: np.ndarray
+    """float32: terrain on the grid (NaN where the DEM has none); a view into :attr:`engine_dem`
+    when that is padded (not contiguous then)."""
     env: np.ndarray
+    """int8: environment class per cell (:func:`environment`)."""
     population_record: InputRecord
     terrain_record: InputRecord
     population_input: np.ndarray
@@ -73,7 +79,8 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
     weights = pop_mod.zonal_weights(inputs.districts, grid, rule)
     city_weights = _city_weights(inputs, grid, rule)
     index = pop_mod.district_index(inputs.districts, grid)
-    study = weights.in_district() | (index >= 0)
+    study = weights.in_district()
+    study |= index >= 0
     p_spec, t_spec = scenario.inputs["population"], scenario.inputs["terrain"]
     pop = read_population(p_spec.source, grid, declared_synthetic=p_spec.synthetic,
                           units=p_spec.options.get("units", "count"))
@@ -88,7 +95,7 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
     sizes = (inputs.household_sizes if inputs.household_sizes is not None
              else scenario.households.persons_per_household)
     hh = pop_mod.households(pop.values, sizes, index)
-    env = radio_mod.environment_classes(pop.values, grid, scenario.radio.env_density_per_km2)
+    env = environment(pop.values, grid, scenario.radio.env_density_per_km2)
     # residents of the source raster per district (fractional overlap in its CRS), and the
     # person weights that carry exactly them on the grid under the fraction rule
     fraction = weights if rule == "fraction" else pop_mod.zonal_weights(inputs.districts, grid, "fraction")
@@ -97,8 +104,9 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
     crosscheck = (pop_mod.zonal_crosscheck(weights, pop.values, inputs.districts, grid) if rule == "fraction"
                   else float("nan"))
     record = labelled(pop.record, p_spec)
+    del study
     layers = Layers(grid=grid, weights=weights, city_weights=city_weights, index=index, population=pop.values,
-                    households=hh, dem=np.ascontiguousarray(area.crop(dem.values)), env=env,
+                    households=hh, dem=area.crop(dem.values), env=env,
                     population_record=replace(record, notes=(*record.notes, *exact.notes)),
                     terrain_record=labelled(dem.record, t_spec),
                     population_input=exact.totals, crosscheck_rel=crosscheck,
@@ -108,7 +116,35 @@ def build_layers(scenario: Scenario, inputs: Inputs, *, cell_m: float, rule: str
                     clutter_valid=None if clutter is None else clutter.valid,
                     clutter_record=None if clutter is None else labelled(clutter.record, scenario.inputs["clutter"]),
                     area=area, engine_dem=dem.values if area.padded else None)
-    return replace(layers, active=engine_cells(layers, scenario.radio.study_margin_m))
+    layers = replace(layers, active=engine_cells(layers, scenario.radio.study_margin_m))
+    del pop, dem, exact, hh, env
+    release_freed_heap()
+    return layers
+
+
+def release_freed_heap() -> None:
+    """Hand the heap pages that the step's freed temporaries left behind back to the system
+    (glibc ``malloc_trim``; nothing elsewhere).  Strips and tables of a few MB are carved from
+    the heap and, once freed, stay resident between the long-lived grids (~0.1 GB at 30 m over
+    Guangzhou) until trimmed."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _glibc():
+    """The C library when it is glibc (has ``malloc_trim``), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None
 
 
 def with_zonal_rule(scenario: Scenario, inputs: Inputs, layers: Layers, rule: str) -> Layers:
@@ -153,8 +189,64 @@ def study_area(layers: Layers, margin_m: float | None) -> np.ndarray | None:
     inside = layers.index >= 0
     if margin_m <= 0:
         return inside
-    from scipy.ndimage import distance_transform_edt
+    return within_margin(inside, layers.grid.cell_m, margin_m)
 
-    return distance_transform_edt(~inside) * layers.grid.cell_m <= margin_m
+
+def within_margin(inside: np.ndarray, cell_m: float, margin_m: float) -> np.ndarray:
+    """Bool grid: the cells within ``margin_m`` (> 0) of a cell of ``inside``, centre to centre:
+    exactly those where ``distance_transform_edt(~inside) * cell_m <= margin_m`` (SciPy's
+    Euclidean distance transform, in float64), without its whole-grid float64 distances and
+    int32 feature transform.
+
+    A cell's distance in cells is sqrt(k) for an integer k (squared offsets), and the test is
+    monotone in k, so it is ``k <= d2_max`` for the largest ``d2_max`` that passes it in the same
+    float64 arithmetic (:func:`margin_d2_max`); the cells are then those within that squared
+    distance of an inside cell (:func:`within_squared_distance`, exact integers)."""
+    inside = np.ascontiguousarray(inside, dtype=np.bool_)
+    if not inside.any():  # no inside cell: SciPy's transform then measures to outside the grid
+        from scipy.ndimage import distance_transform_edt
+
+        return distance_transform_edt(~inside) * cell_m <= margin_m
+    d2_max = margin_d2_max(cell_m, margin_m, inside.shape)
+    cap = reach_cells(d2_max) + 1
+    scratch = next(np.dtype(t) for t in (np.uint8, np.uint16, np.int32, np.int64) if cap <= np.iinfo(t).max)
+    return within_squared_distance(inside, d2_max, np.empty(inside.shape, dtype=scratch))
+
+
+def margin_d2_max(cell_m: float, margin_m: float, shape: tuple[int, int]) -> int:
+    """The largest squared distance k (cells², at most the grid's squared diagonal) for which
+    ``sqrt(k) * cell_m <= margin_m`` holds in float64, as :func:`within_margin` evaluates it."""
+    rows, cols = shape
+    diagonal = (rows - 1) ** 2 + (cols - 1) ** 2
+
+    def passes(k: int) -> bool:
+        return bool(np.sqrt(np.float64(k)) * cell_m <= margin_m)
+
+    ratio = margin_m / cell_m
+    if ratio * ratio >= diagonal + 1:
+        k = diagonal
+    else:
+        k = int(ratio * ratio)
+        while k + 1 <= diagonal and passes(k + 1):
+            k += 1
+    while k > 0 and not passes(k):
+        k -= 1
+    return k
+
+
+ENV_STRIP_CELLS = 1 << 20
+"""Cells per strip of :func:`environment` (bounds its float and int64 temporaries to ~20 MB)."""
+
+
+def environment(population: np.ndarray, grid: GridSpec, thresholds: dict[str, float]) -> np.ndarray:
+    """int8 environment class per cell (:func:`citycov.engine.cellular.environment_classes`,
+    which gives int64), computed in row strips: the classes of the whole grid in an eighth of
+    the memory, and no whole-grid temporaries (each cell's class depends only on its own
+    residents)."""
+    out = np.empty(population.shape, dtype=np.int8)
+    rows = max(1, ENV_STRIP_CELLS // max(population.shape[1], 1))
+    for r0 in range(0, population.shape[0], rows):
+        out[r0:r0 + rows] = radio_mod.environment_classes(population[r0:r0 + rows], grid, thresholds)
+    return out
 
 
