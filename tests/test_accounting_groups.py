@@ -10,6 +10,7 @@ groups given interleaved in the file (A, B, A, B) so that a group is not a run o
 from __future__ import annotations
 
 import math
+import tomllib
 
 import geopandas as gpd
 import numpy as np
@@ -338,3 +339,20 @@ def test_without_groups_the_tables_keep_their_columns(tmp_path, tiny):
     assert "area_kind" not in header and "group_id" not in header
     report = paths["report.md"].read_text(encoding="utf-8")
     assert "group" not in report.split("## Definitions")[0].lower()
+
+
+def test_guangdong_scenario_groups_the_units_by_prefecture_city():
+    """data/guangdong.toml's group options on the real district file: 21 prefecture cities with
+    their published counts of county-level units (Dongguan and Zhongshan: one unit each, whose
+    adcode is the city's, hence the names as group ids)."""
+    from .test_data_guangdong import DATA, UNITS_PER_CITY
+
+    doc = tomllib.loads((DATA / "guangdong.toml").read_text(encoding="utf-8"))
+    spec = doc["inputs"]["districts"]
+    options = {k: v for k, v in spec.items() if k.endswith("_column")}
+    d = read_districts(DATA / spec["path"], crs=spec["crs"], **options)
+    sizes = pd.Series(d.group_index).value_counts()
+    assert {d.groups.index[i]: n for i, n in sizes.items()} == UNITS_PER_CITY
+    assert d.groups.loc["Guangzhou", "name_local"] == "广州市"
+    with pytest.raises(BoundaryError, match=r"group ids \['441900', '442000'\] .* equal a district id"):
+        read_districts(DATA / spec["path"], crs=spec["crs"], **(options | {"group_column": "city_adcode"}))

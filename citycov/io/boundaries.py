@@ -176,7 +176,8 @@ def _check_groups(check: TableChecker, frame: gpd.GeoDataFrame, id_column: str, 
         rows = np.flatnonzero(groups.isin(clash).to_numpy())
         check.problems.append(f"{group_column} (group_column): group ids {clash[:10]} at {check.rows(rows)} equal a "
                               f"district id ({id_column}) or 'city' (the study-area total): a group needs an id of "
-                              "its own")
+                              "its own (for a group of one district that has the district's id, take another "
+                              "column, e.g. the groups' names)")
     for col in (name_column, local_column):
         if not col:
             continue
