@@ -58,7 +58,7 @@ def _e(value: object) -> str:
 def _target_table(run: SavedRun, lang: str, *, kind: str) -> str:
     """The targets of the areas of one kind (:data:`citycov.accounting.districts.AREA_KINDS`)."""
     names = run.districts.set_index("area_id")
-    first = {"total": "district", "group": "group"}.get(kind, "district")
+    first = "group" if kind == "group" else "district"
     head = "".join(f"<th>{_e(text(k, lang))}</th>" for k in (first, "target", "value", "band", "verdict",
                                                                "result", "gap"))
     rows = []
