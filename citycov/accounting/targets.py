@@ -35,8 +35,10 @@ class TargetResult:
 
 def evaluate_targets(targets: tuple[Target, ...], table: pd.DataFrame,
                      band: pd.DataFrame | None = None) -> list[TargetResult]:
-    """Value, pass/fail and gap of every target on every area of its scope; with ``band``
-    (columns area_id, metric, low, high), the range and whether the target is met across it.
+    """Value, pass/fail and gap of every target on every area of its scope (scope "districts":
+    every row of ``table``, the districts, their groups and the city; scope "city": the city
+    row); with ``band`` (columns area_id, metric, low, high), the range and whether the target
+    is met across it.
 
     An area whose denominator is empty (below :data:`EMPTY_BELOW`, e.g. a district without
     residents) gets value NaN, ``passed`` False, gap 0 and the verdict of :data:`EMPTY_VERDICTS`

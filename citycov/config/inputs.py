@@ -109,7 +109,8 @@ INPUT_OPTIONS = {  # input -> its format options (column names)
     "household_sizes": {"id_column", "size_column"},
     "premises": {"lon_column", "lat_column"},
     "villages": {"lon_column", "lat_column"},
-    "districts": {"id_column", "name_column", "local_name_column", "name_zh_column"},
+    "districts": {"id_column", "name_column", "local_name_column", "name_zh_column", "group_column",
+                  "group_name_column", "group_local_name_column"},
     "sectors": {"lon_column", "lat_column"},
     "wlan": {"lon_column", "lat_column"},
     "fibre_nodes": {"lon_column", "lat_column"},
@@ -185,6 +186,8 @@ def parse_inputs(r: KeyReader, table: dict, base: Path) -> dict[str, InputSpec]:
         for k, v in options.items():
             if not isinstance(v, str):
                 r.problems.append(f"{where}.{k} must be a column name (string), got {v!r}")
+        if key == "districts":
+            _check_group_options(r, options, where)
         vintage = r.string(entry, "vintage", where, "")
         note = r.string(entry, "note", where, "")
         if key == "clutter":
@@ -197,6 +200,20 @@ def parse_inputs(r: KeyReader, table: dict, base: Path) -> dict[str, InputSpec]:
             specs[key] = InputSpec(name=key, path=path, crs=crs, synthetic=synthetic, options=options,
                                    vintage=vintage, note=note, tiles=tiles)
     return specs
+
+
+def _check_group_options(r: KeyReader, options: dict[str, Any], where: str) -> None:
+    """``group_column`` (each district's group: an area of whole districts, reported between the
+    districts and the total) and its name columns: the names need the id column, and the group
+    ids cannot be the district ids."""
+    names = [k for k in ("group_name_column", "group_local_name_column") if k in options]
+    if names and "group_column" not in options:
+        r.problems.append(f"{where}: {' and '.join(names)} given without group_column (the column of each "
+                          "district's group id)")
+    group = options.get("group_column")
+    if group is not None and group == options.get("id_column", "adcode"):
+        r.problems.append(f"{where}.group_column {group!r} is the id column: a group is an area of several "
+                          "districts, with an id of its own")
 
 
 def _parse_clutter_losses(r: KeyReader, raw: Any, where: str) -> dict[int, float]:

@@ -110,6 +110,8 @@ LABELS: dict[str, dict[str, str]] = {
     "summary": {"en": "Summary", "zh": "摘要"},
     "targets_city": {"en": "Targets (city)", "zh": "目标（全市）"},
     "targets_by_district": {"en": "Targets by district", "zh": "各区目标"},
+    "targets_by_group": {"en": "Targets by group of districts", "zh": "各区组目标"},
+    "group": {"en": "Group", "zh": "区组"},
     "charts": {"en": "Charts", "zh": "图表"},
     "top_gaps": {"en": "Largest coverage gaps", "zh": "最大覆盖空白"},
     "methods": {"en": "Methods", "zh": "方法"},

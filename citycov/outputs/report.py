@@ -18,7 +18,7 @@ import rasterio
 import rasterio.shutil
 from rasterio.windows import Window
 
-from citycov.accounting.districts import CITY_ID, FIELD_DEFINITIONS, METRIC_COLUMNS
+from citycov.accounting.districts import CITY_ID, FIELD_DEFINITIONS, METRIC_COLUMNS, area_kinds
 from citycov.accounting.gaps import top_gaps_per_district
 from citycov.accounting.population import ZONAL_RULES
 from citycov.accounting.targets import EMPTY_VERDICTS, TargetResult
@@ -52,14 +52,24 @@ def area_names(results: Results, lang: str = "en") -> pd.Series:
     return names
 
 
+def has_groups(table: pd.DataFrame) -> bool:
+    """Whether a district table (or ``districts.csv``) has rows of groups of districts."""
+    return bool((area_kinds(table) == "group").any())
+
+
 def district_rows(results: Results, lang: str = "en") -> pd.DataFrame:
-    """The district table as written: one row per district and the city (its name in ``lang``),
-    every metric with its numerator, denominator, percentage and uncertainty band, and every
-    target's pass/gap.  ``name_local`` (the districts' second name) only when they have one."""
+    """The district table as written: one row per district, per group of districts and the city
+    (its name in ``lang``), every metric with its numerator, denominator, percentage and
+    uncertainty band, and every target's pass/gap.  ``name_local`` (the districts' second name)
+    only when they have one; ``area_kind`` (district, group, total) and ``group_id`` (a
+    district's group, a group's own id) only when the districts have groups."""
     t = results.table
     out = pd.DataFrame({"area_id": t.index, "name": area_names(results, lang).to_numpy()})
     if has_local_names(t):
         out["name_local"] = t["name_local"].to_numpy()
+    if has_groups(t):
+        out["area_kind"] = t["area_kind"].to_numpy()
+        out["group_id"] = t["group_id"].to_numpy()
     out["area_km2"] = t["area_km2"].round(2).to_numpy()
     for col in COUNT_COLUMNS:
         if col in t.columns:
@@ -326,23 +336,40 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any], 
               f"{city['population_covered']:,.0f} ({city['wireless_pct']:.2f}%). Households: "
               f"{city['households']:,.0f}; passed by fibre: {city['households_passed']:,.0f} "
               f"({city['ftth_pct']:.2f}%).", ""]
+    kind = dict(zip(results.table.index, area_kinds(results.table), strict=True))
+    grouped = has_groups(results.table)
+    group_head, group_rule = (" group |", "---|") if grouped else ("", "")
+
+    def group_cell(area_id: str) -> str:
+        return f" {md_cell(area.loc[results.table.loc[area_id, 'group_id']])} |" if grouped else ""
+
+    if grouped:
+        lines += ["## Targets by group of districts", "",
+                  f"Groups: the districts of each value of `{md_cell(_group_column(results))}` "
+                  "([inputs.districts].group_column); each figure is the sum of its districts'.", "",
+                  f"| group |{local_head} target | value | band | verdict | result | gap |",
+                  f"|---|{local_rule}---|---|---|---|---|---|"]
+        lines += [_target_line(r, area, local_cell) for r in results.target_results if kind[r.area_id] == "group"]
+        lines.append("")
     lines += ["## Targets by district", "",
-              f"| district |{local_head} target | value | band | verdict | result | gap |",
-              f"|---|{local_rule}---|---|---|---|---|---|"]
-    for r in results.target_results:
-        if r.area_id == CITY_ID:
-            continue
-        lines.append(f"| {md_cell(area.loc[r.area_id])} |{local_cell(r.area_id)} "
-                     f"{r.target.metric} ≥ {r.target.threshold:.0%} | "
-                     f"{_pct(r.value)} | {_pct(r.low)}-{_pct(r.high)} | {r.verdict or '-'} | "
-                     f"{_result(r)} | {r.gap:,.0f} {r.gap_unit} |")
+              f"| district |{group_head}{local_head} target | value | band | verdict | result | gap |",
+              f"|---|{group_rule}{local_rule}---|---|---|---|---|---|"]
+    lines += [_target_line(r, area, local_cell, group_cell) for r in results.target_results
+              if kind[r.area_id] == "district"]
+    if grouped:
+        lines += ["", "## Groups of districts", "",
+                  f"| group |{local_head} population | wireless % | households | FTTH % | urban 3G % | villages % |",
+                  f"|---|{local_rule}---:|---:|---:|---:|---:|---:|"]
+        lines += [_figure_line(row, local_cell) for _, row in rows.iterrows() if kind[row["area_id"]] == "group"]
     lines += ["", "## Districts", "",
-              f"| district |{local_head} population | wireless % | households | FTTH % | urban 3G % | villages % |",
-              f"|---|{local_rule}---:|---:|---:|---:|---:|---:|"]
+              f"| district |{group_head}{local_head} population | wireless % | households | FTTH % | urban 3G % | "
+              "villages % |",
+              f"|---|{group_rule}{local_rule}---:|---:|---:|---:|---:|---:|"]
     for _, row in rows.iterrows():
-        lines.append(f"| {md_cell(row['name'])} |{local_cell(row['area_id'])} {row['population']:,.0f} | "
-                     f"{_fmt(row['wireless_pct'])} | {row['households']:,.0f} | {_fmt(row['ftth_pct'])} | "
-                     f"{_fmt(row['urban_3g_pct'])} | {_fmt(row['village_broadband_pct'])} |")
+        if kind[row["area_id"]] == "group":
+            continue
+        in_group = (lambda a: " - |" if grouped else "") if kind[row["area_id"]] == "total" else group_cell
+        lines.append(_figure_line(row, local_cell, in_group))
     if results.networks is not None and len(results.networks):
         net = results.networks[results.networks["area_id"] == CITY_ID]
         lines += ["", "## Coverage by network (city, share of residents)", "",
@@ -356,9 +383,8 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any], 
     lines += ["", "## Conservation check (residents)", "",
               "| district | source raster | on the grid | difference | census factor |", "|---|---:|---:|---:|---:|"]
     t = results.table
-    for _, row in t.iterrows():
-        grid_pop = row["population"] / row["census_factor"] if math.isfinite(row["census_factor"]) else (
-            t["population"].iloc[:-1] / t["census_factor"].iloc[:-1]).sum()
+    for area_id, grid_pop in _grid_population(t).items():
+        row = t.loc[area_id]
         src = row.get("population_input", float("nan"))
         diff = 100.0 * (grid_pop - src) / src if src else float("nan")
         factor = "-" if not math.isfinite(row["census_factor"]) else f"{row['census_factor']:.5f}"
@@ -423,6 +449,45 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any], 
         lines += ["", "Step timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in prov["timings_s"].items())]
     lines.append("")
     return "\n".join(lines)
+
+
+def _target_line(r: TargetResult, area: pd.Series, local_cell: Any, group_cell: Any = None) -> str:
+    """One row of a "Targets by ..." table of the Markdown report."""
+    group = group_cell(r.area_id) if group_cell is not None else ""
+    return (f"| {md_cell(area.loc[r.area_id])} |{group}{local_cell(r.area_id)} "
+            f"{r.target.metric} ≥ {r.target.threshold:.0%} | "
+            f"{_pct(r.value)} | {_pct(r.low)}-{_pct(r.high)} | {r.verdict or '-'} | "
+            f"{_result(r)} | {r.gap:,.0f} {r.gap_unit} |")
+
+
+def _figure_line(row: pd.Series, local_cell: Any, group_cell: Any = None) -> str:
+    """One row of the "Districts" (or "Groups of districts") table of the Markdown report."""
+    group = group_cell(row["area_id"]) if group_cell is not None else ""
+    return (f"| {md_cell(row['name'])} |{group}{local_cell(row['area_id'])} {row['population']:,.0f} | "
+            f"{_fmt(row['wireless_pct'])} | {row['households']:,.0f} | {_fmt(row['ftth_pct'])} | "
+            f"{_fmt(row['urban_3g_pct'])} | {_fmt(row['village_broadband_pct'])} |")
+
+
+def _group_column(results: Results) -> str:
+    """The ``group_column`` of ``[inputs.districts]`` (the column of each district's group)."""
+    return str(results.scenario.inputs["districts"].options.get("group_column", ""))
+
+
+def _grid_population(table: pd.DataFrame) -> pd.Series:
+    """Residents on the grid per area before any census rescale: a district's population over its
+    census factor, a group's and the city's the sum over their districts."""
+    kinds = area_kinds(table)
+    district = kinds == "district"
+    grid_pop = table["population"][district] / table["census_factor"][district]
+    out = {}
+    for area_id, kind in zip(table.index, kinds, strict=True):
+        if kind == "district":
+            out[area_id] = grid_pop.loc[area_id]
+        elif kind == "group":
+            out[area_id] = grid_pop[table["group_id"][district] == area_id].sum()
+        else:
+            out[area_id] = grid_pop.sum()
+    return pd.Series(out)
 
 
 def _service_lines(results: Results) -> list[str]:

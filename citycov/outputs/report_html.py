@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from citycov.accounting.districts import area_kinds
 from citycov.outputs.atomic import write_bytes_atomic, write_text_atomic
 from citycov.outputs.figures import Figure, figure_html, target_charts
 from citycov.outputs.i18n import (
@@ -54,12 +55,15 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _target_table(run: SavedRun, lang: str, *, city: bool) -> str:
+def _target_table(run: SavedRun, lang: str, *, kind: str) -> str:
+    """The targets of the areas of one kind (:data:`citycov.accounting.districts.AREA_KINDS`)."""
     names = run.districts.set_index("area_id")
-    head = "".join(f"<th>{_e(text(k, lang))}</th>" for k in ("district", "target", "value", "band", "verdict",
+    first = "group" if kind == "group" else "district"
+    head = "".join(f"<th>{_e(text(k, lang))}</th>" for k in (first, "target", "value", "band", "verdict",
                                                                "result", "gap"))
     rows = []
-    sel = run.targets[(run.targets["area_id"] == "city") == city]
+    kinds = dict(zip(run.districts["area_id"], area_kinds(run.districts), strict=True))
+    sel = run.targets[run.targets["area_id"].map(lambda a: kinds.get(a, "district")) == kind]
     for _, t in sel.iterrows():
         a = t["area_id"]
         name = area_name(a, names, lang)
@@ -157,7 +161,8 @@ def render_report(run: SavedRun, *, lang: str | None = None) -> tuple[str, list[
     lang = check_lang(lang or run.default_lang)
     prov = run.provenance
     city = run.city
-    figures, notes = target_charts(run.districts, run.targets, lang)
+    kinds = dict(zip(run.districts["area_id"], area_kinds(run.districts), strict=True))
+    figures, notes = target_charts(run.districts, run.targets[run.targets["area_id"].map(kinds) != "group"], lang)
     total = len(run.targets)
     passed = int(run.targets["passed"].astype(bool).sum())
     parts = [f"<!DOCTYPE html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head><meta charset='utf-8'>"
@@ -171,9 +176,12 @@ def render_report(run: SavedRun, *, lang: str | None = None) -> tuple[str, list[
     parts.append(f"<h2 id='summary'>{_e(text('summary', lang))}</h2><p>" + _e(text(
         "summary_line", lang, wireless=pct_label(city["wireless_pct"]), ftth=pct_label(city["ftth_pct"]), passed=passed,
         total=total)) + "</p>")
-    parts.append(f"<h2 id='targets-city'>{_e(text('targets_city', lang))}</h2>{_target_table(run, lang, city=True)}")
+    parts.append(f"<h2 id='targets-city'>{_e(text('targets_city', lang))}</h2>{_target_table(run, lang, kind='total')}")
+    if "group" in kinds.values():
+        parts.append(f"<h2 id='targets-group'>{_e(text('targets_by_group', lang))}</h2>"
+                     f"{_target_table(run, lang, kind='group')}")
     parts.append(f"<h2 id='targets-district'>{_e(text('targets_by_district', lang))}</h2>"
-                 f"{_target_table(run, lang, city=False)}")
+                 f"{_target_table(run, lang, kind='district')}")
     parts.append(f"<h2 id='charts'>{_e(text('charts', lang))}</h2>")
     parts.extend(figure_html(fig) for fig in figures)
     saved_plan = load_saved_plan(run.folder, prov.get(PLAN_KEY))

@@ -21,6 +21,7 @@ from citycov.grid import GridSpec
 from citycov.pipeline.coverage import Coverage
 from citycov.pipeline.inputs import Inputs
 from citycov.pipeline.layers import Layers
+from citycov.pipeline.tables import group_weights
 from citycov.presets.radio import RadioPreset
 from citycov.stored import row_strips, strip_of
 
@@ -124,12 +125,15 @@ def service_table(scenario: Scenario, inputs: Inputs, layers: Layers, masks: dic
                    described: list[tuple[RadioPreset, str]], records: list[dict[str, Any]]) -> pd.DataFrame:
     """Population and households covered per area for each (preset, environment) mask."""
     args = (inputs.districts, layers.persons, layers.city_weights)
-    people = acc.network_table(*args, layers.population, masks, layers.census_factor)
-    homes = acc.network_table(*args, layers.households, masks, layers.census_factor)
+    groups = group_weights(inputs, layers)
+    people = acc.network_table(*args, layers.population, masks, layers.census_factor, group_weights=groups)
+    homes = acc.network_table(*args, layers.households, masks, layers.census_factor, group_weights=groups)
+    districts = inputs.districts
     table = pd.DataFrame({
         "area_id": people["area_id"],
-        "name": people["area_id"].map(dict(zip([*inputs.districts.ids, CITY_ID],
-                                               [*inputs.districts.frame["name"], "City total"], strict=True))),
+        "name": people["area_id"].map(dict(zip([*districts.ids, *districts.groups.index, CITY_ID],
+                                               [*districts.frame["name"], *districts.groups["name"], "City total"],
+                                               strict=True))),
         "preset": people["technology"], "environment": people["operator"],
         "population_covered": people["population_covered"], "population": people["population"],
         "population_pct": people["coverage_pct"],

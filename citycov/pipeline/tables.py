@@ -1,4 +1,5 @@
-"""Step 4: the district table of one variant and the coverage table by network."""
+"""Step 4: the district table of one variant and the coverage table by network (each with the
+groups of districts, when the scenario has them)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from citycov.accounting import districts as acc
+from citycov.accounting.population import ZonalWeights
 from citycov.choices import TECHNOLOGIES
 from citycov.config import Scenario
 from citycov.pipeline.coverage import Coverage, Fibre
@@ -24,7 +26,17 @@ def account(scenario: Scenario, inputs: Inputs, layers: Layers, masks: dict[str,
                               person_weights=layers.persons,
                               census_factor=layers.census_factor, premises=fibre.premises,
                               villages=_villages(inputs, layers, masks, fibre),
-                              population_input=layers.population_input)
+                              population_input=layers.population_input,
+                              group_weights=group_weights(inputs, layers))
+
+
+def group_weights(inputs: Inputs, layers: Layers) -> ZonalWeights | None:
+    """The union weights of each group of districts, when the zonal rule counts a cell in several
+    districts (``layers.city_weights`` is set: ``all_touched``) and the districts have groups;
+    None otherwise (a group is then the sum of its districts)."""
+    if layers.city_weights is None or not inputs.districts.has_groups:
+        return None
+    return acc.group_weights(layers.weights, inputs.districts)
 
 
 def _villages(inputs: Inputs, layers: Layers, masks: dict[str, np.ndarray],
@@ -52,4 +64,4 @@ def networks(inputs: Inputs, layers: Layers, cov: Coverage, masks: dict[str, np.
     if inputs.aps is not None:
         combos[("WLAN", "any")] = masks["wlan"]
     return acc.network_table(inputs.districts, layers.persons, layers.city_weights, layers.population, combos,
-                             layers.census_factor)
+                             layers.census_factor, group_weights=group_weights(inputs, layers))

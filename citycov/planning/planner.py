@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from citycov.accounting.districts import CITY_ID, EMPTY_BELOW, METRIC_COLUMNS
+from citycov.accounting.districts import CITY_ID, EMPTY_BELOW, METRIC_COLUMNS, area_kinds
 from citycov.config import METRIC_UNITS, Scenario, Target
 from citycov.config.plan import PlanConfig
 from citycov.errors import ScenarioError
@@ -174,7 +174,7 @@ def plan(base: Results, *, config: PlanConfig | None = None, progress: bool = Fa
 def plan_scope(base: Results, cfg: PlanConfig) -> list[Scope]:
     """The (target, area) pairs to bring up, in target order then table order."""
     table = base.table
-    district_ids = [str(a) for a in table.index if a != CITY_ID]
+    district_ids = [str(a) for a in table.index[area_kinds(table) == "district"]]  # not the groups, nor the city
     if isinstance(cfg.districts, tuple):
         unknown = sorted(set(cfg.districts) - set(district_ids))
         if unknown:
