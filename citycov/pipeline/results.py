@@ -34,7 +34,9 @@ class RunContext:
 class Results:
     """Everything a report needs: tables, rasters on ``grid``, and provenance.
 
-    ``table`` has one row per district plus a final ``city`` row (index ``area_id``).
+    ``table`` has one row per district, then one per group of districts (when the districts
+    input has a ``group_column``), then a final ``city`` row (index ``area_id``; ``area_kind``
+    says which).
     Rasters: ``best_dbm``/``best_sector`` (per technology), ``wlan_dbm``, ``wireless``
     (bool), ``ftth`` (households passed per cell), ``population`` (persons per cell),
     ``district_index`` (cell-centre district).
