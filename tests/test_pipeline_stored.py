@@ -151,3 +151,21 @@ def test_scratch_is_removed_when_the_last_raster_goes(tmp_path):
     del raster
     gc.collect()
     assert not path.exists()
+
+
+def test_services_in_chunks_equal_one_call(tmp_path, monkeypatch):
+    """The presets are evaluated ``CHUNK_CELLS`` cells at a time: masks, table and provenance
+    (its min/max summaries combined over the chunks) equal a single call on every cell."""
+    from citycov.pipeline import services as services_mod
+
+    scenario, inputs, layers = _setup(tmp_path, False)
+    cov = radio_coverage(scenario, inputs, layers, scenario.radio)
+    monkeypatch.setattr(services_mod, "CHUNK_CELLS", 1 << 30)
+    whole = service_coverage(scenario, inputs, layers, cov)
+    monkeypatch.setattr(services_mod, "CHUNK_CELLS", 997)
+    chunked = service_coverage(scenario, inputs, layers, cov)
+    assert whole.records[0]["evaluated"]["cells_evaluated"] > 3 * 997  # several chunks
+    pd.testing.assert_frame_equal(chunked.table, whole.table, check_exact=True)
+    assert chunked.records == whole.records
+    summaries = [r["service"]["sigma_db"] for r in whole.records]
+    assert all(isinstance(s, dict) and s["min"] <= s["max"] for s in summaries)

@@ -4,6 +4,7 @@ table of residents and households covered per preset, environment and area."""
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,17 +101,17 @@ def service_coverage(scenario: Scenario, inputs: Inputs, layers: Layers,
             f_mhz = cov.cell.sectors["freq_mhz"].to_numpy(dtype=np.float64)[sector]
             indoor = service_mod.indoor_loss_db(f_mhz, probability=scenario.services.indoor_probability,
                                                 building_class=scenario.services.indoor_building_class)
-        result = service_mod.evaluate_preset(preset, sigma_db=sigma_by_class[layers.env[sel]],
-                                             link=cov.link if preset.metric == "speed" else None,
-                                             cell_edge_probability=scenario.accounting.cell_edge_probability,
-                                             indoor_loss_db=indoor, **picked)
+        covered_by_env, provenance = _evaluate_in_chunks(
+            preset, sigma_db=sigma_by_class[layers.env[sel]], link=cov.link if preset.metric == "speed" else None,
+            cell_edge_probability=scenario.accounting.cell_edge_probability, indoor_loss_db=indoor, picked=picked)
+        del picked, indoor
         notes = _preset_notes(scenario, layers, preset)
-        for env_name, covered in result.masks.items():
+        for env_name, covered in covered_by_env.items():
             full = np.zeros(layers.grid.shape, dtype=bool)
             full[sel] = covered
             masks[(preset.name, env_name)] = full
             described.append((preset, env_name))
-        record = dict(result.provenance)
+        record = dict(provenance)
         record["evaluated"] = {"technology_band": preset.technology, "rasters": source,
                                "cells_evaluated": int(sel.sum()), "grid_cell_m": layers.grid.cell_m,
                                "notes": notes}
@@ -146,6 +147,55 @@ def service_table(scenario: Scenario, inputs: Inputs, layers: Layers, masks: dic
     probability = {r["preset"]: r["service"]["cell_edge_probability"] for r in records}
     table.insert(6, "cell_edge_probability", table["preset"].map(probability))
     return table
+
+
+CHUNK_CELLS = 1 << 20
+"""Cells per call of :func:`citycov.accounting.services.evaluate_preset` (each call holds several
+float64 arrays per environment of its cells)."""
+
+
+def _evaluate_in_chunks(preset: RadioPreset, *, sigma_db: np.ndarray, link: Any, cell_edge_probability: float,
+                        indoor_loss_db: np.ndarray | None,
+                        picked: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """:func:`~citycov.accounting.services.evaluate_preset` on the picked cells, :data:`CHUNK_CELLS`
+    at a time: each environment's mask (the chunks' masks in order) and the provenance record.
+    The record's value summaries ({"min", "max"} of σ, losses and margins) are combined over the
+    chunks, so record and masks equal one call on every cell; every other entry is the same in
+    each chunk (checked)."""
+    n = len(sigma_db)
+    masks: dict[str, list[np.ndarray]] = {}
+    records = []
+    for a in range(0, max(n, 1), CHUNK_CELLS):
+        b = min(a + CHUNK_CELLS, n)
+        result = service_mod.evaluate_preset(
+            preset, sigma_db=sigma_db[a:b], link=link, cell_edge_probability=cell_edge_probability,
+            indoor_loss_db=None if indoor_loss_db is None else indoor_loss_db[a:b],
+            **{k: v[a:b] for k, v in picked.items()})
+        for env_name, covered in result.masks.items():
+            masks.setdefault(env_name, []).append(covered)
+        records.append(result.provenance)
+        del result
+    return {k: np.concatenate(v) for k, v in masks.items()}, _combined(records)
+
+
+def _combined(values: list[Any]) -> Any:
+    """One provenance value from the chunks' (see :func:`_evaluate_in_chunks`)."""
+    first = values[0]
+    if len(values) == 1:
+        return first
+    if isinstance(first, dict):
+        if set(first) == {"min", "max"} and all(isinstance(v, dict) and set(v) == {"min", "max"} for v in values):
+            lows = [v["min"] for v in values if not math.isnan(v["min"])]
+            highs = [v["max"] for v in values if not math.isnan(v["max"])]
+            return {"min": min(lows) if lows else math.nan, "max": max(highs) if highs else math.nan}
+        if not all(isinstance(v, dict) and list(v) == list(first) for v in values):
+            raise RuntimeError(f"services: the chunks' provenance records differ: {values}")
+        return {k: _combined([v[k] for v in values]) for k in first}
+    same = all(v == first or (isinstance(v, float) and isinstance(first, float) and math.isnan(v) and math.isnan(first))
+               for v in values)
+    if not same:
+        raise RuntimeError(f"services: the chunks' provenance records differ: {values}")
+    return first
 
 
 def _picked(cov: Coverage, t: int, preset: RadioPreset, counted: np.ndarray, *,

@@ -37,6 +37,7 @@ from citycov.accounting.population import district_index as centre_district_inde
 from citycov.errors import RasterError
 from citycov.grid import GridSpec
 from citycov.io.boundaries import Districts
+from citycov.stored import row_strips
 from citycov.verification.challenge import ChallengeResult, latlng_cells
 
 CLAIMED, MODELLED, TESTED, FAILED = 1, 2, 4, 8
@@ -104,13 +105,22 @@ def grid_h3_cells(grid: GridSpec, resolution: int, *, where: np.ndarray | None =
     """int64 grid: the H3 cell at ``resolution`` containing each cell centre (0 outside ``where``)."""
     out = np.zeros(grid.shape, dtype=np.int64)
     mask = np.ones(grid.shape, dtype=bool) if where is None else np.asarray(where, dtype=bool)
-    row, col = np.nonzero(mask)
-    if len(row) == 0:
-        return out
-    x, y = grid.xy(row, col)
-    lon, lat = pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True).transform(x, y)
-    out[row, col] = latlng_cells(np.asarray(lat), np.asarray(lon), resolution)
+    out[mask] = h3_cells_where(grid, resolution, mask)
     return out
+
+
+def h3_cells_where(grid: GridSpec, resolution: int, where: np.ndarray) -> np.ndarray:
+    """int64, 1-D: the H3 cell at ``resolution`` of each cell centre where ``where`` (bool grid) is
+    True, in row-major order (``grid_h3_cells(...)[where]``), computed strip by strip."""
+    to_wgs84 = pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True)
+    parts = []
+    for r0, r1 in row_strips(grid.shape):
+        row, col = np.nonzero(where[r0:r1])
+        if len(row):
+            x, y = grid.xy(row + r0, col)
+            lon, lat = to_wgs84.transform(x, y)
+            parts.append(latlng_cells(np.asarray(lat), np.asarray(lon), resolution))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _check_grid(name: str, values: np.ndarray, grid: GridSpec) -> None:
@@ -198,24 +208,26 @@ def verify(grid: GridSpec, *, claimed: np.ndarray, modelled: np.ndarray, populat
     modelled = np.asarray(modelled, dtype=bool)
     res = challenge.preset.resolution if challenge is not None else 8
     relevant = (claimed | modelled) & study
-    hexes = grid_h3_cells(grid, res, where=relevant)
-    codes = (claimed * CLAIMED + modelled * MODELLED).astype(np.uint8)
+    # the H3 cells of the relevant cells only (row-major), never a whole-grid int64 raster
+    flat = h3_cells_where(grid, res, relevant)
+    codes = claimed.astype(np.uint8) * np.uint8(CLAIMED)
+    codes |= modelled.astype(np.uint8) * np.uint8(MODELLED)
     if challenge is not None:
-        flat = hexes[relevant]
         tested = np.zeros(grid.shape, dtype=bool)
         failed = np.zeros(grid.shape, dtype=bool)
         tested[relevant] = challenge.is_tested(flat, layer)
         failed[relevant] = challenge.is_challenged(flat, layer)
-        codes |= (tested * TESTED + failed * FAILED).astype(np.uint8)
+        codes |= tested.astype(np.uint8) * np.uint8(TESTED)
+        codes |= failed.astype(np.uint8) * np.uint8(FAILED)
+        del tested, failed
 
     flat_codes = codes.reshape(-1)
-    pop = np.asarray(population, dtype=np.float64).reshape(-1)
+    pop = np.asarray(population).reshape(-1)  # float64 per selected cell in partition_sums
     # per hexagon
     sel = relevant.reshape(-1)
-    uniq, inverse = np.unique(hexes.reshape(-1)[sel], return_inverse=True)
-    units = np.full(flat_codes.shape, -1, dtype=np.int64)
-    units[sel] = inverse
-    hex_table = partition_sums(flat_codes, units, len(uniq), pop, grid.cell_area_km2)
+    uniq, inverse = np.unique(flat, return_inverse=True)
+    del flat
+    hex_table = partition_sums(flat_codes[sel], inverse, len(uniq), pop[sel], grid.cell_area_km2)
     hex_table.insert(0, "cell_h3", [h3.int_to_str(int(c)) for c in uniq])
     hex_table.index = pd.Index(uniq, name="cell")
     if challenge is not None:
@@ -225,13 +237,12 @@ def verify(grid: GridSpec, *, claimed: np.ndarray, modelled: np.ndarray, populat
     if district_index is not None:
         n_d = int(district_index.max()) + 1 if district_index.size else 0
         n_d = max(n_d, len(districts) if districts is not None else 0)
-        d_table = partition_sums(flat_codes, district_index.reshape(-1).astype(np.int64), n_d, pop,
-                                 grid.cell_area_km2)
+        d_table = partition_sums(flat_codes, district_index.reshape(-1), n_d, pop, grid.cell_area_km2)
         ids = list(districts.frame["district_id"]) if districts is not None else [str(i) for i in range(n_d)]
         names = list(districts.frame["name"]) if districts is not None else ids
     else:
         d_table, ids, names = None, [], []
-    city_units = np.where(study.reshape(-1), 0, -1)
+    city_units = np.where(study.reshape(-1), np.int8(0), np.int8(-1))
     city = partition_sums(flat_codes, city_units, 1, pop, grid.cell_area_km2)
     table = pd.concat([t for t in (d_table, city) if t is not None], ignore_index=True)
     table.insert(0, "name", [*names, "City total"])
