@@ -54,7 +54,12 @@ from citycov.regrid import move_counts, source_window
 from citycov.tilepaths import RasterSource
 
 BLOCK_CELLS = 2048
-"""Side of the square windows the scene is built in: 4 M cells, about 100 MB of work arrays."""
+"""Largest side of the square windows the scene is built in, cells: 4 M cells, about 100 MB of
+work arrays."""
+BLOCK_M = 61_440.0
+"""Largest side of a window on the ground, m (2048 cells of 30 m): bounds the windows of the
+terrain and population rasters read for it, whatever the cell size (at 500 m a window of 2048
+cells would read a province's population raster whole)."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ def write_scene_files(folder: Path, grid: GridSpec, *, districts: Districts, ter
                       population: RasterSource, thresholds: Mapping[str, float], margin_m: float | None,
                       constants: SceneConstants, offset: tuple[int, int] = (0, 0),
                       shape: tuple[int, int] | None = None, population_units: str = "count",
-                      block: int = BLOCK_CELLS) -> SceneFiles:
+                      block: int | None = None) -> SceneFiles:
     """Write the engine's scene on ``grid`` into ``folder`` window by window (see the module).
 
     Parameters
@@ -101,7 +106,8 @@ def write_scene_files(folder: Path, grid: GridSpec, *, districts: Districts, ter
     offset, shape
         (row, col) of the analysis grid's first cell in ``grid`` and its shape (default: ``grid``).
     block
-        Side of the windows, cells (at least 16).
+        Side of the windows, cells (at least 16); default :data:`BLOCK_CELLS`, at most
+        :data:`BLOCK_M` on the ground.
 
     Raises
     ------
@@ -112,6 +118,8 @@ def write_scene_files(folder: Path, grid: GridSpec, *, districts: Districts, ter
     if population_units != "count":
         raise RasterError(f"{describe_source(population)}: the out-of-core scene reads population counts per cell; "
                           f"units = {population_units!r} is read only by the in-memory pipeline")
+    if block is None:
+        block = max(256, min(BLOCK_CELLS, int(BLOCK_M // grid.cell_m)))
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rows, cols = grid.shape
