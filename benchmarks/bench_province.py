@@ -77,12 +77,19 @@ def analysis_grid(bounds, cell_m: float, crs):
 
 
 def quarter(grid, which: str):
+    """The sub-grid of ``which`` = ``q`` + pairs of digits (row half, column half), each pair a
+    quarter of the previous window: ``q01`` the north-east quarter, ``q0110`` its south-west one."""
     from citycov.engine.scene_files import window_grid
 
-    rows, cols = grid.shape
-    r, c = int(which[1]), int(which[2])
-    rh, ch = rows // 2, cols // 2
-    win = (r * rh, rh if r == 0 else rows, c * ch, ch if c == 0 else cols)
+    digits = which[1:]
+    if not which.startswith("q") or len(digits) % 2 or set(digits) - {"0", "1"}:
+        raise SystemExit(f"--window: full or q followed by pairs of 0/1 digits, got {which!r}")
+    r0, r1, c0, c1 = 0, grid.shape[0], 0, grid.shape[1]
+    for i in range(0, len(digits), 2):
+        rm, cm = (r0 + r1) // 2, (c0 + c1) // 2
+        r0, r1 = (r0, rm) if digits[i] == "0" else (rm, r1)
+        c0, c1 = (c0, cm) if digits[i + 1] == "0" else (cm, c1)
+    win = (r0, r1, c0, c1)
     return window_grid(grid, win), win
 
 
@@ -131,6 +138,15 @@ def pairs_within_reach(agg, k: int, row_f, col_f, reach_cells):
     return total
 
 
+def _self_maxrss_gb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3)
+
+
+def _self_cpu_s() -> float:
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
 def _worker_usage() -> dict:
     u = resource.getrusage(resource.RUSAGE_SELF)
     return {"ru_maxrss_gb": u.ru_maxrss / 1e6, "cpu_s": u.ru_utime + u.ru_stime}
@@ -149,7 +165,7 @@ def job(args) -> dict:
     t = time.perf_counter()
     with open_runner(compute, warm=warm_kernels) as runner:
         out["cluster_start_s"] = round(time.perf_counter() - t, 2)
-        out["main_ru_maxrss_gb_at_cluster_start"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3)
+        out["main_ru_maxrss_gb_at_cluster_start"] = _self_maxrss_gb()
         return _job(args, runner, out)
 
 
@@ -194,7 +210,7 @@ def _job(args, runner, out: dict) -> dict:
         out.update({"scene_windows": files.windows, "active_cells": files.active_cells,
                     "district_cells": files.district_cells,
                     "scene_files_mb": round(sum(Path(p).stat().st_size for p in files.scene.paths.values()) / 1e6, 1),
-                    "main_ru_maxrss_gb_after_scene": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3)})
+                    "main_ru_maxrss_gb_after_scene": _self_maxrss_gb()})
         print(json.dumps({k: out[k] for k in ("grid", "engine_grid", "active_cells", "sectors_modelled",
                                               "scene_s")}), flush=True)
 
@@ -211,15 +227,25 @@ def _job(args, runner, out: dict) -> dict:
                     "median_reach_km": round(float(np.median(run.reach_m.max(axis=1))) / 1000.0, 2),
                     "pairs_aggregate_cells": k})
         del run, agg
+        if args.no_engine:
+            out.update({"main_ru_maxrss_gb": _self_maxrss_gb(),
+                        "load_average_end": [round(v, 2) for v in os.getloadavg()]})
+            return out
 
+        usage0 = runner.client.run(_worker_usage) if args.workers else {}
+        cpu0 = _self_cpu_s()
         t = time.perf_counter()
-        table, paths = cellular.engine_to_files(area.sectors, files.scene, area.grid, radio, scratch / "out",
-                                                z_ground_m=area.ground_m, runner=runner)
+        _, paths = cellular.engine_to_files(area.sectors, files.scene, area.grid, radio, scratch / "out",
+                                            z_ground_m=area.ground_m, runner=runner)
         out["engine_s"] = round(time.perf_counter() - t, 2)
+        out["engine_main_cpu_s"] = round(_self_cpu_s() - cpu0, 1)
+        out["engine_cpu_s"] = out["engine_main_cpu_s"]
         if args.workers:
             usage = runner.client.run(_worker_usage)
             out["worker_ru_maxrss_gb"] = [round(v["ru_maxrss_gb"], 3) for v in usage.values()]
-            out["worker_cpu_s"] = [round(v["cpu_s"], 1) for v in usage.values()]
+            out["engine_worker_cpu_s"] = [round(v["cpu_s"] - usage0.get(w, {"cpu_s": 0.0})["cpu_s"], 1)
+                                          for w, v in usage.items()]
+            out["engine_cpu_s"] = round(out["engine_main_cpu_s"] + sum(out["engine_worker_cpu_s"]), 1)
         out["outputs_mb"] = round(sum(Path(p).stat().st_size for p in paths.values()) / 1e6, 1)
         out["served_share_of_active"] = served_share(paths["best_dbm"], files.scene.paths["active"])
     finally:
@@ -230,13 +256,16 @@ def _job(args, runner, out: dict) -> dict:
     out["main_ru_maxrss_gb"] = round(use.ru_maxrss / 1e6, 3)
     out["main_cpu_s"] = round(use.ru_utime + use.ru_stime, 1)
     out["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
-    cells = out["active_cells"]
+    cells, grid_cells = out["active_cells"], area.grid.shape[0] * area.grid.shape[1]
+    pairs = max(out["sector_active_cell_pairs_within_reach"], 1)
     out["active_cells_per_s"] = round(cells / out["engine_s"])
     out["engine_s_per_1e6_active_cells"] = round(out["engine_s"] / cells * 1e6, 3)
-    out["engine_s_per_1e6_grid_cells"] = round(out["engine_s"] / (area.grid.shape[0] * area.grid.shape[1]) * 1e6, 3)
-    out["engine_s_per_1e9_pairs"] = round(out["engine_s"] / max(out["sector_active_cell_pairs_within_reach"], 1) * 1e9, 3)
+    out["engine_cpu_s_per_1e6_active_cells"] = round(out["engine_cpu_s"] / cells * 1e6, 3)
+    out["engine_s_per_1e9_pairs"] = round(out["engine_s"] / pairs * 1e9, 3)
+    out["engine_cpu_s_per_1e9_pairs"] = round(out["engine_cpu_s"] / pairs * 1e9, 3)
+    out["engine_s_per_1e6_grid_cells"] = round(out["engine_s"] / grid_cells * 1e6, 3)
     out["engine_s_per_1000_sectors"] = round(out["engine_s"] / max(len(area.sectors), 1) * 1000, 3)
-    out["scene_s_per_1e6_grid_cells"] = round(out["scene_s"] / (area.grid.shape[0] * area.grid.shape[1]) * 1e6, 3)
+    out["scene_s_per_1e6_grid_cells"] = round(out["scene_s"] / grid_cells * 1e6, 3)
     return out
 
 
@@ -316,10 +345,13 @@ def main() -> None:
     ap.add_argument("--scenario", default="guangdong")
     ap.add_argument("--cell-m", type=float, default=100.0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--window", default="full", choices=["full", "q00", "q01", "q10", "q11"])
+    ap.add_argument("--window", default="full", help="full, or a quarter: q00 (north-west) .. q11, q0110 ...")
+    ap.add_argument("--no-engine", action="store_true", help="the scene and the pairs only")
     ap.add_argument("--label", default=None)
     ap.add_argument("--scratch", default=None, help="folder for the scene and output files (default: the system's)")
     ap.add_argument("--keep", type=Path, default=None, help="copy the scene and outputs here")
+    ap.add_argument("--gdal-cachemax", default="256", help="GDAL_CACHEMAX of the job (MB): GDAL's block cache "
+                    "of the scene and output files, 5%% of the machine's memory by default (1.2 GB here)")
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--_job", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -327,14 +359,14 @@ def main() -> None:
         print(json.dumps(job(args)), flush=True)
         return
     cmd = [sys.executable, __file__, "--_job", "--scenario", args.scenario, "--cell-m", f"{args.cell_m:g}",
-           "--workers", str(args.workers), "--window", args.window,
+           "--workers", str(args.workers), "--window", args.window, *(["--no-engine"] if args.no_engine else []),
            *(["--scratch", args.scratch] if args.scratch else []), *(["--keep", str(args.keep)] if args.keep else [])]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), GDAL_CACHEMAX=args.gdal_cachemax)
     before = [round(v, 2) for v in os.getloadavg()]
     r, sampled = measure(cmd, env)
     r.update(sampled)
     r.update({"load_average_before": before, "load_average_after": [round(v, 2) for v in os.getloadavg()],
-              "cpus": os.cpu_count(), "python": platform.python_version(),
+              "cpus": os.cpu_count(), "python": platform.python_version(), "gdal_cachemax_mb": args.gdal_cachemax,
               "command": " ".join(["python benchmarks/bench_province.py", *cmd[3:]]).replace(" --_job", ""),
               "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     label = args.label or f"{args.scenario}-{args.cell_m:g}m-w{args.workers}-{args.window}"

@@ -4,10 +4,12 @@ cell for cell, and its study area equals a brute-force distance oracle."""
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+import shapely
 
 import citycov
 from citycov.engine.cellular import _scene_constants
@@ -15,9 +17,6 @@ from citycov.engine.scene_files import write_scene_files
 from citycov.pipeline.inputs import read_inputs
 from citycov.pipeline.layers import build_layers
 from tests.conftest import UTM49, X0, Y0, sector_row, write_raster, write_scenario
-
-import geopandas as gpd
-import shapely
 
 MARGIN_M = 600.0
 
