@@ -290,6 +290,43 @@ def served_share(best_path: str, active_path: str, block: int = 2048) -> float:
     return round(served / max(active, 1), 4)
 
 
+# ------------------------------------------------------------------------------------ the summary
+def summary(results: dict) -> dict:
+    """Ratios between the entries of ``results``: the quarters against the whole province (cost
+    linear in area: the quarters' engine CPU time sums to the whole's), the province against
+    Guangzhou per 10^6 evaluated cells and per 10^9 sector-cell pairs, 30 m against 100 m."""
+    out: dict = {}
+    for cell in ("100", "30", "250", "500"):
+        whole = results.get(f"guangdong-{cell}m-w2-full")
+        quarters = {q: results.get(f"guangdong-{cell}m-w2-{q}") for q in ("q00", "q01", "q10", "q11")}
+        if whole and all(quarters.values()):
+            qs = list(quarters.values())
+            out[f"{cell}m_quarters_vs_whole"] = {
+                "active_cells": [sum(q["active_cells"] for q in qs), whole["active_cells"]],
+                "pairs": [sum(q["sector_active_cell_pairs_within_reach"] for q in qs),
+                          whole["sector_active_cell_pairs_within_reach"]],
+                "engine_cpu_s": [round(sum(q["engine_cpu_s"] for q in qs), 1), whole.get("engine_cpu_s")],
+                "engine_s": [round(sum(q["engine_s"] for q in qs), 1), whole["engine_s"]],
+                "cpu_s_per_1e9_pairs_each_quarter": {k: q["engine_cpu_s_per_1e9_pairs"] for k, q in quarters.items()},
+                "cpu_s_per_1e6_active_cells_each_quarter": {k: q["engine_cpu_s_per_1e6_active_cells"]
+                                                            for k, q in quarters.items()},
+            }
+    for key, entry in results.items():
+        if not key.startswith("guangdong-30m") or "engine_cpu_s" not in entry:
+            continue
+        gz = results.get("guangzhou-30m-w2-full")
+        same_100 = results.get(key.replace("-30m-", "-100m-"))
+        row: dict = {}
+        for name in ("engine_cpu_s_per_1e6_active_cells", "engine_cpu_s_per_1e9_pairs", "engine_s_per_1e6_active_cells",
+                     "engine_s_per_1e9_pairs"):
+            row[name] = {"guangdong_30m": entry[name], **({"guangzhou_30m": gz[name]} if gz else {}),
+                         **({"guangdong_100m_same_window": same_100[name]} if same_100 else {})}
+            if gz:
+                row[name]["guangdong_over_guangzhou"] = round(entry[name] / gz[name], 3)
+        out[f"{key}_against"] = row
+    return out
+
+
 # ------------------------------------------------------------------------------------ the parent
 def measure(cmd: list[str], env: dict) -> tuple[dict, dict]:
     """Run ``cmd``; psutil peaks of it and every process below it, and ``ru_maxrss`` of children."""
@@ -353,8 +390,15 @@ def main() -> None:
     ap.add_argument("--gdal-cachemax", default="256", help="GDAL_CACHEMAX of the job (MB): GDAL's block cache "
                     "of the scene and output files, 5%% of the machine's memory by default (1.2 GB here)")
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--summary", action="store_true", help="only (re)compute the summary of the saved results")
     ap.add_argument("--_job", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.summary:
+        results = json.loads(RESULTS.read_text())
+        results["summary"] = summary({k: v for k, v in results.items() if k != "summary"})
+        print(json.dumps(results["summary"], indent=1))
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        return
     if args._job:
         print(json.dumps(job(args)), flush=True)
         return
