@@ -54,8 +54,9 @@ from citycov.regrid import move_counts, source_window
 from citycov.tilepaths import RasterSource
 
 BLOCK_CELLS = 2048
-"""Largest side of the square windows the scene is built in, cells: 4 M cells, about 100 MB of
-work arrays."""
+"""Largest side of the square windows the scene is built in, cells: 4 M cells, some 100-200 MB of
+work arrays (the whole 515 M-cell Guangdong scene at 30 m peaked at 1.06 GB in a process that
+also held the 183,618-sector table; ``benchmarks/bench_province.py``)."""
 BLOCK_M = 61_440.0
 """Largest side of a window on the ground, m (2048 cells of 30 m): bounds the windows of the
 terrain and population rasters read for it, whatever the cell size (at 500 m a window of 2048
