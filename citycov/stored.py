@@ -28,8 +28,16 @@ from citycov.errors import RasterError
 STRIP_CELLS = 1 << 20
 """Cells of one strip (about 1 M: 4 MB per float32 band)."""
 GDAL_CACHE_MB = 128
-"""GDAL's block cache during a run and its output writing (its default, 5 % of the machine's
-memory, would count against the run's memory bound)."""
+"""GDAL's block cache while stored rasters are read and written (:func:`bounded_gdal_cache`).
+GDAL's default, 5 % of the machine's memory, would let the blocks of every strip read stay in
+memory against the run's memory bound.  It is set around these reads and writes only: a small
+cache makes other GDAL work (``rasterio.features.rasterize`` of many shapes into a grid) hundreds
+of times slower."""
+
+
+def bounded_gdal_cache() -> rasterio.Env:
+    """A rasterio environment with GDAL's block cache at :data:`GDAL_CACHE_MB`."""
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
 
 
 def row_strips(shape: tuple[int, ...], *, cells: int = STRIP_CELLS, align: int = 256) -> list[tuple[int, int]]:
@@ -97,7 +105,7 @@ class StoredRaster:
         rows, cols = self.shape[-2:]
         r0, r1 = max(0, r0), min(rows, r1)
         window = Window(self.offset[1], self.offset[0] + r0, cols, max(0, r1 - r0))
-        with rasterio.open(self.path) as src:
+        with bounded_gdal_cache(), rasterio.open(self.path) as src:
             if band is not None:
                 data = src.read(band + 1, window=window)
             else:

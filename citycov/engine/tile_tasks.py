@@ -51,6 +51,7 @@ from citycov.engine.sectors import Scene, bits_dtype, scene_arrays, tile_state
 from citycov.engine.tiles import fan_size, fan_wedge, rect_distance, tile_windows
 from citycov.errors import RasterError
 from citycov.grid import GridSpec
+from citycov.stored import bounded_gdal_cache
 
 TERRAIN_PAD_CELLS = 3
 """Cells of terrain kept around the farthest ray sample a tile needs: the bilinear reads take the
@@ -315,9 +316,10 @@ class TiffSink:
         r0, r1, c0, c1 = out.window
         win = Window(c0, r0, c1 - c0, r1 - r0)
         values = tile_values(out)
-        for name, dst in self.files.items():
-            if name in values:
-                dst.write(values[name].astype(dst.dtypes[0], copy=False), window=win)
+        with bounded_gdal_cache():  # the open files' written blocks are not all kept in memory
+            for name, dst in self.files.items():
+                if name in values:
+                    dst.write(values[name].astype(dst.dtypes[0], copy=False), window=win)
         self.written += 1
 
     def close(self) -> None:
@@ -386,8 +388,8 @@ class TileFiles:
             if name not in values:
                 continue
             path = Path(self.folder) / f"{name}-{out.index:06d}.tif"
-            with open_tiled(path, tile_grid, dtype, count=count, nodata=fill,
-                            compression=SCRATCH_COMPRESSION) as dst:
+            with bounded_gdal_cache(), open_tiled(path, tile_grid, dtype, count=count, nodata=fill,
+                                                  compression=SCRATCH_COMPRESSION) as dst:
                 dst.write(values[name].astype(dtype, copy=False))
             paths[name] = path.name
         return WrittenTile(out.index, out.window, paths)

@@ -32,7 +32,7 @@ from citycov.outputs.names import file_names
 from citycov.pipeline.results import Results
 from citycov.pipeline.services import SERVICE_COLUMNS
 from citycov.provenance import file_sha256
-from citycov.stored import StoredRaster, row_strips, strip_of
+from citycov.stored import StoredRaster, bounded_gdal_cache, row_strips, strip_of
 
 LEVEL_NAMES = {"3G": "CPICH RSCP (dBm)", "4G": "RSRP (dBm)", "5G": "SS-RSRP (dBm)"}
 BROADCAST_PREFIX = "broadcast_"
@@ -529,7 +529,8 @@ def _write_cog(path: Path, data: np.ndarray | StoredRaster, grid, *, dtype: str,
     """
     tmp = path.with_name(f".{path.name}.tmp.tif")
     try:
-        with rasterio.open(tmp, "w", **grid.profile(dtype=dtype, nodata=nodata, count=data.shape[0])) as dst:
+        with bounded_gdal_cache(), \
+                rasterio.open(tmp, "w", **grid.profile(dtype=dtype, nodata=nodata, count=data.shape[0])) as dst:
             for r0, r1 in row_strips(data.shape):
                 dst.write(strip_of(data, r0, r1).astype(dtype, copy=False),
                           window=Window(0, r0, data.shape[-1], r1 - r0))

@@ -16,7 +16,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
 
 from citycov.accounting import gaps as gaps_mod
 from citycov.config import scenario_files
@@ -30,7 +29,6 @@ from citycov.outputs.saved import NETWORK_GPKG, load_saved_run
 from citycov.outputs.tables import write_csv
 from citycov.pipeline.results import Results
 from citycov.planning.result import PlanResult
-from citycov.stored import GDAL_CACHE_MB
 
 LINK_FILES = ("sinr_db.tif", "throughput_mbps.tif", "speed_tier.tif")
 
@@ -111,7 +109,7 @@ def write_outputs(results: Results, out: str | Path | OutputFolder, *, lang: str
     folder = out if isinstance(out, OutputFolder) else OutputFolder.prepare(
         out, reads=scenario_files(results.scenario))
     with folder:
-        with folder.temporary_files(), gdal_dates(mode), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        with folder.temporary_files(), gdal_dates(mode):
             names = _write_all(results, folder.staging, lang=lang, basemap=basemap, mode=mode, plan=plan)
         path = folder.publish()
     return {name: path / name for name in names}

@@ -27,7 +27,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
 
 from citycov.accounting import districts as acc
 from citycov.accounting import gaps as gaps_mod
@@ -48,7 +47,7 @@ from citycov.pipeline.services import collect_services, service_coverage
 from citycov.pipeline.tables import account, networks
 from citycov.pipeline.uncertainty import alternative_model, variants
 from citycov.provenance import software_versions
-from citycov.stored import GDAL_CACHE_MB, Scratch
+from citycov.stored import Scratch
 from citycov.verification.claims import verify_claims
 
 log = logging.getLogger("citycov")
@@ -82,7 +81,7 @@ def run(scenario: Scenario, *, progress: bool = False, keep_context: bool = Fals
     started = datetime.now(UTC).isoformat(timespec="seconds")
     acc_cfg = scenario.accounting
     scratch = Scratch(scenario.compute.scratch_dir)
-    with warnings.catch_warnings(record=True) as caught, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \
+    with warnings.catch_warnings(record=True) as caught, \
             open_runner(scenario.compute, warm=warm_kernels, progress=progress) as tasks:
         warnings.simplefilter("always", CitycovWarning)
         with _step("read and validate inputs", timings):

@@ -3,6 +3,8 @@ groups of districts, when the scenario has them)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
@@ -53,15 +55,29 @@ def _villages(inputs: Inputs, layers: Layers, masks: dict[str, np.ndarray],
 def networks(inputs: Inputs, layers: Layers, cov: Coverage, masks: dict[str, np.ndarray]) -> pd.DataFrame:
     """Residents covered per area by each (technology, operator), operator ``any`` and WLAN."""
     cell = cov.cell
-    combos: dict[tuple[str, str], np.ndarray] = {}
+    combos = _NetworkMasks()
     for tech in TECHNOLOGIES:
         operators = sorted({op for op, t in cell.networks if t == tech})
         if not operators:
             continue
-        combos[(tech, "any")] = cell.network_mask(None, tech)
+        combos[(tech, "any")] = partial(cell.network_mask, None, tech)
         for op in operators:
-            combos[(tech, op)] = cell.network_mask(op, tech)
+            combos[(tech, op)] = partial(cell.network_mask, op, tech)
     if inputs.aps is not None:
-        combos[("WLAN", "any")] = masks["wlan"]
+        combos[("WLAN", "any")] = lambda: masks["wlan"]
     return acc.network_table(inputs.districts, layers.persons, layers.city_weights, layers.population, combos,
                              layers.census_factor, group_weights=group_weights(inputs, layers))
+
+
+class _NetworkMasks(dict):
+    """(technology, operator) -> mask, each made when it is read (one whole-grid mask at a time,
+    not a dozen at once); the values stored are functions that make them."""
+
+    def __getitem__(self, key):
+        return super().__getitem__(key)()
+
+    def items(self):
+        return ((key, make()) for key, make in super().items())
+
+    def values(self):
+        return (make() for make in super().values())

@@ -39,10 +39,12 @@ def variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage, 
         edge_masks = coverage_masks(scenario, layers, cov, cell_edge_probability=p)
         out[name] = account(scenario, inputs, layers, edge_masks, fibre)
         notes[name] = f"cell-edge probability {p:.0%} (shadow-fading margin z·σ)"
+        del edge_masks  # each variant's whole-grid masks go before the next one is made
     alt_rule = "centroid" if cfg.zonal_rule != "centroid" else "fraction"
     alt_layers = with_zonal_rule(scenario, inputs, layers, alt_rule)
     out[f"zonal_{alt_rule}"] = account(scenario, inputs, alt_layers, masks, fibre)
     notes[f"zonal_{alt_rule}"] = f"zonal rule {alt_rule}"
+    del alt_layers
     for step in cfg.uncertainty_resolution:
         cell_m = layers.grid.cell_m * (2.0 if step == "coarser" else 0.5)
         name = f"resolution_{cell_m:g}m"
@@ -53,6 +55,7 @@ def variants(scenario: Scenario, inputs: Inputs, layers: Layers, cov: Coverage, 
         m = coverage_masks(scenario, lay, c, cell_edge_probability=cfg.cell_edge_probability)
         out[name] = account(scenario, inputs, lay, m, fibre_coverage(scenario, inputs, lay))
         notes[name] = f"resolution {cell_m:g} m ({step})"
+        del lay, c, m
     if cfg.alternative_model != scenario.radio.model:
         name = f"model_{cfg.alternative_model}"
         if cov.alt_skipped is not None:
