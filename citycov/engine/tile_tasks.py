@@ -316,10 +316,9 @@ class TiffSink:
         r0, r1, c0, c1 = out.window
         win = Window(c0, r0, c1 - c0, r1 - r0)
         values = tile_values(out)
-        with bounded_gdal_cache():  # the open files' written blocks are not all kept in memory
-            for name, dst in self.files.items():
-                if name in values:
-                    dst.write(values[name].astype(dst.dtypes[0], copy=False), window=win)
+        for name, dst in self.files.items():
+            if name in values:
+                dst.write(values[name].astype(dst.dtypes[0], copy=False), window=win)
         self.written += 1
 
     def close(self) -> None:
