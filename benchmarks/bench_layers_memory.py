@@ -2,7 +2,7 @@
 """B1 of issue 14, the layers step: memory and wall time of ``build_layers`` (step 2 of
 ``citycov run``: population, households and terrain on the grid), old code against new.
 
-Each measured code tree (``--root``, e.g. /work/main and a worktree) runs in a fresh
+Each measured code tree (``--root``, e.g. a checkout of the old revision and this one) runs in a fresh
 subprocess with ``PYTHONPATH`` pointing at it: the scenario is loaded (``--cell-m`` overriding
 ``[grid].cell_m``), its inputs read (:func:`citycov.pipeline.inputs.read_inputs`) and the layers
 built (:func:`citycov.pipeline.layers.build_layers`); no engine.  The child reports
@@ -20,7 +20,7 @@ built (:func:`citycov.pipeline.layers.build_layers`); no engine.  The child repo
 
 "GB" is 10^9 bytes.  Writes ``benchmarks/results/layers_memory.json`` (one entry per label).
 
-usage: python benchmarks/bench_layers_memory.py --root old=/work/main --root new=. [--cell-m 30]
+usage: python benchmarks/bench_layers_memory.py --root old=../old-checkout --root new=. [--cell-m 30]
            [--repeats 1] [--tracemalloc]
 """
 
