@@ -58,10 +58,6 @@ def strip_of(values: Any, r0: int, r1: int) -> np.ndarray:
     return values[..., r0:r1, :]
 
 
-def is_stored(values: Any) -> bool:
-    return isinstance(values, StoredRaster)
-
-
 @dataclass(frozen=True, eq=False)
 class StoredRaster:
     """A raster in a GeoTIFF, seen from cell ``offset`` (row, col) of the file, of ``shape``
