@@ -14,7 +14,6 @@ grids and for code that needs it; the pipeline itself does not.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -85,10 +84,6 @@ class StoredRaster:
     def ndim(self) -> int:
         return len(self.shape)
 
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
-
     def cropped(self, offset: tuple[int, int], shape: tuple[int, int]) -> StoredRaster:
         """The window of ``shape`` (rows, cols) starting at ``offset`` of this view."""
         r0, c0 = offset
@@ -113,11 +108,6 @@ class StoredRaster:
     def read(self, band: int | None = None) -> np.ndarray:
         """The whole raster (or one band) in memory."""
         return self.read_rows(0, self.shape[-2], band)
-
-    def strips(self, **kwargs: Any) -> Iterator[tuple[int, int, np.ndarray]]:
-        """(r0, r1, rows r0:r1) over the raster (:func:`row_strips`)."""
-        for r0, r1 in row_strips(self.shape, **kwargs):
-            yield r0, r1, self.read_rows(r0, r1)
 
     def gather(self, band: int, row: np.ndarray, col: np.ndarray) -> np.ndarray:
         """Values of ``band`` at cells (row, col) (in bounds), reading only the strips that hold some."""
@@ -172,6 +162,3 @@ class Scratch:
         path = self.path / f"{self._count:02d}-{name}"
         path.mkdir()
         return path
-
-    def cleanup(self) -> None:
-        self._dir.cleanup()
