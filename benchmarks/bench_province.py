@@ -37,7 +37,7 @@ recorded before and after: other work may run beside it on this 2-core machine.
 Writes ``benchmarks/results/province.json`` (one entry per label), keeping other labels.
 
 usage: python benchmarks/bench_province.py [--scenario guangdong] [--cell-m 100] [--workers 2]
-           [--window full|q00|q01|q10|q11] [--label NAME] [--keep DIR]
+           [--window full|q00|q01|q10|q11] [--label NAME] [--keep DIR] [--reach-min-km KM]
 """
 
 from __future__ import annotations
@@ -181,6 +181,12 @@ def _job(args, runner, out: dict) -> dict:
 
     t = time.perf_counter()
     scenario = citycov.load_scenario(SCENARIOS.get(args.scenario, args.scenario))
+    if args.reach_min_km is not None:
+        import dataclasses
+
+        scenario = dataclasses.replace(scenario, radio=dataclasses.replace(scenario.radio,
+                                                                           reach_min_km=args.reach_min_km))
+        out["reach_min_km_override"] = args.reach_min_km
     radio = scenario.radio
     districts = read_study_districts(scenario)
     s = scenario.inputs["sectors"]
@@ -225,6 +231,8 @@ def _job(args, runner, out: dict) -> dict:
         out.update({"sector_active_cell_pairs_within_reach": pairs,
                     "sector_disc_cells": int(np.sum(np.pi * reach_cells ** 2)),
                     "median_reach_km": round(float(np.median(run.reach_m.max(axis=1))) / 1000.0, 2),
+                    "mean_reach_km": round(float(np.mean(run.reach_m.max(axis=1))) / 1000.0, 3),
+                    "sector_reach_cells_sum": int(np.sum(reach_cells)),
                     "pairs_aggregate_cells": k})
         del run, agg
         if args.no_engine:
@@ -315,6 +323,9 @@ def summary(results: dict) -> dict:
         if not key.startswith("guangdong-30m") or "engine_cpu_s" not in entry:
             continue
         gz = results.get("guangzhou-30m-w2-full")
+        # Guangzhou with every sector's reach raised to >= 6 km (--reach-min-km 6): the province's
+        # median reach, so per pair the two compare at the same reach
+        gz_reach6 = results.get("guangzhou-30m-w2-full-reach6")
         same_100 = results.get(key.replace("-30m-", "-100m-"))
         row: dict = {}
         for name in ("engine_cpu_s_per_1e6_active_cells", "engine_cpu_s_per_1e9_pairs", "engine_s_per_1e6_active_cells",
@@ -323,6 +334,9 @@ def summary(results: dict) -> dict:
                          **({"guangdong_100m_same_window": same_100[name]} if same_100 else {})}
             if gz:
                 row[name]["guangdong_over_guangzhou"] = round(entry[name] / gz[name], 3)
+            if gz_reach6:
+                row[name]["guangzhou_30m_reach_min_6km"] = gz_reach6[name]
+                row[name]["guangdong_over_guangzhou_reach_min_6km"] = round(entry[name] / gz_reach6[name], 3)
         out[f"{key}_against"] = row
     return out
 
@@ -389,6 +403,8 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="copy the scene and outputs here")
     ap.add_argument("--gdal-cachemax", default="256", help="GDAL_CACHEMAX of the job (MB): GDAL's block cache "
                     "of the scene and output files, 5%% of the machine's memory by default (1.2 GB here)")
+    ap.add_argument("--reach-min-km", type=float, default=None,
+                    help="override the scenario's [radio].reach_min_km (the cost per pair against the reach)")
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--summary", action="store_true", help="only (re)compute the summary of the saved results")
     ap.add_argument("--_job", action="store_true", help=argparse.SUPPRESS)
@@ -404,7 +420,8 @@ def main() -> None:
         return
     cmd = [sys.executable, __file__, "--_job", "--scenario", args.scenario, "--cell-m", f"{args.cell_m:g}",
            "--workers", str(args.workers), "--window", args.window, *(["--no-engine"] if args.no_engine else []),
-           *(["--scratch", args.scratch] if args.scratch else []), *(["--keep", str(args.keep)] if args.keep else [])]
+           *(["--scratch", args.scratch] if args.scratch else []), *(["--keep", str(args.keep)] if args.keep else []),
+           *(["--reach-min-km", f"{args.reach_min_km:g}"] if args.reach_min_km is not None else [])]
     env = dict(os.environ, PYTHONPATH=str(ROOT), GDAL_CACHEMAX=args.gdal_cachemax)
     before = [round(v, 2) for v in os.getloadavg()]
     r, sampled = measure(cmd, env)

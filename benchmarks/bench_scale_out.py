@@ -98,7 +98,8 @@ def job(cache: Path, which: str, out: Path) -> None:
 
         shutil.rmtree(kwargs["store"])
     out.write_text(json.dumps({
-        "job": which + ("-files" if "store" in kwargs else ""), "wall_s": round(wall, 2), "cpu_s": round(cpu, 1), "main_process_cpu_s": round(main_cpu, 1),
+        "job": which + ("-files" if "store" in kwargs else ""), "wall_s": round(wall, 2), "cpu_s": round(cpu, 1),
+        "main_process_cpu_s": round(main_cpu, 1),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3),
         "worker_peak_rss_gb": worker_rss, "load_average_after": [round(v, 2) for v in os.getloadavg()],
         "sectors": len(sectors), "grid": meta["shape"]}))

@@ -14,6 +14,13 @@ grids and for code that needs it; the pipeline itself does not.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import re
+import shutil
+import socket
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +30,8 @@ import rasterio
 from rasterio.windows import Window
 
 from citycov.errors import RasterError
+
+log = logging.getLogger(__name__)
 
 STRIP_CELLS = 1 << 20
 """Cells of one strip (about 1 M: 4 MB per float32 band)."""
@@ -139,20 +148,93 @@ class StoredRaster:
         return f"StoredRaster({self.path.name}, shape={self.shape}, dtype={self.dtype}, offset={self.offset})"
 
 
+def _machine_key() -> str:
+    """This machine and PID namespace, as a short key for the names of temporary folders: the host
+    name, the boot id and the PID namespace (Linux), so that a process id in a folder's name is
+    only ever judged on the machine, boot and namespace that made it."""
+    parts = [socket.gethostname()]
+    for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            parts.append(Path(path).read_text().strip() if "boot_id" in path else os.readlink(path))
+        except OSError:
+            parts.append("")
+    host = re.sub(r"[^A-Za-z0-9.]", "_", parts[0])[:32] or "host"
+    return f"{host}_{hashlib.sha1('|'.join(parts).encode()).hexdigest()[:8]}"
+
+
+SCRATCH_KINDS = ("run", "scene")
+"""Kinds of temporary folder (:func:`scratch_prefix`): a run's stored rasters, a cluster's scene."""
+_SCRATCH_NAME = re.compile(r"^citycov-(?:run|scene)-(?P<machine>[A-Za-z0-9._]+)-(?P<pid>[0-9]+)-[A-Za-z0-9_]+$")
+
+
+def scratch_prefix(kind: str) -> str:
+    """The name prefix of a temporary folder of this process (``tempfile``'s random part follows):
+    ``citycov-<kind>-<machine key>-<pid>-``, which :func:`remove_stale_scratch` recognises once
+    the process has gone."""
+    if kind not in SCRATCH_KINDS:
+        raise ValueError(f"scratch kind {kind!r}: expected one of {SCRATCH_KINDS}")
+    return f"citycov-{kind}-{_machine_key()}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: another user's live process
+        return True
+    return True
+
+
+def remove_stale_scratch(parent: str | Path | None = None) -> list[Path]:
+    """Remove the temporary folders that killed runs of this machine left in ``parent`` (the
+    system's temporary folder when None): those named by :func:`scratch_prefix` with this
+    machine's key and the id of a process that no longer exists.  A run that ends normally, or
+    by an exception or Ctrl-C, removes its own; only SIGKILL, a crash of the interpreter or a
+    power cut leaves one.  Folders of other machines (a ``scratch_dir`` shared by several), of
+    live processes and of any other name are left alone; nothing is judged on a system without
+    POSIX process ids.  Returns the folders removed."""
+    if os.name != "posix":
+        return []
+    parent = Path(parent).expanduser() if parent is not None else Path(tempfile.gettempdir())
+    machine = _machine_key()
+    removed = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return []
+    for entry in entries:
+        m = _SCRATCH_NAME.match(entry.name)
+        if not m or m["machine"] != machine or _alive(int(m["pid"])):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        if not os.path.exists(entry.path):
+            log.info("removed %s: the temporary folder of a run that was killed (process %s)", entry.path, m["pid"])
+            removed.append(Path(entry.path))
+    return removed
+
+
 class Scratch:
     """One run's temporary folder for its stored rasters (in ``parent``, the system's temporary
     folder when None), removed when nothing refers to it any more: every
     :class:`StoredRaster` written there keeps it (``keep``), so the rasters stay readable for
-    as long as the run's results are used (e.g. until the output files are written)."""
+    as long as the run's results are used (e.g. until the output files are written).  Folders that
+    killed runs left in ``parent`` go first (:func:`remove_stale_scratch`)."""
 
     def __init__(self, parent: str | Path | None = None) -> None:
-        import tempfile
-
         if parent is not None:
             parent = Path(parent).expanduser()
             parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_scratch(parent)
         # ignore_cleanup_errors: the CLI's staging folder may have gone first (its temporary files)
-        self._dir = tempfile.TemporaryDirectory(prefix="citycov-run-", dir=parent, ignore_cleanup_errors=True)
+        self._dir = tempfile.TemporaryDirectory(prefix=scratch_prefix("run"), dir=parent, ignore_cleanup_errors=True)
         self.path = Path(self._dir.name)
         self._count = 0
 

@@ -9,6 +9,7 @@ groups given interleaved in the file (A, B, A, B) so that a group is not a run o
 
 from __future__ import annotations
 
+import json
 import math
 import tomllib
 
@@ -318,6 +319,12 @@ def test_pipeline_writes_group_rows_and_targets(tmp_path):
     assert "| D11 | City A | 区11 | wireless_population ≥ 50% |" in report
     html = paths["report.html"].read_text(encoding="utf-8")
     assert "id='targets-group'" in html and "data-area='A'" in html
+    # every written column is defined: the group columns too
+    definitions = report.split("## Definitions")[1].split("## Method")[0]
+    assert "- `area_kind`: the kind of row: district, group" in definitions
+    assert "- `group_id`: a district's group" in definitions
+    doc = json.loads(paths["districts.json"].read_text(encoding="utf-8"))
+    assert {"area_kind", "group_id"} <= set(doc["field_definitions"])
 
 
 def test_pipeline_all_touched_groups_count_a_border_cell_once(tmp_path):
@@ -339,6 +346,9 @@ def test_without_groups_the_tables_keep_their_columns(tmp_path, tiny):
     assert "area_kind" not in header and "group_id" not in header
     report = paths["report.md"].read_text(encoding="utf-8")
     assert "group" not in report.split("## Definitions")[0].lower()
+    assert "area_kind" not in report and "group_id" not in report
+    doc = json.loads(paths["districts.json"].read_text(encoding="utf-8"))
+    assert not {"area_kind", "group_id"} & set(doc["field_definitions"])
 
 
 def test_guangdong_scenario_groups_the_units_by_prefecture_city():

@@ -33,8 +33,11 @@ def test_notebook_uses_only_the_public_api(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs(path, tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
+    # the kernel inherits this: the notebooks' tempfile folders go under tmp_path, not into the
+    # machine's temporary folder for good
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code" and cell.source.startswith("# Parameters"):

@@ -8,6 +8,12 @@ same district, network and service tables and the same point samples."""
 from __future__ import annotations
 
 import gc
+import itertools
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -123,7 +129,7 @@ def test_strips_cover_the_grid_once_in_block_multiples():
     for shape in [(1, 1), (7, 3), (5261, 3727), (3, 1 << 21), (4096, 256)]:
         strips = row_strips(shape)
         assert strips[0][0] == 0 and strips[-1][1] == shape[0]
-        assert all(a[1] == b[0] for a, b in zip(strips, strips[1:], strict=False))
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(strips))
         assert all(r1 > r0 for r0, r1 in strips)
         if shape[0] * shape[1] > (1 << 20) and (1 << 20) // shape[1] >= 256:
             assert all((r1 - r0) % 256 == 0 for r0, r1 in strips[:-1])
@@ -151,6 +157,57 @@ def test_scratch_is_removed_when_the_last_raster_goes(tmp_path):
     del raster
     gc.collect()
     assert not path.exists()
+
+
+def _dead_pid() -> int:
+    """The id of a process that has exited (and been waited for)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process ids are judged on POSIX only")
+def test_remove_stale_scratch_removes_only_the_folders_of_killed_runs_of_this_machine(tmp_path):
+    from citycov.stored import _machine_key, remove_stale_scratch, scratch_prefix
+
+    key, dead = _machine_key(), _dead_pid()
+    names = {
+        f"citycov-run-{key}-{dead}-ab_c1": True,       # a killed run's rasters
+        f"citycov-scene-{key}-{dead}-x9": True,        # a killed run's cluster scene
+        f"citycov-run-{key}-{os.getpid()}-live1": False,  # this live process
+        f"citycov-run-otherhost_0123abcd-{dead}-r1": False,  # another machine's (a shared scratch_dir)
+        "citycov-run-k2j3h4": False,                    # an older name without a process id
+        "unrelated": False,
+    }
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.tif").write_bytes(b"x")
+    (tmp_path / f"citycov-run-{key}-{dead}-file").write_bytes(b"not a folder")
+    assert scratch_prefix("run").startswith(f"citycov-run-{key}-{os.getpid()}-")
+    removed = remove_stale_scratch(tmp_path)
+    assert sorted(p.name for p in removed) == sorted(n for n, stale in names.items() if stale)
+    for name, stale in names.items():
+        assert (tmp_path / name).exists() != stale, name
+    assert (tmp_path / f"citycov-run-{key}-{dead}-file").is_file()
+    with pytest.raises(ValueError, match="scratch kind"):
+        scratch_prefix("tiles")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_a_killed_runs_scratch_goes_with_the_next_run(tmp_path):
+    """A process killed with SIGKILL cannot remove its scratch folder; the next run's
+    :class:`Scratch` in the same parent does (a ``[compute].scratch_dir``)."""
+    code = ("import os, signal, sys; from citycov.stored import Scratch; s = Scratch(sys.argv[1]); "
+            "(s.folder('engine') / 'a.tif').write_bytes(b'x'); print(s.path, flush=True); "
+            "os.kill(os.getpid(), signal.SIGKILL)")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    left = Path(proc.stdout.strip())
+    assert left.parent == tmp_path and (left / "01-engine" / "a.tif").is_file()
+    scratch = Scratch(tmp_path)
+    assert not left.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [scratch.path.name]
 
 
 def test_services_in_chunks_equal_one_call(tmp_path, monkeypatch):

@@ -79,6 +79,21 @@ FIELD_DEFINITIONS = {
                         "before resampling): the conservation check",
     "census_factor": "census figure / grid population (1 when not rescaled)",
 }
+"""Definitions of the district table's columns, in ``districts.json`` and the report."""
+
+GROUP_FIELD_DEFINITIONS = {
+    "area_kind": "the kind of row: district, group (a group of districts, [inputs.districts].group_column) or "
+                 "total (the study area)",
+    "group_id": "a district's group; a group row's own id; empty on the total row",
+}
+"""Definitions of the columns written only when the districts have groups."""
+
+
+def field_definitions(columns) -> dict[str, str]:
+    """:data:`FIELD_DEFINITIONS`, with :data:`GROUP_FIELD_DEFINITIONS` of the group columns among
+    ``columns`` (the written table's), so a table without groups keeps its definitions unchanged."""
+    present = set(columns)
+    return {**FIELD_DEFINITIONS, **{k: v for k, v in GROUP_FIELD_DEFINITIONS.items() if k in present}}
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ from citycov.errors import ModelError, RasterError
 from citycov.grid import GridSpec
 from citycov.io.msi import AntennaPattern
 from citycov.propagation.free_space import SPEED_OF_LIGHT_M_S
-from citycov.stored import StoredRaster, row_strips, strip_of
+from citycov.stored import StoredRaster, remove_stale_scratch, row_strips, scratch_prefix, strip_of
 
 log = logging.getLogger(__name__)
 
@@ -451,7 +451,8 @@ def _run_engine(run: _Run, source: Any, radio: RadioConfig, method: int, hull_to
         if runner is not None and not isinstance(source, tile_tasks.RasterScene):
             if scene_folder is not None:
                 Path(scene_folder).mkdir(parents=True, exist_ok=True)
-            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="citycov-scene-", dir=scene_folder))
+            remove_stale_scratch(scene_folder)
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix=scratch_prefix("scene"), dir=scene_folder))
             source = source.to_files(Path(folder), grid)
         shared = tile_tasks.EngineShared(run=shared_run, groups=groups, source=source,
                                          modes=_Modes(method, hull_tolerance, radio, itm, p1812), link=link,

@@ -18,7 +18,7 @@ import rasterio
 import rasterio.shutil
 from rasterio.windows import Window
 
-from citycov.accounting.districts import CITY_ID, FIELD_DEFINITIONS, METRIC_COLUMNS, area_kinds
+from citycov.accounting.districts import CITY_ID, METRIC_COLUMNS, area_kinds, field_definitions
 from citycov.accounting.gaps import top_gaps_per_district
 from citycov.accounting.population import ZONAL_RULES
 from citycov.accounting.targets import EMPTY_VERDICTS, TargetResult
@@ -256,7 +256,7 @@ def json_document(results: Results, rows: pd.DataFrame, prov: dict[str, Any], la
     """``districts.json``: provenance, field definitions, targets, target results, areas, networks."""
     doc = {
         "provenance": prov,
-        "field_definitions": FIELD_DEFINITIONS,
+        "field_definitions": field_definitions(rows.columns),
         "targets": [{"metric": t.metric, "threshold": t.threshold, "label": t.label, "scope": t.scope}
                     for t in results.scenario.targets],
         "target_results": json.loads(target_rows(results, lang).to_json(orient="records", force_ascii=False)),
@@ -402,7 +402,7 @@ def markdown_report(results: Results, rows: pd.DataFrame, prov: dict[str, Any], 
     for metric, text in METRICS.items():
         num, den, pct = METRIC_COLUMNS[metric]
         lines.append(f"- `{pct}` ({metric}): {text}; numerator `{num}`, denominator `{den}`.")
-    for key, text in FIELD_DEFINITIONS.items():
+    for key, text in field_definitions(rows.columns).items():
         lines.append(f"- `{key}`: {text}.")
     radio = sc.radio
     thr = ", ".join(f"{t} {LEVEL_NAMES[t].split(' (')[0]} ≥ {radio.threshold_dbm[t]:g} dBm"
