@@ -27,7 +27,7 @@ CPU time is the main process's plus its children's.  The rasters of every job ar
 difference and the cells whose served/not-served state differs.
 
 usage: python benchmarks/bench_scale_out.py [--jobs old,inproc,workers1,workers2] [--cell-m 100]
-           [--old-src DIR] [--repeats 1]
+           [--old-src DIR] [--repeats 1] [--label KEY]
 """
 
 from __future__ import annotations
@@ -162,6 +162,7 @@ def main() -> None:
     ap.add_argument("--old-src", type=Path, default=None)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--label", default=None, help="key of the result in results/scale_out.json (default: '<cell>m')")
     ap.add_argument("--_job", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_out", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -209,7 +210,7 @@ def main() -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    previous[f"{args.cell_m:g}m"] = result
+    previous[args.label or f"{args.cell_m:g}m"] = result
     RESULTS.write_text(json.dumps(previous, indent=2) + "\n")
 
 
