@@ -1,12 +1,12 @@
 """Size of map.html/report.html and time until the map is interactive in headless Chromium.
 
-Usage: ``python benchmarks/bench_map.py OUT_DIR [--runs 3]`` on the output folder of a
+Usage: ``python benchmarks/bench_map.py OUT_DIR [--runs 3] [--label KEY]`` on the output folder of a
 ``citycov run`` (for example the Guangzhou default).  Re-renders the map in both languages
 from the saved folder (no recomputation), then opens each in Debian's Chromium with the
 network blocked and measures, per run, the time from navigation start until
 ``window.citycovMap`` exists and Leaflet has drawn the district layer (``performance.now()``
 inside the page, so Python overhead is excluded), plus the whole-file render time.  Writes
-``benchmarks/results/map.json``.
+``benchmarks/results/map.json`` under ``KEY`` (default: the output folder's name).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--label", default=None, help="key of the result in results/map.json (default: OUT_DIR's name)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -55,7 +56,7 @@ def main() -> None:
         raise SystemExit("chromium not installed (scripts/install_system_deps.sh)")
     saved = load_saved_run(args.out_dir)
     tmp = Path(tempfile.mkdtemp(prefix="citycov-bench-map-"))
-    result: dict[str, object] = {"out_dir": str(args.out_dir), "grid": saved.provenance.get("grid"), "maps": {}}
+    result: dict[str, object] = {"out_dir": args.out_dir.name, "grid": saved.provenance.get("grid"), "maps": {}}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
         for lang in ("en", "zh"):
@@ -75,9 +76,12 @@ def main() -> None:
                   f"in {statistics.median(times):.0f} ms (runs {[round(t) for t in times]}); report.html "
                   f"{report.stat().st_size / 1e6:.2f} MB (render {report_s:.1f} s)")
         browser.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     out = Path(__file__).resolve().parent / "results" / "map.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    previous = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    previous[args.label or args.out_dir.name] = result
+    out.write_text(json.dumps(previous, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}")
 
 
