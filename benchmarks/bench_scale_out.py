@@ -36,6 +36,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -207,11 +208,18 @@ def main() -> None:
     if "inproc" in jobs:
         ref = cache / "inproc-0.npz"
         result["compared_with_inproc"] = {j: compare(cache / f"{j}-0.npz", ref) for j in jobs if j != "inproc"}
+    else:  # every run against the first job's first run
+        ref = cache / f"{jobs[0]}-0.npz"
+        result[f"compared_with_{jobs[0]}_run_0"] = {
+            f"{j}-{rep}": compare(cache / f"{j}-{rep}.npz", ref)
+            for j in jobs for rep in range(args.repeats) if (j, rep) != (jobs[0], 0)}
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     previous[args.label or f"{args.cell_m:g}m"] = result
     RESULTS.write_text(json.dumps(previous, indent=2) + "\n")
+    if args.cache is None:  # the layers, scene and every job's rasters: gigabytes at 30 m
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 if __name__ == "__main__":
