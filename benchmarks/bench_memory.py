@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -47,7 +48,6 @@ def measure(args: list[str]) -> dict:
     out_err: list[str] = []
     step_peak = [0.0]  # the main process's largest sample since the runner's last "done in" line
     step_peaks: dict[str, float] = {}
-    import re
     import threading
 
     done = re.compile(r"\S+ INFO (.+) done in ([0-9.]+) s$")  # the runner's log: "HH:MM:SS INFO <step> done in 12.34 s"

@@ -14,6 +14,7 @@ grids and for code that needs it; the pipeline itself does not.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -148,6 +149,7 @@ class StoredRaster:
         return f"StoredRaster({self.path.name}, shape={self.shape}, dtype={self.dtype}, offset={self.offset})"
 
 
+@functools.cache
 def _machine_key() -> str:
     """This machine and PID namespace, as a short key for the names of temporary folders: the host
     name, the boot id and the PID namespace (Linux), so that a process id in a folder's name is
@@ -164,7 +166,7 @@ def _machine_key() -> str:
 
 SCRATCH_KINDS = ("run", "scene")
 """Kinds of temporary folder (:func:`scratch_prefix`): a run's stored rasters, a cluster's scene."""
-_SCRATCH_NAME = re.compile(r"^citycov-(?:run|scene)-(?P<machine>[A-Za-z0-9._]+)-(?P<pid>[0-9]+)-[A-Za-z0-9_]+$")
+_SCRATCH_NAME = re.compile(rf"^citycov-(?:{'|'.join(SCRATCH_KINDS)})-(?P<machine>[A-Za-z0-9._]+)-(?P<pid>[0-9]+)-[A-Za-z0-9_]+$")
 
 
 def scratch_prefix(kind: str) -> str:

@@ -7,6 +7,7 @@ households, coverage masks) and sparse zonal weights, and returns tables.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,7 +90,7 @@ GROUP_FIELD_DEFINITIONS = {
 """Definitions of the columns written only when the districts have groups."""
 
 
-def field_definitions(columns) -> dict[str, str]:
+def field_definitions(columns: Iterable[str]) -> dict[str, str]:
     """:data:`FIELD_DEFINITIONS`, with :data:`GROUP_FIELD_DEFINITIONS` of the group columns among
     ``columns`` (the written table's), so a table without groups keeps its definitions unchanged."""
     present = set(columns)
