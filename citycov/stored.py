@@ -166,7 +166,8 @@ def _machine_key() -> str:
 
 SCRATCH_KINDS = ("run", "scene")
 """Kinds of temporary folder (:func:`scratch_prefix`): a run's stored rasters, a cluster's scene."""
-_SCRATCH_NAME = re.compile(rf"^citycov-(?:{'|'.join(SCRATCH_KINDS)})-(?P<machine>[A-Za-z0-9._]+)-(?P<pid>[0-9]+)-[A-Za-z0-9_]+$")
+_SCRATCH_NAME = re.compile(rf"^citycov-(?:{'|'.join(SCRATCH_KINDS)})-"
+                           r"(?P<machine>[A-Za-z0-9._]+)-(?P<pid>[0-9]+)-[A-Za-z0-9_]+$")
 
 
 def scratch_prefix(kind: str) -> str:
